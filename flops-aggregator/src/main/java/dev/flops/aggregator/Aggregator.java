@@ -1,0 +1,330 @@
+package dev.flops.aggregator;
+
+import dev.flops.aggregator.internal.FederationService;
+import dev.flops.aggregator.internal.RoundLoop;
+import dev.flops.aggregator.kernel.Nd4jAveraging;
+import dev.flops.api.FederatedModel;
+import dev.flops.api.FederationObserver;
+import dev.flops.api.TrainingResult;
+import dev.flops.api.strategy.AveragingKernel;
+import dev.flops.api.strategy.FedAvg;
+import dev.flops.api.strategy.Strategy;
+import dev.flops.proto.codec.WireProtocol;
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The aggregator of a federation: a gRPC server that learners connect to, and the round loop that
+ * trains with them.
+ *
+ * <pre>{@code
+ * try (Aggregator aggregator = Aggregator.builder()
+ *     .port(50051)
+ *     .model(Dl4jModel.of(net))                 // the aggregator's own copy, built without data
+ *     .strategy(FedAvg.builder().rounds(3).build())
+ *     .build()
+ *     .start()) {
+ *   TrainingResult result = aggregator.train(); // blocks until every round has run
+ * }
+ * }</pre>
+ *
+ * <p>At the end of {@link #train()} the learners are told to shut down. The model copy holds the
+ * final global parameters afterwards.
+ */
+public final class Aggregator implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Aggregator.class);
+
+  /** The port the aggregator listens on when none is set. */
+  public static final int DEFAULT_PORT = 50051;
+
+  private final String host;
+  private final int requestedPort;
+  private final Strategy strategy;
+  private final FederatedModel model;
+  private final AveragingKernel kernel;
+  private final List<FederationObserver> observers;
+  private final Duration learnerWaitTimeout;
+  private final Executor executor;
+  private final ExecutorService ownedExecutor;
+  private final FederationService service = new FederationService();
+  private Server server;
+  private boolean trained;
+
+  private Aggregator(Builder builder) {
+    this.host = builder.host;
+    this.requestedPort = builder.port;
+    this.strategy = builder.strategy;
+    this.model = builder.model;
+    this.kernel = builder.kernel;
+    this.observers = List.copyOf(builder.observers);
+    this.learnerWaitTimeout = builder.learnerWaitTimeout;
+    if (builder.executor != null) {
+      this.executor = builder.executor;
+      this.ownedExecutor = null;
+    } else {
+      AtomicInteger threads = new AtomicInteger();
+      this.ownedExecutor = Executors.newCachedThreadPool(r -> {
+        Thread thread = new Thread(r, "flops-aggregator-" + threads.incrementAndGet());
+        thread.setDaemon(true);
+        return thread;
+      });
+      this.executor = ownedExecutor;
+    }
+  }
+
+  /**
+   * Returns a new builder.
+   *
+   * @return a builder with the defaults: all interfaces, port {@value #DEFAULT_PORT}, FedAvg with
+   *     its defaults, the ND4J kernel, a 10 minute wait for learners
+   */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Binds the server and starts accepting learners.
+   *
+   * @return this aggregator
+   * @throws IOException if the address cannot be bound, e.g. the port is in use; the message says
+   *     which address and what to do
+   * @throws IllegalStateException if the aggregator was already started
+   */
+  public synchronized Aggregator start() throws IOException {
+    if (server != null) {
+      throw new IllegalStateException("the aggregator is already started on port " + port());
+    }
+    Server built = NettyServerBuilder.forAddress(new InetSocketAddress(host, requestedPort))
+        .addService(service)
+        .executor(executor)
+        .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
+        .build();
+    try {
+      built.start();
+    } catch (IOException e) {
+      if (e instanceof BindException || e.getCause() instanceof BindException) {
+        throw new IOException(String.format(
+            "cannot listen on %s:%d: the port is already in use; choose another port or stop "
+                + "the process that holds it", host, requestedPort), e);
+      }
+      throw new IOException(String.format("cannot listen on %s:%d: %s", host, requestedPort,
+          e.getMessage()), e);
+    }
+    server = built;
+    log.info("aggregator listening on {}:{} (protocol v{})", host, port(), WireProtocol.VERSION);
+    return this;
+  }
+
+  /**
+   * Returns the port the server is bound to; useful after binding port 0.
+   *
+   * @return the bound port
+   * @throws IllegalStateException if the aggregator is not started
+   */
+  public synchronized int port() {
+    if (server == null) {
+      throw new IllegalStateException("the aggregator is not started; call start() first");
+    }
+    return server.getPort();
+  }
+
+  /**
+   * Runs every round, then tells the learners to shut down. Blocks until done.
+   *
+   * @return the per-round summaries, the best round and the final parameters
+   * @throws TrainingException if training stops before its last round (e.g. too few learners
+   *     connected in time, or the model copy rejected the new parameters)
+   * @throws InterruptedException if the calling thread is interrupted
+   * @throws IllegalStateException if the aggregator is not started or has already trained
+   */
+  public TrainingResult train() throws InterruptedException {
+    synchronized (this) {
+      port();
+      if (trained) {
+        throw new IllegalStateException("this aggregator has already trained; build a new one");
+      }
+      trained = true;
+    }
+    RoundLoop loop =
+        new RoundLoop(service, strategy, model, kernel, observers, learnerWaitTimeout);
+    try {
+      return loop.run();
+    } catch (InterruptedException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new TrainingException("federated training failed: " + e.getMessage(), e);
+    } finally {
+      service.shutdownLearners("training finished");
+    }
+  }
+
+  /**
+   * Stops the server (learners still connected are disconnected) and, unless the executor was
+   * supplied by the caller, shuts down the aggregator's own threads.
+   */
+  @Override
+  public synchronized void close() {
+    if (server != null) {
+      service.shutdownLearners("aggregator closed");
+      server.shutdown();
+      try {
+        if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
+          server.shutdownNow();
+        }
+      } catch (InterruptedException e) {
+        server.shutdownNow();
+        Thread.currentThread().interrupt();
+      }
+    }
+    if (ownedExecutor != null) {
+      ownedExecutor.shutdownNow();
+    }
+  }
+
+  /** Builds an {@link Aggregator}; setters check their values at once. */
+  public static final class Builder {
+    private String host = "0.0.0.0";
+    private int port = DEFAULT_PORT;
+    private Strategy strategy = FedAvg.withDefaults();
+    private FederatedModel model;
+    private AveragingKernel kernel = new Nd4jAveraging();
+    private final List<FederationObserver> observers = new ArrayList<>();
+    private Duration learnerWaitTimeout = Duration.ofMinutes(10);
+    private Executor executor;
+
+    private Builder() {}
+
+    /**
+     * Sets the address to listen on (default {@code 0.0.0.0}, every interface).
+     *
+     * @param host a host name or IP address, e.g. {@code 127.0.0.1}
+     * @return this builder
+     */
+    public Builder host(String host) {
+      Objects.requireNonNull(host, "host");
+      if (host.isBlank()) {
+        throw new IllegalArgumentException("host must not be blank");
+      }
+      this.host = host;
+      return this;
+    }
+
+    /**
+     * Sets the port to listen on (default {@value Aggregator#DEFAULT_PORT}; 0 picks a free one).
+     *
+     * @param port from 0 to 65535
+     * @return this builder
+     * @throws IllegalArgumentException if the port is out of range
+     */
+    public Builder port(int port) {
+      if (port < 0 || port > 65535) {
+        throw new IllegalArgumentException("port must be in [0, 65535] but was " + port);
+      }
+      this.port = port;
+      return this;
+    }
+
+    /**
+     * Sets the strategy (default {@link FedAvg#withDefaults()}).
+     *
+     * @param strategy the strategy
+     * @return this builder
+     */
+    public Builder strategy(Strategy strategy) {
+      this.strategy = Objects.requireNonNull(strategy, "strategy");
+      return this;
+    }
+
+    /**
+     * Sets the aggregator's own copy of the user's model (required). Its parameters start the
+     * training unless the strategy says otherwise, and it receives the global parameters after
+     * every round.
+     *
+     * @param model the model copy
+     * @return this builder
+     */
+    public Builder model(FederatedModel model) {
+      this.model = Objects.requireNonNull(model, "model");
+      return this;
+    }
+
+    /**
+     * Sets the averaging kernel (default {@link Nd4jAveraging}).
+     *
+     * @param kernel the kernel
+     * @return this builder
+     */
+    public Builder averagingKernel(AveragingKernel kernel) {
+      this.kernel = Objects.requireNonNull(kernel, "averagingKernel");
+      return this;
+    }
+
+    /**
+     * Adds an observer of the training's lifecycle events.
+     *
+     * @param observer the observer
+     * @return this builder
+     */
+    public Builder observer(FederationObserver observer) {
+      observers.add(Objects.requireNonNull(observer, "observer"));
+      return this;
+    }
+
+    /**
+     * Sets how long a round waits for the strategy's minimum of connected learners before
+     * training fails (default 10 minutes).
+     *
+     * @param timeout a positive duration
+     * @return this builder
+     */
+    public Builder learnerWaitTimeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "learnerWaitTimeout");
+      if (timeout.isZero() || timeout.isNegative()) {
+        throw new IllegalArgumentException("learnerWaitTimeout must be positive but was " + timeout);
+      }
+      this.learnerWaitTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Sets the executor that runs gRPC callbacks. The aggregator won't take ownership of the
+     * given executor: the caller shuts it down after {@link Aggregator#close()}. By default the
+     * aggregator uses its own cached thread pool and shuts it down on close.
+     *
+     * @param executor the executor
+     * @return this builder
+     */
+    public Builder executor(Executor executor) {
+      this.executor = Objects.requireNonNull(executor, "executor");
+      return this;
+    }
+
+    /**
+     * Builds the aggregator (not yet listening; call {@link Aggregator#start()}).
+     *
+     * @return the aggregator
+     * @throws IllegalStateException if no model was set
+     */
+    public Aggregator build() {
+      if (model == null) {
+        throw new IllegalStateException("an Aggregator needs model(...): the aggregator's own "
+            + "copy of the user's model, e.g. model(Dl4jModel.of(net))");
+      }
+      return new Aggregator(this);
+    }
+  }
+}

@@ -1,0 +1,495 @@
+package dev.flops.aggregator.internal;
+
+import dev.flops.api.Config;
+import dev.flops.api.EvaluateResult;
+import dev.flops.api.FitResult;
+import dev.flops.api.LearnerResult;
+import dev.flops.api.Parameters;
+import dev.flops.api.strategy.FitAggregation;
+import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.codec.Manifests;
+import dev.flops.proto.codec.ParameterDecoder;
+import dev.flops.proto.codec.Scalars;
+import dev.flops.proto.codec.WireFormatException;
+import dev.flops.proto.codec.WireProtocol;
+import dev.flops.proto.v1.AggregatorMessage;
+import dev.flops.proto.v1.DownloadRequest;
+import dev.flops.proto.v1.Envelope;
+import dev.flops.proto.v1.FederationGrpc;
+import dev.flops.proto.v1.LearnerMessage;
+import dev.flops.proto.v1.ParameterMessage;
+import dev.flops.proto.v1.Task;
+import dev.flops.proto.v1.TaskKind;
+import dev.flops.proto.v1.UploadHeader;
+import dev.flops.proto.v1.UploadMessage;
+import dev.flops.proto.v1.UploadReceipt;
+import dev.flops.proto.v1.Welcome;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The gRPC side of the aggregator: learners' control streams, parameter downloads and update
+ * uploads, and the bookkeeping of connected learners and pending tasks that the round loop drives.
+ *
+ * <p>Every inbound message is checked (protocol version, round, task ownership) before it can touch
+ * any state; an update is fully validated (manifest against the global model, every chunk once and
+ * in order, checksum, finite values) before it is folded into the round's aggregation.
+ */
+public final class FederationService extends FederationGrpc.FederationImplBase {
+  private static final Logger log = LoggerFactory.getLogger(FederationService.class);
+
+  private final Map<String, LearnerSession> sessions = new ConcurrentHashMap<>();
+  private final Map<String, PendingTask> tasks = new ConcurrentHashMap<>();
+  private final AtomicLong learnerIds = new AtomicLong();
+  private final AtomicLong taskIds = new AtomicLong();
+  private final Object membership = new Object();
+  /** Guards folding into {@link #aggregation} against tasks being expired concurrently. */
+  private final Object foldLock = new Object();
+  private volatile long currentRound;
+  private FitAggregation aggregation;
+
+  /** Returns the ids of the learners connected now, in the order they joined. */
+  public List<String> availableLearners() {
+    List<LearnerSession> open = new ArrayList<>();
+    for (LearnerSession session : sessions.values()) {
+      if (session.isOpen()) {
+        open.add(session);
+      }
+    }
+    open.sort((a, b) -> Long.compare(idNumber(a.id), idNumber(b.id)));
+    return open.stream().map(s -> s.id).toList();
+  }
+
+  /**
+   * Waits until at least {@code count} learners are connected.
+   *
+   * @return the connected learners
+   * @throws TimeoutException naming how many came, if fewer than {@code count} came in time
+   */
+  public List<String> awaitLearners(int count, Duration timeout)
+      throws InterruptedException, TimeoutException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    boolean announced = false;
+    synchronized (membership) {
+      while (true) {
+        List<String> available = availableLearners();
+        if (available.size() >= count) {
+          return available;
+        }
+        if (!announced) {
+          log.info("waiting for learners: {} of {} connected", available.size(), count);
+          announced = true;
+        }
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          throw new TimeoutException(String.format(
+              "only %d of the %d learners needed connected within %s; start more learners or "
+                  + "lower minAvailableLearners", available.size(), count, timeout));
+        }
+        membership.wait(Math.max(1, left / 1_000_000));
+      }
+    }
+  }
+
+  /** Starts a round: from now on only traffic for {@code round} is accepted. */
+  public void beginRound(long round, FitAggregation fitAggregation) {
+    synchronized (foldLock) {
+      this.currentRound = round;
+      this.aggregation = fitAggregation;
+    }
+  }
+
+  /**
+   * Gives a learner a task and sends it. A learner that is no longer connected gets a task that
+   * has already failed.
+   */
+  public PendingTask assign(String learnerId, long round, TaskKind kind, Config config,
+      EncodedParameters download, Parameters global) {
+    String taskId = "r" + round + "-" + kind.name().toLowerCase() + "-" + taskIds.incrementAndGet();
+    PendingTask task = new PendingTask(taskId, learnerId, round, kind, download, global);
+    tasks.put(taskId, task);
+    LearnerSession session = sessions.get(learnerId);
+    AggregatorMessage message = AggregatorMessage.newBuilder()
+        .setEnvelope(WireProtocol.envelope(round))
+        .setTask(Task.newBuilder()
+            .setTaskId(taskId)
+            .setKind(kind)
+            .putAllConfig(Scalars.toWire(config)))
+        .build();
+    if (session == null || !session.send(message)) {
+      task.fail("learner " + learnerId + " disconnected before it got the task");
+    }
+    return task;
+  }
+
+  /**
+   * Ends the given tasks: those still pending fail with {@code reason}. After this returns no
+   * update of these tasks can be folded any more.
+   */
+  public void expire(List<PendingTask> roundTasks, String reason) {
+    synchronized (foldLock) {
+      for (PendingTask task : roundTasks) {
+        if (task.fail(reason)) {
+          log.warn("{} failed: {}", task, reason);
+        }
+      }
+    }
+  }
+
+  /** Forgets the tasks of a finished round and stops folding. */
+  public void endRound(List<PendingTask> roundTasks) {
+    synchronized (foldLock) {
+      aggregation = null;
+      roundTasks.forEach(task -> tasks.remove(task.taskId));
+    }
+  }
+
+  /** Tells every connected learner to shut down and closes their streams. */
+  public void shutdownLearners(String reason) {
+    for (LearnerSession session : sessions.values()) {
+      session.shutdown(reason);
+    }
+    sessions.clear();
+  }
+
+  @Override
+  public StreamObserver<LearnerMessage> connect(StreamObserver<AggregatorMessage> outbound) {
+    return new ControlStream(outbound);
+  }
+
+  @Override
+  public void downloadParameters(
+      DownloadRequest request, StreamObserver<ParameterMessage> responseObserver) {
+    try {
+      WireProtocol.checkVersion(request.getEnvelope());
+      PendingTask task = ownedTask(request.getTaskId(), request.getLearnerId(), request.getEnvelope());
+      if (task.isDone()) {
+        throw Status.FAILED_PRECONDITION
+            .withDescription(task + " has already ended: " + task.failureReason())
+            .asRuntimeException();
+      }
+      ParameterStreamer.start((ServerCallStreamObserver<ParameterMessage>) responseObserver,
+          task.download, task.round);
+    } catch (WireFormatException e) {
+      responseObserver.onError(refusal(e).asRuntimeException());
+    } catch (StatusRuntimeException e) {
+      log.warn("download refused for learner {}: {}", request.getLearnerId(), e.getMessage());
+      responseObserver.onError(e);
+    }
+  }
+
+  @Override
+  public StreamObserver<UploadMessage> uploadUpdate(StreamObserver<UploadReceipt> responseObserver) {
+    return new Upload(responseObserver);
+  }
+
+  private PendingTask ownedTask(String taskId, String learnerId, Envelope envelope) {
+    PendingTask task = tasks.get(taskId);
+    if (task == null) {
+      throw Status.NOT_FOUND
+          .withDescription("no pending task '" + taskId + "' (it may belong to a finished round)")
+          .asRuntimeException();
+    }
+    if (!task.learnerId.equals(learnerId)) {
+      throw Status.PERMISSION_DENIED
+          .withDescription("task '" + taskId + "' belongs to another learner")
+          .asRuntimeException();
+    }
+    if (envelope.getRound() != task.round || task.round != currentRound) {
+      throw Status.FAILED_PRECONDITION.withDescription(String.format(
+              "message is for round %d but task '%s' is in round %d and the aggregator is in "
+                  + "round %d", envelope.getRound(), taskId, task.round, currentRound))
+          .asRuntimeException();
+    }
+    return task;
+  }
+
+  private static Status refusal(WireFormatException e) {
+    return e.getMessage().startsWith("protocol version mismatch")
+        ? Status.FAILED_PRECONDITION.withDescription(e.getMessage())
+        : Status.INVALID_ARGUMENT.withDescription(e.getMessage());
+  }
+
+  private static long idNumber(String id) {
+    return Long.parseLong(id.substring(id.lastIndexOf('-') + 1));
+  }
+
+  /** One learner's control stream. */
+  private final class ControlStream implements StreamObserver<LearnerMessage> {
+    private final StreamObserver<AggregatorMessage> outbound;
+    private LearnerSession session;
+    private boolean closed;
+
+    ControlStream(StreamObserver<AggregatorMessage> outbound) {
+      this.outbound = outbound;
+    }
+
+    @Override
+    public void onNext(LearnerMessage message) {
+      if (closed) {
+        return;
+      }
+      try {
+        WireProtocol.checkVersion(message.getEnvelope());
+        if (session == null) {
+          if (!message.hasHello()) {
+            throw Status.FAILED_PRECONDITION
+                .withDescription("the first message of a learner must be Hello")
+                .asRuntimeException();
+          }
+          join(message.getHello().getLearnerName());
+          return;
+        }
+        switch (message.getBodyCase()) {
+          case EVALUATE_RESULT -> evaluated(message);
+          case TASK_FAILURE -> {
+            PendingTask task = ownedTask(message.getTaskFailure().getTaskId(), session.id,
+                message.getEnvelope());
+            if (task.fail("learner reported: " + message.getTaskFailure().getMessage())) {
+              log.warn("{} failed on the learner: {}", task, message.getTaskFailure().getMessage());
+            }
+          }
+          default -> throw Status.INVALID_ARGUMENT
+              .withDescription("unexpected " + message.getBodyCase() + " on the control stream")
+              .asRuntimeException();
+        }
+      } catch (WireFormatException e) {
+        close(refusal(e));
+      } catch (StatusRuntimeException e) {
+        if (session == null) {
+          close(e.getStatus());
+        } else {
+          // A bad result costs that task, not the learner's membership.
+          log.warn("ignored a message from learner {}: {}", session, e.getStatus().getDescription());
+        }
+      } catch (RuntimeException e) {
+        log.warn("rejected a message from learner {}: {}", session, e.toString());
+        close(Status.INVALID_ARGUMENT.withDescription(String.valueOf(e.getMessage())));
+      }
+    }
+
+    private void join(String name) {
+      String id = "learner-" + learnerIds.incrementAndGet();
+      session = new LearnerSession(id, name, outbound);
+      session.send(AggregatorMessage.newBuilder()
+          .setEnvelope(WireProtocol.envelope(0))
+          .setWelcome(Welcome.newBuilder().setLearnerId(id))
+          .build());
+      sessions.put(id, session);
+      log.info("learner {} joined ({} connected)", session, availableLearners().size());
+      synchronized (membership) {
+        membership.notifyAll();
+      }
+    }
+
+    private void evaluated(LearnerMessage message) {
+      var result = message.getEvaluateResult();
+      PendingTask task = ownedTask(result.getTaskId(), session.id, message.getEnvelope());
+      if (task.kind != TaskKind.EVALUATE) {
+        throw Status.FAILED_PRECONDITION
+            .withDescription(task + " is not an evaluate task").asRuntimeException();
+      }
+      EvaluateResult evaluation;
+      try {
+        if (!Double.isFinite(result.getLoss())) {
+          throw new IllegalArgumentException("the loss is not finite: " + result.getLoss());
+        }
+        evaluation = new EvaluateResult(
+            result.getLoss(), result.getNumExamples(), Scalars.toMetrics(result.getMetricsMap()));
+      } catch (IllegalArgumentException | WireFormatException e) {
+        task.fail("evaluation rejected: " + e.getMessage());
+        log.warn("{}: evaluation rejected: {}", task, e.getMessage());
+        return;
+      }
+      if (!task.succeed(evaluation)) {
+        log.info("{}: late evaluation result discarded ({})", task, task.failureReason());
+      }
+    }
+
+    private void close(Status status) {
+      closed = true;
+      log.warn("closing the control stream of {}: {}",
+          session == null ? "a learner that had not joined" : session, status.getDescription());
+      leave("refused: " + status.getDescription());
+      outbound.onError(status.asRuntimeException());
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      if (!closed) {
+        closed = true;
+        leave("disconnected: " + Status.fromThrowable(t).getCode());
+      }
+    }
+
+    @Override
+    public void onCompleted() {
+      if (!closed) {
+        closed = true;
+        leave("left");
+        try {
+          outbound.onCompleted();
+        } catch (RuntimeException ignored) {
+          // Already closed by a shutdown.
+        }
+      }
+    }
+
+    private void leave(String why) {
+      if (session == null) {
+        return;
+      }
+      session.markClosed();
+      sessions.remove(session.id);
+      for (PendingTask task : tasks.values()) {
+        if (task.learnerId.equals(session.id) && task.fail("learner " + why)) {
+          log.warn("{} failed: learner {}", task, why);
+        }
+      }
+      log.info("learner {} {} ({} connected)", session, why, availableLearners().size());
+    }
+  }
+
+  /** One learner's upload of a fit result. */
+  private final class Upload implements StreamObserver<UploadMessage> {
+    private final StreamObserver<UploadReceipt> response;
+    private PendingTask task;
+    private UploadHeader header;
+    private ParameterDecoder decoder;
+    private boolean closed;
+
+    Upload(StreamObserver<UploadReceipt> response) {
+      this.response = response;
+    }
+
+    @Override
+    public void onNext(UploadMessage message) {
+      if (closed) {
+        return;
+      }
+      try {
+        WireProtocol.checkVersion(message.getEnvelope());
+        if (header == null) {
+          if (!message.hasHeader()) {
+            throw new WireFormatException("an upload must start with its header");
+          }
+          start(message.getHeader(), message.getEnvelope());
+        } else {
+          if (!message.hasChunk()) {
+            throw new WireFormatException("an upload carries one header, then only chunks");
+          }
+          if (message.getEnvelope().getRound() != task.round) {
+            throw new WireFormatException(String.format(
+                "chunk is for round %d but the upload is for round %d",
+                message.getEnvelope().getRound(), task.round));
+          }
+          decoder.accept(message.getChunk());
+        }
+      } catch (WireFormatException e) {
+        reject(refusal(e));
+      } catch (StatusRuntimeException e) {
+        reject(e.getStatus());
+      }
+    }
+
+    private void start(UploadHeader h, Envelope envelope) {
+      task = ownedTask(h.getTaskId(), h.getLearnerId(), envelope);
+      header = h;
+      if (task.kind != TaskKind.FIT) {
+        throw Status.FAILED_PRECONDITION
+            .withDescription(task + " is not a fit task").asRuntimeException();
+      }
+      if (task.isDone()) {
+        throw Status.FAILED_PRECONDITION
+            .withDescription(task + " has already ended: " + task.failureReason())
+            .asRuntimeException();
+      }
+      if (h.getNumExamples() < 1) {
+        throw new WireFormatException(
+            "num_examples must be at least 1 (it weights the update) but was " + h.getNumExamples());
+      }
+      Manifests.describeMismatch(h.getManifest(), task.global).ifPresent(mismatch -> {
+        throw new WireFormatException(
+            "the update does not match the global model: " + mismatch);
+      });
+      decoder = new ParameterDecoder(h.getManifest());
+    }
+
+    @Override
+    public void onCompleted() {
+      if (closed) {
+        return;
+      }
+      if (header == null) {
+        reject(Status.INVALID_ARGUMENT.withDescription("the upload ended before its header"));
+        return;
+      }
+      FitResult result;
+      try {
+        Parameters parameters = decoder.finish(true);
+        decoder = null;
+        result = new FitResult(
+            parameters, header.getNumExamples(), Scalars.toMetrics(header.getMetricsMap()));
+      } catch (WireFormatException e) {
+        reject(refusal(e));
+        return;
+      }
+      synchronized (foldLock) {
+        if (task.isDone() || aggregation == null) {
+          reject(Status.FAILED_PRECONDITION.withDescription(
+              task + " has already ended: " + task.failureReason() + "; late update discarded"));
+          return;
+        }
+        try {
+          aggregation.accept(new LearnerResult<>(task.learnerId, result));
+        } catch (RuntimeException e) {
+          log.error("{}: the strategy could not fold the update", task, e);
+          reject(Status.INTERNAL.withDescription("the aggregator could not fold the update: " + e));
+          return;
+        }
+        task.succeed(null);
+      }
+      closed = true;
+      response.onNext(UploadReceipt.newBuilder()
+          .setEnvelope(WireProtocol.envelope(task.round))
+          .setTaskId(task.taskId)
+          .build());
+      response.onCompleted();
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      decoder = null;
+      if (task != null && task.fail("the upload broke off: " + Status.fromThrowable(t))) {
+        log.warn("{}: the upload broke off: {}", task, Status.fromThrowable(t));
+      }
+    }
+
+    private void reject(Status status) {
+      closed = true;
+      decoder = null;
+      String who = task != null ? task.toString() : "an upload";
+      log.warn("rejected {}: {}", who, status.getDescription());
+      if (task != null && status.getCode() != Status.Code.NOT_FOUND
+          && status.getCode() != Status.Code.PERMISSION_DENIED) {
+        task.fail("update rejected: " + status.getDescription());
+      }
+      response.onError(status.asRuntimeException());
+    }
+  }
+}

@@ -1,0 +1,64 @@
+package dev.flops.aggregator.internal;
+
+import dev.flops.proto.codec.WireProtocol;
+import dev.flops.proto.v1.AggregatorMessage;
+import dev.flops.proto.v1.Shutdown;
+import io.grpc.stub.StreamObserver;
+
+/** The aggregator's side of one learner's control stream. Sends are serialised. */
+final class LearnerSession {
+  final String id;
+  final String name;
+  private final StreamObserver<AggregatorMessage> outbound;
+  private boolean open = true;
+
+  LearnerSession(String id, String name, StreamObserver<AggregatorMessage> outbound) {
+    this.id = id;
+    this.name = name;
+    this.outbound = outbound;
+  }
+
+  synchronized boolean isOpen() {
+    return open;
+  }
+
+  /** Sends a message; returns false if the stream is already closed or breaks. */
+  synchronized boolean send(AggregatorMessage message) {
+    if (!open) {
+      return false;
+    }
+    try {
+      outbound.onNext(message);
+      return true;
+    } catch (RuntimeException e) {
+      open = false;
+      return false;
+    }
+  }
+
+  /** Tells the learner to shut down and closes the stream. */
+  synchronized void shutdown(String reason) {
+    if (!open) {
+      return;
+    }
+    send(AggregatorMessage.newBuilder()
+        .setEnvelope(WireProtocol.envelope(0))
+        .setShutdown(Shutdown.newBuilder().setReason(reason))
+        .build());
+    try {
+      outbound.onCompleted();
+    } catch (RuntimeException ignored) {
+      // The learner is already gone; nothing left to close.
+    }
+    open = false;
+  }
+
+  synchronized void markClosed() {
+    open = false;
+  }
+
+  @Override
+  public String toString() {
+    return name.isEmpty() || name.equals(id) ? id : id + " (" + name + ")";
+  }
+}

@@ -1,0 +1,55 @@
+package dev.flops.aggregator.internal;
+
+import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.codec.WireProtocol;
+import dev.flops.proto.v1.ParameterMessage;
+import io.grpc.stub.ServerCallStreamObserver;
+
+/**
+ * Streams encoded parameters (manifest, then chunks) to one learner, only as fast as gRPC flow
+ * control lets it, so that a slow learner never makes the aggregator buffer a copy of the model.
+ */
+final class ParameterStreamer implements Runnable {
+  private final ServerCallStreamObserver<ParameterMessage> out;
+  private final EncodedParameters parameters;
+  private final long round;
+  private int next = -1;
+  private boolean done;
+
+  private ParameterStreamer(
+      ServerCallStreamObserver<ParameterMessage> out, EncodedParameters parameters, long round) {
+    this.out = out;
+    this.parameters = parameters;
+    this.round = round;
+  }
+
+  static void start(
+      ServerCallStreamObserver<ParameterMessage> out, EncodedParameters parameters, long round) {
+    ParameterStreamer streamer = new ParameterStreamer(out, parameters, round);
+    out.setOnCancelHandler(streamer::cancel);
+    out.setOnReadyHandler(streamer);
+    streamer.run();
+  }
+
+  @Override
+  public synchronized void run() {
+    while (!done && out.isReady()) {
+      ParameterMessage.Builder message =
+          ParameterMessage.newBuilder().setEnvelope(WireProtocol.envelope(round));
+      if (next < 0) {
+        out.onNext(message.setManifest(parameters.manifest()).build());
+      } else if (next < parameters.chunks().size()) {
+        out.onNext(message.setChunk(parameters.chunk(next)).build());
+      } else {
+        done = true;
+        out.onCompleted();
+        return;
+      }
+      next++;
+    }
+  }
+
+  private synchronized void cancel() {
+    done = true;
+  }
+}

@@ -1,0 +1,232 @@
+package dev.flops.aggregator.internal;
+
+import dev.flops.api.DType;
+import dev.flops.api.EvaluateResult;
+import dev.flops.api.Evaluation;
+import dev.flops.api.FederatedModel;
+import dev.flops.api.FederationObserver;
+import dev.flops.api.LearnerFailure;
+import dev.flops.api.LearnerResult;
+import dev.flops.api.Parameters;
+import dev.flops.api.RoundSummary;
+import dev.flops.api.Tensor;
+import dev.flops.api.TrainingResult;
+import dev.flops.api.TrainingStarted;
+import dev.flops.api.strategy.AveragingKernel;
+import dev.flops.api.strategy.FitAggregation;
+import dev.flops.api.strategy.Instruction;
+import dev.flops.api.strategy.Strategy;
+import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.v1.TaskKind;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The aggregator's training loop (DESIGN.md, "The lifecycle"): for each round wait for learners,
+ * fit on a sample, aggregate, update the model copy, evaluate on a sample, summarise, notify.
+ */
+public final class RoundLoop {
+  private static final Logger log = LoggerFactory.getLogger(RoundLoop.class);
+
+  private final FederationService service;
+  private final Strategy strategy;
+  private final FederatedModel model;
+  private final AveragingKernel kernel;
+  private final List<FederationObserver> observers;
+  private final Duration learnerWaitTimeout;
+
+  public RoundLoop(FederationService service, Strategy strategy, FederatedModel model,
+      AveragingKernel kernel, List<FederationObserver> observers, Duration learnerWaitTimeout) {
+    this.service = service;
+    this.strategy = strategy;
+    this.model = model;
+    this.kernel = kernel;
+    this.observers = List.copyOf(observers);
+    this.learnerWaitTimeout = learnerWaitTimeout;
+  }
+
+  /** Runs every round; on failure the observers hear of it and the cause is rethrown. */
+  public TrainingResult run() throws Exception {
+    Instant started = Instant.now();
+    long startNanos = System.nanoTime();
+    notify(o -> o.onTrainingStarted(
+        new TrainingStarted(strategy.toString(), strategy.rounds(), started)));
+    log.info("training started: {} rounds with {}", strategy.rounds(), strategy);
+    try {
+      Parameters global = initialParameters();
+      List<RoundSummary> rounds = new ArrayList<>();
+      RoundSummary best = null;
+      for (int round = 1; round <= strategy.rounds(); round++) {
+        RoundState state = runRound(round, global);
+        global = state.global;
+        RoundSummary summary = state.summary;
+        rounds.add(summary);
+        if (summary.isBetterThan(best)) {
+          best = summary;
+        }
+        log.info(describe(summary, strategy.rounds()));
+        notify(o -> o.onRoundFinished(summary));
+      }
+      TrainingResult result = new TrainingResult(
+          rounds, best, global, Duration.ofNanos(System.nanoTime() - startNanos));
+      log.info(describe(result));
+      notify(o -> o.onTrainingSucceeded(result));
+      return result;
+    } catch (Exception | Error e) {
+      log.error("training failed: {}", e.getMessage());
+      notify(o -> o.onTrainingFailed(e));
+      throw e;
+    }
+  }
+
+  private Parameters initialParameters() {
+    Parameters initial = strategy.initializeParameters(model.getParameters());
+    for (Tensor tensor : initial) {
+      if (tensor.dtype() != DType.FLOAT32) {
+        throw new IllegalArgumentException("the model's tensor " + tensor.spec()
+            + " is not FLOAT32; flops aggregates float32 parameters");
+      }
+    }
+    log.info("initial parameters: {} tensors, {} values ({} MB)", initial.size(),
+        initial.elementCount(), String.format(Locale.ROOT, "%.1f", initial.byteSize() / 1e6));
+    return initial;
+  }
+
+  private record RoundState(Parameters global, RoundSummary summary) {}
+
+  private RoundState runRound(int round, Parameters global) throws Exception {
+    long start = System.nanoTime();
+    List<String> available = service.awaitLearners(strategy.minAvailableLearners(), learnerWaitTimeout);
+
+    List<Instruction> fitInstructions = strategy.configureFit(round, global, available);
+    FitAggregation aggregation = strategy.beginFitAggregation(round, global, kernel);
+    service.beginRound(round, aggregation);
+    EncodedParameters encoded = EncodedParameters.encode(global);
+    List<PendingTask> fitTasks = assign(round, TaskKind.FIT, fitInstructions, encoded, global);
+    List<TaskOutcome> fitOutcomes = awaitAll(fitTasks);
+    service.endRound(fitTasks);
+    List<LearnerFailure> failures = failures(fitOutcomes);
+    int fitSucceeded = fitOutcomes.size() - failures.size();
+
+    Optional<Parameters> aggregated = aggregation.finish(failures);
+    Parameters next = global;
+    if (aggregated.isPresent()) {
+      next = aggregated.get();
+      model.setParameters(next);
+      encoded = EncodedParameters.encode(next);
+    } else {
+      log.warn("round {}: no update was aggregated ({} accepted, {} failed); the global "
+          + "parameters stay as they were", round, fitSucceeded, failures.size());
+    }
+
+    List<Instruction> evaluateInstructions =
+        strategy.configureEvaluate(round, next, service.availableLearners());
+    service.beginRound(round, null);
+    List<PendingTask> evaluateTasks =
+        assign(round, TaskKind.EVALUATE, evaluateInstructions, encoded, next);
+    List<TaskOutcome> evaluateOutcomes = awaitAll(evaluateTasks);
+    service.endRound(evaluateTasks);
+    List<LearnerFailure> evaluateFailures = failures(evaluateOutcomes);
+    List<LearnerResult<EvaluateResult>> results = new ArrayList<>();
+    for (TaskOutcome outcome : evaluateOutcomes) {
+      if (outcome.ok()) {
+        results.add(new LearnerResult<>(outcome.learnerId(), outcome.evaluation()));
+      }
+    }
+    Evaluation evaluation =
+        strategy.aggregateEvaluate(round, results, evaluateFailures).orElse(null);
+    final Parameters evaluated = next;
+    strategy.evaluate(round, evaluated).ifPresent(central -> log.info(
+        "round {}: central evaluation loss {} accuracy {}", round,
+        fmt(central.loss()), fmt(central.accuracy())));
+
+    List<LearnerFailure> allFailures = new ArrayList<>(failures);
+    allFailures.addAll(evaluateFailures);
+    RoundSummary summary = new RoundSummary(round, fitSucceeded, failures.size(), results.size(),
+        evaluateFailures.size(), evaluation, Duration.ofNanos(System.nanoTime() - start),
+        allFailures);
+    return new RoundState(next, summary);
+  }
+
+  private List<PendingTask> assign(int round, TaskKind kind, List<Instruction> instructions,
+      EncodedParameters encoded, Parameters global) {
+    List<PendingTask> assigned = new ArrayList<>(instructions.size());
+    for (Instruction instruction : instructions) {
+      assigned.add(service.assign(
+          instruction.learnerId(), round, kind, instruction.config(), encoded, global));
+    }
+    return assigned;
+  }
+
+  private List<TaskOutcome> awaitAll(List<PendingTask> tasks) throws InterruptedException {
+    CompletableFuture<?>[] futures =
+        tasks.stream().map(PendingTask::outcome).toArray(CompletableFuture[]::new);
+    try {
+      CompletableFuture.allOf(futures)
+          .get(strategy.roundTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      service.expire(tasks, "timed out after " + strategy.roundTimeout());
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("task futures never complete exceptionally", e);
+    }
+    List<TaskOutcome> outcomes = new ArrayList<>(tasks.size());
+    for (PendingTask task : tasks) {
+      outcomes.add(task.outcome().join());
+    }
+    return outcomes;
+  }
+
+  private static List<LearnerFailure> failures(List<TaskOutcome> outcomes) {
+    List<LearnerFailure> failures = new ArrayList<>();
+    for (TaskOutcome outcome : outcomes) {
+      if (!outcome.ok()) {
+        failures.add(new LearnerFailure(outcome.learnerId(), outcome.failure()));
+      }
+    }
+    return failures;
+  }
+
+  private void notify(Consumer<FederationObserver> event) {
+    for (FederationObserver observer : observers) {
+      try {
+        event.accept(observer);
+      } catch (RuntimeException e) {
+        log.warn("observer {} threw; training goes on", observer.getClass().getName(), e);
+      }
+    }
+  }
+
+  static String describe(RoundSummary s, int rounds) {
+    return String.format(Locale.ROOT,
+        "round %d/%d | fit %d ok, %d failed | evaluate %d ok, %d failed | loss %s | accuracy %s | %.2f s",
+        s.round(), rounds, s.fitSucceeded(), s.fitFailed(), s.evaluateSucceeded(),
+        s.evaluateFailed(), fmt(s.loss()), fmt(s.accuracy()), s.duration().toMillis() / 1000.0);
+  }
+
+  static String describe(TrainingResult result) {
+    RoundSummary last = result.finalRound();
+    String best = result.best()
+        .map(b -> String.format(Locale.ROOT, "best round %d (accuracy %s, loss %s)",
+            b.round(), fmt(b.accuracy()), fmt(b.loss())))
+        .orElse("no round was evaluated");
+    return String.format(Locale.ROOT,
+        "training finished in %.1f s: %d rounds, final accuracy %s, final loss %s; %s",
+        result.duration().toMillis() / 1000.0, result.rounds().size(), fmt(last.accuracy()),
+        fmt(last.loss()), best);
+  }
+
+  private static String fmt(double value) {
+    return Double.isNaN(value) ? "n/a" : String.format(Locale.ROOT, "%.4f", value);
+  }
+}

@@ -1,0 +1,99 @@
+package dev.flops.aggregator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.flops.api.Parameters;
+import dev.flops.api.RoundSummary;
+import dev.flops.api.Tensor;
+import dev.flops.api.TrainingResult;
+import dev.flops.api.strategy.FedAvg;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** A whole federation over real gRPC (netty, loopback, port 0) with arithmetic learners. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class AggregatorTest {
+
+  @Test
+  void threeLearners_globalModelIsExampleWeightedMeanOfUpdates() throws Exception {
+    Parameters initial = Federations.randomParameters(1, true);
+    ArrayModel copy = new ArrayModel(initial);
+    try (Aggregator aggregator = Aggregator.builder()
+        .host("127.0.0.1").port(0)
+        .model(copy)
+        .strategy(FedAvg.builder().rounds(2).minAvailableLearners(3).minFitLearners(3).build())
+        .build()
+        .start()) {
+      List<CompletableFuture<Void>> learners = List.of(
+          Federations.startLearner("a", aggregator.port(), FakeTrainer.adding(initial, 1f, 10)),
+          Federations.startLearner("b", aggregator.port(), FakeTrainer.adding(initial, 2f, 20)),
+          Federations.startLearner("c", aggregator.port(), FakeTrainer.adding(initial, 4f, 70)));
+
+      TrainingResult result = aggregator.train();
+
+      // Each round adds the weighted mean offset (10*1 + 20*2 + 70*4) / 100 = 3.3 to every value.
+      Parameters expected = FakeTrainer.add(FakeTrainer.add(initial, 3.3f), 3.3f);
+      assertClose(expected, result.finalParameters(), 1e-4);
+      assertEquals(result.finalParameters(), copy.getParameters(),
+          "the aggregator's model copy holds the final global parameters");
+      assertEquals(2, copy.sets());
+      for (RoundSummary round : result.rounds()) {
+        assertEquals(3, round.fitSucceeded());
+        assertEquals(0, round.fitFailed());
+        assertEquals(3, round.evaluateSucceeded());
+        assertEquals(1.0, round.loss(), 1e-12);
+        assertEquals(0.5, round.accuracy(), 1e-12);
+        assertEquals(100, round.evaluation().numExamples());
+      }
+      for (CompletableFuture<Void> learner : learners) {
+        learner.get(10, TimeUnit.SECONDS); // every learner was told to shut down and exited cleanly
+      }
+    }
+  }
+
+  @Test
+  void learnerStartedBeforeAggregator_waitsThenJoins() throws Exception {
+    Parameters initial = Federations.randomParameters(2, false);
+    int port;
+    try (var socket = new java.net.ServerSocket(0)) {
+      port = socket.getLocalPort();
+    }
+    CompletableFuture<Void> learner =
+        Federations.startLearner("early", port, FakeTrainer.adding(initial, 1f, 5));
+    Thread.sleep(1500); // the learner is retrying against a closed port meanwhile
+    assertTrue(!learner.isDone(), "the learner keeps retrying while the aggregator is down");
+    try (Aggregator aggregator = Aggregator.builder()
+        .host("127.0.0.1").port(port)
+        .model(new ArrayModel(initial))
+        .strategy(FedAvg.builder().rounds(1).build())
+        .learnerWaitTimeout(Duration.ofSeconds(30))
+        .build()
+        .start()) {
+      TrainingResult result = aggregator.train();
+      assertEquals(1, result.finalRound().fitSucceeded());
+      assertClose(FakeTrainer.add(initial, 1f), result.finalParameters(), 1e-6);
+    }
+    learner.get(10, TimeUnit.SECONDS);
+  }
+
+  static void assertClose(Parameters expected, Parameters actual, double tolerance) {
+    assertEquals(expected.names(), actual.names());
+    for (Tensor e : expected) {
+      Tensor a = actual.get(e.name());
+      assertTrue(e.sameSpec(a), () -> e.spec() + " vs " + a.spec());
+      float[] ev = e.toFloatArray();
+      float[] av = a.toFloatArray();
+      for (int i = 0; i < ev.length; i++) {
+        if (Math.abs(ev[i] - av[i]) > tolerance) {
+          throw new AssertionError(String.format(
+              "%s[%d]: expected %s but was %s", e.name(), i, ev[i], av[i]));
+        }
+      }
+    }
+  }
+}

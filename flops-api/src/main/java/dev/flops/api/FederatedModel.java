@@ -1,0 +1,32 @@
+package dev.flops.api;
+
+/**
+ * The user's model as flops sees it: its parameters can be read and replaced.
+ *
+ * <p>Both sides call it. A learner's runtime sets the global parameters before every fit and
+ * evaluate task. The aggregator keeps its own copy of the model (built without data), reads its
+ * initial parameters from it and sets the new global parameters into it after every round, so that
+ * the application holds the federated model at the end.
+ *
+ * <p>Implementations must copy: the parameters returned must not change when the model trains
+ * later, and the model must not keep a reference into parameters it was given.
+ *
+ * @see dev.flops.dl4j.Dl4jModel for DL4J networks
+ */
+public interface FederatedModel {
+
+  /**
+   * Returns a snapshot of the model's current parameters.
+   *
+   * @return the parameters, with stable names and shapes from call to call
+   */
+  Parameters getParameters();
+
+  /**
+   * Replaces the model's parameters.
+   *
+   * @param parameters the new values; same names, dtypes and shapes as {@link #getParameters()}
+   * @throws IllegalArgumentException if the structure does not match the model
+   */
+  void setParameters(Parameters parameters);
+}

@@ -1,0 +1,93 @@
+package dev.flops.api;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * What happened in one round.
+ *
+ * @param round the round number, from 1
+ * @param fitSucceeded learners whose updates were accepted into the aggregate
+ * @param fitFailed learners whose fit task failed, was rejected or timed out
+ * @param evaluateSucceeded learners whose evaluation results were aggregated
+ * @param evaluateFailed learners whose evaluate task failed or timed out
+ * @param evaluation the federated evaluation, or null if no learner evaluated
+ * @param duration wall time of the whole round, fit and evaluate
+ * @param failures what went wrong, one entry per failed task
+ */
+public record RoundSummary(
+    int round,
+    int fitSucceeded,
+    int fitFailed,
+    int evaluateSucceeded,
+    int evaluateFailed,
+    Evaluation evaluation,
+    Duration duration,
+    List<LearnerFailure> failures) {
+
+  /**
+   * Validates the arguments.
+   *
+   * @throws IllegalArgumentException if the round is below 1 or a count is negative
+   * @throws NullPointerException if the duration or the failure list is null
+   */
+  public RoundSummary {
+    if (round < 1) {
+      throw new IllegalArgumentException("round must be at least 1 but was " + round);
+    }
+    if (fitSucceeded < 0 || fitFailed < 0 || evaluateSucceeded < 0 || evaluateFailed < 0) {
+      throw new IllegalArgumentException("learner counts must not be negative");
+    }
+    Objects.requireNonNull(duration, "duration");
+    failures = List.copyOf(failures);
+  }
+
+  /**
+   * Returns the federated evaluation.
+   *
+   * @return the evaluation, or empty if no learner evaluated in this round
+   */
+  public Optional<Evaluation> federatedEvaluation() {
+    return Optional.ofNullable(evaluation);
+  }
+
+  /**
+   * Returns the federated loss.
+   *
+   * @return the example-weighted loss, or NaN if the round has no evaluation
+   */
+  public double loss() {
+    return evaluation == null ? Double.NaN : evaluation.loss();
+  }
+
+  /**
+   * Returns the federated accuracy.
+   *
+   * @return the example-weighted accuracy, or NaN if the round has none
+   */
+  public double accuracy() {
+    return evaluation == null ? Double.NaN : evaluation.accuracy();
+  }
+
+  /**
+   * Tells whether this round beats another for "best round": higher accuracy wins, equal accuracy
+   * goes to the lower loss, and a round without accuracy never beats one with it.
+   *
+   * @param other the best round so far, or null if there is none yet
+   * @return true if this round should become the best round
+   */
+  public boolean isBetterThan(RoundSummary other) {
+    if (Double.isNaN(accuracy())) {
+      return other == null;
+    }
+    if (other == null || Double.isNaN(other.accuracy())) {
+      return true;
+    }
+    if (accuracy() != other.accuracy()) {
+      return accuracy() > other.accuracy();
+    }
+    return !Double.isNaN(loss()) && (Double.isNaN(other.loss()) || loss() < other.loss());
+  }
+}

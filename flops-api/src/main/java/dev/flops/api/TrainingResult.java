@@ -1,0 +1,52 @@
+package dev.flops.api;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The outcome of a completed federated training.
+ *
+ * @param rounds the summary of every round, in order
+ * @param bestRound the round with the highest federated accuracy (ties to lower loss), or null if
+ *     no round was evaluated
+ * @param finalParameters the global parameters after the last round
+ * @param duration the wall time of the whole training
+ */
+public record TrainingResult(
+    List<RoundSummary> rounds, RoundSummary bestRound, Parameters finalParameters, Duration duration) {
+
+  /**
+   * Validates the arguments.
+   *
+   * @throws NullPointerException if a required argument is null
+   * @throws IllegalArgumentException if there are no rounds
+   */
+  public TrainingResult {
+    rounds = List.copyOf(rounds);
+    if (rounds.isEmpty()) {
+      throw new IllegalArgumentException("a training result needs at least one round");
+    }
+    Objects.requireNonNull(finalParameters, "finalParameters");
+    Objects.requireNonNull(duration, "duration");
+  }
+
+  /**
+   * Returns the last round.
+   *
+   * @return the summary of the last round, whose metrics are the final metrics
+   */
+  public RoundSummary finalRound() {
+    return rounds.get(rounds.size() - 1);
+  }
+
+  /**
+   * Returns the best round.
+   *
+   * @return the best round, or empty if no round was evaluated
+   */
+  public Optional<RoundSummary> best() {
+    return Optional.ofNullable(bestRound);
+  }
+}

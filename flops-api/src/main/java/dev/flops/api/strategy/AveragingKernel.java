@@ -1,0 +1,57 @@
+package dev.flops.api.strategy;
+
+import dev.flops.api.Parameters;
+
+/**
+ * Computes weighted means of parameters. The aggregator supplies one (native ND4J by default) so
+ * that strategies hold the policy and the kernel holds the arithmetic.
+ */
+public interface AveragingKernel {
+
+  /**
+   * Starts an empty weighted sum shaped like the template.
+   *
+   * @param template parameters whose names, dtypes and shapes the sum takes; values ignored
+   * @return a new, empty sum
+   */
+  WeightedSum begin(Parameters template);
+
+  /** A running weighted sum of parameters with the same structure. */
+  interface WeightedSum extends AutoCloseable {
+
+    /**
+     * Adds {@code weight * parameters} to the sum.
+     *
+     * @param parameters values with the template's structure
+     * @param weight a positive, finite weight
+     * @throws IllegalArgumentException if the structure differs or the weight is not positive
+     */
+    void add(Parameters parameters, double weight);
+
+    /**
+     * Returns the number of parameter sets added.
+     *
+     * @return the count
+     */
+    int count();
+
+    /**
+     * Returns the sum of the weights added.
+     *
+     * @return the total weight
+     */
+    double totalWeight();
+
+    /**
+     * Returns the weighted mean, {@code sum / totalWeight}.
+     *
+     * @return the mean, as float32 tensors with the template's structure
+     * @throws IllegalStateException if nothing was added
+     */
+    Parameters mean();
+
+    /** Frees the sum's buffers. */
+    @Override
+    void close();
+  }
+}

@@ -1,0 +1,446 @@
+package dev.flops.api.strategy;
+
+import dev.flops.api.Config;
+import dev.flops.api.EvaluateResult;
+import dev.flops.api.Evaluation;
+import dev.flops.api.FitResult;
+import dev.flops.api.LearnerFailure;
+import dev.flops.api.LearnerResult;
+import dev.flops.api.Parameters;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.function.IntFunction;
+
+/**
+ * Federated Averaging (McMahan et al., 2017): each round samples learners, and the new global
+ * parameters are the mean of their updates weighted by the number of examples each trained on.
+ * Federated evaluation is the example-weighted mean of the learners' losses and metrics.
+ *
+ * <pre>{@code
+ * FedAvg fedAvg = FedAvg.builder()
+ *     .rounds(5)
+ *     .fractionFit(0.5)
+ *     .minFitLearners(2)
+ *     .minAvailableLearners(4)
+ *     .fitConfig(round -> Config.of("local_epochs", 1, "batch_size", 64))
+ *     .build();
+ * }</pre>
+ */
+public final class FedAvg implements Strategy {
+
+  /** Default number of rounds. */
+  public static final int DEFAULT_ROUNDS = 3;
+  /** Default timeout of one task of a round. */
+  public static final Duration DEFAULT_ROUND_TIMEOUT = Duration.ofMinutes(10);
+
+  private final int rounds;
+  private final double fractionFit;
+  private final double fractionEvaluate;
+  private final int minFitLearners;
+  private final int minEvaluateLearners;
+  private final int minAvailableLearners;
+  private final boolean acceptFailures;
+  private final Duration roundTimeout;
+  private final IntFunction<Config> fitConfig;
+  private final IntFunction<Config> evaluateConfig;
+  private final Parameters initialParameters;
+  private final Random random;
+
+  private FedAvg(Builder builder) {
+    this.rounds = builder.rounds;
+    this.fractionFit = builder.fractionFit;
+    this.fractionEvaluate = builder.fractionEvaluate;
+    this.minFitLearners = builder.minFitLearners;
+    this.minEvaluateLearners = builder.minEvaluateLearners;
+    this.minAvailableLearners = builder.minAvailableLearners;
+    this.acceptFailures = builder.acceptFailures;
+    this.roundTimeout = builder.roundTimeout;
+    this.fitConfig = builder.fitConfig;
+    this.evaluateConfig = builder.evaluateConfig;
+    this.initialParameters = builder.initialParameters;
+    this.random = builder.samplingSeed == null ? new Random() : new Random(builder.samplingSeed);
+  }
+
+  /**
+   * Returns a builder with the defaults: 3 rounds, both fractions 1.0, every minimum 1, failures
+   * accepted, a 10 minute round timeout, empty configs.
+   *
+   * @return a new builder
+   */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Returns FedAvg with every default.
+   *
+   * @return a new strategy
+   */
+  public static FedAvg withDefaults() {
+    return builder().build();
+  }
+
+  @Override
+  public int rounds() {
+    return rounds;
+  }
+
+  @Override
+  public Duration roundTimeout() {
+    return roundTimeout;
+  }
+
+  @Override
+  public int minAvailableLearners() {
+    return minAvailableLearners;
+  }
+
+  @Override
+  public Parameters initializeParameters(Parameters modelParameters) {
+    if (initialParameters == null) {
+      return modelParameters;
+    }
+    initialParameters.describeMismatch(modelParameters).ifPresent(mismatch -> {
+      throw new IllegalArgumentException(
+          "FedAvg initialParameters do not match the aggregator's model: " + mismatch);
+    });
+    return initialParameters;
+  }
+
+  @Override
+  public List<Instruction> configureFit(int round, Parameters global, List<String> available) {
+    return instructions(
+        sample(available, fractionFit, minFitLearners), fitConfig.apply(round), round);
+  }
+
+  @Override
+  public FitAggregation beginFitAggregation(int round, Parameters global, AveragingKernel kernel) {
+    return new WeightedMean(kernel.begin(global), acceptFailures);
+  }
+
+  @Override
+  public List<Instruction> configureEvaluate(int round, Parameters global, List<String> available) {
+    return instructions(
+        sample(available, fractionEvaluate, minEvaluateLearners), evaluateConfig.apply(round), round);
+  }
+
+  @Override
+  public Optional<Evaluation> aggregateEvaluate(
+      int round, List<LearnerResult<EvaluateResult>> results, List<LearnerFailure> failures) {
+    if (results.isEmpty() || (!acceptFailures && !failures.isEmpty())) {
+      return Optional.empty();
+    }
+    return Optional.of(weightedEvaluation(results));
+  }
+
+  /**
+   * Computes the example-weighted mean loss and metrics of evaluation results. A metric is
+   * averaged over the learners that reported it, weighted by their example counts.
+   *
+   * @param results at least one result
+   * @return the federated evaluation
+   * @throws IllegalArgumentException if there are no results
+   */
+  public static Evaluation weightedEvaluation(List<LearnerResult<EvaluateResult>> results) {
+    if (results.isEmpty()) {
+      throw new IllegalArgumentException("no evaluation results to aggregate");
+    }
+    long examples = 0;
+    double lossSum = 0;
+    Map<String, double[]> metricSums = new TreeMap<>();
+    for (LearnerResult<EvaluateResult> learnerResult : results) {
+      EvaluateResult result = learnerResult.result();
+      examples += result.numExamples();
+      lossSum += result.loss() * result.numExamples();
+      result.metrics().forEach((name, value) -> {
+        double[] sum = metricSums.computeIfAbsent(name, k -> new double[2]);
+        sum[0] += value * result.numExamples();
+        sum[1] += result.numExamples();
+      });
+    }
+    Map<String, Double> metrics = new LinkedHashMap<>();
+    metricSums.forEach((name, sum) -> metrics.put(name, sum[0] / sum[1]));
+    return new Evaluation(lossSum / examples, examples, results.size(), metrics);
+  }
+
+  /**
+   * Describes the knobs, for logs and tracking.
+   *
+   * @return knob names and values
+   */
+  public Map<String, Object> knobs() {
+    Map<String, Object> knobs = new LinkedHashMap<>();
+    knobs.put("rounds", rounds);
+    knobs.put("fraction_fit", fractionFit);
+    knobs.put("fraction_evaluate", fractionEvaluate);
+    knobs.put("min_fit_learners", minFitLearners);
+    knobs.put("min_evaluate_learners", minEvaluateLearners);
+    knobs.put("min_available_learners", minAvailableLearners);
+    knobs.put("accept_failures", acceptFailures);
+    knobs.put("round_timeout_s", roundTimeout.toMillis() / 1000.0);
+    return knobs;
+  }
+
+  @Override
+  public String toString() {
+    return "FedAvg" + knobs();
+  }
+
+  private List<String> sample(List<String> available, double fraction, int minimum) {
+    int wanted = Math.max((int) (available.size() * fraction), minimum);
+    List<String> shuffled = new ArrayList<>(available);
+    if (wanted >= shuffled.size()) {
+      return shuffled;
+    }
+    Collections.shuffle(shuffled, random);
+    return shuffled.subList(0, wanted);
+  }
+
+  private static List<Instruction> instructions(List<String> learners, Config config, int round) {
+    Objects.requireNonNull(config, () -> "the config function returned null for round " + round);
+    List<Instruction> instructions = new ArrayList<>(learners.size());
+    for (String learner : learners) {
+      instructions.add(new Instruction(learner, config));
+    }
+    return instructions;
+  }
+
+  /** Folds each update into a weighted sum as it arrives; weights are example counts. */
+  private static final class WeightedMean implements FitAggregation {
+    private final AveragingKernel.WeightedSum sum;
+    private final boolean acceptFailures;
+
+    WeightedMean(AveragingKernel.WeightedSum sum, boolean acceptFailures) {
+      this.sum = sum;
+      this.acceptFailures = acceptFailures;
+    }
+
+    @Override
+    public void accept(LearnerResult<FitResult> result) {
+      sum.add(result.result().parameters(), result.result().numExamples());
+    }
+
+    @Override
+    public Optional<Parameters> finish(List<LearnerFailure> failures) {
+      try (sum) {
+        if (sum.count() == 0 || (!acceptFailures && !failures.isEmpty())) {
+          return Optional.empty();
+        }
+        return Optional.of(sum.mean());
+      }
+    }
+  }
+
+  /**
+   * Builds a {@link FedAvg}. Every setter checks its value at once; {@link #build()} checks that the
+   * values agree with each other.
+   */
+  public static final class Builder {
+    private int rounds = DEFAULT_ROUNDS;
+    private double fractionFit = 1.0;
+    private double fractionEvaluate = 1.0;
+    private int minFitLearners = 1;
+    private int minEvaluateLearners = 1;
+    private int minAvailableLearners = 1;
+    private boolean acceptFailures = true;
+    private Duration roundTimeout = DEFAULT_ROUND_TIMEOUT;
+    private IntFunction<Config> fitConfig = round -> Config.empty();
+    private IntFunction<Config> evaluateConfig = round -> Config.empty();
+    private Parameters initialParameters;
+    private Long samplingSeed;
+
+    private Builder() {}
+
+    /**
+     * Sets the number of rounds (default 3).
+     *
+     * @param rounds at least 1
+     * @return this builder
+     * @throws IllegalArgumentException if {@code rounds} is below 1
+     */
+    public Builder rounds(int rounds) {
+      if (rounds < 1) {
+        throw new IllegalArgumentException("rounds must be at least 1 but was " + rounds);
+      }
+      this.rounds = rounds;
+      return this;
+    }
+
+    /**
+     * Sets the fraction of available learners sampled to fit each round (default 1.0).
+     *
+     * @param fraction in (0, 1]
+     * @return this builder
+     * @throws IllegalArgumentException if the fraction is outside (0, 1]
+     */
+    public Builder fractionFit(double fraction) {
+      this.fractionFit = checkFraction("fractionFit", fraction);
+      return this;
+    }
+
+    /**
+     * Sets the fraction of available learners sampled to evaluate each round (default 1.0).
+     *
+     * @param fraction in (0, 1]
+     * @return this builder
+     * @throws IllegalArgumentException if the fraction is outside (0, 1]
+     */
+    public Builder fractionEvaluate(double fraction) {
+      this.fractionEvaluate = checkFraction("fractionEvaluate", fraction);
+      return this;
+    }
+
+    /**
+     * Sets the least number of learners sampled to fit (default 1).
+     *
+     * @param count at least 1 and at most {@code minAvailableLearners}
+     * @return this builder
+     * @throws IllegalArgumentException if {@code count} is below 1
+     */
+    public Builder minFitLearners(int count) {
+      this.minFitLearners = checkCount("minFitLearners", count);
+      return this;
+    }
+
+    /**
+     * Sets the least number of learners sampled to evaluate (default 1).
+     *
+     * @param count at least 1 and at most {@code minAvailableLearners}
+     * @return this builder
+     * @throws IllegalArgumentException if {@code count} is below 1
+     */
+    public Builder minEvaluateLearners(int count) {
+      this.minEvaluateLearners = checkCount("minEvaluateLearners", count);
+      return this;
+    }
+
+    /**
+     * Sets how many learners must be connected before a round starts (default 1).
+     *
+     * @param count at least 1
+     * @return this builder
+     * @throws IllegalArgumentException if {@code count} is below 1
+     */
+    public Builder minAvailableLearners(int count) {
+      this.minAvailableLearners = checkCount("minAvailableLearners", count);
+      return this;
+    }
+
+    /**
+     * Sets whether a round with failed learners still aggregates the results that arrived (default
+     * true). When false, any failure keeps the previous global parameters for that round.
+     *
+     * @param accept whether to aggregate despite failures
+     * @return this builder
+     */
+    public Builder acceptFailures(boolean accept) {
+      this.acceptFailures = accept;
+      return this;
+    }
+
+    /**
+     * Sets how long one task of a round may take (default 10 minutes).
+     *
+     * @param timeout a positive duration
+     * @return this builder
+     * @throws IllegalArgumentException if the timeout is zero or negative
+     */
+    public Builder roundTimeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "roundTimeout");
+      if (timeout.isZero() || timeout.isNegative()) {
+        throw new IllegalArgumentException("roundTimeout must be positive but was " + timeout);
+      }
+      this.roundTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Sets the function that gives each round's fit configuration (default: empty).
+     *
+     * @param fitConfig maps the round number to the config sent with fit tasks
+     * @return this builder
+     */
+    public Builder fitConfig(IntFunction<Config> fitConfig) {
+      this.fitConfig = Objects.requireNonNull(fitConfig, "fitConfig");
+      return this;
+    }
+
+    /**
+     * Sets the function that gives each round's evaluate configuration (default: empty).
+     *
+     * @param evaluateConfig maps the round number to the config sent with evaluate tasks
+     * @return this builder
+     */
+    public Builder evaluateConfig(IntFunction<Config> evaluateConfig) {
+      this.evaluateConfig = Objects.requireNonNull(evaluateConfig, "evaluateConfig");
+      return this;
+    }
+
+    /**
+     * Starts from these parameters instead of the aggregator model's own (default: the model's).
+     *
+     * @param parameters initial global parameters with the model's structure
+     * @return this builder
+     */
+    public Builder initialParameters(Parameters parameters) {
+      this.initialParameters = Objects.requireNonNull(parameters, "initialParameters");
+      return this;
+    }
+
+    /**
+     * Makes learner sampling reproducible (default: a random seed).
+     *
+     * @param seed the seed of the sampling random generator
+     * @return this builder
+     */
+    public Builder samplingSeed(long seed) {
+      this.samplingSeed = seed;
+      return this;
+    }
+
+    /**
+     * Builds the strategy.
+     *
+     * @return the strategy
+     * @throws IllegalStateException if a minimum exceeds {@code minAvailableLearners}
+     */
+    public FedAvg build() {
+      if (minFitLearners > minAvailableLearners) {
+        throw new IllegalStateException(String.format(
+            "minFitLearners (%d) exceeds minAvailableLearners (%d): a round could start without "
+                + "enough learners to fit; raise minAvailableLearners to at least %d",
+            minFitLearners, minAvailableLearners, minFitLearners));
+      }
+      if (minEvaluateLearners > minAvailableLearners) {
+        throw new IllegalStateException(String.format(
+            "minEvaluateLearners (%d) exceeds minAvailableLearners (%d): a round could start "
+                + "without enough learners to evaluate; raise minAvailableLearners to at least %d",
+            minEvaluateLearners, minAvailableLearners, minEvaluateLearners));
+      }
+      return new FedAvg(this);
+    }
+
+    private static double checkFraction(String knob, double fraction) {
+      if (!(fraction > 0.0 && fraction <= 1.0)) {
+        throw new IllegalArgumentException(
+            knob + " must be in (0, 1] but was " + fraction);
+      }
+      return fraction;
+    }
+
+    private static int checkCount(String knob, int count) {
+      if (count < 1) {
+        throw new IllegalArgumentException(knob + " must be at least 1 but was " + count);
+      }
+      return count;
+    }
+  }
+}

@@ -1,0 +1,173 @@
+package dev.flops.dl4j;
+
+import dev.flops.api.FederatedModel;
+import dev.flops.api.Parameters;
+import dev.flops.api.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.evaluation.classification.Evaluation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * A DL4J {@link MultiLayerNetwork} or {@link ComputationGraph} as a {@link FederatedModel}.
+ *
+ * <p>Parameters are read from and written to the network through its own parameter table, so every
+ * tensor keeps DL4J's name ({@code 0_W}, {@code 0_b}, ... for a MultiLayerNetwork; {@code
+ * dense_W}, ... for a ComputationGraph) and its shape; data travels in row-major order whatever the
+ * network's internal ordering. The network must be initialised ({@code init()}) before it is
+ * wrapped.
+ *
+ * <pre>{@code
+ * MultiLayerNetwork net = new MultiLayerNetwork(conf);
+ * net.init();
+ * FederatedModel model = Dl4jModel.of(net);
+ * }</pre>
+ */
+public final class Dl4jModel implements FederatedModel {
+
+  private final Model network;
+  private final MultiLayerNetwork multiLayer;
+  private final ComputationGraph graph;
+
+  private Dl4jModel(Model network, MultiLayerNetwork multiLayer, ComputationGraph graph) {
+    this.network = network;
+    this.multiLayer = multiLayer;
+    this.graph = graph;
+    if (network.paramTable().isEmpty()) {
+      throw new IllegalArgumentException(
+          "the network has no parameters; call init() on it before wrapping it in Dl4jModel");
+    }
+  }
+
+  /**
+   * Wraps a multi-layer network. The model shares the network: training the network changes what
+   * {@link #getParameters()} returns next.
+   *
+   * @param network an initialised network
+   * @return the model
+   * @throws IllegalArgumentException if the network is not initialised
+   */
+  public static Dl4jModel of(MultiLayerNetwork network) {
+    Objects.requireNonNull(network, "network");
+    return new Dl4jModel(network, network, null);
+  }
+
+  /**
+   * Wraps a computation graph. The model shares the graph.
+   *
+   * @param graph an initialised graph
+   * @return the model
+   * @throws IllegalArgumentException if the graph is not initialised
+   */
+  public static Dl4jModel of(ComputationGraph graph) {
+    Objects.requireNonNull(graph, "graph");
+    return new Dl4jModel(graph, null, graph);
+  }
+
+  /**
+   * Returns the wrapped network.
+   *
+   * @return the MultiLayerNetwork or ComputationGraph
+   */
+  public Model network() {
+    return network;
+  }
+
+  @Override
+  public Parameters getParameters() {
+    Map<String, INDArray> table = network.paramTable();
+    List<Tensor> tensors = new ArrayList<>(table.size());
+    for (Map.Entry<String, INDArray> entry : table.entrySet()) {
+      INDArray values = entry.getValue();
+      float[] data = Nd4j.toFlattened('c', values.castTo(DataType.FLOAT)).toFloatVector();
+      tensors.add(Tensor.ofFloats(entry.getKey(), values.shape(), data));
+    }
+    return new Parameters(tensors);
+  }
+
+  @Override
+  public void setParameters(Parameters parameters) {
+    Objects.requireNonNull(parameters, "parameters");
+    Parameters current = getParameters();
+    current.describeMismatch(parameters).ifPresent(mismatch -> {
+      throw new IllegalArgumentException("parameters do not fit this DL4J network: " + mismatch);
+    });
+    DataType networkType = network.params().dataType();
+    for (Tensor tensor : parameters) {
+      INDArray values = Nd4j.create(tensor.toFloatArray(), tensor.shape(), 'c');
+      network.setParam(tensor.name(), values.castTo(networkType));
+    }
+  }
+
+  /**
+   * Starts local training afresh from the current parameters: zeroes the updater's state (e.g.
+   * Adam's moments) and the iteration and epoch counts, which Adam's bias correction reads. Without
+   * this a learner's second round would continue the optimiser state of its first.
+   */
+  public void resetOptimizer() {
+    if (multiLayer != null) {
+      if (multiLayer.getUpdater(false) != null
+          && multiLayer.getUpdater(false).getStateViewArray() != null) {
+        multiLayer.getUpdater(false).getStateViewArray().assign(0);
+      }
+      multiLayer.getLayerWiseConfigurations().setIterationCount(0);
+      multiLayer.getLayerWiseConfigurations().setEpochCount(0);
+    } else {
+      if (graph.getUpdater(false) != null && graph.getUpdater(false).getStateViewArray() != null) {
+        graph.getUpdater(false).getStateViewArray().assign(0);
+      }
+      graph.getConfiguration().setIterationCount(0);
+      graph.getConfiguration().setEpochCount(0);
+    }
+  }
+
+  /**
+   * Trains on every minibatch of the iterator once.
+   *
+   * @param batches the training minibatches
+   */
+  public void fitEpoch(DataSetIterator batches) {
+    if (multiLayer != null) {
+      multiLayer.fit(batches);
+    } else {
+      graph.fit(batches);
+    }
+  }
+
+  /**
+   * Returns the score (loss) of the last minibatch trained on.
+   *
+   * @return the network's current score
+   */
+  public double lastScore() {
+    return network.score();
+  }
+
+  /**
+   * Computes the mean loss over a data set, without training.
+   *
+   * @param data the examples
+   * @return the loss averaged over the examples
+   */
+  public double loss(org.nd4j.linalg.dataset.DataSet data) {
+    return multiLayer != null ? multiLayer.score(data, false) : graph.score(data, false);
+  }
+
+  /**
+   * Computes classification metrics over every minibatch of the iterator.
+   *
+   * @param batches the evaluation minibatches
+   * @return DL4J's evaluation (accuracy, precision, ...)
+   */
+  public Evaluation classificationEvaluation(DataSetIterator batches) {
+    return multiLayer != null ? multiLayer.evaluate(batches) : graph.evaluate(batches);
+  }
+}

@@ -1,0 +1,284 @@
+package dev.flops.learner;
+
+import dev.flops.api.LocalTrainer;
+import dev.flops.learner.internal.Backoff;
+import dev.flops.learner.internal.ControlSession;
+import dev.flops.proto.codec.WireProtocol;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A learner: loads its local data, connects out to the aggregator (retrying with exponential
+ * backoff and jitter while it is not reachable), then fits and evaluates whenever the aggregator
+ * asks, until the aggregator tells it to shut down.
+ *
+ * <pre>{@code
+ * Learner.builder()
+ *     .aggregator("10.0.0.5:50051")
+ *     .trainer(Dl4jTrainer.builder(Dl4jModel.of(net)).trainData(...).testData(...).build())
+ *     .build()
+ *     .run();   // returns when the federation is over
+ * }</pre>
+ */
+public final class Learner {
+  private static final Logger log = LoggerFactory.getLogger(Learner.class);
+
+  private final AggregatorAddress aggregator;
+  private final LocalTrainer trainer;
+  private final String name;
+  private final Duration connectTimeout;
+  private final Duration initialBackoff;
+  private final Duration maxBackoff;
+  private final Random random;
+  private volatile Thread runner;
+
+  private Learner(Builder builder) {
+    this.aggregator = builder.aggregator;
+    this.trainer = builder.trainer;
+    this.name = builder.name;
+    this.connectTimeout = builder.connectTimeout;
+    this.initialBackoff = builder.initialBackoff;
+    this.maxBackoff = builder.maxBackoff;
+    this.random = builder.seed == null ? new Random() : new Random(builder.seed);
+  }
+
+  /**
+   * Returns a new builder.
+   *
+   * @return a builder with the defaults: a 10 minute connect timeout, backoff from 250 ms to 10 s
+   */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Runs the learner on the calling thread: prepares the local data, connects, serves tasks, and
+   * returns once the aggregator has told it to shut down or has closed the federation.
+   *
+   * @throws LearnerException if the data cannot be loaded, the aggregator's host does not resolve,
+   *     the aggregator stays unreachable past the connect timeout, or it refuses the learner (e.g.
+   *     another protocol version)
+   * @throws InterruptedException if the thread is interrupted or {@link #stop()} is called
+   */
+  public void run() throws LearnerException, InterruptedException {
+    runner = Thread.currentThread();
+    try {
+      trainer.prepare();
+    } catch (Exception e) {
+      throw new LearnerException("learner " + name + " could not load its local data: " + e, e);
+    }
+    log.info("learner {} prepared its data; connecting to {}", name, aggregator);
+    resolve();
+    ManagedChannel channel = NettyChannelBuilder.forAddress(aggregator.host(), aggregator.port())
+        .usePlaintext()
+        .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
+        .build();
+    try {
+      serve(channel);
+    } finally {
+      channel.shutdownNow();
+      channel.awaitTermination(5, TimeUnit.SECONDS);
+      runner = null;
+    }
+  }
+
+  /** Stops a running learner from another thread; {@link #run()} then throws. */
+  public void stop() {
+    Thread thread = runner;
+    if (thread != null) {
+      thread.interrupt();
+    }
+  }
+
+  private void serve(ManagedChannel channel) throws LearnerException, InterruptedException {
+    Backoff backoff = new Backoff(initialBackoff, maxBackoff, random);
+    long deadline = System.nanoTime() + connectTimeout.toNanos();
+    boolean everJoined = false;
+    while (true) {
+      ControlSession session = new ControlSession(channel, trainer, name);
+      ControlSession.End end = session.run();
+      if (session.joined()) {
+        everJoined = true;
+        backoff.reset();
+        deadline = System.nanoTime() + connectTimeout.toNanos();
+      }
+      switch (end) {
+        case SHUTDOWN -> {
+          log.info("learner {}: the aggregator said shut down ({})", name, session.endDetail());
+          return;
+        }
+        case COMPLETED -> {
+          log.info("learner {}: the aggregator finished the federation", name);
+          return;
+        }
+        case STOPPED -> throw new InterruptedException("learner " + name + " was stopped");
+        case REFUSED -> throw new LearnerException(
+            "the aggregator at " + aggregator + " refused learner " + name + ": "
+                + session.endDetail(), null);
+        case UNAVAILABLE -> {
+          if (System.nanoTime() > deadline) {
+            throw new LearnerException(String.format(
+                "the aggregator at %s was not reachable for %s (%s); check that it is running "
+                    + "and that the address is right", aggregator, connectTimeout,
+                session.endDetail()), null);
+          }
+          Duration delay = backoff.next();
+          log.info("learner {}: aggregator at {} {} ({}); retrying in {} ms", name, aggregator,
+              everJoined ? "lost" : "not reachable yet", session.endDetail(), delay.toMillis());
+          Thread.sleep(delay.toMillis());
+        }
+      }
+    }
+  }
+
+  private void resolve() throws LearnerException {
+    try {
+      InetAddress.getByName(aggregator.host());
+    } catch (UnknownHostException e) {
+      throw new LearnerException(String.format(
+          "the aggregator host '%s' does not resolve; check the address given as host:port "
+              + "(it is %s)", aggregator.host(), aggregator), e);
+    }
+  }
+
+  /** Builds a {@link Learner}; setters check their values at once. */
+  public static final class Builder {
+    private AggregatorAddress aggregator;
+    private LocalTrainer trainer;
+    private String name = "learner";
+    private Duration connectTimeout = Duration.ofMinutes(10);
+    private Duration initialBackoff = Duration.ofMillis(250);
+    private Duration maxBackoff = Duration.ofSeconds(10);
+    private Long seed;
+
+    private Builder() {}
+
+    /**
+     * Sets the aggregator's address (required).
+     *
+     * @param address {@code host:port}
+     * @return this builder
+     * @throws IllegalArgumentException if the address is malformed
+     */
+    public Builder aggregator(String address) {
+      this.aggregator = AggregatorAddress.parse(address);
+      return this;
+    }
+
+    /**
+     * Sets the aggregator's address (required).
+     *
+     * @param host the host name or IP address
+     * @param port the port
+     * @return this builder
+     * @throws IllegalArgumentException if the host is blank or the port out of range
+     */
+    public Builder aggregator(String host, int port) {
+      this.aggregator = new AggregatorAddress(host, port);
+      return this;
+    }
+
+    /**
+     * Sets the local work: the model and its data (required).
+     *
+     * @param trainer the trainer
+     * @return this builder
+     */
+    public Builder trainer(LocalTrainer trainer) {
+      this.trainer = Objects.requireNonNull(trainer, "trainer");
+      return this;
+    }
+
+    /**
+     * Sets the name the learner gives itself in logs on both sides (default "learner").
+     *
+     * @param name a short name
+     * @return this builder
+     */
+    public Builder name(String name) {
+      Objects.requireNonNull(name, "name");
+      if (name.isBlank()) {
+        throw new IllegalArgumentException("the learner name must not be blank");
+      }
+      this.name = name;
+      return this;
+    }
+
+    /**
+     * Sets how long the learner keeps retrying an unreachable aggregator, before it first joins
+     * and after it loses the connection (default 10 minutes).
+     *
+     * @param timeout a positive duration
+     * @return this builder
+     */
+    public Builder connectTimeout(Duration timeout) {
+      this.connectTimeout = positive("connectTimeout", timeout);
+      return this;
+    }
+
+    /**
+     * Sets the first and the largest retry delay (defaults 250 ms and 10 s). Each delay doubles
+     * the previous one up to the largest, with jitter.
+     *
+     * @param initial the first delay
+     * @param max the largest delay, at least {@code initial}
+     * @return this builder
+     */
+    public Builder backoff(Duration initial, Duration max) {
+      positive("initial backoff", initial);
+      positive("max backoff", max);
+      if (max.compareTo(initial) < 0) {
+        throw new IllegalArgumentException(
+            "max backoff " + max + " is shorter than the initial backoff " + initial);
+      }
+      this.initialBackoff = initial;
+      this.maxBackoff = max;
+      return this;
+    }
+
+    /**
+     * Makes the retry jitter reproducible (default: random).
+     *
+     * @param seed the seed
+     * @return this builder
+     */
+    public Builder seed(long seed) {
+      this.seed = seed;
+      return this;
+    }
+
+    /**
+     * Builds the learner.
+     *
+     * @return the learner
+     * @throws IllegalStateException if the aggregator address or the trainer is missing
+     */
+    public Learner build() {
+      if (aggregator == null) {
+        throw new IllegalStateException(
+            "a Learner needs aggregator(\"host:port\"), e.g. aggregator(\"127.0.0.1:50051\")");
+      }
+      if (trainer == null) {
+        throw new IllegalStateException(
+            "a Learner needs trainer(...): the model and local data it trains on");
+      }
+      return new Learner(this);
+    }
+
+    private static Duration positive(String knob, Duration value) {
+      Objects.requireNonNull(value, knob);
+      if (value.isZero() || value.isNegative()) {
+        throw new IllegalArgumentException(knob + " must be positive but was " + value);
+      }
+      return value;
+    }
+  }
+}

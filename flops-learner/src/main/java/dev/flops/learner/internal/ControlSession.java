@@ -1,0 +1,255 @@
+package dev.flops.learner.internal;
+
+import dev.flops.api.Config;
+import dev.flops.api.EvaluateResult;
+import dev.flops.api.FitResult;
+import dev.flops.api.LocalTrainer;
+import dev.flops.api.Parameters;
+import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.codec.ParameterDecoder;
+import dev.flops.proto.codec.Scalars;
+import dev.flops.proto.codec.WireFormatException;
+import dev.flops.proto.codec.WireProtocol;
+import dev.flops.proto.v1.AggregatorMessage;
+import dev.flops.proto.v1.DownloadRequest;
+import dev.flops.proto.v1.FederationGrpc;
+import dev.flops.proto.v1.Hello;
+import dev.flops.proto.v1.LearnerMessage;
+import dev.flops.proto.v1.ParameterMessage;
+import dev.flops.proto.v1.Task;
+import dev.flops.proto.v1.TaskFailure;
+import dev.flops.proto.v1.TaskKind;
+import dev.flops.proto.v1.UploadHeader;
+import io.grpc.Channel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.util.Iterator;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One connection of a learner to its aggregator: says hello, then runs the tasks it is sent, one
+ * at a time on the calling thread, until the aggregator says shut down or the stream ends.
+ */
+public final class ControlSession {
+  private static final Logger log = LoggerFactory.getLogger(ControlSession.class);
+
+  /** How a session ended. */
+  public enum End {
+    /** The aggregator told the learner to shut down. */
+    SHUTDOWN,
+    /** The aggregator closed the stream without a shutdown message. */
+    COMPLETED,
+    /** The aggregator could not be reached, or the connection broke. */
+    UNAVAILABLE,
+    /** The aggregator refused the learner; retrying would not help. */
+    REFUSED,
+    /** The learner was stopped locally. */
+    STOPPED
+  }
+
+  private record Event(AggregatorMessage message, Throwable error) {}
+
+  private static final Event COMPLETED_EVENT = new Event(null, null);
+
+  private final Channel channel;
+  private final LocalTrainer trainer;
+  private final String name;
+  private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+  private StreamObserver<LearnerMessage> out;
+  private String learnerId;
+  private String endDetail = "";
+
+  public ControlSession(Channel channel, LocalTrainer trainer, String name) {
+    this.channel = channel;
+    this.trainer = trainer;
+    this.name = name;
+  }
+
+  /** Returns whether the aggregator welcomed this session. */
+  public boolean joined() {
+    return learnerId != null;
+  }
+
+  /** Returns what the aggregator said when the session ended (shutdown reason or error). */
+  public String endDetail() {
+    return endDetail;
+  }
+
+  /** Runs the session until it ends; interrupting the thread stops it. */
+  public End run() {
+    out = FederationGrpc.newStub(channel).connect(new StreamObserver<>() {
+      @Override
+      public void onNext(AggregatorMessage message) {
+        events.add(new Event(message, null));
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        events.add(new Event(null, t));
+      }
+
+      @Override
+      public void onCompleted() {
+        events.add(COMPLETED_EVENT);
+      }
+    });
+    out.onNext(LearnerMessage.newBuilder()
+        .setEnvelope(WireProtocol.envelope(0))
+        .setHello(Hello.newBuilder().setLearnerName(name))
+        .build());
+    try {
+      while (true) {
+        Event event = events.take();
+        if (event == COMPLETED_EVENT) {
+          endDetail = "the aggregator closed the connection";
+          closeQuietly();
+          return End.COMPLETED;
+        }
+        if (event.error != null) {
+          return classify(Status.fromThrowable(event.error));
+        }
+        AggregatorMessage message = event.message;
+        if (message.getEnvelope().getProtocolVersion() != WireProtocol.VERSION) {
+          endDetail = String.format("the aggregator speaks protocol v%d but this learner speaks "
+              + "v%d", message.getEnvelope().getProtocolVersion(), WireProtocol.VERSION);
+          out.onError(Status.FAILED_PRECONDITION.withDescription(endDetail).asRuntimeException());
+          return End.REFUSED;
+        }
+        switch (message.getBodyCase()) {
+          case WELCOME -> {
+            learnerId = message.getWelcome().getLearnerId();
+            log.info("joined the federation as {}", learnerId);
+          }
+          case TASK -> runTask(message.getEnvelope().getRound(), message.getTask());
+          case SHUTDOWN -> {
+            endDetail = message.getShutdown().getReason();
+            closeQuietly();
+            return End.SHUTDOWN;
+          }
+          default -> log.warn("ignored an unknown message from the aggregator: {}",
+              message.getBodyCase());
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      out.onError(Status.CANCELLED.withDescription("learner stopped").asRuntimeException());
+      endDetail = "stopped";
+      return End.STOPPED;
+    }
+  }
+
+  private End classify(Status status) {
+    endDetail = status.getCode() + (status.getDescription() == null ? ""
+        : ": " + status.getDescription());
+    return switch (status.getCode()) {
+      case UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, CANCELLED, RESOURCE_EXHAUSTED, UNKNOWN,
+          INTERNAL -> End.UNAVAILABLE;
+      default -> End.REFUSED;
+    };
+  }
+
+  private void runTask(long round, Task task) throws InterruptedException {
+    String what = task.getKind() + " task " + task.getTaskId() + " (round " + round + ")";
+    log.info("running {}", what);
+    long start = System.nanoTime();
+    try {
+      Parameters global = download(round, task.getTaskId());
+      trainer.model().setParameters(global);
+      Config config = Scalars.toConfig(task.getConfigMap());
+      if (task.getKind() == TaskKind.FIT) {
+        FitResult result = trainer.fit(config);
+        upload(round, task.getTaskId(), result);
+      } else if (task.getKind() == TaskKind.EVALUATE) {
+        EvaluateResult result = trainer.evaluate(config);
+        out.onNext(LearnerMessage.newBuilder()
+            .setEnvelope(WireProtocol.envelope(round))
+            .setEvaluateResult(dev.flops.proto.v1.EvaluateResult.newBuilder()
+                .setTaskId(task.getTaskId())
+                .setLoss(result.loss())
+                .setNumExamples(result.numExamples())
+                .putAllMetrics(Scalars.metricsToWire(result.metrics())))
+            .build());
+      } else {
+        throw new IllegalArgumentException("unknown task kind " + task.getKind());
+      }
+      log.info("{} done in {} ms", what, (System.nanoTime() - start) / 1_000_000);
+    } catch (StatusRuntimeException e) {
+      log.warn("{}: the aggregator refused: {}", what, e.getStatus().getDescription());
+    } catch (InterruptedException e) {
+      throw e;
+    } catch (Exception e) {
+      log.warn("{} failed: {}", what, e.toString(), e);
+      out.onNext(LearnerMessage.newBuilder()
+          .setEnvelope(WireProtocol.envelope(round))
+          .setTaskFailure(TaskFailure.newBuilder()
+              .setTaskId(task.getTaskId())
+              .setMessage(String.valueOf(e)))
+          .build());
+    }
+  }
+
+  private Parameters download(long round, String taskId) {
+    Iterator<ParameterMessage> messages = FederationGrpc.newBlockingStub(channel)
+        .withMaxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
+        .downloadParameters(DownloadRequest.newBuilder()
+            .setEnvelope(WireProtocol.envelope(round))
+            .setLearnerId(learnerId)
+            .setTaskId(taskId)
+            .build());
+    ParameterDecoder decoder = null;
+    while (messages.hasNext()) {
+      ParameterMessage message = messages.next();
+      WireProtocol.checkVersion(message.getEnvelope());
+      if (message.getEnvelope().getRound() != round) {
+        throw new WireFormatException("the download carries round "
+            + message.getEnvelope().getRound() + " but the task is in round " + round);
+      }
+      if (decoder == null) {
+        if (!message.hasManifest()) {
+          throw new WireFormatException("the download did not start with a manifest");
+        }
+        decoder = new ParameterDecoder(message.getManifest());
+      } else {
+        decoder.accept(message.getChunk());
+      }
+    }
+    if (decoder == null) {
+      throw new WireFormatException("the download ended before its manifest");
+    }
+    return decoder.finish(true);
+  }
+
+  private void upload(long round, String taskId, FitResult result)
+      throws InterruptedException {
+    EncodedParameters encoded = EncodedParameters.encode(result.parameters());
+    UploadHeader header = UploadHeader.newBuilder()
+        .setLearnerId(learnerId)
+        .setTaskId(taskId)
+        .setNumExamples(result.numExamples())
+        .putAllMetrics(Scalars.metricsToWire(result.metrics()))
+        .setManifest(encoded.manifest())
+        .build();
+    UploadSender sender = new UploadSender(round, header, encoded);
+    FederationGrpc.newStub(channel).uploadUpdate(sender);
+    try {
+      sender.result().get();
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      throw cause instanceof StatusRuntimeException s ? s
+          : Status.fromThrowable(cause).asRuntimeException();
+    }
+  }
+
+  private void closeQuietly() {
+    try {
+      out.onCompleted();
+    } catch (RuntimeException ignored) {
+      // The stream is already closed.
+    }
+  }
+}
