@@ -116,7 +116,7 @@ public final class Aggregator implements AutoCloseable {
     try {
       built.start();
     } catch (IOException e) {
-      if (e instanceof BindException || e.getCause() instanceof BindException) {
+      if (isAddressInUse(e)) {
         throw new IOException(String.format(
             "cannot listen on %s:%d: the port is already in use; choose another port or stop "
                 + "the process that holds it", host, requestedPort), e);
@@ -127,6 +127,16 @@ public final class Aggregator implements AutoCloseable {
     server = built;
     log.info("aggregator listening on {}:{} (protocol v{})", host, port(), WireProtocol.VERSION);
     return this;
+  }
+
+  private static boolean isAddressInUse(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof BindException
+          || (t.getMessage() != null && t.getMessage().contains("Address already in use"))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
