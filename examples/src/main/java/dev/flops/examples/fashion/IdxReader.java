@@ -104,6 +104,7 @@ public final class IdxReader {
    * @throws IllegalArgumentException if {@code limit} is negative
    */
   public static IdxImages readImages(Path file, int limit) throws IOException {
+    checkLimit(limit);
     try (InputStream in = Files.newInputStream(file)) {
       return readImages(in, file.toString(), limit);
     }
@@ -167,6 +168,7 @@ public final class IdxReader {
    * @throws IllegalArgumentException if {@code limit} is negative
    */
   public static int[] readLabels(Path file, int limit) throws IOException {
+    checkLimit(limit);
     try (InputStream in = Files.newInputStream(file)) {
       return readLabels(in, file.toString(), limit);
     }

@@ -1,0 +1,82 @@
+package dev.flops.examples.fashion;
+
+import dev.flops.aggregator.Aggregator;
+import dev.flops.api.Config;
+import dev.flops.api.strategy.FedAvg;
+import dev.flops.dl4j.Dl4jModel;
+import dev.flops.dl4j.Dl4jTrainer;
+import dev.flops.learner.LearnerMain;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The Fashion-MNIST aggregator as its own process, for a federation across processes or machines.
+ * It holds the MLP without any data; learners connect with {@link FashionLearnerMain}.
+ */
+@Command(name = "fashion-aggregator", mixinStandardHelpOptions = true,
+    description = "Runs the Fashion-MNIST aggregator; learners connect to it.")
+public final class FashionAggregatorMain implements Callable<Integer> {
+
+  @Option(names = "--host", defaultValue = "0.0.0.0",
+      description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+  String host;
+
+  @Option(names = "--port", defaultValue = "" + Aggregator.DEFAULT_PORT,
+      description = "Port to listen on (default: ${DEFAULT-VALUE}).")
+  int port;
+
+  @Option(names = "--rounds", defaultValue = "3", description = "Rounds (default: ${DEFAULT-VALUE}).")
+  int rounds;
+
+  @Option(names = "--min-learners", defaultValue = "3",
+      description = "Learners that must be connected before a round starts (default: ${DEFAULT-VALUE}).")
+  int minLearners;
+
+  @Option(names = "--local-epochs", defaultValue = "1",
+      description = "Local epochs per round (default: ${DEFAULT-VALUE}).")
+  int localEpochs;
+
+  @Option(names = "--batch-size", defaultValue = "64",
+      description = "Minibatch size (default: ${DEFAULT-VALUE}).")
+  int batchSize;
+
+  @Option(names = "--round-timeout", defaultValue = "600",
+      description = "Seconds a fit or evaluate task may take (default: ${DEFAULT-VALUE}).")
+  long roundTimeoutSeconds;
+
+  @Option(names = "--seed", defaultValue = "42",
+      description = "Seed of the initial model (default: ${DEFAULT-VALUE}).")
+  long seed;
+
+  /**
+   * Runs the aggregator.
+   *
+   * @param args command-line arguments; {@code --help} lists them
+   */
+  public static void main(String[] args) {
+    System.exit(LearnerMain.commandLine(new FashionAggregatorMain()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    FedAvg strategy = FedAvg.builder()
+        .rounds(rounds)
+        .minAvailableLearners(minLearners)
+        .roundTimeout(Duration.ofSeconds(roundTimeoutSeconds))
+        .fitConfig(round -> Config.of(
+            Dl4jTrainer.LOCAL_EPOCHS, localEpochs, Dl4jTrainer.BATCH_SIZE, batchSize))
+        .build();
+    try (Aggregator aggregator = Aggregator.builder()
+        .host(host)
+        .port(port)
+        .model(Dl4jModel.of(Mlp.create(seed)))
+        .strategy(strategy)
+        .build()
+        .start()) {
+      aggregator.train();
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,49 @@
+package dev.flops.examples.fashion;
+
+import dev.flops.learner.Learner;
+import dev.flops.learner.LearnerMain;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * One Fashion-MNIST learner as its own process: loads partition {@code --index} of
+ * {@code --learners} and connects to the aggregator, waiting for it if it is not up yet.
+ */
+@Command(name = "fashion-learner", mixinStandardHelpOptions = true,
+    description = "Runs one Fashion-MNIST learner against an aggregator.")
+public final class FashionLearnerMain implements Callable<Integer> {
+
+  @Mixin
+  FashionOptions options = new FashionOptions();
+
+  @Option(names = "--aggregator", defaultValue = "127.0.0.1:50051", paramLabel = "HOST:PORT",
+      description = "The aggregator's address (default: ${DEFAULT-VALUE}).")
+  String aggregator;
+
+  @Option(names = "--index", required = true,
+      description = "Which partition this learner holds, from 0 to learners-1.")
+  int index;
+
+  /**
+   * Runs the learner.
+   *
+   * @param args command-line arguments; {@code --help} lists them
+   */
+  public static void main(String[] args) {
+    System.exit(LearnerMain.commandLine(new FashionLearnerMain()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    options.validate();
+    Learner.builder()
+        .aggregator(aggregator)
+        .name("fashion-" + index)
+        .trainer(options.trainer(options.load(), index))
+        .build()
+        .run();
+    return 0;
+  }
+}

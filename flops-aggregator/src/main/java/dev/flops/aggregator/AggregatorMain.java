@@ -1,0 +1,181 @@
+package dev.flops.aggregator;
+
+import dev.flops.api.Config;
+import dev.flops.api.FederatedModel;
+import dev.flops.api.TrainingResult;
+import dev.flops.api.strategy.FedAvg;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.function.Supplier;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Runs an aggregator as its own process with FedAvg. The model copy comes from a class on the
+ * classpath that implements {@code Supplier<FederatedModel>} and has a public no-argument
+ * constructor.
+ *
+ * <pre>
+ * java -cp app.jar:... dev.flops.aggregator.AggregatorMain \
+ *     --model-factory com.example.MyModelFactory --port 50051 --rounds 5 --min-available 3
+ * </pre>
+ */
+@Command(name = "flops-aggregator", mixinStandardHelpOptions = true,
+    description = "Runs a flops aggregator (FedAvg) until every round has run.")
+public final class AggregatorMain implements Callable<Integer> {
+
+  @Option(names = "--model-factory", required = true,
+      description = "Class implementing Supplier<FederatedModel>: the aggregator's model copy.")
+  String modelFactory;
+
+  @Option(names = "--host", defaultValue = "0.0.0.0",
+      description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+  String host;
+
+  @Option(names = "--port", defaultValue = "" + Aggregator.DEFAULT_PORT,
+      description = "Port to listen on (default: ${DEFAULT-VALUE}).")
+  int port;
+
+  @Option(names = "--rounds", defaultValue = "3", description = "Rounds (default: ${DEFAULT-VALUE}).")
+  int rounds;
+
+  @Option(names = "--fraction-fit", defaultValue = "1.0",
+      description = "Fraction of learners sampled to fit (default: ${DEFAULT-VALUE}).")
+  double fractionFit;
+
+  @Option(names = "--fraction-evaluate", defaultValue = "1.0",
+      description = "Fraction of learners sampled to evaluate (default: ${DEFAULT-VALUE}).")
+  double fractionEvaluate;
+
+  @Option(names = "--min-fit", defaultValue = "1",
+      description = "Least learners sampled to fit (default: ${DEFAULT-VALUE}).")
+  int minFit;
+
+  @Option(names = "--min-evaluate", defaultValue = "1",
+      description = "Least learners sampled to evaluate (default: ${DEFAULT-VALUE}).")
+  int minEvaluate;
+
+  @Option(names = "--min-available", defaultValue = "1",
+      description = "Learners that must be connected before a round starts (default: ${DEFAULT-VALUE}).")
+  int minAvailable;
+
+  @Option(names = "--accept-failures", defaultValue = "true", arity = "1",
+      description = "Aggregate a round despite failed learners (default: ${DEFAULT-VALUE}).")
+  boolean acceptFailures;
+
+  @Option(names = "--round-timeout", defaultValue = "600",
+      description = "Seconds a fit or evaluate task may take (default: ${DEFAULT-VALUE}).")
+  long roundTimeoutSeconds;
+
+  @Option(names = "--learner-wait", defaultValue = "600",
+      description = "Seconds to wait for enough learners before failing (default: ${DEFAULT-VALUE}).")
+  long learnerWaitSeconds;
+
+  @Option(names = "--fit-config", paramLabel = "KEY=VALUE",
+      description = "Fit config entry sent to learners every round, e.g. local_epochs=1 (repeatable).")
+  Map<String, String> fitConfig = new LinkedHashMap<>();
+
+  /**
+   * Runs the aggregator.
+   *
+   * @param args command-line arguments; {@code --help} lists them
+   */
+  public static void main(String[] args) {
+    System.exit(commandLine(new AggregatorMain()).execute(args));
+  }
+
+  static CommandLine commandLine(Object command) {
+    CommandLine commandLine = new CommandLine(command);
+    commandLine.setExecutionExceptionHandler((e, cl, parsed) -> {
+      cl.getErr().println("error: " + e.getMessage());
+      return e instanceof IllegalArgumentException || e instanceof IllegalStateException ? 2 : 1;
+    });
+    return commandLine;
+  }
+
+  @Override
+  public Integer call() throws IOException, InterruptedException {
+    Config config = parseConfig(fitConfig);
+    FedAvg strategy = FedAvg.builder()
+        .rounds(rounds)
+        .fractionFit(fractionFit)
+        .fractionEvaluate(fractionEvaluate)
+        .minFitLearners(minFit)
+        .minEvaluateLearners(minEvaluate)
+        .minAvailableLearners(minAvailable)
+        .acceptFailures(acceptFailures)
+        .roundTimeout(Duration.ofSeconds(roundTimeoutSeconds))
+        .fitConfig(round -> config)
+        .build();
+    FederatedModel model = instantiate(modelFactory, FederatedModel.class).get();
+    try (Aggregator aggregator = Aggregator.builder()
+        .host(host)
+        .port(port)
+        .strategy(strategy)
+        .model(model)
+        .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds))
+        .build()
+        .start()) {
+      TrainingResult result = aggregator.train();
+      return result.rounds().size() == rounds ? 0 : 1;
+    }
+  }
+
+  /**
+   * Parses {@code KEY=VALUE} entries: {@code true}/{@code false} become booleans, whole numbers
+   * longs, other numbers doubles, anything else strings.
+   */
+  static Config parseConfig(Map<String, String> entries) {
+    Map<String, Object> values = new LinkedHashMap<>();
+    entries.forEach((key, text) -> values.put(key, parseScalar(text)));
+    return new Config(values);
+  }
+
+  static Object parseScalar(String text) {
+    if (text.equals("true") || text.equals("false")) {
+      return Boolean.parseBoolean(text);
+    }
+    try {
+      return Long.parseLong(text);
+    } catch (NumberFormatException notLong) {
+      try {
+        return Double.parseDouble(text);
+      } catch (NumberFormatException notDouble) {
+        return text;
+      }
+    }
+  }
+
+  /**
+   * Loads {@code className}, which must implement {@code Supplier<T>} with a public no-argument
+   * constructor, and checks what it supplies.
+   */
+  static <T> Supplier<T> instantiate(String className, Class<T> type) {
+    Object instance;
+    try {
+      instance = Class.forName(className).getDeclaredConstructor().newInstance();
+    } catch (ClassNotFoundException e) {
+      throw new IllegalArgumentException("class " + className + " is not on the classpath");
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalArgumentException("cannot create " + className
+          + ": it needs a public no-argument constructor (" + e + ")");
+    }
+    if (!(instance instanceof Supplier<?> supplier)) {
+      throw new IllegalArgumentException(className + " must implement java.util.function.Supplier<"
+          + type.getSimpleName() + ">");
+    }
+    return () -> {
+      Object supplied = supplier.get();
+      if (!type.isInstance(supplied)) {
+        throw new IllegalArgumentException(className + " supplied "
+            + (supplied == null ? "null" : supplied.getClass().getName()) + ", not a "
+            + type.getName());
+      }
+      return type.cast(supplied);
+    };
+  }
+}

@@ -1,0 +1,107 @@
+package dev.flops.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class RoundSummaryTest {
+
+  private static RoundSummary round(int number, double loss, double accuracy) {
+    Evaluation evaluation = new Evaluation(loss, 100, 2, Map.of(Metrics.ACCURACY, accuracy));
+    return new RoundSummary(number, 2, 0, 2, 0, evaluation, Duration.ofSeconds(1), List.of());
+  }
+
+  private static RoundSummary lossOnly(int number, double loss) {
+    Evaluation evaluation = new Evaluation(loss, 100, 2, Map.of());
+    return new RoundSummary(number, 2, 0, 2, 0, evaluation, Duration.ofSeconds(1), List.of());
+  }
+
+  private static RoundSummary unevaluated(int number) {
+    return new RoundSummary(number, 2, 0, 0, 0, null, Duration.ofSeconds(1), List.of());
+  }
+
+  @Test
+  void isBetterThan_higherAccuracyWinsWhateverTheLoss() {
+    RoundSummary accurate = round(2, 5.0, 0.9);
+    RoundSummary lowLoss = round(1, 0.1, 0.8);
+
+    assertTrue(accurate.isBetterThan(lowLoss));
+    assertFalse(lowLoss.isBetterThan(accurate));
+  }
+
+  @Test
+  void isBetterThan_equalAccuracy_goesToLowerLoss() {
+    RoundSummary lower = round(2, 0.4, 0.8);
+    RoundSummary higher = round(1, 0.5, 0.8);
+
+    assertTrue(lower.isBetterThan(higher));
+    assertFalse(higher.isBetterThan(lower));
+  }
+
+  @Test
+  void isBetterThan_equalAccuracyAndLoss_keepsTheEarlierRound() {
+    assertFalse(round(2, 0.4, 0.8).isBetterThan(round(1, 0.4, 0.8)));
+  }
+
+  @Test
+  void isBetterThan_equalAccuracy_realLossBeatsNaNLoss() {
+    RoundSummary real = round(2, 0.4, 0.8);
+    RoundSummary nanLoss = round(1, Double.NaN, 0.8);
+
+    assertTrue(real.isBetterThan(nanLoss));
+    assertFalse(nanLoss.isBetterThan(real));
+  }
+
+  @Test
+  void isBetterThan_nanAccuracyNeverBeatsARealOne() {
+    RoundSummary noAccuracy = lossOnly(2, 0.01);
+    RoundSummary nanAccuracy = round(3, 0.01, Double.NaN);
+    RoundSummary notEvaluated = unevaluated(4);
+    RoundSummary poor = round(1, 9.0, 0.1);
+
+    assertFalse(noAccuracy.isBetterThan(poor));
+    assertFalse(nanAccuracy.isBetterThan(poor));
+    assertFalse(notEvaluated.isBetterThan(poor));
+    assertTrue(poor.isBetterThan(noAccuracy));
+    assertTrue(poor.isBetterThan(nanAccuracy));
+    assertTrue(poor.isBetterThan(notEvaluated));
+  }
+
+  @Test
+  void isBetterThan_anythingBeatsNull() {
+    assertTrue(round(1, 0.5, 0.5).isBetterThan(null));
+    assertTrue(lossOnly(1, 0.5).isBetterThan(null));
+    assertTrue(unevaluated(1).isBetterThan(null));
+  }
+
+  @Test
+  void lossAndAccuracy_areNaNWithoutEvaluation() {
+    RoundSummary summary = unevaluated(1);
+
+    assertTrue(Double.isNaN(summary.loss()));
+    assertTrue(Double.isNaN(summary.accuracy()));
+    assertTrue(summary.federatedEvaluation().isEmpty());
+  }
+
+  @Test
+  void lossAndAccuracy_comeFromTheEvaluation() {
+    RoundSummary summary = round(1, 0.3, 0.7);
+
+    assertEquals(0.3, summary.loss());
+    assertEquals(0.7, summary.accuracy());
+  }
+
+  @Test
+  void constructor_roundBelowOne_throwsWithValue() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> new RoundSummary(0, 0, 0, 0, 0, null, Duration.ZERO, List.of()));
+
+    assertTrue(e.getMessage().contains("0"), e.getMessage());
+  }
+}

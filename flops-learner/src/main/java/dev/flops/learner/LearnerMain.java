@@ -1,0 +1,94 @@
+package dev.flops.learner;
+
+import dev.flops.api.LocalTrainer;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.function.Supplier;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Runs a learner as its own process. The local work comes from a class on the classpath that
+ * implements {@code Supplier<LocalTrainer>} and has a public no-argument constructor.
+ *
+ * <pre>
+ * java -cp app.jar:... dev.flops.learner.LearnerMain \
+ *     --aggregator 10.0.0.5:50051 --trainer-factory com.example.MyTrainerFactory --name site-a
+ * </pre>
+ */
+@Command(name = "flops-learner", mixinStandardHelpOptions = true,
+    description = "Runs a flops learner until the aggregator finishes the federation.")
+public final class LearnerMain implements Callable<Integer> {
+
+  @Option(names = "--aggregator", required = true, paramLabel = "HOST:PORT",
+      description = "The aggregator's address.")
+  String aggregator;
+
+  @Option(names = "--trainer-factory", required = true,
+      description = "Class implementing Supplier<LocalTrainer>: the model and its local data.")
+  String trainerFactory;
+
+  @Option(names = "--name", defaultValue = "learner",
+      description = "Name shown in logs (default: ${DEFAULT-VALUE}).")
+  String name;
+
+  @Option(names = "--connect-timeout", defaultValue = "600",
+      description = "Seconds to keep retrying an unreachable aggregator (default: ${DEFAULT-VALUE}).")
+  long connectTimeoutSeconds;
+
+  /**
+   * Runs the learner.
+   *
+   * @param args command-line arguments; {@code --help} lists them
+   */
+  public static void main(String[] args) {
+    System.exit(commandLine(new LearnerMain()).execute(args));
+  }
+
+  /**
+   * Returns a command line that prints errors as one line instead of a stack trace.
+   *
+   * @param command the picocli command object
+   * @return the command line
+   */
+  public static CommandLine commandLine(Object command) {
+    CommandLine commandLine = new CommandLine(command);
+    commandLine.setExecutionExceptionHandler((e, cl, parsed) -> {
+      cl.getErr().println("error: " + e.getMessage());
+      return e instanceof IllegalArgumentException || e instanceof IllegalStateException ? 2 : 1;
+    });
+    return commandLine;
+  }
+
+  @Override
+  public Integer call() throws LearnerException, InterruptedException {
+    LocalTrainer trainer = load(trainerFactory);
+    Learner.builder()
+        .aggregator(aggregator)
+        .name(name)
+        .trainer(trainer)
+        .connectTimeout(Duration.ofSeconds(connectTimeoutSeconds))
+        .build()
+        .run();
+    return 0;
+  }
+
+  private static LocalTrainer load(String className) {
+    Object instance;
+    try {
+      instance = Class.forName(className).getDeclaredConstructor().newInstance();
+    } catch (ClassNotFoundException e) {
+      throw new IllegalArgumentException("class " + className + " is not on the classpath");
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalArgumentException("cannot create " + className
+          + ": it needs a public no-argument constructor (" + e + ")");
+    }
+    if (!(instance instanceof Supplier<?> supplier)
+        || !(supplier.get() instanceof LocalTrainer trainer)) {
+      throw new IllegalArgumentException(
+          className + " must implement java.util.function.Supplier<LocalTrainer>");
+    }
+    return trainer;
+  }
+}
