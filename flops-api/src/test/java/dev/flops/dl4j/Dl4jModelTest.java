@@ -58,17 +58,21 @@ class Dl4jModelTest {
   }
 
   static ComputationGraph smallGraph() {
+    return smallGraph("hidden", "out");
+  }
+
+  static ComputationGraph smallGraph(String hiddenName, String outputName) {
     ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder()
         .seed(7)
         .updater(new Adam(0.05))
         .weightInit(WeightInit.XAVIER)
         .graphBuilder()
         .addInputs("in")
-        .addLayer("hidden", new DenseLayer.Builder().nIn(4).nOut(3)
+        .addLayer(hiddenName, new DenseLayer.Builder().nIn(4).nOut(3)
             .activation(Activation.RELU).build(), "in")
-        .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
-            .nIn(3).nOut(2).activation(Activation.SOFTMAX).build(), "hidden")
-        .setOutputs("out")
+        .addLayer(outputName, new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT)
+            .nIn(3).nOut(2).activation(Activation.SOFTMAX).build(), hiddenName)
+        .setOutputs(outputName)
         .build();
     ComputationGraph graph = new ComputationGraph(conf);
     graph.init();
@@ -207,6 +211,20 @@ class Dl4jModelTest {
 
     assertEquals(wanted, model.getParameters());
     assertMatchesParamTable(graph.paramTable(), wanted);
+  }
+
+  @Test
+  void graph_layerNamesWithUnderscores_setThenGetRoundTrips() {
+    // Keras-style names: the tensor names become dense_1_W, dense_1_b, ...
+    ComputationGraph graph = smallGraph("dense_1", "output_layer");
+    Dl4jModel model = Dl4jModel.of(graph);
+    Parameters wanted = randomParameters(model.getParameters(), 10);
+
+    model.setParameters(wanted);
+
+    assertEquals(List.of("dense_1_W", "dense_1_b", "output_layer_W", "output_layer_b"),
+        wanted.names());
+    assertEquals(wanted, model.getParameters());
   }
 
   @Test

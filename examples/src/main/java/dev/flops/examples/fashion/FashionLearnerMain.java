@@ -38,6 +38,11 @@ public final class FashionLearnerMain implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     options.validate();
+    if (index < 0 || index >= options.learners) {
+      throw new IllegalArgumentException(String.format(
+          "--index %d is outside [0, %d): there are --learners %d",
+          index, options.learners, options.learners));
+    }
     Learner.builder()
         .aggregator(aggregator)
         .name("fashion-" + index)
