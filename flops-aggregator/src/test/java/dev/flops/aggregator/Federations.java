@@ -43,17 +43,6 @@ final class Federations {
         .connectTimeout(Duration.ofSeconds(30))
         .backoff(Duration.ofMillis(50), Duration.ofMillis(500))
         .build();
-    CompletableFuture<Void> done = new CompletableFuture<>();
-    Thread thread = new Thread(() -> {
-      try {
-        learner.run();
-        done.complete(null);
-      } catch (Throwable t) {
-        done.completeExceptionally(t);
-      }
-    }, name);
-    thread.setDaemon(true);
-    thread.start();
-    return done;
+    return learner.runAsync();
   }
 }

@@ -11,6 +11,7 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -88,6 +89,28 @@ public final class Learner {
       channel.awaitTermination(5, TimeUnit.SECONDS);
       runner = null;
     }
+  }
+
+  /**
+   * Runs the learner on a new daemon thread named after it, as {@link #run()} would; useful to
+   * simulate several learners in one JVM.
+   *
+   * @return completes when {@code run()} returns, or exceptionally with what it threw
+   */
+  public CompletableFuture<Void> runAsync() {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    Thread thread = new Thread(() -> {
+      try {
+        run();
+        done.complete(null);
+      } catch (LearnerException | InterruptedException | RuntimeException e) {
+        log.error("learner {} stopped: {}", name, e.getMessage());
+        done.completeExceptionally(e);
+      }
+    }, name);
+    thread.setDaemon(true);
+    thread.start();
+    return done;
   }
 
   /** Stops a running learner from another thread; {@link #run()} then throws. */

@@ -104,19 +104,7 @@ public final class LocalFederation implements Callable<Integer> {
             .name("learner-" + i)
             .trainer(options.trainer(data, i))
             .build();
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        Thread thread = new Thread(() -> {
-          try {
-            learner.run();
-            done.complete(null);
-          } catch (Exception e) {
-            log.error("{} stopped: {}", Thread.currentThread().getName(), e.getMessage());
-            done.completeExceptionally(e);
-          }
-        }, "learner-" + i);
-        thread.setDaemon(true);
-        thread.start();
-        learners.add(done);
+        learners.add(learner.runAsync());
       }
       result = aggregator.train();
       for (CompletableFuture<Void> learner : learners) {

@@ -61,18 +61,7 @@ class FederationEndToEndTest {
             .name("learner-" + i)
             .trainer(options.trainer(data, i))
             .build();
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        Thread thread = new Thread(() -> {
-          try {
-            learner.run();
-            done.complete(null);
-          } catch (Exception e) {
-            done.completeExceptionally(e);
-          }
-        });
-        thread.setDaemon(true);
-        thread.start();
-        learners.add(done);
+        learners.add(learner.runAsync());
       }
       result = aggregator.train();
       for (CompletableFuture<Void> learner : learners) {

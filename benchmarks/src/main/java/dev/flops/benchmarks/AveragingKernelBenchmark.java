@@ -1,0 +1,109 @@
+package dev.flops.benchmarks;
+
+import dev.flops.aggregator.kernel.JavaAveraging;
+import dev.flops.aggregator.kernel.Nd4jAveraging;
+import dev.flops.api.Parameters;
+import dev.flops.api.Tensor;
+import dev.flops.api.strategy.AveragingKernel;
+import dev.flops.api.strategy.AveragingKernel.WeightedSum;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Time to fold one update into a running weighted sum ({@code sum.add(update, 3.0)}) with each
+ * {@link AveragingKernel}, for a model of one float32 tensor of {@code size} elements. The update
+ * is a heap, little-endian {@link Tensor} as the wire codec produces it, so the ND4J kernel pays
+ * its heap to off-heap staging copy inside the measured call.
+ *
+ * <p>Compare with {@link BandwidthReferenceBenchmark} (same sizes, same bytes touched per element
+ * as an ideal fold) and {@link Nd4jStepsBenchmark} (the ND4J kernel's two steps apart). Run alone:
+ *
+ * <pre>
+ * cd /work/main &amp;&amp; mvn -B -q -o -pl benchmarks package -DskipTests
+ * java -cp benchmarks/target/classes:$(cat benchmarks/target/classpath.txt) \
+ *     org.openjdk.jmh.Main AveragingKernelBenchmark
+ * </pre>
+ *
+ * or all three with derived GB/s figures through {@link KernelReport}.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"-Xmx2g"})
+@State(Scope.Benchmark)
+public class AveragingKernelBenchmark {
+
+  /** The kernels under comparison, by the name the aggregator's kernels give themselves. */
+  public enum Kernel {
+    nd4j(Nd4jAveraging::new),
+    java(JavaAveraging::new);
+
+    private final Supplier<AveragingKernel> factory;
+
+    Kernel(Supplier<AveragingKernel> factory) {
+      this.factory = factory;
+    }
+
+    AveragingKernel create() {
+      return factory.get();
+    }
+  }
+
+  @Param({"nd4j", "java"})
+  public Kernel kernel;
+
+  @Param({"1000000", "10000000"})
+  public int size;
+
+  private WeightedSum sum;
+  private Parameters update;
+
+  @Setup(Level.Trial)
+  public void setUp() {
+    Parameters template = Parameters.of(Tensor.ofFloats("w", new long[] {size}, new float[size]));
+    update = Parameters.of(Tensor.ofFloats("w", new long[] {size}, randomFloats(size, 42)));
+    sum = kernel.create().begin(template);
+    if (kernel == Kernel.nd4j) {
+      System.out.println(Nd4jStepsBenchmark.describeThreads());
+    }
+  }
+
+  @TearDown(Level.Trial)
+  public void tearDown() {
+    // The sum only grows (3 * update per call), never to infinity in a trial: a sanity check that
+    // the kernel really folded something.
+    if (sum.count() == 0) {
+      throw new IllegalStateException("no update was folded");
+    }
+    sum.close();
+  }
+
+  @Benchmark
+  public void fold() {
+    sum.add(update, 3.0);
+  }
+
+  static float[] randomFloats(int size, long seed) {
+    SplittableRandom random = new SplittableRandom(seed);
+    float[] values = new float[size];
+    for (int i = 0; i < size; i++) {
+      values[i] = (float) (random.nextDouble() * 2 - 1);
+    }
+    return values;
+  }
+}
