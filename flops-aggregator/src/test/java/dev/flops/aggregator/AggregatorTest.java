@@ -81,6 +81,77 @@ class AggregatorTest {
     learner.get(10, TimeUnit.SECONDS);
   }
 
+  @Test
+  void learnerWhoseFitThrows_countsAsFailure_federationGoesOn() throws Exception {
+    Parameters initial = Federations.randomParameters(3, false);
+    try (Aggregator aggregator = Aggregator.builder()
+        .host("127.0.0.1").port(0)
+        .model(new ArrayModel(initial))
+        .strategy(FedAvg.builder().rounds(2).minAvailableLearners(2).build())
+        .build()
+        .start()) {
+      FakeTrainer broken = new FakeTrainer(initial, 10, p -> {
+        throw new IllegalStateException("local disk full");
+      }, 2.0, 0.25);
+      List<CompletableFuture<Void>> learners = List.of(
+          Federations.startLearner("good", aggregator.port(), FakeTrainer.adding(initial, 1f, 10)),
+          Federations.startLearner("broken", aggregator.port(), broken));
+
+      TrainingResult result = aggregator.train();
+
+      for (RoundSummary round : result.rounds()) {
+        assertEquals(1, round.fitSucceeded());
+        assertEquals(1, round.fitFailed());
+        assertTrue(round.failures().get(0).reason().contains("local disk full"),
+            round.failures().toString());
+        assertEquals(2, round.evaluateSucceeded(), "the failed learner still evaluates");
+        assertEquals((1.0 * 10 + 2.0 * 10) / 20, round.loss(), 1e-12);
+      }
+      assertClose(FakeTrainer.add(FakeTrainer.add(initial, 1f), 1f), result.finalParameters(), 1e-6);
+      for (CompletableFuture<Void> learner : learners) {
+        learner.get(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  @Test
+  void stragglerPastRoundTimeout_countsAsFailure_lateUpdateDiscarded() throws Exception {
+    Parameters initial = Federations.randomParameters(4, false);
+    ArrayModel copy = new ArrayModel(initial);
+    try (Aggregator aggregator = Aggregator.builder()
+        .host("127.0.0.1").port(0)
+        .model(copy)
+        .strategy(FedAvg.builder().rounds(2).minAvailableLearners(2)
+            .roundTimeout(Duration.ofSeconds(2)).build())
+        .build()
+        .start()) {
+      FakeTrainer slow = new FakeTrainer(initial, 1000, p -> {
+        try {
+          Thread.sleep(3500);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        return FakeTrainer.add(p, 100f);
+      }, 1.0, 0.5);
+      Federations.startLearner("fast", aggregator.port(), FakeTrainer.adding(initial, 1f, 10));
+      Federations.startLearner("slow", aggregator.port(), slow);
+
+      TrainingResult result = aggregator.train();
+
+      RoundSummary first = result.rounds().get(0);
+      assertEquals(1, first.fitSucceeded());
+      assertEquals(1, first.fitFailed());
+      assertTrue(first.failures().get(0).reason().contains("timed out"), first.failures().toString());
+      // The slow learner's +100 with weight 1000 never reaches the model.
+      assertTrue(result.rounds().stream().allMatch(r -> r.fitSucceeded() >= 1));
+      float[] before = initial.get("dense_b").toFloatArray();
+      float[] after = result.finalParameters().get("dense_b").toFloatArray();
+      for (int i = 0; i < before.length; i++) {
+        assertTrue(after[i] - before[i] < 3f, "no late +100 update folded: " + (after[i] - before[i]));
+      }
+    }
+  }
+
   static void assertClose(Parameters expected, Parameters actual, double tolerance) {
     assertEquals(expected.names(), actual.names());
     for (Tensor e : expected) {

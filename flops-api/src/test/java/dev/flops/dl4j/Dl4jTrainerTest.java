@@ -15,6 +15,7 @@ import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -211,6 +212,19 @@ class Dl4jTrainerTest {
         .build();
 
     NullPointerException e = assertThrows(NullPointerException.class, trainer::prepare);
+
+    assertTrue(e.getMessage().contains("training data"), e.getMessage());
+  }
+
+  @Test
+  void prepare_emptyTrainingData_throwsSayingSo() {
+    DataSet empty = new DataSet(Nd4j.create(DataType.FLOAT, 0, 4), Nd4j.create(DataType.FLOAT, 0, 2));
+    Dl4jTrainer trainer = Dl4jTrainer.builder(Dl4jModel.of(Dl4jModelTest.smallNetwork()))
+        .trainData(() -> empty)
+        .testData(() -> separable(TEST_SIZE, 2))
+        .build();
+
+    IllegalStateException e = assertThrows(IllegalStateException.class, trainer::prepare);
 
     assertTrue(e.getMessage().contains("training data"), e.getMessage());
   }
