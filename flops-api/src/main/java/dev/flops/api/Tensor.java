@@ -39,7 +39,13 @@ public record Tensor(String name, DType dtype, long[] shape, ByteBuffer data) {
       throw new IllegalArgumentException("tensor name must not be blank");
     }
     shape = shape.clone();
-    long expectedBytes = Math.multiplyExact(elementCount(name, shape), (long) dtype.byteSize());
+    long expectedBytes;
+    try {
+      expectedBytes = Math.multiplyExact(elementCount(name, shape), (long) dtype.byteSize());
+    } catch (ArithmeticException e) {
+      throw new IllegalArgumentException(String.format(
+          "tensor '%s' with shape %s is too large to address", name, Arrays.toString(shape)), e);
+    }
     if (data.remaining() != expectedBytes) {
       throw new IllegalArgumentException(String.format(
           "tensor '%s' with shape %s and dtype %s needs %d bytes of data but got %d",

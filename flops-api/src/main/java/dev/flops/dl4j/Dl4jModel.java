@@ -41,7 +41,13 @@ public final class Dl4jModel implements FederatedModel {
     this.network = network;
     this.multiLayer = multiLayer;
     this.graph = graph;
-    if (network.paramTable().isEmpty()) {
+    boolean initialised;
+    try {
+      initialised = network.params() != null && !network.paramTable().isEmpty();
+    } catch (NullPointerException e) {
+      initialised = false; // DL4J's paramTable() dereferences layers that init() creates
+    }
+    if (!initialised) {
       throw new IllegalArgumentException(
           "the network has no parameters; call init() on it before wrapping it in Dl4jModel");
     }

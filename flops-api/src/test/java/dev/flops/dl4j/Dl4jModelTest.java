@@ -24,7 +24,6 @@ import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -420,8 +419,6 @@ class Dl4jModelTest {
   }
 
   @Test
-  @Disabled("main-code bug: DL4J's paramTable() throws NullPointerException on an uninitialised "
-      + "network, so Dl4jModel's 'call init()' check is never reached (see the test report)")
   void of_uninitialisedNetwork_throwsTellingToCallInit() {
     MultiLayerNetwork net = new MultiLayerNetwork(smallNetwork().getLayerWiseConfigurations());
 
@@ -432,7 +429,6 @@ class Dl4jModelTest {
   }
 
   @Test
-  @Disabled("main-code bug: as above, for a ComputationGraph")
   void of_uninitialisedGraph_throwsTellingToCallInit() {
     ComputationGraph graph = new ComputationGraph(smallGraph().getConfiguration());
 

@@ -198,7 +198,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     PendingTask task = tasks.get(taskId);
     if (task == null) {
       throw Status.NOT_FOUND
-          .withDescription("no pending task '" + taskId + "' (it may belong to a finished round)")
+          .withDescription("no pending task '" + taskId + "': it has ended (timed out, or its "
+              + "round is over) or never existed; a late update is discarded")
           .asRuntimeException();
     }
     if (!task.learnerId.equals(learnerId)) {

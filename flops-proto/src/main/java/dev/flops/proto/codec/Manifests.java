@@ -60,9 +60,18 @@ public final class Manifests {
           throw new WireFormatException("manifest tensor '" + spec.getName()
               + "' has a negative dimension: " + spec.getShapeList());
         }
-        elements = Math.multiplyExact(elements, dim);
+        try {
+          elements = Math.multiplyExact(elements, dim);
+        } catch (ArithmeticException e) {
+          throw new WireFormatException("manifest tensor '" + spec.getName()
+              + "' has more elements than fit a long: " + spec.getShapeList());
+        }
       }
-      total = Math.addExact(total, Math.multiplyExact(elements, fromWire(spec).byteSize()));
+      try {
+        total = Math.addExact(total, Math.multiplyExact(elements, fromWire(spec).byteSize()));
+      } catch (ArithmeticException e) {
+        throw new WireFormatException("manifest tensors need more bytes than fit a long");
+      }
     }
     if (total != manifest.getTotalBytes()) {
       throw new WireFormatException(String.format(

@@ -28,6 +28,7 @@ public final class ParameterDecoder {
   private final List<ByteBuffer> buffers = new ArrayList<>();
   private final CRC32C crc = new CRC32C();
   private long received;
+  private boolean finished;
   private long nextIndex;
   private int tensor;
 
@@ -125,8 +126,13 @@ public final class ParameterDecoder {
    * @return the parameters, in manifest order
    * @throws WireFormatException if bytes are missing, the checksum differs or a value is NaN or
    *     infinite while {@code requireFinite} is set
+   * @throws IllegalStateException if called a second time
    */
   public Parameters finish(boolean requireFinite) {
+    if (finished) {
+      throw new IllegalStateException("finish() was already called; decode the stream again");
+    }
+    finished = true;
     if (!isComplete()) {
       throw new WireFormatException(String.format(
           "the stream ended after %d of %d bytes (%d chunks)",

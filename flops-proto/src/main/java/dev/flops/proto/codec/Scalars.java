@@ -32,7 +32,11 @@ public final class Scalars {
   public static Config toConfig(Map<String, Scalar> wire) {
     Map<String, Object> values = new LinkedHashMap<>();
     wire.forEach((key, scalar) -> values.put(key, fromWire(key, scalar)));
-    return new Config(values);
+    try {
+      return new Config(values);
+    } catch (IllegalArgumentException e) {
+      throw new WireFormatException("invalid config: " + e.getMessage());
+    }
   }
 
   /**
