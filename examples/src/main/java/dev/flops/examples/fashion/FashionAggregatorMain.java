@@ -3,7 +3,6 @@ package dev.flops.examples.fashion;
 import dev.flops.aggregator.Aggregator;
 import dev.flops.api.Config;
 import dev.flops.api.strategy.FedAvg;
-import dev.flops.dl4j.Dl4jModel;
 import dev.flops.dl4j.Dl4jTrainer;
 import dev.flops.learner.LearnerMain;
 import java.time.Duration;
@@ -46,6 +45,10 @@ public final class FashionAggregatorMain implements Callable<Integer> {
       description = "Seconds a fit or evaluate task may take (default: ${DEFAULT-VALUE}).")
   long roundTimeoutSeconds;
 
+  @Option(names = "--model", defaultValue = "mlp",
+      description = "mlp or mlp-graph; must match the learners' (default: ${DEFAULT-VALUE}).")
+  String model;
+
   @Option(names = "--seed", defaultValue = "42",
       description = "Seed of the initial model (default: ${DEFAULT-VALUE}).")
   long seed;
@@ -71,7 +74,7 @@ public final class FashionAggregatorMain implements Callable<Integer> {
     try (Aggregator aggregator = Aggregator.builder()
         .host(host)
         .port(port)
-        .model(Dl4jModel.of(Mlp.create(seed)))
+        .model(FashionOptions.modelFactory(model).apply(seed))
         .strategy(strategy)
         .build()
         .start()) {

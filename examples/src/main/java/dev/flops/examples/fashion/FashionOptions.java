@@ -4,6 +4,7 @@ import dev.flops.dl4j.Dl4jModel;
 import dev.flops.dl4j.Dl4jTrainer;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.function.LongFunction;
 import picocli.CommandLine.Option;
 
 /**
@@ -19,24 +20,29 @@ public final class FashionOptions {
 
   @Option(names = "--learners", defaultValue = "3",
       description = "Number of learners the data is partitioned over (default: ${DEFAULT-VALUE}).")
-  int learners;
+  int learners = 3;
 
   @Option(names = "--partition", defaultValue = "iid",
       description = "How data is split: " + Partitioning.ACCEPTED_FORMS
           + " (default: ${DEFAULT-VALUE}).")
-  String partition;
+  String partition = "iid";
 
   @Option(names = "--local-epochs", defaultValue = "1",
       description = "Local epochs per round (default: ${DEFAULT-VALUE}).")
-  int localEpochs;
+  int localEpochs = 1;
 
   @Option(names = "--batch-size", defaultValue = "64",
       description = "Minibatch size (default: ${DEFAULT-VALUE}).")
-  int batchSize;
+  int batchSize = 64;
 
   @Option(names = "--seed", defaultValue = "42",
       description = "Seed of the model, the partitioning and the shuffling (default: ${DEFAULT-VALUE}).")
-  long seed;
+  long seed = 42;
+
+  @Option(names = "--model", defaultValue = "mlp",
+      description = "mlp (a MultiLayerNetwork) or mlp-graph (the same layers as a "
+          + "ComputationGraph) (default: ${DEFAULT-VALUE}).")
+  String model = "mlp";
 
   @Option(names = "--train-limit", description = "Use only the first N training examples.")
   Integer trainLimit;
@@ -68,6 +74,22 @@ public final class FashionOptions {
       throw new IllegalArgumentException("--batch-size must be at least 1 but was " + batchSize);
     }
     Partitioning.parse(partition);
+    modelFactory(model);
+  }
+
+  /** A fresh, initialised model of the kind {@code --model} names, seeded with {@code --seed}. */
+  Dl4jModel newModel() {
+    return modelFactory(model).apply(seed);
+  }
+
+  /** Maps a {@code --model} value to the factory of that model. */
+  static LongFunction<Dl4jModel> modelFactory(String name) {
+    return switch (name) {
+      case "mlp" -> seed -> Dl4jModel.of(Mlp.create(seed));
+      case "mlp-graph" -> seed -> Dl4jModel.of(Mlp.createGraph(seed));
+      default -> throw new IllegalArgumentException(
+          "--model must be mlp or mlp-graph but was '" + name + "'");
+    };
   }
 
   /**
@@ -84,7 +106,7 @@ public final class FashionOptions {
         data.train().labels(), FashionMnist.NUM_CLASSES, learners, seed)[index];
     int[] test = partitioning.split(
         data.test().labels(), FashionMnist.NUM_CLASSES, learners, seed)[index];
-    return Dl4jTrainer.builder(Dl4jModel.of(Mlp.create(seed)))
+    return Dl4jTrainer.builder(newModel())
         .trainData(() -> data.train().toDataSet(train))
         .testData(() -> data.test().toDataSet(test))
         .localEpochs(localEpochs)

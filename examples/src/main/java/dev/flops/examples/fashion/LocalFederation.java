@@ -5,7 +5,6 @@ import dev.flops.api.Config;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
-import dev.flops.dl4j.Dl4jModel;
 import dev.flops.dl4j.Dl4jTrainer;
 import dev.flops.learner.Learner;
 import dev.flops.learner.LearnerMain;
@@ -92,7 +91,7 @@ public final class LocalFederation implements Callable<Integer> {
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1")
         .port(port)
-        .model(Dl4jModel.of(Mlp.create(options.seed)))
+        .model(options.newModel())
         .strategy(strategy)
         .learnerWaitTimeout(Duration.ofMinutes(5))
         .build()

@@ -38,12 +38,7 @@ class FederationEndToEndTest {
 
   @Test
   void threeLearners_threeRounds_learnAndModelCopyHoldsFinalParameters() throws Exception {
-    FashionOptions options = new FashionOptions();
-    options.learners = 3;
-    options.partition = "iid";
-    options.localEpochs = 1;
-    options.batchSize = 64;
-    options.seed = 42;
+    FashionOptions options = new FashionOptions(); // 3 IID learners, 1 epoch, batch 64, seed 42
     FashionMnist data = FashionMnist.loader().limitTrain(9000).limitTest(1500).load();
 
     Dl4jModel copy = Dl4jModel.of(Mlp.create(42));
@@ -83,6 +78,23 @@ class FederationEndToEndTest {
         "accuracy rises from round 1 to round 3: " + result.rounds());
     assertEquals(result.finalParameters(), copy.getParameters(),
         "the aggregator's model copy holds the final global parameters");
+  }
+
+  @Test
+  void computationGraphModel_trainsThroughTheSameStack() {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    LocalFederation command =
+        new LocalFederation(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+    int exit = new CommandLine(command).execute("--model", "mlp-graph",
+        "--learners", "2", "--rounds", "2", "--train-limit", "3000", "--test-limit", "600");
+
+    assertEquals(0, exit, bytes.toString(StandardCharsets.UTF_8));
+    TrainingResult result = command.result();
+    assertEquals(List.of("hidden_W", "hidden_b", "output_W", "output_b"),
+        result.finalParameters().names());
+    assertTrue(result.finalRound().accuracy() > result.rounds().get(0).accuracy(),
+        "accuracy rises: " + result.rounds());
+    assertTrue(result.finalRound().accuracy() > 0.6, "accuracy " + result.finalRound().accuracy());
   }
 
   @Test
