@@ -1,0 +1,87 @@
+package dev.flops.aggregator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.flops.api.Config;
+import dev.flops.api.FederatedModel;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The aggregator's command line: bad knobs and factories end with one clear line, exit code 2. */
+class AggregatorMainTest {
+
+  /** A model factory for the command line, as a user's would be. */
+  public static final class SmallModelFactory implements Supplier<FederatedModel> {
+    @Override
+    public FederatedModel get() {
+      return new ArrayModel(Federations.randomParameters(1, false));
+    }
+  }
+
+  @Test
+  void roundsBelowOne_exitsWithMessageNamingKnobAndValue() {
+    Run run = run("--model-factory", SmallModelFactory.class.getName(), "--rounds", "0");
+    assertEquals(2, run.exitCode);
+    assertEquals("error: rounds must be at least 1 but was 0", run.err.strip());
+  }
+
+  @Test
+  void fractionOutsideRange_exitsWithMessageNamingKnobAndValue() {
+    Run run = run("--model-factory", SmallModelFactory.class.getName(), "--fraction-fit", "1.5");
+    assertEquals(2, run.exitCode);
+    assertTrue(run.err.contains("fractionFit must be in (0, 1] but was 1.5"), run.err);
+  }
+
+  @Test
+  void inconsistentMinimums_exitWithMessageNamingBothKnobs() {
+    Run run = run("--model-factory", SmallModelFactory.class.getName(), "--min-fit", "4",
+        "--min-available", "2");
+    assertEquals(2, run.exitCode);
+    assertTrue(run.err.contains("minFitLearners (4) exceeds minAvailableLearners (2)"), run.err);
+  }
+
+  @Test
+  void unknownFactoryClass_saysItIsNotOnTheClasspath() {
+    Run run = run("--model-factory", "com.example.Missing");
+    assertEquals(2, run.exitCode);
+    assertEquals("error: class com.example.Missing is not on the classpath", run.err.strip());
+  }
+
+  @Test
+  void factoryOfWrongType_saysWhatToImplement() {
+    Run run = run("--model-factory", String.class.getName());
+    assertEquals(2, run.exitCode);
+    assertTrue(run.err.contains("must implement java.util.function.Supplier<FederatedModel>"),
+        run.err);
+  }
+
+  @Test
+  void fitConfigEntries_becomeTypedScalars() {
+    Map<String, String> entries = new LinkedHashMap<>();
+    entries.put("local_epochs", "2");
+    entries.put("learning_rate", "0.01");
+    entries.put("shuffle", "true");
+    entries.put("optimizer", "adam");
+    Config config = AggregatorMain.parseConfig(entries);
+    assertEquals(2L, config.values().get("local_epochs"));
+    assertEquals(0.01, config.values().get("learning_rate"));
+    assertEquals(true, config.values().get("shuffle"));
+    assertEquals("adam", config.values().get("optimizer"));
+  }
+
+  private record Run(int exitCode, String err) {}
+
+  private static Run run(String... args) {
+    StringWriter err = new StringWriter();
+    CommandLine commandLine = AggregatorMain.commandLine(new AggregatorMain());
+    commandLine.setErr(new PrintWriter(err, true));
+    int exit = commandLine.execute(args);
+    return new Run(exit, err.toString());
+  }
+}
