@@ -4,9 +4,11 @@ import dev.flops.api.FederatedModel;
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -102,8 +104,7 @@ public final class Dl4jModel implements FederatedModel {
   @Override
   public void setParameters(Parameters parameters) {
     Objects.requireNonNull(parameters, "parameters");
-    Parameters current = getParameters();
-    current.describeMismatch(parameters).ifPresent(mismatch -> {
+    describeMismatch(parameters).ifPresent(mismatch -> {
       throw new IllegalArgumentException("parameters do not fit this DL4J network: " + mismatch);
     });
     DataType networkType = network.params().dataType();
@@ -111,6 +112,26 @@ public final class Dl4jModel implements FederatedModel {
       INDArray values = Nd4j.create(tensor.toFloatArray(), tensor.shape(), 'c');
       network.setParam(tensor.name(), values.castTo(networkType));
     }
+  }
+
+  /** Compares names, order, dtype and shapes with the parameter table without copying data. */
+  private Optional<String> describeMismatch(Parameters parameters) {
+    Map<String, INDArray> table = network.paramTable();
+    if (table.size() != parameters.size()) {
+      return Optional.of(String.format("expected %d tensors %s but got %d %s",
+          table.size(), table.keySet(), parameters.size(), parameters.names()));
+    }
+    int i = 0;
+    for (Map.Entry<String, INDArray> entry : table.entrySet()) {
+      Tensor tensor = parameters.tensors().get(i);
+      String expected = entry.getKey() + " FLOAT32" + Arrays.toString(entry.getValue().shape());
+      if (!tensor.spec().equals(expected)) {
+        return Optional.of(String.format("tensor #%d: expected %s but got %s", i, expected,
+            tensor.spec()));
+      }
+      i++;
+    }
+    return Optional.empty();
   }
 
   /**
