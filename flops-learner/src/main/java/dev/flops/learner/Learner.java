@@ -10,7 +10,7 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.Random;
+import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -38,7 +38,7 @@ public final class Learner {
   private final Duration connectTimeout;
   private final Duration initialBackoff;
   private final Duration maxBackoff;
-  private final Random random;
+  private final SplittableRandom random;
   private volatile Thread runner;
 
   private Learner(Builder builder) {
@@ -48,7 +48,8 @@ public final class Learner {
     this.connectTimeout = builder.connectTimeout;
     this.initialBackoff = builder.initialBackoff;
     this.maxBackoff = builder.maxBackoff;
-    this.random = builder.seed == null ? new Random() : new Random(builder.seed);
+    // SplittableRandom: nearby seeds (learner 0, 1, 2...) give unrelated jitter, unlike Random.
+    this.random = builder.seed == null ? new SplittableRandom() : new SplittableRandom(builder.seed);
   }
 
   /**

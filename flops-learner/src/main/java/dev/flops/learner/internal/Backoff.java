@@ -1,7 +1,7 @@
 package dev.flops.learner.internal;
 
 import java.time.Duration;
-import java.util.Random;
+import java.util.random.RandomGenerator;
 
 /**
  * Exponential backoff with full jitter: the n-th delay is uniform in [base/2, base] where base
@@ -11,10 +11,10 @@ import java.util.Random;
 public final class Backoff {
   private final long initialMillis;
   private final long maxMillis;
-  private final Random random;
+  private final RandomGenerator random;
   private long currentMillis;
 
-  public Backoff(Duration initial, Duration max, Random random) {
+  public Backoff(Duration initial, Duration max, RandomGenerator random) {
     this.initialMillis = Math.max(1, initial.toMillis());
     this.maxMillis = Math.max(initialMillis, max.toMillis());
     this.random = random;
