@@ -100,7 +100,7 @@ public final class LocalFederation implements Callable<Integer> {
       for (int i = 0; i < options.learners; i++) {
         Learner learner = Learner.builder()
             .aggregator("127.0.0.1", aggregator.port())
-            .name("learner-" + i)
+            .name("fashion-" + i)
             .trainer(options.trainer(data, i))
             .build();
         learners.add(learner.runAsync());
