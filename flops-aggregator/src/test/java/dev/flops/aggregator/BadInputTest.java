@@ -16,7 +16,6 @@ import dev.flops.learner.LearnerException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -144,9 +143,5 @@ class BadInputTest {
     float[] bias = p.get("dense_b").toFloatArray();
     bias[7] = value;
     return Parameters.of(p.get("dense_W"), Tensor.ofFloats("dense_b", new long[] {20}, bias));
-  }
-
-  static Duration seconds(long s) {
-    return Duration.ofSeconds(s);
   }
 }

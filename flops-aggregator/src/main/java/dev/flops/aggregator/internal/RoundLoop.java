@@ -65,11 +65,13 @@ public final class RoundLoop {
     log.info("training started: {} rounds with {}", strategy.rounds(), strategy);
     try {
       Parameters global = initialParameters();
+      EncodedParameters encoded = EncodedParameters.encode(global);
       List<RoundSummary> rounds = new ArrayList<>();
       RoundSummary best = null;
       for (int round = 1; round <= strategy.rounds(); round++) {
-        RoundState state = runRound(round, global);
+        RoundState state = runRound(round, global, encoded);
         global = state.global;
+        encoded = state.encoded;
         RoundSummary summary = state.summary;
         rounds.add(summary);
         if (summary.isBetterThan(best)) {
@@ -103,16 +105,17 @@ public final class RoundLoop {
     return initial;
   }
 
-  private record RoundState(Parameters global, RoundSummary summary) {}
+  /** The global parameters after a round, encoded once for every learner that downloads them. */
+  private record RoundState(Parameters global, EncodedParameters encoded, RoundSummary summary) {}
 
-  private RoundState runRound(int round, Parameters global) throws Exception {
+  private RoundState runRound(int round, Parameters global, EncodedParameters encoded)
+      throws Exception {
     long start = System.nanoTime();
     List<String> available = service.awaitLearners(strategy.minAvailableLearners(), learnerWaitTimeout);
 
     List<Instruction> fitInstructions = strategy.configureFit(round, global, available);
     FitAggregation aggregation = strategy.beginFitAggregation(round, global, kernel);
     service.beginRound(round, aggregation);
-    EncodedParameters encoded = EncodedParameters.encode(global);
     List<PendingTask> fitTasks = assign(round, TaskKind.FIT, fitInstructions, encoded, global);
     List<TaskOutcome> fitOutcomes = awaitAll(fitTasks);
     service.endRound(fitTasks);
@@ -121,10 +124,11 @@ public final class RoundLoop {
 
     Optional<Parameters> aggregated = aggregation.finish(failures);
     Parameters next = global;
+    EncodedParameters nextEncoded = encoded;
     if (aggregated.isPresent()) {
       next = aggregated.get();
       model.setParameters(next);
-      encoded = EncodedParameters.encode(next);
+      nextEncoded = EncodedParameters.encode(next);
     } else {
       log.warn("round {}: no update was aggregated ({} accepted, {} failed); the global "
           + "parameters stay as they were", round, fitSucceeded, failures.size());
@@ -134,7 +138,7 @@ public final class RoundLoop {
         strategy.configureEvaluate(round, next, service.availableLearners());
     service.beginRound(round, null);
     List<PendingTask> evaluateTasks =
-        assign(round, TaskKind.EVALUATE, evaluateInstructions, encoded, next);
+        assign(round, TaskKind.EVALUATE, evaluateInstructions, nextEncoded, next);
     List<TaskOutcome> evaluateOutcomes = awaitAll(evaluateTasks);
     service.endRound(evaluateTasks);
     List<LearnerFailure> evaluateFailures = failures(evaluateOutcomes);
@@ -156,7 +160,7 @@ public final class RoundLoop {
     RoundSummary summary = new RoundSummary(round, fitSucceeded, failures.size(), results.size(),
         evaluateFailures.size(), evaluation, Duration.ofNanos(System.nanoTime() - start),
         allFailures);
-    return new RoundState(next, summary);
+    return new RoundState(next, nextEncoded, summary);
   }
 
   private List<PendingTask> assign(int round, TaskKind kind, List<Instruction> instructions,
