@@ -33,7 +33,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * as an ideal fold) and {@link Nd4jStepsBenchmark} (the ND4J kernel's two steps apart). Run alone:
  *
  * <pre>
- * cd /work/main &amp;&amp; mvn -B -q -o -pl benchmarks package -DskipTests
+ * mvn -B -q -pl benchmarks -am package -DskipTests
  * java -cp benchmarks/target/classes:$(cat benchmarks/target/classpath.txt) \
  *     org.openjdk.jmh.Main AveragingKernelBenchmark
  * </pre>

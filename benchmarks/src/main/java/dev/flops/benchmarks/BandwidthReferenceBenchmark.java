@@ -21,7 +21,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * must move, so its time per call is the floor a kernel can aim for on this machine.
  *
  * <pre>
- * cd /work/main &amp;&amp; mvn -B -q -o -pl benchmarks package -DskipTests
+ * mvn -B -q -pl benchmarks -am package -DskipTests
  * java -cp benchmarks/target/classes:$(cat benchmarks/target/classpath.txt) \
  *     org.openjdk.jmh.Main BandwidthReferenceBenchmark
  * </pre>

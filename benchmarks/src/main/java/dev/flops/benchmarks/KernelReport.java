@@ -24,7 +24,7 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
  * bytes moved and as update-equivalent {@code 4P / time}, which is what the ratio compares.
  *
  * <pre>
- * cd /work/main &amp;&amp; mvn -B -q -o -pl benchmarks package -DskipTests
+ * mvn -B -q -pl benchmarks -am package -DskipTests
  * java -cp benchmarks/target/classes:$(cat benchmarks/target/classpath.txt) \
  *     dev.flops.benchmarks.KernelReport
  * </pre>

@@ -29,7 +29,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * the kernel changes, change them too.
  *
  * <pre>
- * cd /work/main &amp;&amp; mvn -B -q -o -pl benchmarks package -DskipTests
+ * mvn -B -q -pl benchmarks -am package -DskipTests
  * java -cp benchmarks/target/classes:$(cat benchmarks/target/classpath.txt) \
  *     org.openjdk.jmh.Main Nd4jStepsBenchmark
  * </pre>
