@@ -14,7 +14,8 @@ import java.util.zip.CRC32C;
 
 /**
  * Parameters serialised for the wire: a manifest and the data in chunks. Encode once and send the
- * same chunks to every learner; the chunks are immutable.
+ * same chunks to every learner; the chunks are immutable views of the parameters' own bytes
+ * (tensors are immutable), so encoding allocates no copy of the model.
  *
  * @param manifest names, dtypes, shapes, total bytes, CRC32C and chunk size
  * @param chunks the data, concatenated in manifest order and cut into chunks of
@@ -55,32 +56,41 @@ public record EncodedParameters(Manifest manifest, List<ByteString> chunks) {
       throw new IllegalArgumentException(String.format(
           "chunkSize must be in [1, %d] but was %d", WireProtocol.MAX_CHUNK_BYTES, chunkSize));
     }
-    long total = parameters.byteSize();
     CRC32C crc = new CRC32C();
-    List<ByteString> chunks = new ArrayList<>((int) Math.min(Integer.MAX_VALUE, total / chunkSize + 1));
-    long remaining = total;
-    byte[] current = remaining == 0 ? null : new byte[(int) Math.min(chunkSize, remaining)];
-    int filled = 0;
+    List<ByteString> chunks = new ArrayList<>();
+    // A chunk that lies inside one tensor wraps that tensor's (immutable) bytes without copying, so
+    // encoding a multi-gigabyte model costs no second copy of it; only a chunk that straddles two
+    // tensors is assembled into its own small array.
+    List<ByteString> pieces = new ArrayList<>();
+    int pending = 0;
     for (Tensor tensor : parameters) {
       ByteBuffer data = tensor.data();
       crc.update(data.duplicate());
       while (data.hasRemaining()) {
-        int n = Math.min(data.remaining(), current.length - filled);
-        data.get(current, filled, n);
-        filled += n;
-        if (filled == current.length) {
-          chunks.add(UnsafeByteOperations.unsafeWrap(current));
-          remaining -= current.length;
-          current = remaining == 0 ? null : new byte[(int) Math.min(chunkSize, remaining)];
-          filled = 0;
+        int n = Math.min(data.remaining(), chunkSize - pending);
+        ByteBuffer piece = data.slice().limit(n);
+        data.position(data.position() + n);
+        pieces.add(UnsafeByteOperations.unsafeWrap(piece));
+        pending += n;
+        if (pending == chunkSize) {
+          chunks.add(join(pieces));
+          pieces.clear();
+          pending = 0;
         }
       }
+    }
+    if (pending > 0) {
+      chunks.add(join(pieces));
     }
     Manifest manifest = Manifests.describe(parameters).toBuilder()
         .setCrc32C((int) crc.getValue())
         .setChunkSize(chunkSize)
         .build();
     return new EncodedParameters(manifest, Collections.unmodifiableList(chunks));
+  }
+
+  private static ByteString join(List<ByteString> pieces) {
+    return pieces.size() == 1 ? pieces.get(0) : ByteString.copyFrom(pieces);
   }
 
   /**

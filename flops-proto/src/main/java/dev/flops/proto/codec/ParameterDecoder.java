@@ -10,7 +10,7 @@ import dev.flops.proto.v1.TensorSpec;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
-import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.CRC32C;
@@ -24,8 +24,38 @@ import java.util.zip.CRC32C;
  */
 public final class ParameterDecoder {
 
+  /**
+   * Supplies the buffer one tensor is decoded into.
+   *
+   * <p>The aggregator hands out direct buffers from its bounded pool of in-flight uploads, so an
+   * update lands off-heap, ready for the native kernel, without a staging copy.
+   */
+  @FunctionalInterface
+  public interface BufferSource {
+
+    /**
+     * Returns an empty buffer for one tensor.
+     *
+     * @param index the tensor's position in the manifest
+     * @param bytes the tensor's size
+     * @return a buffer with position 0 and at least {@code bytes} remaining; its byte order is
+     *     ignored (the decoder sets little-endian)
+     */
+    ByteBuffer bufferFor(int index, int bytes);
+  }
+
+  /** Decodes into new heap buffers. */
+  public static final BufferSource HEAP = (index, bytes) -> ByteBuffer.allocate(bytes);
+
+  /** Values scanned per block for non-finite floats: small enough to stay in L1. */
+  private static final int SCAN_BLOCK = 2048;
+
   private final Manifest manifest;
   private final List<ByteBuffer> buffers = new ArrayList<>();
+  private final List<TensorSpec> specs;
+  /** Bytes of the current tensor already scanned for non-finite values. */
+  private int scanned;
+  private String nonFinite;
   private final CRC32C crc = new CRC32C();
   private long received;
   private boolean finished;
@@ -39,9 +69,21 @@ public final class ParameterDecoder {
    * @throws WireFormatException if the manifest is malformed or a tensor exceeds 2 GiB
    */
   public ParameterDecoder(Manifest manifest) {
+    this(manifest, HEAP);
+  }
+
+  /**
+   * Starts decoding the data a manifest announces into buffers from the given source.
+   *
+   * @param manifest a manifest; checked with {@link Manifests#checkWellFormed}
+   * @param source supplies one buffer per tensor, asked once per tensor in manifest order
+   * @throws WireFormatException if the manifest is malformed or a tensor exceeds 2 GiB
+   */
+  public ParameterDecoder(Manifest manifest, BufferSource source) {
     Manifests.checkWellFormed(manifest);
     this.manifest = manifest;
-    for (TensorSpec spec : manifest.getTensorsList()) {
+    this.specs = manifest.getTensorsList();
+    for (TensorSpec spec : specs) {
       long bytes = Manifests.fromWire(spec).byteSize();
       for (long dim : spec.getShapeList()) {
         bytes *= dim;
@@ -50,7 +92,8 @@ public final class ParameterDecoder {
         throw new WireFormatException("tensor '" + spec.getName() + "' holds " + bytes
             + " bytes; one tensor may hold at most " + Integer.MAX_VALUE);
       }
-      buffers.add(ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN));
+      ByteBuffer buffer = source.bufferFor(buffers.size(), (int) bytes);
+      buffers.add(buffer.slice().limit((int) bytes).order(ByteOrder.LITTLE_ENDIAN));
     }
     skipFullTensors();
   }
@@ -104,6 +147,7 @@ public final class ParameterDecoder {
       int n = Math.min(target.remaining(), data.size() - offset);
       data.substring(offset, offset + n).copyTo(target);
       offset += n;
+      scanWritten();
       skipFullTensors();
     }
     received += data.size();
@@ -143,15 +187,15 @@ public final class ParameterDecoder {
           "checksum mismatch: the manifest says CRC32C %08x but the data has %08x",
           manifest.getCrc32C(), (int) crc.getValue()));
     }
+    if (requireFinite && nonFinite != null) {
+      throw new WireFormatException(nonFinite);
+    }
     List<Tensor> tensors = new ArrayList<>(buffers.size());
     for (int i = 0; i < buffers.size(); i++) {
       TensorSpec spec = manifest.getTensors(i);
       ByteBuffer data = buffers.get(i);
       data.flip();
       DType dtype = Manifests.fromWire(spec);
-      if (requireFinite) {
-        checkFinite(spec.getName(), dtype, data);
-      }
       long[] shape = spec.getShapeList().stream().mapToLong(Long::longValue).toArray();
       tensors.add(new Tensor(spec.getName(), dtype, shape, data));
     }
@@ -161,26 +205,70 @@ public final class ParameterDecoder {
   private void skipFullTensors() {
     while (tensor < buffers.size() && !buffers.get(tensor).hasRemaining()) {
       tensor++;
+      scanned = 0;
     }
   }
 
-  private static void checkFinite(String name, DType dtype, ByteBuffer data) {
-    if (dtype == DType.FLOAT32) {
-      FloatBuffer floats = data.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-      for (int i = 0; i < floats.limit(); i++) {
-        if (!Float.isFinite(floats.get(i))) {
-          throw new WireFormatException(String.format(
-              "tensor '%s' holds a non-finite value (%s) at element %d", name, floats.get(i), i));
-        }
+  /**
+   * Scans the elements of the current tensor completed since the last scan for NaN and infinity,
+   * while they are still in cache; the first one found is reported by {@link #finish}.
+   */
+  private void scanWritten() {
+    ByteBuffer target = buffers.get(tensor);
+    DType dtype = Manifests.fromWire(specs.get(tensor));
+    int size = dtype.byteSize();
+    int end = target.position() - target.position() % size;
+    if (nonFinite == null && end > scanned
+        && (dtype == DType.FLOAT32 || dtype == DType.FLOAT64)) {
+      ByteBuffer range = target.duplicate().order(ByteOrder.LITTLE_ENDIAN)
+          .position(scanned).limit(end).slice().order(ByteOrder.LITTLE_ENDIAN);
+      int at = dtype == DType.FLOAT32 ? firstNonFiniteFloat(range)
+          : firstNonFinite(range.asDoubleBuffer());
+      if (at >= 0) {
+        int element = scanned / size + at;
+        Object value = dtype == DType.FLOAT32 ? (Object) range.asFloatBuffer().get(at)
+            : (Object) range.asDoubleBuffer().get(at);
+        nonFinite = String.format("tensor '%s' holds a non-finite value (%s) at element %d",
+            specs.get(tensor).getName(), value, element);
       }
-    } else if (dtype == DType.FLOAT64) {
-      DoubleBuffer doubles = data.duplicate().order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer();
-      for (int i = 0; i < doubles.limit(); i++) {
-        if (!Double.isFinite(doubles.get(i))) {
-          throw new WireFormatException(String.format(
-              "tensor '%s' holds a non-finite value (%s) at element %d", name, doubles.get(i), i));
+    }
+    scanned = Math.max(scanned, end);
+  }
+
+  /**
+   * Finds the first NaN or infinity among float32 values. A float is non-finite exactly when its
+   * exponent bits are all ones; adding one to that exponent field then carries into the sign bit,
+   * so OR-ing {@code (bits & EXPONENT) + ONE} over a block is negative iff the block holds one.
+   * That branch-free loop over an {@code int[]} block is vectorised by the JIT, which keeps the
+   * check far below the cost of receiving the bytes.
+   */
+  private static int firstNonFiniteFloat(ByteBuffer littleEndian) {
+    IntBuffer bits = littleEndian.asIntBuffer();
+    int[] block = new int[Math.min(SCAN_BLOCK, bits.limit())];
+    for (int start = 0; start < bits.limit(); start += block.length) {
+      int len = Math.min(block.length, bits.limit() - start);
+      bits.get(start, block, 0, len);
+      int acc = 0;
+      for (int i = 0; i < len; i++) {
+        acc |= (block[i] & 0x7f80_0000) + 0x0080_0000;
+      }
+      if (acc < 0) {
+        for (int i = 0; i < len; i++) {
+          if (!Float.isFinite(Float.intBitsToFloat(block[i]))) {
+            return start + i;
+          }
         }
       }
     }
+    return -1;
+  }
+
+  private static int firstNonFinite(DoubleBuffer doubles) {
+    for (int i = 0; i < doubles.limit(); i++) {
+      if (!Double.isFinite(doubles.get(i))) {
+        return i;
+      }
+    }
+    return -1;
   }
 }
