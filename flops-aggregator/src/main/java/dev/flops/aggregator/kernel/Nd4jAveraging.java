@@ -3,17 +3,27 @@ package dev.flops.aggregator.kernel;
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
 import dev.flops.api.strategy.AveragingKernel;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.indexer.FloatIndexer;
+import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Weighted averaging on ND4J's native backend (nd4j-native, OpenBLAS {@code saxpy}) over off-heap
- * buffers. Each sum holds one off-heap accumulator per tensor plus one reusable staging buffer the
- * update is copied into, so its memory is twice the model whatever the number of updates.
+ * buffers.
+ *
+ * <p>An update whose tensors are direct buffers (the aggregator decodes uploads straight into
+ * direct buffers) is wrapped in place and folded with one {@code saxpy}, without any copy. An update
+ * on the Java heap is first copied into a staging buffer, allocated on first need. The sum holds one
+ * off-heap accumulator per tensor, so its memory is the model's size (twice with staging) whatever
+ * the number of updates. The mean is written into new direct buffers.
  */
 public final class Nd4jAveraging implements AveragingKernel {
 
@@ -28,6 +38,16 @@ public final class Nd4jAveraging implements AveragingKernel {
     return "nd4j";
   }
 
+  /** Wraps a direct little-endian float buffer as a vector, sharing its memory. */
+  static INDArray wrap(ByteBuffer direct) {
+    long length = direct.remaining() / Float.BYTES;
+    FloatPointer pointer = new FloatPointer(new Pointer(direct));
+    pointer.capacity(length).limit(length);
+    DataBuffer buffer =
+        Nd4j.createBuffer(pointer, DataType.FLOAT, length, FloatIndexer.create(pointer));
+    return Nd4j.create(buffer, new long[] {length});
+  }
+
   private static final class Sum implements WeightedSum {
     private final Parameters template;
     private final List<INDArray> sums = new ArrayList<>();
@@ -39,7 +59,7 @@ public final class Nd4jAveraging implements AveragingKernel {
       this.template = template;
       for (Tensor tensor : template) {
         sums.add(Nd4j.zeros(DataType.FLOAT, tensor.elementCount()));
-        staging.add(Nd4j.create(DataType.FLOAT, tensor.elementCount()));
+        staging.add(null);
       }
     }
 
@@ -47,13 +67,26 @@ public final class Nd4jAveraging implements AveragingKernel {
     public void add(Parameters parameters, double weight) {
       Sums.checkAdd(template, parameters, weight);
       for (int t = 0; t < sums.size(); t++) {
-        INDArray x = staging.get(t);
-        x.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer()
-            .put(parameters.tensors().get(t).data().asFloatBuffer());
-        Nd4j.getBlasWrapper().level1().axpy(x.length(), weight, x, sums.get(t));
+        INDArray sum = sums.get(t);
+        if (sum.length() == 0) {
+          continue;
+        }
+        ByteBuffer data = parameters.tensors().get(t).data();
+        INDArray x = data.isDirect() ? wrap(data) : staged(t, data);
+        Nd4j.getBlasWrapper().level1().axpy(x.length(), weight, x, sum);
       }
       count++;
       totalWeight += weight;
+    }
+
+    private INDArray staged(int t, ByteBuffer heap) {
+      INDArray x = staging.get(t);
+      if (x == null) {
+        x = Nd4j.create(DataType.FLOAT, sums.get(t).length());
+        staging.set(t, x);
+      }
+      x.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer().put(heap.asFloatBuffer());
+      return x;
     }
 
     @Override
@@ -71,10 +104,16 @@ public final class Nd4jAveraging implements AveragingKernel {
       Sums.checkNotEmpty(count);
       List<Tensor> tensors = new ArrayList<>(sums.size());
       for (int t = 0; t < sums.size(); t++) {
-        INDArray mean = sums.get(t).div(totalWeight);
+        INDArray sum = sums.get(t);
+        ByteBuffer out = ByteBuffer.allocateDirect(Math.toIntExact(sum.length() * Float.BYTES))
+            .order(ByteOrder.LITTLE_ENDIAN);
+        if (sum.length() > 0) {
+          INDArray mean = wrap(out);
+          Nd4j.getBlasWrapper().level1().copy(sum, mean);
+          Nd4j.getBlasWrapper().level1().scal(mean.length(), 1.0 / totalWeight, mean);
+        }
         Tensor spec = template.tensors().get(t);
-        tensors.add(Tensor.ofFloats(spec.name(), spec.shape(), mean.toFloatVector()));
-        mean.close();
+        tensors.add(new Tensor(spec.name(), spec.dtype(), spec.shape(), out));
       }
       return new Parameters(tensors);
     }
@@ -82,7 +121,7 @@ public final class Nd4jAveraging implements AveragingKernel {
     @Override
     public void close() {
       sums.forEach(INDArray::close);
-      staging.forEach(INDArray::close);
+      staging.stream().filter(x -> x != null).forEach(INDArray::close);
       sums.clear();
       staging.clear();
     }

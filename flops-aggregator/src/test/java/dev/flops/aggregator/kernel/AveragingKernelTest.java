@@ -11,36 +11,85 @@ import dev.flops.api.Tensor;
 import dev.flops.api.strategy.AveragingKernel;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.FitAggregation;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** FedAvg's arithmetic on both kernels against a double-precision reference. */
 class AveragingKernelTest {
 
-  /** float32 accumulation of up to 7 weighted updates of N(0,1) values, relative to the scale. */
+  /** float32 accumulation of up to 40 weighted updates of N(0,1) values; the mean is O(0.1). */
   private static final double TOLERANCE = 1e-5;
 
   static Stream<AveragingKernel> kernels() {
     return Stream.of(new Nd4jAveraging(), new JavaAveraging());
   }
 
-  @ParameterizedTest(name = "{0}")
-  @MethodSource("kernels")
-  void fedAvg_matchesDoublePrecisionReference_withUnequalExampleCounts(AveragingKernel kernel) {
+  static Stream<Arguments> kernelsAndLayouts() {
+    return kernels().flatMap(kernel -> Stream.of(
+        Arguments.of(kernel, "heap"), Arguments.of(kernel, "direct")));
+  }
+
+  @ParameterizedTest(name = "{0}, {1} updates")
+  @MethodSource("kernelsAndLayouts")
+  void fedAvg_matchesDoublePrecisionReference_withUnequalExampleCounts(
+      AveragingKernel kernel, String layout) {
     Random random = new Random(7);
     long[] examples = {1, 17, 250, 3000, 12, 60000, 5};
     List<Parameters> updates = new ArrayList<>();
     for (int learner = 0; learner < examples.length; learner++) {
-      updates.add(parameters(random));
+      Parameters update = parameters(random);
+      updates.add(layout.equals("direct") ? offHeap(update) : update);
     }
+    assertReferenceMean(kernel, updates, examples, order(examples.length, null));
+  }
+
+  /**
+   * Streaming FedAvg folds updates in whatever order their uploads complete: every order gives
+   * the reference mean within the float32 tolerance.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("kernels")
+  void fedAvg_matchesReference_inAnyArrivalOrder_forManyLearners(AveragingKernel kernel) {
+    Random random = new Random(11);
+    int learners = 40;
+    long[] examples = new long[learners];
+    List<Parameters> updates = new ArrayList<>();
+    for (int learner = 0; learner < learners; learner++) {
+      examples[learner] = 1 + random.nextInt(5000);
+      updates.add(offHeap(Parameters.of(
+          Tensor.ofFloats("w", new long[] {300, 50}, gaussian(random, 15_000)),
+          Tensor.ofFloats("b", new long[] {50}, gaussian(random, 50)))));
+    }
+    for (long seed = 0; seed < 5; seed++) {
+      assertReferenceMean(kernel, updates, examples, order(learners, new Random(seed)));
+    }
+  }
+
+  private static List<Integer> order(int n, Random shuffle) {
+    List<Integer> order = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      order.add(i);
+    }
+    if (shuffle != null) {
+      Collections.shuffle(order, shuffle);
+    }
+    return order;
+  }
+
+  private static void assertReferenceMean(AveragingKernel kernel, List<Parameters> updates,
+      long[] examples, List<Integer> arrival) {
     FitAggregation aggregation =
         FedAvg.withDefaults().beginFitAggregation(1, updates.get(0), kernel);
-    for (int learner = 0; learner < examples.length; learner++) {
+    for (int learner : arrival) {
       aggregation.accept(new LearnerResult<>("learner-" + learner,
           FitResult.of(updates.get(learner), examples[learner])));
     }
@@ -66,9 +115,22 @@ class AveragingKernelTest {
       }
       for (int i = 0; i < values.length; i++) {
         assertEquals(reference[i], values[i], TOLERANCE,
-            tensor.name() + "[" + i + "] with kernel " + kernel);
+            tensor.name() + "[" + i + "] with kernel " + kernel + ", arrival " + arrival);
       }
     }
+  }
+
+  /** The same values in direct buffers, each a slice at an odd offset of a larger buffer. */
+  private static Parameters offHeap(Parameters parameters) {
+    List<Tensor> tensors = new ArrayList<>();
+    for (Tensor tensor : parameters) {
+      ByteBuffer block = ByteBuffer.allocateDirect((int) tensor.byteSize() + 64);
+      block.position(36);
+      ByteBuffer data = block.slice().order(ByteOrder.LITTLE_ENDIAN);
+      data.put(tensor.data()).flip();
+      tensors.add(new Tensor(tensor.name(), tensor.dtype(), tensor.shape(), data));
+    }
+    return new Parameters(tensors);
   }
 
   @ParameterizedTest(name = "{0}")
