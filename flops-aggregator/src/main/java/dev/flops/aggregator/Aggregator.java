@@ -48,6 +48,14 @@ import org.slf4j.LoggerFactory;
 public final class Aggregator implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Aggregator.class);
 
+  /**
+   * The most updates buffered at once when none is set: the number of processors, at least 2.
+   * Decoding and folding an update is CPU work, so more uploads in flight than cores would only
+   * cost memory.
+   */
+  public static final int DEFAULT_MAX_IN_FLIGHT_UPLOADS =
+      Math.max(2, Runtime.getRuntime().availableProcessors());
+
   /** The port the aggregator listens on when none is set. */
   public static final int DEFAULT_PORT = 50051;
 
@@ -60,7 +68,7 @@ public final class Aggregator implements AutoCloseable {
   private final Duration learnerWaitTimeout;
   private final Executor executor;
   private final ExecutorService ownedExecutor;
-  private final FederationService service = new FederationService();
+  private final FederationService service;
   private Server server;
   private boolean trained;
 
@@ -72,6 +80,7 @@ public final class Aggregator implements AutoCloseable {
     this.kernel = builder.kernel;
     this.observers = List.copyOf(builder.observers);
     this.learnerWaitTimeout = builder.learnerWaitTimeout;
+    this.service = new FederationService(builder.maxInFlightUploads);
     if (builder.executor != null) {
       this.executor = builder.executor;
       this.ownedExecutor = null;
@@ -137,6 +146,11 @@ public final class Aggregator implements AutoCloseable {
       }
     }
     return false;
+  }
+
+  /** The pool of in-flight uploads, for tests that count buffered updates. */
+  dev.flops.aggregator.internal.UploadSlots uploadSlots() {
+    return service.uploadSlots();
   }
 
   /**
@@ -215,6 +229,7 @@ public final class Aggregator implements AutoCloseable {
     private final List<FederationObserver> observers = new ArrayList<>();
     private Duration learnerWaitTimeout = Duration.ofMinutes(10);
     private Executor executor;
+    private int maxInFlightUploads = DEFAULT_MAX_IN_FLIGHT_UPLOADS;
 
     private Builder() {}
 
@@ -307,6 +322,26 @@ public final class Aggregator implements AutoCloseable {
         throw new IllegalArgumentException("learnerWaitTimeout must be positive but was " + timeout);
       }
       this.learnerWaitTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Sets how many uploaded updates the aggregator buffers at once. Each buffered update costs one
+     * model's worth of off-heap memory, reused from round to round; an upload beyond the bound waits,
+     * its data held back on the learner's side by gRPC flow control, until an earlier update is
+     * folded. With {@code k} in flight the aggregator holds about {@code (3 + k)} models: the global
+     * parameters, the running sum, the new mean and the {@code k} updates, however many learners
+     * there are.
+     *
+     * @param maxInFlightUploads at least 1; default {@link #DEFAULT_MAX_IN_FLIGHT_UPLOADS}
+     * @return this builder
+     */
+    public Builder maxInFlightUploads(int maxInFlightUploads) {
+      if (maxInFlightUploads < 1) {
+        throw new IllegalArgumentException(
+            "maxInFlightUploads must be at least 1 but was " + maxInFlightUploads);
+      }
+      this.maxInFlightUploads = maxInFlightUploads;
       return this;
     }
 

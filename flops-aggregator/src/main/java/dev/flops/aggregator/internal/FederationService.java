@@ -56,8 +56,24 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   private final Object membership = new Object();
   /** Guards folding into {@link #aggregation} against tasks being expired concurrently. */
   private final Object foldLock = new Object();
+  private final UploadSlots uploadSlots;
   private volatile long currentRound;
   private FitAggregation aggregation;
+
+  /**
+   * Creates the service.
+   *
+   * @param maxInFlightUploads the most updates buffered at once; further uploads wait under gRPC
+   *     flow control
+   */
+  public FederationService(int maxInFlightUploads) {
+    this.uploadSlots = new UploadSlots(maxInFlightUploads);
+  }
+
+  /** The bounded pool that in-flight uploads are decoded into. */
+  public UploadSlots uploadSlots() {
+    return uploadSlots;
+  }
 
   /** Returns the ids of the learners connected now, in the order they joined. */
   public List<String> availableLearners() {
@@ -191,7 +207,13 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
 
   @Override
   public StreamObserver<UploadMessage> uploadUpdate(StreamObserver<UploadReceipt> responseObserver) {
-    return new Upload(responseObserver);
+    ServerCallStreamObserver<UploadReceipt> call =
+        (ServerCallStreamObserver<UploadReceipt>) responseObserver;
+    // Manual flow control: the next message is read only once the previous one is processed, and
+    // the chunks only once the upload holds a slot, so a waiting upload costs no memory here.
+    call.disableAutoRequest();
+    call.request(1);
+    return new Upload(call);
   }
 
   private PendingTask ownedTask(String taskId, String learnerId, Envelope envelope) {
@@ -362,20 +384,24 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     }
   }
 
-  /** One learner's upload of a fit result. */
+  /**
+   * One learner's upload of a fit result. gRPC calls its observer methods one at a time; the slot
+   * grant comes from another thread, hence the lock.
+   */
   private final class Upload implements StreamObserver<UploadMessage> {
-    private final StreamObserver<UploadReceipt> response;
+    private final ServerCallStreamObserver<UploadReceipt> response;
     private PendingTask task;
     private UploadHeader header;
+    private UploadSlots.Request slot;
     private ParameterDecoder decoder;
     private boolean closed;
 
-    Upload(StreamObserver<UploadReceipt> response) {
+    Upload(ServerCallStreamObserver<UploadReceipt> response) {
       this.response = response;
     }
 
     @Override
-    public void onNext(UploadMessage message) {
+    public synchronized void onNext(UploadMessage message) {
       if (closed) {
         return;
       }
@@ -395,7 +421,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
                 "chunk is for round %d but the upload is for round %d",
                 message.getEnvelope().getRound(), task.round));
           }
+          if (decoder == null) {
+            throw new IllegalStateException(task + ": a chunk arrived before the upload had a slot");
+          }
           decoder.accept(message.getChunk());
+          response.request(1);
         }
       } catch (WireFormatException e) {
         reject(refusal(e));
@@ -424,11 +454,26 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         throw new WireFormatException(
             "the update does not match the global model: " + mismatch);
       });
-      decoder = new ParameterDecoder(h.getManifest());
+      Manifests.checkWellFormed(h.getManifest());
+      slot = uploadSlots.acquire(this::granted);
+    }
+
+    /** The upload holds a slot: decode into it and read on. */
+    private synchronized void granted(UploadSlots.Slot granted) {
+      if (closed) {
+        return;
+      }
+      try {
+        decoder = new ParameterDecoder(header.getManifest(), granted);
+      } catch (WireFormatException e) {
+        reject(refusal(e));
+        return;
+      }
+      response.request(1);
     }
 
     @Override
-    public void onCompleted() {
+    public synchronized void onCompleted() {
       if (closed) {
         return;
       }
@@ -436,30 +481,39 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         reject(Status.INVALID_ARGUMENT.withDescription("the upload ended before its header"));
         return;
       }
-      FitResult result;
-      try {
-        Parameters parameters = decoder.finish(true);
-        decoder = null;
-        result = new FitResult(
-            parameters, header.getNumExamples(), Scalars.toMetrics(header.getMetricsMap()));
-      } catch (WireFormatException e) {
-        reject(refusal(e));
+      if (decoder == null) {
+        reject(Status.INVALID_ARGUMENT.withDescription(
+            "the upload ended after its header, before any data"));
         return;
       }
-      synchronized (foldLock) {
-        if (task.isDone() || aggregation == null) {
-          reject(Status.FAILED_PRECONDITION.withDescription(
-              task + " has already ended: " + task.failureReason() + "; late update discarded"));
-          return;
-        }
+      try {
+        FitResult result;
         try {
-          aggregation.accept(new LearnerResult<>(task.learnerId, result));
-        } catch (RuntimeException e) {
-          log.error("{}: the strategy could not fold the update", task, e);
-          reject(Status.INTERNAL.withDescription("the aggregator could not fold the update: " + e));
+          Parameters parameters = decoder.finish(true);
+          result = new FitResult(
+              parameters, header.getNumExamples(), Scalars.toMetrics(header.getMetricsMap()));
+        } catch (WireFormatException e) {
+          reject(refusal(e));
           return;
         }
-        task.succeed(null);
+        synchronized (foldLock) {
+          if (task.isDone() || aggregation == null) {
+            reject(Status.FAILED_PRECONDITION.withDescription(
+                task + " has already ended: " + task.failureReason() + "; late update discarded"));
+            return;
+          }
+          try {
+            aggregation.accept(new LearnerResult<>(task.learnerId, result));
+          } catch (RuntimeException e) {
+            log.error("{}: the strategy could not fold the update", task, e);
+            reject(Status.INTERNAL.withDescription(
+                "the aggregator could not fold the update: " + e));
+            return;
+          }
+          task.succeed(null);
+        }
+      } finally {
+        releaseSlot();
       }
       closed = true;
       response.onNext(UploadReceipt.newBuilder()
@@ -470,20 +524,28 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     }
 
     @Override
-    public void onError(Throwable t) {
+    public synchronized void onError(Throwable t) {
       if (closed) {
         return;
       }
       closed = true;
-      decoder = null;
+      releaseSlot();
       if (task != null && task.fail("the upload broke off: " + Status.fromThrowable(t))) {
         log.warn("{}: the upload broke off: {}", task, Status.fromThrowable(t));
       }
     }
 
+    private void releaseSlot() {
+      decoder = null;
+      if (slot != null) {
+        slot.close();
+        slot = null;
+      }
+    }
+
     private void reject(Status status) {
       closed = true;
-      decoder = null;
+      releaseSlot();
       String who = task != null ? task.toString() : "an upload";
       log.warn("rejected {}: {}", who, status.getDescription());
       if (task != null && status.getCode() != Status.Code.NOT_FOUND

@@ -20,6 +20,10 @@ public interface FitAggregation {
   /**
    * Folds one validated update into the aggregate.
    *
+   * <p>The update's data is only valid during this call: the aggregator reuses its buffers for the
+   * next upload as soon as this returns (that is what bounds its memory). A strategy that must keep
+   * updates, such as a median, copies them, for instance to disk.
+   *
    * @param result the update; its structure already matches the global parameters and its values
    *     are finite
    */

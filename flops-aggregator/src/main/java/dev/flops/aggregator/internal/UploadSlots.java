@@ -1,0 +1,174 @@
+package dev.flops.aggregator.internal;
+
+import dev.flops.proto.codec.ParameterDecoder;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The bounded set of updates the aggregator buffers at once. An upload takes a slot once its header
+ * is accepted and gives it back when its update is folded or refused; while every slot is taken,
+ * the upload waits with its chunks unread, so gRPC flow control holds them back on the learner's
+ * side. The aggregator's memory for updates is thus {@code capacity × model}, however many learners
+ * upload.
+ *
+ * <p>A slot keeps its direct buffers for reuse, so updates are decoded off-heap, where the native
+ * kernel folds them in place, and no buffer is allocated per upload once the slots are warm.
+ */
+public final class UploadSlots {
+
+  private final int capacity;
+  private final Deque<Slot> free = new ArrayDeque<>();
+  private final Deque<Consumer<Slot>> waiting = new ArrayDeque<>();
+  private int created;
+  private int held;
+  private int mostHeld;
+  private int mostWaiting;
+
+  /**
+   * Creates the pool.
+   *
+   * @param capacity the most updates buffered at once, at least 1
+   */
+  public UploadSlots(int capacity) {
+    if (capacity < 1) {
+      throw new IllegalArgumentException("capacity must be at least 1 but was " + capacity);
+    }
+    this.capacity = capacity;
+  }
+
+  /**
+   * Hands a slot to {@code onGranted}: at once (on this thread) if one is free, else when one is
+   * released (on the releasing thread), in the order the requests came.
+   *
+   * @return a handle that withdraws the request, or releases the slot if it was already granted
+   */
+  public Request acquire(Consumer<Slot> onGranted) {
+    Request request = new Request(onGranted);
+    Slot slot;
+    synchronized (this) {
+      slot = take();
+      if (slot == null) {
+        waiting.add(request);
+        mostWaiting = Math.max(mostWaiting, waiting.size());
+        return request;
+      }
+    }
+    request.accept(slot);
+    return request;
+  }
+
+  private Slot take() {
+    Slot slot = free.poll();
+    if (slot == null && created < capacity) {
+      slot = new Slot();
+      created++;
+    }
+    if (slot != null) {
+      held++;
+      mostHeld = Math.max(mostHeld, held);
+    }
+    return slot;
+  }
+
+  private void release(Slot slot) {
+    Consumer<Slot> next;
+    synchronized (this) {
+      next = waiting.poll();
+      if (next == null) {
+        held--;
+        free.push(slot);
+        return;
+      }
+    }
+    next.accept(slot);
+  }
+
+  /** The most updates buffered at the same time so far. */
+  public synchronized int mostHeld() {
+    return mostHeld;
+  }
+
+  /** The most uploads that waited for a slot at the same time so far. */
+  public synchronized int mostWaiting() {
+    return mostWaiting;
+  }
+
+  /** The number of slots held now. */
+  public synchronized int held() {
+    return held;
+  }
+
+  /** The most updates buffered at once. */
+  public int capacity() {
+    return capacity;
+  }
+
+  /** One upload's claim on a slot. */
+  public final class Request implements Consumer<Slot> {
+    private final Consumer<Slot> onGranted;
+    private Slot slot;
+    private boolean cancelled;
+
+    private Request(Consumer<Slot> onGranted) {
+      this.onGranted = onGranted;
+    }
+
+    @Override
+    public void accept(Slot granted) {
+      boolean taken;
+      synchronized (this) {
+        taken = !cancelled;
+        if (taken) {
+          slot = granted;
+        }
+      }
+      if (taken) {
+        onGranted.accept(granted);
+      } else {
+        release(granted);
+      }
+    }
+
+    /** Gives the slot back, or withdraws the request if it is still waiting. Idempotent. */
+    public void close() {
+      Slot toRelease;
+      synchronized (this) {
+        if (cancelled) {
+          return;
+        }
+        cancelled = true;
+        toRelease = slot;
+        slot = null;
+      }
+      if (toRelease != null) {
+        release(toRelease);
+      } else {
+        synchronized (UploadSlots.this) {
+          waiting.remove(this);
+        }
+      }
+    }
+  }
+
+  /** Reusable direct buffers for one update, one per tensor, grown on demand. */
+  public static final class Slot implements ParameterDecoder.BufferSource {
+    private final List<ByteBuffer> buffers = new ArrayList<>();
+
+    @Override
+    public ByteBuffer bufferFor(int index, int bytes) {
+      while (buffers.size() <= index) {
+        buffers.add(null);
+      }
+      ByteBuffer buffer = buffers.get(index);
+      if (buffer == null || buffer.capacity() < bytes) {
+        buffer = ByteBuffer.allocateDirect(bytes);
+        buffers.set(index, buffer);
+      }
+      return buffer.clear();
+    }
+  }
+}
