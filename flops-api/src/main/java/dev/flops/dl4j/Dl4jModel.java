@@ -95,8 +95,8 @@ public final class Dl4jModel implements FederatedModel {
     List<Tensor> tensors = new ArrayList<>(table.size());
     for (Map.Entry<String, INDArray> entry : table.entrySet()) {
       INDArray values = entry.getValue();
-      float[] data = Nd4j.toFlattened('c', values.castTo(DataType.FLOAT)).toFloatVector();
-      tensors.add(Tensor.ofFloats(entry.getKey(), values.shape(), data));
+      tensors.add(new Tensor(entry.getKey(), dev.flops.api.DType.FLOAT32, values.shape(),
+          Nd4jBuffers.toDirectFloats(values)));
     }
     return new Parameters(tensors);
   }
@@ -109,8 +109,9 @@ public final class Dl4jModel implements FederatedModel {
     });
     DataType networkType = network.params().dataType();
     for (Tensor tensor : parameters) {
-      INDArray values = Nd4j.create(tensor.toFloatArray(), tensor.shape(), 'c');
-      network.setParam(tensor.name(), values.castTo(networkType));
+      INDArray values = Nd4jBuffers.floats(tensor.data(), tensor.shape());
+      network.setParam(tensor.name(),
+          networkType == DataType.FLOAT ? values : values.castTo(networkType));
     }
   }
 

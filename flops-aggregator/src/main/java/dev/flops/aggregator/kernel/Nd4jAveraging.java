@@ -3,14 +3,11 @@ package dev.flops.aggregator.kernel;
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
 import dev.flops.api.strategy.AveragingKernel;
+import dev.flops.dl4j.Nd4jBuffers;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.javacpp.indexer.FloatIndexer;
-import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -38,14 +35,9 @@ public final class Nd4jAveraging implements AveragingKernel {
     return "nd4j";
   }
 
-  /** Wraps a direct little-endian float buffer as a vector, sharing its memory. */
-  static INDArray wrap(ByteBuffer direct) {
-    long length = direct.remaining() / Float.BYTES;
-    FloatPointer pointer = new FloatPointer(new Pointer(direct));
-    pointer.capacity(length).limit(length);
-    DataBuffer buffer =
-        Nd4j.createBuffer(pointer, DataType.FLOAT, length, FloatIndexer.create(pointer));
-    return Nd4j.create(buffer, new long[] {length});
+  /** A direct buffer as a vector sharing its memory (a heap buffer is not passed here). */
+  private static INDArray wrap(ByteBuffer direct) {
+    return Nd4jBuffers.floats(direct, direct.remaining() / Float.BYTES);
   }
 
   private static final class Sum implements WeightedSum {

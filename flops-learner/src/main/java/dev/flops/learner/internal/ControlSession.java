@@ -24,6 +24,7 @@ import io.grpc.Channel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import java.nio.ByteBuffer;
 import java.util.Iterator;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutionException;
@@ -158,8 +159,9 @@ public final class ControlSession {
     log.info("running {}", what);
     long start = System.nanoTime();
     try {
-      Parameters global = download(round, task.getTaskId());
-      trainer.model().setParameters(global);
+      // No local keeps the received copy: once the model has taken it, it can be collected, so
+      // the learner holds at most three copies of the model (received, working, sending).
+      trainer.model().setParameters(download(round, task.getTaskId()));
       Config config = Scalars.toConfig(task.getConfigMap());
       if (task.getKind() == TaskKind.FIT) {
         FitResult result = trainer.fit(config);
@@ -213,7 +215,9 @@ public final class ControlSession {
         if (!message.hasManifest()) {
           throw new WireFormatException("the download did not start with a manifest");
         }
-        decoder = new ParameterDecoder(message.getManifest());
+        // Direct buffers: a DL4J model takes them without a staging copy (Nd4jBuffers).
+        decoder = new ParameterDecoder(message.getManifest(),
+            (index, bytes) -> ByteBuffer.allocateDirect(bytes));
       } else {
         decoder.accept(message.getChunk());
       }
