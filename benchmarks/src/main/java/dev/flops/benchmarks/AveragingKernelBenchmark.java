@@ -2,10 +2,13 @@ package dev.flops.benchmarks;
 
 import dev.flops.aggregator.kernel.JavaAveraging;
 import dev.flops.aggregator.kernel.Nd4jAveraging;
+import dev.flops.api.DType;
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
 import dev.flops.api.strategy.AveragingKernel;
 import dev.flops.api.strategy.AveragingKernel.WeightedSum;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -25,9 +28,10 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Time to fold one update into a running weighted sum ({@code sum.add(update, 3.0)}) with each
- * {@link AveragingKernel}, for a model of one float32 tensor of {@code size} elements. The update
- * is a heap, little-endian {@link Tensor} as the wire codec produces it, so the ND4J kernel pays
- * its heap to off-heap staging copy inside the measured call.
+ * {@link AveragingKernel}, for a model of one float32 tensor of {@code size} elements. With
+ * {@code layout=direct} the update lies in a direct buffer, as the aggregator decodes uploads (into
+ * its pool of in-flight slots), and the ND4J kernel folds it in place; with {@code layout=heap} it
+ * is a heap buffer, and the ND4J kernel pays a staging copy inside the measured call.
  *
  * <p>Compare with {@link BandwidthReferenceBenchmark} (same sizes, same bytes touched per element
  * as an ideal fold) and {@link Nd4jStepsBenchmark} (the ND4J kernel's two steps apart). Run alone:
@@ -44,7 +48,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx2g"})
+@Fork(value = 1, jvmArgsAppend = {"-Xmx2g", "-XX:MaxDirectMemorySize=2g"})
 @State(Scope.Benchmark)
 public class AveragingKernelBenchmark {
 
@@ -70,13 +74,23 @@ public class AveragingKernelBenchmark {
   @Param({"1000000", "10000000"})
   public int size;
 
+  /** Where the update's bytes live: {@code direct} (as uploads are decoded) or {@code heap}. */
+  @Param({"direct", "heap"})
+  public String layout;
+
   private WeightedSum sum;
   private Parameters update;
 
   @Setup(Level.Trial)
   public void setUp() {
     Parameters template = Parameters.of(Tensor.ofFloats("w", new long[] {size}, new float[size]));
-    update = Parameters.of(Tensor.ofFloats("w", new long[] {size}, randomFloats(size, 42)));
+    Tensor values = Tensor.ofFloats("w", new long[] {size}, randomFloats(size, 42));
+    if (layout.equals("direct")) {
+      ByteBuffer direct = ByteBuffer.allocateDirect(size * Float.BYTES)
+          .order(ByteOrder.LITTLE_ENDIAN).put(values.data()).flip();
+      values = new Tensor("w", DType.FLOAT32, new long[] {size}, direct);
+    }
+    update = Parameters.of(values);
     sum = kernel.create().begin(template);
     if (kernel == Kernel.nd4j) {
       System.out.println(Nd4jStepsBenchmark.describeThreads());

@@ -63,8 +63,8 @@ public final class KernelReport {
       if (benchmark.equals(TRIAD)) {
         triad.put(size, score);
       } else if (benchmark.equals(KERNEL)) {
-        kernels.computeIfAbsent(run.getParams().getParam("kernel"), k -> new TreeMap<>())
-            .put(size, score);
+        String name = run.getParams().getParam("kernel") + "/" + run.getParams().getParam("layout");
+        kernels.computeIfAbsent(name, k -> new TreeMap<>()).put(size, score);
       } else if (benchmark.startsWith(STEPS)) {
         steps.computeIfAbsent(benchmark.substring(STEPS.length()), k -> new TreeMap<>())
             .put(size, score);
@@ -86,8 +86,8 @@ public final class KernelReport {
 
     System.out.println();
     System.out.println("Fold one update (sum.add(update, 3.0)):");
-    System.out.printf(Locale.ROOT, "%-6s %-10s %16s %12s %16s %8s%n",
-        "kernel", "P", "ms/update", "update GB/s", "ref update GB/s", "ratio");
+    System.out.printf(Locale.ROOT, "%-12s %-10s %16s %12s %16s %8s%n",
+        "kernel/data", "P", "ms/update", "update GB/s", "ref update GB/s", "ratio");
     for (Map.Entry<String, Map<Integer, Result<?>>> k : kernels.entrySet()) {
       for (Map.Entry<Integer, Result<?>> e : k.getValue().entrySet()) {
         int size = e.getKey();
@@ -98,7 +98,7 @@ public final class KernelReport {
         double refGbs = gbPerSecond(12L * size, refMs);
         double refUpdateGbs = gbPerSecond(4L * size, refMs);
         double ratio = updateGbs / refUpdateGbs;
-        System.out.printf(Locale.ROOT, "%-6s %-10d %16s %12.2f %16.2f %8.2f%n",
+        System.out.printf(Locale.ROOT, "%-12s %-10d %16s %12.2f %16.2f %8.2f%n",
             k.getKey(), size, withError(e.getValue()), updateGbs, refUpdateGbs, ratio);
         System.out.printf(Locale.ROOT,
             "KERNEL_BENCH kernel=%s P=%d ms_per_update=%.4f update_gb_s=%.3f triad_ms=%.4f"
@@ -109,8 +109,8 @@ public final class KernelReport {
 
     if (!steps.isEmpty()) {
       System.out.println();
-      System.out.println("ND4J kernel steps, each as a share of the nd4j fold time:");
-      Map<Integer, Result<?>> nd4j = kernels.getOrDefault("nd4j", Map.of());
+      System.out.println("ND4J kernel steps on a heap update, each as a share of that fold:");
+      Map<Integer, Result<?>> nd4j = kernels.getOrDefault("nd4j/heap", Map.of());
       for (Map.Entry<String, Map<Integer, Result<?>>> s : steps.entrySet()) {
         for (Map.Entry<Integer, Result<?>> e : s.getValue().entrySet()) {
           int size = e.getKey();
