@@ -329,9 +329,10 @@ public final class Aggregator implements AutoCloseable {
      * Sets how many uploaded updates the aggregator buffers at once. Each buffered update costs one
      * model's worth of off-heap memory, reused from round to round; an upload beyond the bound waits,
      * its data held back on the learner's side by gRPC flow control, until an earlier update is
-     * folded. With {@code k} in flight the aggregator holds about {@code (3 + k)} models: the global
-     * parameters, the running sum, the new mean and the {@code k} updates, however many learners
-     * there are.
+     * folded. With {@code k} in flight and the ND4J kernel, the aggregator holds about
+     * {@code (2 + k)} models at the end of a round: the current global parameters, the running sum
+     * (which becomes the next global parameters in place) and the {@code k} updates, however many
+     * learners there are.
      *
      * @param maxInFlightUploads at least 1; default {@link #DEFAULT_MAX_IN_FLIGHT_UPLOADS}
      * @return this builder

@@ -36,6 +36,7 @@ public final class JavaAveraging implements AveragingKernel {
     private final float[] block = new float[BLOCK];
     private int count;
     private double totalWeight;
+    private boolean ended;
 
     Sum(Parameters template) {
       this.template = template;
@@ -46,6 +47,7 @@ public final class JavaAveraging implements AveragingKernel {
 
     @Override
     public void add(Parameters parameters, double weight) {
+      Sums.checkOpen(ended);
       Sums.checkAdd(template, parameters, weight);
       float w = (float) weight;
       for (int t = 0; t < sums.size(); t++) {
@@ -79,7 +81,9 @@ public final class JavaAveraging implements AveragingKernel {
 
     @Override
     public Parameters mean() {
+      Sums.checkOpen(ended);
       Sums.checkNotEmpty(count);
+      ended = true;
       List<Tensor> tensors = new ArrayList<>(sums.size());
       float scale = (float) (1.0 / totalWeight);
       for (int t = 0; t < sums.size(); t++) {
@@ -102,6 +106,7 @@ public final class JavaAveraging implements AveragingKernel {
 
     @Override
     public void close() {
+      ended = true;
       sums.clear();
     }
   }

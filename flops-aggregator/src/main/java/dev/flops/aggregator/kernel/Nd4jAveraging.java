@@ -17,10 +17,11 @@ import org.nd4j.linalg.factory.Nd4j;
  * buffers.
  *
  * <p>An update whose tensors are direct buffers (the aggregator decodes uploads straight into
- * direct buffers) is wrapped in place and folded with one {@code saxpy}, without any copy. An update
- * on the Java heap is first copied into a staging buffer, allocated on first need. The sum holds one
- * off-heap accumulator per tensor, so its memory is the model's size (twice with staging) whatever
- * the number of updates. The mean is written into new direct buffers.
+ * direct buffers) is folded in place with one {@code saxpy}, without any copy. An update on the
+ * Java heap is first copied into a staging buffer, allocated on first need. The accumulators are
+ * direct buffers that ND4J works on in place; {@link WeightedSum#mean()} scales them in place and
+ * returns them as the mean, so a round costs one model of memory for the sum and the new global
+ * model together, whatever the number of updates.
  */
 public final class Nd4jAveraging implements AveragingKernel {
 
@@ -35,50 +36,56 @@ public final class Nd4jAveraging implements AveragingKernel {
     return "nd4j";
   }
 
-  /** A direct buffer as a vector sharing its memory (a heap buffer is not passed here). */
+  /** A direct buffer as a vector sharing its memory. */
   private static INDArray wrap(ByteBuffer direct) {
     return Nd4jBuffers.floats(direct, direct.remaining() / Float.BYTES);
   }
 
   private static final class Sum implements WeightedSum {
     private final Parameters template;
+    /** Java owns the memory (freed when unreachable); the arrays are ND4J views of it. */
+    private final List<ByteBuffer> buffers = new ArrayList<>();
     private final List<INDArray> sums = new ArrayList<>();
-    private final List<INDArray> staging = new ArrayList<>();
+    private final List<ByteBuffer> staging = new ArrayList<>();
     private int count;
     private double totalWeight;
+    private boolean ended;
 
     Sum(Parameters template) {
       this.template = template;
       for (Tensor tensor : template) {
-        sums.add(Nd4j.zeros(DataType.FLOAT, tensor.elementCount()));
+        ByteBuffer buffer = ByteBuffer.allocateDirect(Math.toIntExact(tensor.byteSize()))
+            .order(ByteOrder.LITTLE_ENDIAN); // zeroed by the JVM
+        buffers.add(buffer);
+        sums.add(tensor.byteSize() == 0 ? null : wrap(buffer));
         staging.add(null);
       }
     }
 
     @Override
     public void add(Parameters parameters, double weight) {
+      Sums.checkOpen(ended);
       Sums.checkAdd(template, parameters, weight);
       for (int t = 0; t < sums.size(); t++) {
         INDArray sum = sums.get(t);
-        if (sum.length() == 0) {
+        if (sum == null) {
           continue;
         }
         ByteBuffer data = parameters.tensors().get(t).data();
-        INDArray x = data.isDirect() ? wrap(data) : staged(t, data);
+        INDArray x = wrap(data.isDirect() ? data : staged(t, data));
         Nd4j.getBlasWrapper().level1().axpy(x.length(), weight, x, sum);
       }
       count++;
       totalWeight += weight;
     }
 
-    private INDArray staged(int t, ByteBuffer heap) {
-      INDArray x = staging.get(t);
+    private ByteBuffer staged(int t, ByteBuffer heap) {
+      ByteBuffer x = staging.get(t);
       if (x == null) {
-        x = Nd4j.create(DataType.FLOAT, sums.get(t).length());
+        x = ByteBuffer.allocateDirect(heap.remaining()).order(ByteOrder.LITTLE_ENDIAN);
         staging.set(t, x);
       }
-      x.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer().put(heap.asFloatBuffer());
-      return x;
+      return x.clear().put(heap).flip();
     }
 
     @Override
@@ -93,28 +100,27 @@ public final class Nd4jAveraging implements AveragingKernel {
 
     @Override
     public Parameters mean() {
+      Sums.checkOpen(ended);
       Sums.checkNotEmpty(count);
+      ended = true;
       List<Tensor> tensors = new ArrayList<>(sums.size());
       for (int t = 0; t < sums.size(); t++) {
         INDArray sum = sums.get(t);
-        ByteBuffer out = ByteBuffer.allocateDirect(Math.toIntExact(sum.length() * Float.BYTES))
-            .order(ByteOrder.LITTLE_ENDIAN);
-        if (sum.length() > 0) {
-          INDArray mean = wrap(out);
-          Nd4j.getBlasWrapper().level1().copy(sum, mean);
-          Nd4j.getBlasWrapper().level1().scal(mean.length(), 1.0 / totalWeight, mean);
+        if (sum != null) {
+          Nd4j.getBlasWrapper().level1().scal(sum.length(), 1.0 / totalWeight, sum);
         }
         Tensor spec = template.tensors().get(t);
-        tensors.add(new Tensor(spec.name(), spec.dtype(), spec.shape(), out));
+        tensors.add(new Tensor(spec.name(), spec.dtype(), spec.shape(), buffers.get(t)));
       }
       return new Parameters(tensors);
     }
 
     @Override
     public void close() {
-      sums.forEach(INDArray::close);
-      staging.stream().filter(x -> x != null).forEach(INDArray::close);
+      // The buffers may now back the mean: only drop this sum's references to them.
+      ended = true;
       sums.clear();
+      buffers.clear();
       staging.clear();
     }
   }

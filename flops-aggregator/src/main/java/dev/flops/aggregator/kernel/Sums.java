@@ -27,6 +27,13 @@ final class Sums {
     });
   }
 
+  static void checkOpen(boolean ended) {
+    if (ended) {
+      throw new IllegalStateException(
+          "the weighted sum has ended (mean() was taken or it was closed); begin a new one");
+    }
+  }
+
   static void checkNotEmpty(int count) {
     if (count == 0) {
       throw new IllegalStateException("the weighted sum is empty: add parameters before mean()");

@@ -1,5 +1,6 @@
 package dev.flops.aggregator.kernel;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -131,6 +132,23 @@ class AveragingKernelTest {
       tensors.add(new Tensor(tensor.name(), tensor.dtype(), tensor.shape(), data));
     }
     return new Parameters(tensors);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("kernels")
+  void mean_endsTheSum_andStaysValidAfterClose(AveragingKernel kernel) {
+    Parameters update = offHeap(Parameters.of(Tensor.ofFloats("w", 1f, 2f, 4f)));
+    Parameters mean;
+    try (AveragingKernel.WeightedSum sum = kernel.begin(update)) {
+      sum.add(update, 3);
+      sum.add(update, 1);
+      mean = sum.mean();
+      IllegalStateException again = assertThrows(IllegalStateException.class, sum::mean);
+      assertTrue(again.getMessage().contains("begin a new one"), again.getMessage());
+      assertThrows(IllegalStateException.class, () -> sum.add(update, 1));
+    }
+    System.gc();
+    assertArrayEquals(new float[] {1f, 2f, 4f}, mean.get("w").toFloatArray());
   }
 
   @ParameterizedTest(name = "{0}")

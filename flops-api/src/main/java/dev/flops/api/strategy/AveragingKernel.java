@@ -43,10 +43,13 @@ public interface AveragingKernel {
     double totalWeight();
 
     /**
-     * Returns the weighted mean, {@code sum / totalWeight}.
+     * Returns the weighted mean, {@code sum / totalWeight}, and ends the sum: a kernel may scale
+     * its accumulators in place and hand their memory to the result, so that the new global model
+     * costs no memory beyond the sum's. Nothing can be added afterwards.
      *
-     * @return the mean, as float32 tensors with the template's structure
-     * @throws IllegalStateException if nothing was added
+     * @return the mean, as float32 tensors with the template's structure; it stays valid after
+     *     {@link #close()}
+     * @throws IllegalStateException if nothing was added, or the mean was already taken
      */
     Parameters mean();
 
