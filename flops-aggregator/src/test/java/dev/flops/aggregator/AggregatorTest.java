@@ -29,10 +29,12 @@ class AggregatorTest {
         .strategy(FedAvg.builder().rounds(2).minAvailableLearners(3).minFitLearners(3).build())
         .build()
         .start()) {
+      List<FakeTrainer> trainers = List.of(FakeTrainer.adding(initial, 1f, 10),
+          FakeTrainer.adding(initial, 2f, 20), FakeTrainer.adding(initial, 4f, 70));
       List<CompletableFuture<Void>> learners = List.of(
-          Federations.startLearner("a", aggregator.port(), FakeTrainer.adding(initial, 1f, 10)),
-          Federations.startLearner("b", aggregator.port(), FakeTrainer.adding(initial, 2f, 20)),
-          Federations.startLearner("c", aggregator.port(), FakeTrainer.adding(initial, 4f, 70)));
+          Federations.startLearner("a", aggregator.port(), trainers.get(0)),
+          Federations.startLearner("b", aggregator.port(), trainers.get(1)),
+          Federations.startLearner("c", aggregator.port(), trainers.get(2)));
 
       TrainingResult result = aggregator.train();
 
@@ -52,6 +54,11 @@ class AggregatorTest {
       }
       for (CompletableFuture<Void> learner : learners) {
         learner.get(10, TimeUnit.SECONDS); // every learner was told to shut down and exited cleanly
+      }
+      for (FakeTrainer trainer : trainers) {
+        // Downloads: fit 1, evaluate 1, evaluate 2. Round 2's fit runs on the parameters the
+        // learner evaluated in round 1, which its model still holds: no second download.
+        assertEquals(3, trainer.model().sets(), "parameters set into the learner's model");
       }
     }
   }

@@ -36,6 +36,8 @@ public interface LocalTrainer {
 
   /**
    * Evaluates the model, which already holds the round's global parameters, on the local data.
+   * It must leave the model's parameters unchanged: the learner fits the next round from them
+   * without downloading the same global parameters a second time.
    *
    * @param config the round's evaluate configuration
    * @return the loss, the number of examples evaluated and metrics (e.g. {@code accuracy})

@@ -132,6 +132,15 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
    */
   public PendingTask assign(String learnerId, long round, TaskKind kind, Config config,
       EncodedParameters download, Parameters global) {
+    return assign(learnerId, round, kind, config, download, global, "");
+  }
+
+  /**
+   * Gives a learner a task on the global parameters named {@code parametersId} (see the protocol's
+   * {@code Task.parameters_id}: a learner that holds them already skips the download).
+   */
+  public PendingTask assign(String learnerId, long round, TaskKind kind, Config config,
+      EncodedParameters download, Parameters global, String parametersId) {
     String taskId = "r" + round + "-" + kind.name().toLowerCase() + "-" + taskIds.incrementAndGet();
     PendingTask task = new PendingTask(taskId, learnerId, round, kind, download, global);
     tasks.put(taskId, task);
@@ -141,6 +150,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         .setTask(Task.newBuilder()
             .setTaskId(taskId)
             .setKind(kind)
+            .setParametersId(parametersId)
             .putAllConfig(Scalars.toWire(config)))
         .build();
     if (session == null || !session.send(message)) {

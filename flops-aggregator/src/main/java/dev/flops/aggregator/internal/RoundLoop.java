@@ -45,6 +45,9 @@ public final class RoundLoop {
   private final AveragingKernel kernel;
   private final List<FederationObserver> observers;
   private final Duration learnerWaitTimeout;
+  /** Names this run's global parameters for learners: "run/version", unique across runs. */
+  private final String runId = java.util.UUID.randomUUID().toString();
+  private long parametersVersion;
 
   public RoundLoop(FederationService service, Strategy strategy, FederatedModel model,
       AveragingKernel kernel, List<FederationObserver> observers, Duration learnerWaitTimeout) {
@@ -113,10 +116,12 @@ public final class RoundLoop {
     long start = System.nanoTime();
     List<String> available = service.awaitLearners(strategy.minAvailableLearners(), learnerWaitTimeout);
 
+    String globalId = runId + "/" + parametersVersion;
     List<Instruction> fitInstructions = strategy.configureFit(round, global, available);
     FitAggregation aggregation = strategy.beginFitAggregation(round, global, kernel);
     service.beginRound(round, aggregation);
-    List<PendingTask> fitTasks = assign(round, TaskKind.FIT, fitInstructions, encoded, global);
+    List<PendingTask> fitTasks =
+        assign(round, TaskKind.FIT, fitInstructions, encoded, global, globalId);
     List<TaskOutcome> fitOutcomes = awaitAll(fitTasks);
     service.endRound(fitTasks);
     List<LearnerFailure> failures = failures(fitOutcomes);
@@ -129,6 +134,7 @@ public final class RoundLoop {
       next = aggregated.get();
       model.setParameters(next);
       nextEncoded = EncodedParameters.encode(next);
+      parametersVersion++;
     } else {
       log.warn("round {}: no update was aggregated ({} accepted, {} failed); the global "
           + "parameters stay as they were", round, fitSucceeded, failures.size());
@@ -138,7 +144,8 @@ public final class RoundLoop {
         strategy.configureEvaluate(round, next, service.availableLearners());
     service.beginRound(round, null);
     List<PendingTask> evaluateTasks =
-        assign(round, TaskKind.EVALUATE, evaluateInstructions, nextEncoded, next);
+        assign(round, TaskKind.EVALUATE, evaluateInstructions, nextEncoded, next,
+            runId + "/" + parametersVersion);
     List<TaskOutcome> evaluateOutcomes = awaitAll(evaluateTasks);
     service.endRound(evaluateTasks);
     List<LearnerFailure> evaluateFailures = failures(evaluateOutcomes);
@@ -164,11 +171,11 @@ public final class RoundLoop {
   }
 
   private List<PendingTask> assign(int round, TaskKind kind, List<Instruction> instructions,
-      EncodedParameters encoded, Parameters global) {
+      EncodedParameters encoded, Parameters global, String parametersId) {
     List<PendingTask> assigned = new ArrayList<>(instructions.size());
     for (Instruction instruction : instructions) {
-      assigned.add(service.assign(
-          instruction.learnerId(), round, kind, instruction.config(), encoded, global));
+      assigned.add(service.assign(instruction.learnerId(), round, kind, instruction.config(),
+          encoded, global, parametersId));
     }
     return assigned;
   }

@@ -63,6 +63,8 @@ public final class ControlSession {
   private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
   private StreamObserver<LearnerMessage> out;
   private String learnerId;
+  /** The parameters the model holds as set from the aggregator, untrained since; null if unknown. */
+  private String heldParametersId;
   private String endDetail = "";
 
   public ControlSession(Channel channel, LocalTrainer trainer, String name) {
@@ -159,11 +161,19 @@ public final class ControlSession {
     log.info("running {}", what);
     long start = System.nanoTime();
     try {
-      // No local keeps the received copy: once the model has taken it, it can be collected, so
-      // the learner holds at most three copies of the model (received, working, sending).
-      trainer.model().setParameters(download(round, task.getTaskId()));
+      String parametersId = task.getParametersId();
+      if (parametersId.isEmpty() || !parametersId.equals(heldParametersId)) {
+        heldParametersId = null;
+        // No local keeps the received copy: once the model has taken it, it can be collected,
+        // so the learner holds at most three copies of the model (received, working, sending).
+        trainer.model().setParameters(download(round, task.getTaskId()));
+        heldParametersId = parametersId.isEmpty() ? null : parametersId;
+      } else {
+        log.debug("{}: the model already holds parameters {}; no download", what, parametersId);
+      }
       Config config = Scalars.toConfig(task.getConfigMap());
       if (task.getKind() == TaskKind.FIT) {
+        heldParametersId = null; // training changes the model's parameters
         FitResult result = trainer.fit(config);
         upload(round, task.getTaskId(), result);
       } else if (task.getKind() == TaskKind.EVALUATE) {
@@ -185,6 +195,7 @@ public final class ControlSession {
     } catch (InterruptedException e) {
       throw e;
     } catch (Exception e) {
+      heldParametersId = null;
       log.warn("{} failed: {}", what, e.toString(), e);
       out.onNext(LearnerMessage.newBuilder()
           .setEnvelope(WireProtocol.envelope(round))
