@@ -2,9 +2,13 @@ package dev.flops.aggregator;
 
 import dev.flops.aggregator.internal.FederationService;
 import dev.flops.aggregator.internal.RoundLoop;
+import dev.flops.aggregator.internal.tracking.SystemMetrics;
+import dev.flops.aggregator.internal.tracking.Tracker;
 import dev.flops.aggregator.kernel.Nd4jAveraging;
+import dev.flops.aggregator.tracking.Tracking;
 import dev.flops.api.FederatedModel;
 import dev.flops.api.FederationObserver;
+import dev.flops.api.SavableModel;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.AveragingKernel;
 import dev.flops.api.strategy.FedAvg;
@@ -44,6 +48,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>At the end of {@link #train()} the learners are told to shut down. The model copy holds the
  * final global parameters afterwards.
+ *
+ * <p>Training is tracked in MLflow as {@link Builder#tracking(Tracking)} says; by default in
+ * MLflow's file store under {@code ./mlruns}, or at {@code MLFLOW_TRACKING_URI} when that is set.
  */
 public final class Aggregator implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Aggregator.class);
@@ -69,6 +76,8 @@ public final class Aggregator implements AutoCloseable {
   private final Executor executor;
   private final ExecutorService ownedExecutor;
   private final FederationService service;
+  private final Tracker tracker;
+  private final String modelName;
   private Server server;
   private boolean trained;
 
@@ -81,6 +90,9 @@ public final class Aggregator implements AutoCloseable {
     this.observers = List.copyOf(builder.observers);
     this.learnerWaitTimeout = builder.learnerWaitTimeout;
     this.service = new FederationService(builder.maxInFlightUploads);
+    this.modelName = modelName(model);
+    this.tracker = Tracker.open(builder.tracking == null ? Tracking.defaults() : builder.tracking,
+        "flops-" + modelName);
     if (builder.executor != null) {
       this.executor = builder.executor;
       this.ownedExecutor = null;
@@ -93,6 +105,18 @@ public final class Aggregator implements AutoCloseable {
       });
       this.executor = ownedExecutor;
     }
+  }
+
+  /** Names the model for tracking: the framework's class when it says, else the model's class. */
+  private static String modelName(FederatedModel model) {
+    if (model instanceof SavableModel savable) {
+      String modelClass = savable.flavorAttributes().get("model_class");
+      if (modelClass != null) {
+        return savable.flavor() + "-" + modelClass.substring(modelClass.lastIndexOf('.') + 1);
+      }
+      return savable.flavor();
+    }
+    return model.getClass().getSimpleName();
   }
 
   /**
@@ -184,7 +208,8 @@ public final class Aggregator implements AutoCloseable {
       trained = true;
     }
     RoundLoop loop =
-        new RoundLoop(service, strategy, model, kernel, observers, learnerWaitTimeout);
+        new RoundLoop(service, strategy, model, kernel, observers, learnerWaitTimeout)
+            .tracking(tracker, new SystemMetrics(kernel instanceof Nd4jAveraging), modelName);
     try {
       return loop.run();
     } catch (InterruptedException e) {
@@ -193,6 +218,7 @@ public final class Aggregator implements AutoCloseable {
       throw new TrainingException("federated training failed: " + e.getMessage(), e);
     } finally {
       service.shutdownLearners("training finished");
+      tracker.close();
     }
   }
 
@@ -217,6 +243,7 @@ public final class Aggregator implements AutoCloseable {
     if (ownedExecutor != null) {
       ownedExecutor.shutdownNow();
     }
+    tracker.close();
   }
 
   /** Builds an {@link Aggregator}; setters check their values at once. */
@@ -230,6 +257,7 @@ public final class Aggregator implements AutoCloseable {
     private Duration learnerWaitTimeout = Duration.ofMinutes(10);
     private Executor executor;
     private int maxInFlightUploads = DEFAULT_MAX_IN_FLIGHT_UPLOADS;
+    private Tracking tracking;
 
     private Builder() {}
 
@@ -360,10 +388,25 @@ public final class Aggregator implements AutoCloseable {
     }
 
     /**
+     * Sets where the training is tracked in MLflow (default {@link Tracking#defaults()}: the
+     * {@code MLFLOW_TRACKING_URI} environment variable if set, else the file store {@code
+     * ./mlruns}); {@link Tracking#off()} disables tracking.
+     *
+     * @param tracking the tracking backend and its options
+     * @return this builder
+     */
+    public Builder tracking(Tracking tracking) {
+      this.tracking = Objects.requireNonNull(tracking, "tracking");
+      return this;
+    }
+
+    /**
      * Builds the aggregator (not yet listening; call {@link Aggregator#start()}).
      *
      * @return the aggregator
      * @throws IllegalStateException if no model was set
+     * @throws IllegalArgumentException if tracking cannot work: the file store directory is not
+     *     writable, or {@code MLFLOW_TRACKING_URI} holds an invalid or unsupported URI
      */
     public Aggregator build() {
       if (model == null) {

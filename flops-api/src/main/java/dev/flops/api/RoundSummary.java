@@ -16,6 +16,7 @@ import java.util.Optional;
  * @param evaluation the federated evaluation, or null if no learner evaluated
  * @param duration wall time of the whole round, fit and evaluate
  * @param failures what went wrong, one entry per failed task
+ * @param resources the traffic and aggregator resources of the round
  */
 public record RoundSummary(
     int round,
@@ -25,13 +26,14 @@ public record RoundSummary(
     int evaluateFailed,
     Evaluation evaluation,
     Duration duration,
-    List<LearnerFailure> failures) {
+    List<LearnerFailure> failures,
+    RoundResources resources) {
 
   /**
    * Validates the arguments.
    *
    * @throws IllegalArgumentException if the round is below 1 or a count is negative
-   * @throws NullPointerException if the duration or the failure list is null
+   * @throws NullPointerException if the duration, the failure list or the resources are null
    */
   public RoundSummary {
     if (round < 1) {
@@ -42,6 +44,27 @@ public record RoundSummary(
     }
     Objects.requireNonNull(duration, "duration");
     failures = List.copyOf(failures);
+    Objects.requireNonNull(resources, "resources");
+  }
+
+  /**
+   * Creates a summary whose resources were not measured ({@link RoundResources#UNKNOWN}).
+   *
+   * @param round the round number, from 1
+   * @param fitSucceeded learners whose updates were accepted into the aggregate
+   * @param fitFailed learners whose fit task failed, was rejected or timed out
+   * @param evaluateSucceeded learners whose evaluation results were aggregated
+   * @param evaluateFailed learners whose evaluate task failed or timed out
+   * @param evaluation the federated evaluation, or null if no learner evaluated
+   * @param duration wall time of the whole round, fit and evaluate
+   * @param failures what went wrong, one entry per failed task
+   * @throws IllegalArgumentException if the round is below 1 or a count is negative
+   * @throws NullPointerException if the duration or the failure list is null
+   */
+  public RoundSummary(int round, int fitSucceeded, int fitFailed, int evaluateSucceeded,
+      int evaluateFailed, Evaluation evaluation, Duration duration, List<LearnerFailure> failures) {
+    this(round, fitSucceeded, fitFailed, evaluateSucceeded, evaluateFailed, evaluation, duration,
+        failures, RoundResources.UNKNOWN);
   }
 
   /**

@@ -13,9 +13,14 @@ import java.util.Optional;
  *     no round was evaluated
  * @param finalParameters the global parameters after the last round
  * @param duration the wall time of the whole training
+ * @param tracking where the training was tracked, or null if tracking was off
  */
 public record TrainingResult(
-    List<RoundSummary> rounds, RoundSummary bestRound, Parameters finalParameters, Duration duration) {
+    List<RoundSummary> rounds,
+    RoundSummary bestRound,
+    Parameters finalParameters,
+    Duration duration,
+    TrackingInfo tracking) {
 
   /**
    * Validates the arguments.
@@ -30,6 +35,40 @@ public record TrainingResult(
     }
     Objects.requireNonNull(finalParameters, "finalParameters");
     Objects.requireNonNull(duration, "duration");
+  }
+
+  /**
+   * Creates the result of an untracked training.
+   *
+   * @param rounds the summary of every round, in order
+   * @param bestRound the best round, or null if no round was evaluated
+   * @param finalParameters the global parameters after the last round
+   * @param duration the wall time of the whole training
+   * @throws NullPointerException if a required argument is null
+   * @throws IllegalArgumentException if there are no rounds
+   */
+  public TrainingResult(List<RoundSummary> rounds, RoundSummary bestRound,
+      Parameters finalParameters, Duration duration) {
+    this(rounds, bestRound, finalParameters, duration, null);
+  }
+
+  /**
+   * Returns where the training was tracked.
+   *
+   * @return the experiment and run ids, or empty if tracking was off
+   */
+  public Optional<TrackingInfo> trackingInfo() {
+    return Optional.ofNullable(tracking);
+  }
+
+  /**
+   * Returns a copy with tracking information.
+   *
+   * @param info where the training was tracked
+   * @return a new result, equal to this one but for its tracking information
+   */
+  public TrainingResult withTracking(TrackingInfo info) {
+    return new TrainingResult(rounds, bestRound, finalParameters, duration, info);
   }
 
   /**

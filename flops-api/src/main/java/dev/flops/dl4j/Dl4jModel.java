@@ -2,16 +2,24 @@ package dev.flops.dl4j;
 
 import dev.flops.api.FederatedModel;
 import dev.flops.api.Parameters;
+import dev.flops.api.SavableModel;
 import dev.flops.api.Tensor;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Properties;
+import org.bytedeco.javacpp.Loader;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -32,8 +40,16 @@ import org.nd4j.linalg.factory.Nd4j;
  * net.init();
  * FederatedModel model = Dl4jModel.of(net);
  * }</pre>
+ *
+ * <p>As a {@link SavableModel} it saves with DL4J's {@link ModelSerializer} (a zip holding the
+ * configuration JSON and the parameters; no updater state), which
+ * {@code ModelSerializer.restoreMultiLayerNetwork(file)} or {@code restoreComputationGraph(file)}
+ * loads back.
  */
-public final class Dl4jModel implements FederatedModel {
+public final class Dl4jModel implements SavableModel {
+
+  /** The file {@link #save} writes. */
+  public static final String MODEL_FILE = "model.zip";
 
   private final Model network;
   private final MultiLayerNetwork multiLayer;
@@ -133,6 +149,72 @@ public final class Dl4jModel implements FederatedModel {
       i++;
     }
     return Optional.empty();
+  }
+
+  /**
+   * Writes a copy of the network holding {@code parameters} with DL4J's {@link ModelSerializer}
+   * (configuration and parameters, without updater state). The wrapped network is not changed.
+   *
+   * @param parameters parameters with this network's structure
+   * @param file the zip file to create or replace
+   * @throws IOException if the file cannot be written
+   * @throws IllegalArgumentException if the parameters do not fit this network
+   */
+  @Override
+  public void save(Parameters parameters, Path file) throws IOException {
+    Objects.requireNonNull(parameters, "parameters");
+    Objects.requireNonNull(file, "file");
+    Dl4jModel copy = multiLayer != null ? of(multiLayer.clone()) : of(graph.clone());
+    copy.setParameters(parameters);
+    ModelSerializer.writeModel(copy.network, file.toFile(), false);
+  }
+
+  @Override
+  public String fileName() {
+    return MODEL_FILE;
+  }
+
+  @Override
+  public String flavor() {
+    return "dl4j";
+  }
+
+  @Override
+  public Map<String, String> flavorAttributes() {
+    Map<String, String> attributes = new LinkedHashMap<>();
+    attributes.put("model_file", MODEL_FILE);
+    attributes.put("model_class", network.getClass().getName());
+    attributes.put("loader", ModelSerializer.class.getName()
+        + (multiLayer != null ? ".restoreMultiLayerNetwork" : ".restoreComputationGraph"));
+    attributes.put("serialization_format", "ModelSerializer zip (configuration JSON and "
+        + "parameters, no updater state)");
+    attributes.put("dl4j_version", mavenVersion("org.deeplearning4j", "deeplearning4j-nn"));
+    return attributes;
+  }
+
+  @Override
+  public List<String> requirements() {
+    String nn = mavenVersion("org.deeplearning4j", "deeplearning4j-nn");
+    String nativeVersion = mavenVersion("org.nd4j", "nd4j-native");
+    return List.of(
+        "org.deeplearning4j:deeplearning4j-nn:" + nn,
+        "org.nd4j:nd4j-native:" + nativeVersion,
+        "org.nd4j:nd4j-native:" + Loader.getPlatform() + ":" + nativeVersion);
+  }
+
+  /** Reads a library's version from the pom.properties Maven puts in its jar. */
+  private static String mavenVersion(String groupId, String artifactId) {
+    String resource = "/META-INF/maven/" + groupId + "/" + artifactId + "/pom.properties";
+    try (InputStream in = ModelSerializer.class.getResourceAsStream(resource)) {
+      if (in == null) {
+        return "unknown";
+      }
+      Properties properties = new Properties();
+      properties.load(in);
+      return properties.getProperty("version", "unknown");
+    } catch (IOException e) {
+      return "unknown";
+    }
   }
 
   /**

@@ -8,6 +8,7 @@ import dev.flops.learner.LearnerMain;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -17,6 +18,9 @@ import picocli.CommandLine.Option;
 @Command(name = "fashion-aggregator", mixinStandardHelpOptions = true,
     description = "Runs the Fashion-MNIST aggregator; learners connect to it.")
 public final class FashionAggregatorMain implements Callable<Integer> {
+
+  @Mixin
+  TrackingOptions tracking = new TrackingOptions();
 
   @Option(names = "--host", defaultValue = "0.0.0.0",
       description = "Address to listen on (default: ${DEFAULT-VALUE}).")
@@ -71,7 +75,7 @@ public final class FashionAggregatorMain implements Callable<Integer> {
         .fitConfig(round -> Config.of(
             Dl4jTrainer.LOCAL_EPOCHS, localEpochs, Dl4jTrainer.BATCH_SIZE, batchSize))
         .build();
-    try (Aggregator aggregator = Aggregator.builder()
+    try (Aggregator aggregator = tracking.apply(Aggregator.builder())
         .host(host)
         .port(port)
         .model(FashionOptions.modelFactory(model).apply(seed))

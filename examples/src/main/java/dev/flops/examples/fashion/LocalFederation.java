@@ -31,6 +31,9 @@ import picocli.CommandLine.Option;
 @Command(name = "local-federation", mixinStandardHelpOptions = true,
     description = "Runs an aggregator and N learners on Fashion-MNIST over gRPC on loopback.")
 public final class LocalFederation implements Callable<Integer> {
+
+  @Mixin
+  TrackingOptions tracking = new TrackingOptions();
   private static final Logger log = LoggerFactory.getLogger(LocalFederation.class);
 
   @Mixin
@@ -88,7 +91,7 @@ public final class LocalFederation implements Callable<Integer> {
         .evaluateConfig(round -> Config.of(Dl4jTrainer.BATCH_SIZE, 1000))
         .build();
     long start = System.nanoTime();
-    try (Aggregator aggregator = Aggregator.builder()
+    try (Aggregator aggregator = tracking.apply(Aggregator.builder())
         .host("127.0.0.1")
         .port(port)
         .model(options.newModel())
@@ -127,6 +130,17 @@ public final class LocalFederation implements Callable<Integer> {
     result.best().ifPresent(best -> out.printf(Locale.ROOT,
         "best round: %d (accuracy %.4f, loss %.4f); final accuracy %.4f; wall time %.1f s%n",
         best.round(), best.accuracy(), best.loss(), result.finalRound().accuracy(),
-        wall.toMillis() / 1000.0));
+        wall.toMillis() / 1000.0));    result.trackingInfo().ifPresent(info -> {
+      out.printf("tracked in MLflow at %s: experiment %s, parent run %s, best round's run %s%n",
+          info.trackingUri(), info.experimentId(), info.parentRunId(), info.bestRoundRunId());
+      if (info.trackingUri().startsWith("file:")) {
+        out.printf("view it: MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri %s%n",
+            info.trackingUri());
+      }
+      if (!info.complete()) {
+        out.printf("%d tracking call(s) could not be sent: %s%n", info.unsent().size(),
+            String.join("; ", info.unsent()));
+      }
+    });
   }
 }

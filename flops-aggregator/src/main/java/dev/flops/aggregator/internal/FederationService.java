@@ -59,6 +59,25 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   private final UploadSlots uploadSlots;
   private volatile long currentRound;
   private FitAggregation aggregation;
+  /** Protobuf bytes of parameter downloads sent and uploads received, since the start. */
+  private final AtomicLong bytesSent = new AtomicLong();
+  private final AtomicLong bytesReceived = new AtomicLong();
+
+  /**
+   * Returns the bytes of parameter data sent to learners so far: the serialized size of every
+   * download message (manifest and chunks), without gRPC and HTTP/2 framing.
+   */
+  public long bytesSent() {
+    return bytesSent.get();
+  }
+
+  /**
+   * Returns the bytes of parameter data received from learners so far: the serialized size of
+   * every upload message (header and chunks), rejected uploads included.
+   */
+  public long bytesReceived() {
+    return bytesReceived.get();
+  }
 
   /**
    * Creates the service.
@@ -206,7 +225,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
             .asRuntimeException();
       }
       ParameterStreamer.start((ServerCallStreamObserver<ParameterMessage>) responseObserver,
-          task.download, task.round);
+          task.download, task.round, bytesSent);
     } catch (WireFormatException e) {
       responseObserver.onError(refusal(e).asRuntimeException());
     } catch (StatusRuntimeException e) {
@@ -412,6 +431,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
 
     @Override
     public synchronized void onNext(UploadMessage message) {
+      bytesReceived.addAndGet(message.getSerializedSize());
       if (closed) {
         return;
       }

@@ -4,6 +4,7 @@ import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.ParameterMessage;
 import io.grpc.stub.ServerCallStreamObserver;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Streams encoded parameters (manifest, then chunks) to one learner, only as fast as gRPC flow
@@ -13,19 +14,23 @@ final class ParameterStreamer implements Runnable {
   private final ServerCallStreamObserver<ParameterMessage> out;
   private final EncodedParameters parameters;
   private final long round;
+  private final AtomicLong bytesSent;
   private int next = -1;
   private boolean done;
 
   private ParameterStreamer(
-      ServerCallStreamObserver<ParameterMessage> out, EncodedParameters parameters, long round) {
+      ServerCallStreamObserver<ParameterMessage> out, EncodedParameters parameters, long round,
+      AtomicLong bytesSent) {
     this.out = out;
     this.parameters = parameters;
     this.round = round;
+    this.bytesSent = bytesSent;
   }
 
-  static void start(
-      ServerCallStreamObserver<ParameterMessage> out, EncodedParameters parameters, long round) {
-    ParameterStreamer streamer = new ParameterStreamer(out, parameters, round);
+  /** Starts streaming; adds the size of every message sent to {@code bytesSent}. */
+  static void start(ServerCallStreamObserver<ParameterMessage> out, EncodedParameters parameters,
+      long round, AtomicLong bytesSent) {
+    ParameterStreamer streamer = new ParameterStreamer(out, parameters, round, bytesSent);
     out.setOnCancelHandler(streamer::cancel);
     out.setOnReadyHandler(streamer);
     streamer.run();
@@ -37,9 +42,9 @@ final class ParameterStreamer implements Runnable {
       ParameterMessage.Builder message =
           ParameterMessage.newBuilder().setEnvelope(WireProtocol.envelope(round));
       if (next < 0) {
-        out.onNext(message.setManifest(parameters.manifest()).build());
+        send(message.setManifest(parameters.manifest()).build());
       } else if (next < parameters.chunks().size()) {
-        out.onNext(message.setChunk(parameters.chunk(next)).build());
+        send(message.setChunk(parameters.chunk(next)).build());
       } else {
         done = true;
         out.onCompleted();
@@ -47,6 +52,11 @@ final class ParameterStreamer implements Runnable {
       }
       next++;
     }
+  }
+
+  private void send(ParameterMessage message) {
+    out.onNext(message);
+    bytesSent.addAndGet(message.getSerializedSize());
   }
 
   private synchronized void cancel() {

@@ -1,5 +1,8 @@
 package dev.flops.aggregator.internal;
 
+import dev.flops.aggregator.internal.tracking.SystemMetrics;
+import dev.flops.aggregator.internal.tracking.Tracker;
+import dev.flops.api.Config;
 import dev.flops.api.DType;
 import dev.flops.api.EvaluateResult;
 import dev.flops.api.Evaluation;
@@ -8,8 +11,10 @@ import dev.flops.api.FederationObserver;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.LearnerResult;
 import dev.flops.api.Parameters;
+import dev.flops.api.RoundResources;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.Tensor;
+import dev.flops.api.TrackingInfo;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.TrainingStarted;
 import dev.flops.api.strategy.AveragingKernel;
@@ -48,6 +53,9 @@ public final class RoundLoop {
   /** Names this run's global parameters for learners: "run/version", unique across runs. */
   private final String runId = java.util.UUID.randomUUID().toString();
   private long parametersVersion;
+  private Tracker tracker = Tracker.open(dev.flops.aggregator.tracking.Tracking.off(), "");
+  private SystemMetrics systemMetrics = new SystemMetrics(false);
+  private String modelName = "model";
 
   public RoundLoop(FederationService service, Strategy strategy, FederatedModel model,
       AveragingKernel kernel, List<FederationObserver> observers, Duration learnerWaitTimeout) {
@@ -59,19 +67,39 @@ public final class RoundLoop {
     this.learnerWaitTimeout = learnerWaitTimeout;
   }
 
+  /**
+   * Tracks the training (MLflow) with {@code tracker}, sampling the aggregator's resources with
+   * {@code metrics}; by default nothing is tracked.
+   *
+   * @param modelName names the model in the tracked params
+   * @return this loop
+   */
+  public RoundLoop tracking(Tracker tracker, SystemMetrics metrics, String modelName) {
+    this.tracker = tracker;
+    this.systemMetrics = metrics;
+    this.modelName = modelName;
+    return this;
+  }
+
   /** Runs every round; on failure the observers hear of it and the cause is rethrown. */
   public TrainingResult run() throws Exception {
     Instant started = Instant.now();
     long startNanos = System.nanoTime();
-    notify(o -> o.onTrainingStarted(
-        new TrainingStarted(strategy.toString(), strategy.rounds(), started)));
+    TrainingStarted startedEvent =
+        new TrainingStarted(strategy.toString(), strategy.rounds(), started);
+    notify(o -> o.onTrainingStarted(startedEvent));
     log.info("training started: {} rounds with {}", strategy.rounds(), strategy);
+    track(() -> tracker.trainingStarted(startedEvent, strategy, modelName));
+    RoundSummary best = null;
+    Parameters bestParameters = null;
     try {
       Parameters global = initialParameters();
       EncodedParameters encoded = EncodedParameters.encode(global);
       List<RoundSummary> rounds = new ArrayList<>();
-      RoundSummary best = null;
       for (int round = 1; round <= strategy.rounds(); round++) {
+        final int number = round;
+        Instant roundStart = Instant.now();
+        track(() -> tracker.roundStarted(number, roundStart));
         RoundState state = runRound(round, global, encoded);
         global = state.global;
         encoded = state.encoded;
@@ -79,19 +107,50 @@ public final class RoundLoop {
         rounds.add(summary);
         if (summary.isBetterThan(best)) {
           best = summary;
+          bestParameters = state.global;
         }
         log.info(describe(summary, strategy.rounds()));
+        Instant roundEnd = Instant.now();
+        track(() -> tracker.roundFinished(summary, roundEnd, state.fitConfig, state.evaluateConfig));
         notify(o -> o.onRoundFinished(summary));
       }
-      TrainingResult result = new TrainingResult(
+      TrainingResult untracked = new TrainingResult(
           rounds, best, global, Duration.ofNanos(System.nanoTime() - startNanos));
-      log.info(describe(result));
+      log.info(describe(untracked));
+      Parameters bestModel = bestParameters;
+      TrackingInfo info = trackEnd(() -> tracker.trainingSucceeded(untracked, bestModel, model));
+      TrainingResult result = info == null ? untracked : untracked.withTracking(info);
       notify(o -> o.onTrainingSucceeded(result));
       return result;
     } catch (Exception | Error e) {
       log.error("training failed: {}", e.getMessage());
+      RoundSummary bestSoFar = best;
+      Parameters bestSoFarParameters = bestParameters;
+      trackEnd(() -> tracker.trainingFailed(e, bestSoFar, bestSoFarParameters, model));
       notify(o -> o.onTrainingFailed(e));
       throw e;
+    }
+  }
+
+  /** Runs a tracking step; a tracking bug is logged and never stops training. */
+  private static void track(Runnable step) {
+    try {
+      step.run();
+    } catch (RuntimeException e) {
+      log.warn("tracking failed; training goes on", e);
+    }
+  }
+
+  private interface TrackingEnd {
+    TrackingInfo run() throws InterruptedException;
+  }
+
+  private static TrackingInfo trackEnd(TrackingEnd step) throws InterruptedException {
+    try {
+      return step.run();
+    } catch (RuntimeException e) {
+      log.warn("tracking failed; training goes on", e);
+      return null;
     }
   }
 
@@ -109,11 +168,15 @@ public final class RoundLoop {
   }
 
   /** The global parameters after a round, encoded once for every learner that downloads them. */
-  private record RoundState(Parameters global, EncodedParameters encoded, RoundSummary summary) {}
+  private record RoundState(Parameters global, EncodedParameters encoded, RoundSummary summary,
+      Config fitConfig, Config evaluateConfig) {}
 
   private RoundState runRound(int round, Parameters global, EncodedParameters encoded)
       throws Exception {
     long start = System.nanoTime();
+    long sentBefore = service.bytesSent();
+    long receivedBefore = service.bytesReceived();
+    double cpuBefore = systemMetrics.processCpuSeconds();
     List<String> available = service.awaitLearners(strategy.minAvailableLearners(), learnerWaitTimeout);
 
     String globalId = runId + "/" + parametersVersion;
@@ -164,10 +227,22 @@ public final class RoundLoop {
 
     List<LearnerFailure> allFailures = new ArrayList<>(failures);
     allFailures.addAll(evaluateFailures);
+    double cpuAfter = systemMetrics.processCpuSeconds();
+    RoundResources resources = new RoundResources(
+        service.bytesReceived() - receivedBefore, service.bytesSent() - sentBefore,
+        cpuBefore < 0 || cpuAfter < 0 ? -1 : cpuAfter - cpuBefore,
+        systemMetrics.heapUsedBytes(), systemMetrics.nonHeapUsedBytes(),
+        systemMetrics.offHeapBytes());
     RoundSummary summary = new RoundSummary(round, fitSucceeded, failures.size(), results.size(),
         evaluateFailures.size(), evaluation, Duration.ofNanos(System.nanoTime() - start),
-        allFailures);
-    return new RoundState(next, nextEncoded, summary);
+        allFailures, resources);
+    return new RoundState(next, nextEncoded, summary, firstConfig(fitInstructions),
+        firstConfig(evaluateInstructions));
+  }
+
+  /** The config a round sent (every learner gets the same from FedAvg), or empty. */
+  private static Config firstConfig(List<Instruction> instructions) {
+    return instructions.isEmpty() ? Config.empty() : instructions.get(0).config();
   }
 
   private List<PendingTask> assign(int round, TaskKind kind, List<Instruction> instructions,

@@ -176,6 +176,7 @@ public final class FedAvg implements Strategy {
    *
    * @return knob names and values
    */
+  @Override
   public Map<String, Object> knobs() {
     Map<String, Object> knobs = new LinkedHashMap<>();
     knobs.put("rounds", rounds);

@@ -7,6 +7,7 @@ import dev.flops.api.LearnerResult;
 import dev.flops.api.Parameters;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -38,6 +39,15 @@ public interface Strategy {
    * @return a positive duration
    */
   Duration roundTimeout();
+
+  /**
+   * Describes the strategy's knobs, for logs and experiment tracking (MLflow params).
+   *
+   * @return knob names (snake_case) and values, in a stable order; empty by default
+   */
+  default Map<String, Object> knobs() {
+    return Map.of();
+  }
 
   /**
    * Returns how many learners must be connected before a round starts.
