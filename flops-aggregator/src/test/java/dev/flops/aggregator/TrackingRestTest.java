@@ -1,0 +1,295 @@
+package dev.flops.aggregator;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.flops.aggregator.tracking.Tracking;
+import dev.flops.api.Parameters;
+import dev.flops.api.Tensor;
+import dev.flops.api.TrackingInfo;
+import dev.flops.api.TrainingResult;
+import dev.flops.api.strategy.FedAvg;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Tracking to a tracking server over REST (mlflow-client for the tracking API, the artifact proxy
+ * for the model), against {@link FakeMlflowServer}: NOT a real MLflow server, because none can be
+ * installed here (MLflow is a Python package; PyPI is unreachable from this machine). The fake
+ * checks every request against MLflow's REST API reference.
+ */
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+class TrackingRestTest {
+
+  private static TrainingResult train(FakeMlflowServer server, Tracking tracking, int learners)
+      throws Exception {
+    Parameters initial = Federations.randomParameters(21, false);
+    try (Aggregator aggregator = Aggregator.builder()
+        .host("127.0.0.1").port(0)
+        .model(new ArrayModel(initial))
+        .strategy(FedAvg.builder().rounds(3).minAvailableLearners(learners)
+            .fitConfig(round -> dev.flops.api.Config.of("local_epochs", 2)).build())
+        .tracking(tracking)
+        .build()
+        .start()) {
+      List<CompletableFuture<Void>> running = new ArrayList<>();
+      for (int i = 0; i < learners; i++) {
+        running.add(Federations.startLearner("l" + i, aggregator.port(),
+            FakeTrainer.adding(initial, 1f, 10)));
+      }
+      TrainingResult result = aggregator.train();
+      for (CompletableFuture<Void> learner : running) {
+        learner.get(30, TimeUnit.SECONDS);
+      }
+      return result;
+    }
+  }
+
+  private static Map<String, String> keyValues(JsonObject run, String list) {
+    Map<String, String> values = new HashMap<>();
+    for (JsonElement e : run.getAsJsonObject("data").getAsJsonArray(list)) {
+      values.put(e.getAsJsonObject().get("key").getAsString(),
+          e.getAsJsonObject().get("value").getAsString());
+    }
+    return values;
+  }
+
+  private static List<Double> metric(JsonObject run, String key) {
+    List<Double> values = new ArrayList<>();
+    for (JsonElement e : run.getAsJsonObject("data").getAsJsonArray("metrics")) {
+      if (e.getAsJsonObject().get("key").getAsString().equals(key)) {
+        values.add(e.getAsJsonObject().get("value").getAsDouble());
+      }
+    }
+    return values;
+  }
+
+  @Test
+  void federationTrackedOverRest_everyRequestFollowsTheApi_modelOnlyInBestRoundAndParent()
+      throws Exception {
+    try (FakeMlflowServer server = new FakeMlflowServer()) {
+      TrainingResult result = train(server,
+          Tracking.server(server.uri()).experimentName("rest federation"), 2);
+
+      assertEquals(List.of(), server.violations, "requests that break MLflow's REST API");
+      TrackingInfo info = result.trackingInfo().orElseThrow();
+      assertEquals(List.of(), info.unsent());
+      assertEquals(server.uri(), info.trackingUri());
+      assertEquals(server.experimentsByName.get("rest federation"), info.experimentId());
+      assertEquals(1, server.requests("/api/2.0/mlflow/experiments/create").size());
+      assertEquals(4, server.runs.size(), "a parent run and one run per round");
+
+      JsonObject parent = server.runs.get(info.parentRunId());
+      assertEquals("FINISHED", parent.getAsJsonObject("info").get("status").getAsString());
+      assertTrue(parent.getAsJsonObject("info").has("end_time"));
+      Map<String, String> parentParams = keyValues(parent, "params");
+      assertEquals("FedAvg", parentParams.get("strategy"));
+      assertEquals("3", parentParams.get("rounds"));
+      assertEquals("2", parentParams.get("min_available_learners"));
+      assertEquals("2", parentParams.get("local_epochs"));
+      assertEquals(List.of(0.5, 0.5, 0.5), metric(parent, "accuracy"));
+      assertEquals(List.of(1.0), metric(parent, "best_round"), "equal rounds: the first is best");
+      assertEquals(List.of(0.5), metric(parent, "best_accuracy"));
+      assertEquals(3, metric(parent, "bytes_sent").size());
+      assertTrue(metric(parent, "bytes_received").stream().allMatch(b -> b > 2 * 620 * 4),
+          "two updates of 620 floats each round: " + metric(parent, "bytes_received"));
+
+      for (JsonObject run : server.runs.values()) {
+        if (run == parent) {
+          continue;
+        }
+        Map<String, String> tags = keyValues(run, "tags");
+        assertEquals(info.parentRunId(), tags.get("mlflow.parentRunId"));
+        String name = tags.get("mlflow.runName");
+        assertTrue(name.matches("round [123]"), name);
+        assertEquals(name, run.getAsJsonObject("info").get("run_name").getAsString());
+        assertEquals("FINISHED", run.getAsJsonObject("info").get("status").getAsString());
+        assertEquals(List.of(2.0), metric(run, "fit_learners"));
+        assertEquals(List.of(0.0), metric(run, "failed_learners"));
+        assertEquals(1, metric(run, "system/process_cpu_seconds").size());
+        assertEquals(1, metric(run, "system/jvm_heap_used_megabytes").size());
+        assertEquals(1, metric(run, "system/offheap_megabytes").size());
+      }
+
+      // The best round (round 1) and the parent hold the model; rounds 2 and 3 hold nothing.
+      String bestRun = info.bestRoundRunId();
+      assertEquals("round 1", keyValues(server.runs.get(bestRun), "tags").get("mlflow.runName"));
+      for (String file : List.of("model.safetensors", "MLmodel", "requirements.txt",
+          "java_env.yaml")) {
+        for (String run : List.of(bestRun, info.parentRunId())) {
+          String path = info.experimentId() + "/" + run + "/artifacts/model/" + file;
+          assertTrue(server.artifacts.containsKey(path), "missing artifact " + path
+              + " in " + server.artifacts.keySet());
+        }
+      }
+      assertEquals(8, server.artifacts.size(), server.artifacts.keySet().toString());
+      assertTrue(new String(server.artifacts.get(info.experimentId() + "/" + bestRun
+          + "/artifacts/model/MLmodel"), StandardCharsets.UTF_8).contains("run_id: " + bestRun));
+      assertTrue(keyValues(server.runs.get(bestRun), "tags")
+          .containsKey("mlflow.log-model.history"));
+
+      // The model file holds round 1's global parameters (initial + 1), not the final ones.
+      Parameters initial = Federations.randomParameters(21, false);
+      Parameters round1 = FakeTrainer.add(initial, 1f);
+      byte[] safetensors = server.artifacts.get(info.experimentId() + "/" + bestRun
+          + "/artifacts/model/model.safetensors");
+      Parameters logged = readSafetensors(safetensors);
+      assertEquals(round1.names(), logged.names());
+      for (Tensor expected : round1) {
+        assertArrayEquals(expected.toFloatArray(), logged.get(expected.name()).toFloatArray(),
+            1e-5f, expected.name());
+      }
+    }
+  }
+
+  /** A minimal reader of the safetensors layout, independent of the writer. */
+  static Parameters readSafetensors(byte[] file) {
+    ByteBuffer buffer = ByteBuffer.wrap(file).order(ByteOrder.LITTLE_ENDIAN);
+    long headerLength = buffer.getLong();
+    assertEquals(0, (8 + headerLength) % 8, "header padded to 8 bytes");
+    JsonObject header = JsonParser.parseString(
+        new String(file, 8, (int) headerLength, StandardCharsets.UTF_8)).getAsJsonObject();
+    List<Tensor> tensors = new ArrayList<>();
+    int dataStart = 8 + (int) headerLength;
+    for (String name : header.keySet()) {
+      if (name.equals("__metadata__")) {
+        continue;
+      }
+      JsonObject entry = header.getAsJsonObject(name);
+      assertEquals("F32", entry.get("dtype").getAsString());
+      long[] shape = new long[entry.getAsJsonArray("shape").size()];
+      for (int i = 0; i < shape.length; i++) {
+        shape[i] = entry.getAsJsonArray("shape").get(i).getAsLong();
+      }
+      int begin = entry.getAsJsonArray("data_offsets").get(0).getAsInt();
+      int end = entry.getAsJsonArray("data_offsets").get(1).getAsInt();
+      float[] values = new float[(end - begin) / 4];
+      ByteBuffer data = ByteBuffer.wrap(file, dataStart + begin, end - begin)
+          .order(ByteOrder.LITTLE_ENDIAN);
+      data.asFloatBuffer().get(values);
+      tensors.add(Tensor.ofFloats(name, shape, values));
+    }
+    assertEquals(file.length, dataStart + tensors.stream().mapToLong(Tensor::byteSize).sum());
+    return new Parameters(tensors);
+  }
+
+  @Test
+  void serverFailingThenRecovering_trainingCompletes_warnsOnce_everythingSentInTheEnd()
+      throws Exception {
+    PrintStream stderr = System.err;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    try (FakeMlflowServer server = new FakeMlflowServer()) {
+      server.failNext.set(6);
+      TrainingResult result;
+      System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+      try {
+        result = train(server, Tracking.server(server.uri())
+            .retryBackoff(Duration.ofMillis(20), Duration.ofMillis(100)), 1);
+      } finally {
+        System.setErr(stderr);
+      }
+      String log = captured.toString(StandardCharsets.UTF_8);
+      assertEquals(3, result.rounds().size());
+      assertEquals(1, log.split("is failing", -1).length - 1, "one warning:\n" + log);
+      TrackingInfo info = result.trackingInfo().orElseThrow();
+      assertEquals(List.of(), info.unsent(), "retried until sent");
+      assertEquals(4, server.runs.size());
+      assertEquals(List.of(), server.violations);
+    }
+  }
+
+  @Test
+  void serverGoneMidTraining_trainingCompletes_unsentCallsReportedAtTheEnd() throws Exception {
+    try (FakeMlflowServer server = new FakeMlflowServer()) {
+      Parameters initial = Federations.randomParameters(22, false);
+      TrainingResult result;
+      try (Aggregator aggregator = Aggregator.builder()
+          .host("127.0.0.1").port(0)
+          .model(new ArrayModel(initial))
+          .strategy(FedAvg.builder().rounds(3).build())
+          .tracking(Tracking.server(server.uri())
+              .retryBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
+              .flushTimeout(Duration.ofSeconds(1)))
+          .observer(new dev.flops.api.FederationObserver() {
+            @Override
+            public void onRoundFinished(dev.flops.api.RoundSummary summary) {
+              if (summary.round() == 1) {
+                awaitRuns(server, 2); // the parent and round 1 reached the server
+                server.down = true; // then it fails for the rest of the training
+              }
+            }
+          })
+          .build()
+          .start()) {
+        CompletableFuture<Void> learner = Federations.startLearner("one", aggregator.port(),
+            FakeTrainer.adding(initial, 1f, 5));
+        result = aggregator.train();
+        learner.get(30, TimeUnit.SECONDS);
+      }
+      assertEquals(3, result.rounds().size(), "training completes");
+      assertEquals(3, result.finalRound().round());
+      TrackingInfo info = result.trackingInfo().orElseThrow();
+      assertFalse(info.complete());
+      assertTrue(info.unsent().stream().anyMatch(u -> u.contains("end the parent run")),
+          info.unsent().toString());
+      assertTrue(info.unsent().stream().anyMatch(u -> u.contains("round 3")),
+          info.unsent().toString());
+      assertNotNull(info.parentRunId(), "created before the server went away");
+      assertEquals(List.of(), server.violations);
+    }
+  }
+
+  @Test
+  void floatsNanAndInfinity_travelAsProtobufJson() throws Exception {
+    // MLflow accepts NaN and +/-Infinity (proto3 JSON "NaN", "Infinity"); flops sends them as is.
+    try (FakeMlflowServer server = new FakeMlflowServer()) {
+      Parameters initial = Federations.randomParameters(23, false);
+      try (Aggregator aggregator = Aggregator.builder()
+          .host("127.0.0.1").port(0)
+          .model(new ArrayModel(initial))
+          .strategy(FedAvg.builder().rounds(1).build())
+          .tracking(Tracking.server(server.uri()))
+          .build()
+          .start()) {
+        CompletableFuture<Void> learner = Federations.startLearner("one", aggregator.port(),
+            new FakeTrainer(initial, 5, p -> p, 0.25, Double.POSITIVE_INFINITY));
+        aggregator.train();
+        learner.get(30, TimeUnit.SECONDS);
+      }
+      assertEquals(List.of(), server.violations);
+      boolean sawInfinity = server.requests("/api/2.0/mlflow/runs/log-batch").stream()
+          .anyMatch(r -> r.body().toString().contains("\"key\":\"accuracy\",\"value\":\"Infinity\""));
+      assertTrue(sawInfinity, "accuracy Infinity sent as proto3 JSON");
+    }
+  }
+
+  private static void awaitRuns(FakeMlflowServer server, int runs) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (server.runs.size() < runs && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+}
