@@ -49,7 +49,8 @@ public interface SavableModel extends FederatedModel {
 
   /**
    * Lists what a program needs to load the saved model: Maven coordinates
-   * ({@code groupId:artifactId[:classifier]:version}).
+   * ({@code groupId:artifactId:version}, or {@code groupId:artifactId:jar:classifier:version}
+   * for a classified artifact).
    *
    * @return the requirements, one coordinate each
    */

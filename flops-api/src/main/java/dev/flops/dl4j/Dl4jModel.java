@@ -199,7 +199,7 @@ public final class Dl4jModel implements SavableModel {
     return List.of(
         "org.deeplearning4j:deeplearning4j-nn:" + nn,
         "org.nd4j:nd4j-native:" + nativeVersion,
-        "org.nd4j:nd4j-native:" + Loader.getPlatform() + ":" + nativeVersion);
+        "org.nd4j:nd4j-native:jar:" + Loader.getPlatform() + ":" + nativeVersion);
   }
 
   /** Reads a library's version from the pom.properties Maven puts in its jar. */

@@ -111,8 +111,9 @@ final class ModelArtifacts {
     Files.writeString(mlmodelFile, Yaml.dump(mlmodel), StandardCharsets.UTF_8);
 
     Path requirementsFile = directory.resolve(REQUIREMENTS);
-    StringBuilder text = new StringBuilder("# Maven coordinates (groupId:artifactId[:classifier]:"
-        + "version) needed to load " + modelFile.getFileName() + "\n");
+    StringBuilder text = new StringBuilder("# Maven coordinates (groupId:artifactId:version, "
+        + "or groupId:artifactId:jar:classifier:version) needed to load "
+        + modelFile.getFileName() + "\n");
     requirements.forEach(r -> text.append(r).append('\n'));
     Files.writeString(requirementsFile, text, StandardCharsets.UTF_8);
 
