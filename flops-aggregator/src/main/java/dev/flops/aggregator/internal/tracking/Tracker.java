@@ -182,8 +182,13 @@ public final class Tracker implements AutoCloseable {
     strategy.knobs().forEach((k, v) -> params.put(k, String.valueOf(v)));
     params.put("model", modelName);
     strategyParams = Map.copyOf(params);
-    outbox.submit("log the parent run's params", () ->
-        store.logBatch(parent.require(), List.of(), params, Map.of()));
+    if (tracking.resumeParentRunId().isPresent()) {
+      // The interrupted training logged them; MLflow refuses a param whose value changes.
+      parentConfigLogged = true;
+    } else {
+      outbox.submit("log the parent run's params", () ->
+          store.logBatch(parent.require(), List.of(), params, Map.of()));
+    }
     log.info("tracking to MLflow at {} (experiment '{}')", store.uri(), experimentName);
   }
 
