@@ -1,0 +1,169 @@
+package dev.flops.benchmarks.harness;
+
+import dev.flops.aggregator.Aggregator;
+import dev.flops.aggregator.kernel.JavaAveraging;
+import dev.flops.aggregator.kernel.Nd4jAveraging;
+import dev.flops.api.FederationObserver;
+import dev.flops.api.Parameters;
+import dev.flops.api.RoundSummary;
+import dev.flops.api.TrainingResult;
+import dev.flops.api.TrainingStarted;
+import dev.flops.api.strategy.AveragingKernel;
+import dev.flops.api.strategy.FedAvg;
+import dev.flops.benchmarks.synthetic.SyntheticModel;
+import dev.flops.benchmarks.synthetic.SyntheticParameters;
+import dev.flops.learner.LearnerMain;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The aggregator process of the round harness: FedAvg over a synthetic model of {@code P} float32
+ * parameters, built with the public {@link Aggregator#builder()} API, every learner sampled every
+ * round. It prints {@link HarnessLine}s for {@link RoundHarness}: its port once it listens, then
+ * one line per round (the round's {@link RoundSummary#duration()} and the peak RSS so far), then
+ * its peak RSS ({@code VmHWM}) at the end.
+ */
+@Command(name = "harness-aggregator", mixinStandardHelpOptions = true,
+    description = "The aggregator process of the round harness (started by RoundHarness).")
+public final class HarnessAggregatorMain implements Callable<Integer> {
+
+  @Option(names = {"-P", "--params"}, required = true, description = "Model size, float32 values.")
+  long params;
+
+  @Option(names = {"-N", "--learners"}, required = true,
+      description = "Learners to wait for and sample each round.")
+  int learners;
+
+  @Option(names = "--rounds", defaultValue = "3", description = "Rounds (default: ${DEFAULT-VALUE}).")
+  int rounds;
+
+  @Option(names = "--host", defaultValue = "127.0.0.1",
+      description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+  String host;
+
+  @Option(names = "--port", defaultValue = "0",
+      description = "Port to listen on; 0 picks a free one (default: ${DEFAULT-VALUE}).")
+  int port;
+
+  @Option(names = "--max-tensor-elements",
+      defaultValue = "" + SyntheticParameters.DEFAULT_MAX_TENSOR_ELEMENTS,
+      description = "Largest tensor of the synthetic model (default: ${DEFAULT-VALUE}).")
+  int maxTensorElements;
+
+  @Option(names = "--kernel", defaultValue = "nd4j",
+      description = "Averaging kernel: nd4j or java (default: ${DEFAULT-VALUE}).")
+  String kernel;
+
+  @Option(names = "--learner-wait", defaultValue = "900",
+      description = "Seconds to wait for all learners to connect (default: ${DEFAULT-VALUE}).")
+  long learnerWaitSeconds;
+
+  @Option(names = "--round-timeout", defaultValue = "1200",
+      description = "Seconds a fit or evaluate task may take (default: ${DEFAULT-VALUE}).")
+  long roundTimeoutSeconds;
+
+  @Option(names = "--exit-with-parent",
+      description = "Exit when the parent process (the harness) exits.")
+  boolean exitWithParent;
+
+  /**
+   * Runs the aggregator process.
+   *
+   * @param args command-line arguments; {@code --help} lists them
+   */
+  public static void main(String[] args) {
+    System.exit(LearnerMain.commandLine(new HarnessAggregatorMain()).execute(args));
+  }
+
+  static AveragingKernel kernel(String name) {
+    return switch (name) {
+      case "nd4j" -> new Nd4jAveraging();
+      case "java" -> new JavaAveraging();
+      default -> throw new IllegalArgumentException(
+          "unknown --kernel '" + name + "'; choose nd4j or java");
+    };
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (exitWithParent) {
+      ChildProcesses.exitWithParent();
+    }
+    AveragingKernel averaging = kernel(kernel);
+    FedAvg strategy = FedAvg.builder()
+        .rounds(rounds)
+        .fractionFit(1.0)
+        .fractionEvaluate(1.0)
+        .minFitLearners(learners)
+        .minEvaluateLearners(learners)
+        .minAvailableLearners(learners)
+        .acceptFailures(true)
+        .roundTimeout(Duration.ofSeconds(roundTimeoutSeconds))
+        .build();
+    Parameters initial = SyntheticParameters.create(params, maxTensorElements, 42);
+    try (Aggregator aggregator = Aggregator.builder()
+        .host(host)
+        .port(port)
+        .model(new SyntheticModel(initial))
+        .strategy(strategy)
+        .averagingKernel(averaging)
+        .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds))
+        .observer(new RoundPrinter())
+        .build()
+        .start()) {
+      emit("listening", Map.of("port", aggregator.port(), "tensors",
+          SyntheticParameters.layout(params, maxTensorElements).length));
+      TrainingResult result = aggregator.train();
+      emit("done", Map.of("rounds", result.rounds().size(),
+          "peak_rss_mb", ChildProcesses.mb(ProcStatus.ownPeakRss())));
+      return result.rounds().size() == rounds ? 0 : 1;
+    }
+  }
+
+  private static void emit(String event, Map<String, ?> fields) {
+    System.out.println(HarnessLine.format(event, fields));
+    System.out.flush();
+  }
+
+  /**
+   * Prints each round's wall time as the aggregator measures it ({@link RoundSummary#duration()}:
+   * from the start of the round, including its wait for learners, to the end of its federated
+   * evaluation), and the gap since the previous round finished, which also holds the bookkeeping
+   * between rounds.
+   */
+  private static final class RoundPrinter implements FederationObserver {
+    private long last;
+
+    @Override
+    public void onTrainingStarted(TrainingStarted event) {
+      last = System.nanoTime();
+    }
+
+    @Override
+    public void onRoundFinished(RoundSummary summary) {
+      long now = System.nanoTime();
+      Map<String, Object> fields = new LinkedHashMap<>();
+      fields.put("round", summary.round());
+      fields.put("seconds", seconds(summary.duration().toNanos()));
+      fields.put("gap_seconds", seconds(now - last));
+      fields.put("fit_ok", summary.fitSucceeded());
+      fields.put("fit_failed", summary.fitFailed());
+      fields.put("evaluate_ok", summary.evaluateSucceeded());
+      fields.put("evaluate_failed", summary.evaluateFailed());
+      fields.put("peak_rss_mb", ChildProcesses.mb(ProcStatus.ownPeakRss()));
+      last = now;
+      emit("round", fields);
+      summary.failures().forEach(f -> System.err.println("round " + summary.round()
+          + " failure: " + f));
+    }
+  }
+
+  private static String seconds(long nanos) {
+    return String.format(Locale.ROOT, "%.4f", nanos / 1e9);
+  }
+}

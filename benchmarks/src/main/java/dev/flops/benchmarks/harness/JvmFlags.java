@@ -1,0 +1,65 @@
+package dev.flops.benchmarks.harness;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The JVM flags the harness gives its processes by default, sized from the model's bytes
+ * {@code M = 4P}. Flags passed with {@code --aggregator-jvm-opt} / {@code --learner-jvm-opt} come
+ * after these, and HotSpot lets the last occurrence of a flag win, so they override.
+ *
+ * <p>Aggregator: the default collector (G1 on this machine), {@code -Xmx = 8M + 256 MiB}: room for
+ * the global parameters and their wire encoding for the current and the next round (4M) plus a
+ * few updates in flight, as an aggregator whose memory does not grow with the learner count
+ * needs. ND4J's off-heap memory (running sum and staging buffer, 2M, plus a temporary of the
+ * largest tensor while dividing) is capped by JavaCPP at {@code 3M + 256 MiB}
+ * ({@code org.bytedeco.javacpp.maxbytes}), and the whole process at heap plus off-heap plus 512 MiB
+ * ({@code maxphysicalbytes}).
+ *
+ * <p>Learner JVM hosting {@code K} learners: {@code -Xmx = K * 5M + 96 MiB}, enough for the at
+ * most four model copies a learner holds today (the parameters it fitted on, the download in
+ * progress, its update, and that update's wire encoding) plus slack; {@code -Xms32m} so the heap
+ * (and the RSS) grows only as far as it is used; the serial collector (no parallel GC threads,
+ * small footprint); C1 only ({@code -XX:TieredStopAtLevel=1}: a learner's loops are simple, and 50
+ * JVMs compiling with C2 on 2 cores would slow everything down); 512 KiB thread stacks.
+ */
+final class JvmFlags {
+  private static final long MIB = 1L << 20;
+
+  private JvmFlags() {}
+
+  static long modelBytes(long params) {
+    return Math.multiplyExact(params, 4L);
+  }
+
+  static long aggregatorHeapMib(long params) {
+    return ceilMib(8 * modelBytes(params)) + 256;
+  }
+
+  static long learnerHeapMib(long params, int learnersPerJvm) {
+    return ceilMib(Math.multiplyExact(5 * modelBytes(params), (long) learnersPerJvm)) + 96;
+  }
+
+  static List<String> aggregator(long params) {
+    long heap = aggregatorHeapMib(params);
+    long offHeap = ceilMib(3 * modelBytes(params)) + 256;
+    List<String> flags = new ArrayList<>();
+    flags.add("-Xmx" + heap + "m");
+    flags.add("-Dorg.bytedeco.javacpp.maxbytes=" + offHeap * MIB);
+    flags.add("-Dorg.bytedeco.javacpp.maxphysicalbytes=" + (heap + offHeap + 512) * MIB);
+    return flags;
+  }
+
+  static List<String> learner(long params, int learnersPerJvm) {
+    return List.of(
+        "-Xmx" + learnerHeapMib(params, learnersPerJvm) + "m",
+        "-Xms32m",
+        "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1",
+        "-Xss512k");
+  }
+
+  private static long ceilMib(long bytes) {
+    return (bytes + MIB - 1) / MIB;
+  }
+}

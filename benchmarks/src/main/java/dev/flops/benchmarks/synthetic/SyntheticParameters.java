@@ -1,0 +1,167 @@
+package dev.flops.benchmarks.synthetic;
+
+import dev.flops.api.DType;
+import dev.flops.api.Parameters;
+import dev.flops.api.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Synthetic float32 models of a given size: {@code P} parameters cut into tensors of at most
+ * {@code maxTensorElements} elements each, named {@code t0}, {@code t1}, ... A single tensor holds
+ * at most 2^31 - 1 bytes (one {@link ByteBuffer}), so a model above 2 GB needs several.
+ */
+public final class SyntheticParameters {
+
+  /** The default largest tensor: 16 Mi elements (64 MiB), the order of a large real layer. */
+  public static final int DEFAULT_MAX_TENSOR_ELEMENTS = 1 << 24;
+
+  /** Largest tensor a {@link ByteBuffer} can hold, in float32 elements. */
+  static final int MAX_ELEMENTS_PER_BUFFER = Integer.MAX_VALUE / 4;
+
+  private static final int BLOCK = 1 << 16;
+
+  private SyntheticParameters() {}
+
+  /**
+   * Returns the tensor sizes for {@code p} parameters: as few tensors as {@code maxTensorElements}
+   * allows, of sizes that differ by at most one element.
+   *
+   * @param p the parameter count, at least 1
+   * @param maxTensorElements the largest tensor, from 1 to 2^29 - 1
+   * @return the element count of each tensor, summing to {@code p}
+   * @throws IllegalArgumentException if a value is out of range
+   */
+  public static int[] layout(long p, int maxTensorElements) {
+    if (p < 1) {
+      throw new IllegalArgumentException("the parameter count P must be at least 1 but was " + p);
+    }
+    if (maxTensorElements < 1 || maxTensorElements > MAX_ELEMENTS_PER_BUFFER) {
+      throw new IllegalArgumentException(String.format(
+          "maxTensorElements must be in [1, %d] (one ByteBuffer) but was %d",
+          MAX_ELEMENTS_PER_BUFFER, maxTensorElements));
+    }
+    long count = (p + maxTensorElements - 1) / maxTensorElements;
+    if (count > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(String.format(
+          "P=%d in tensors of at most %d elements makes %d tensors; raise maxTensorElements",
+          p, maxTensorElements, count));
+    }
+    int[] sizes = new int[(int) count];
+    long base = p / count;
+    long extra = p % count;
+    for (int i = 0; i < sizes.length; i++) {
+      sizes[i] = (int) (base + (i < extra ? 1 : 0));
+    }
+    return sizes;
+  }
+
+  /**
+   * Creates {@code p} float32 parameters with small pseudo-random values in [-0.05, 0.05).
+   *
+   * @param p the parameter count, at least 1
+   * @param maxTensorElements the largest tensor (see {@link #layout})
+   * @param seed the seed of the values
+   * @return the parameters, one 1-d tensor per entry of {@link #layout}
+   * @throws IllegalArgumentException if a value is out of range
+   */
+  public static Parameters create(long p, int maxTensorElements, long seed) {
+    int[] sizes = layout(p, maxTensorElements);
+    List<Tensor> tensors = new ArrayList<>(sizes.length);
+    Noise noise = new Noise(seed, 0.05f);
+    float[] block = new float[Math.min(BLOCK, sizes[0])];
+    for (int t = 0; t < sizes.length; t++) {
+      ByteBuffer data = ByteBuffer.allocate(sizes[t] * 4).order(ByteOrder.LITTLE_ENDIAN);
+      FloatBuffer values = data.asFloatBuffer();
+      while (values.hasRemaining()) {
+        int n = Math.min(block.length, values.remaining());
+        Arrays.fill(block, 0, n, 0f);
+        noise.addTo(block, n);
+        values.put(block, 0, n);
+      }
+      tensors.add(new Tensor("t" + t, DType.FLOAT32, new long[] {sizes[t]}, data));
+    }
+    return new Parameters(tensors);
+  }
+
+  /**
+   * Returns a copy of {@code parameters} with noise added to every float32 value, reading and
+   * writing in blocks so that the copy costs about one pass over the data.
+   *
+   * @param parameters float32 parameters
+   * @param noise the noise source
+   * @return new parameters with the same names and shapes
+   * @throws IllegalArgumentException if a tensor is not FLOAT32
+   */
+  public static Parameters withNoise(Parameters parameters, Noise noise) {
+    List<Tensor> tensors = new ArrayList<>(parameters.size());
+    float[] block = new float[BLOCK];
+    for (Tensor tensor : parameters) {
+      if (tensor.dtype() != DType.FLOAT32) {
+        throw new IllegalArgumentException(
+            "synthetic training handles FLOAT32 tensors only, not " + tensor.spec());
+      }
+      FloatBuffer in = tensor.data().asFloatBuffer();
+      ByteBuffer data = ByteBuffer.allocate(Math.toIntExact(tensor.byteSize()))
+          .order(ByteOrder.LITTLE_ENDIAN);
+      FloatBuffer out = data.asFloatBuffer();
+      while (in.hasRemaining()) {
+        int n = Math.min(block.length, in.remaining());
+        in.get(block, 0, n);
+        noise.addTo(block, n);
+        out.put(block, 0, n);
+      }
+      tensors.add(new Tensor(tensor.name(), DType.FLOAT32, tensor.shape(), data));
+    }
+    return new Parameters(tensors);
+  }
+
+  /**
+   * Cheap uniform noise (xorshift32): about a nanosecond a value, so that the synthetic learner's
+   * "training" does not dominate the round time it is meant to leave to the aggregator and wire.
+   */
+  public static final class Noise {
+    private final float scale;
+    private int state;
+
+    /**
+     * Creates a noise source.
+     *
+     * @param seed the seed (any value)
+     * @param amplitude noise values lie in [-amplitude, amplitude); finite and non-negative
+     * @throws IllegalArgumentException if the amplitude is negative or not finite
+     */
+    public Noise(long seed, float amplitude) {
+      if (!(amplitude >= 0) || Float.isInfinite(amplitude)) {
+        throw new IllegalArgumentException(
+            "the noise amplitude must be finite and non-negative but was " + amplitude);
+      }
+      this.scale = amplitude * 0x1p-23f;
+      int mixed = (int) (seed ^ (seed >>> 32)) * 0x9E3779B9;
+      this.state = mixed == 0 ? 0x2545F491 : mixed;
+    }
+
+    /**
+     * Adds noise to the first {@code n} values.
+     *
+     * @param values the values to change in place
+     * @param n how many
+     */
+    public void addTo(float[] values, int n) {
+      int x = state;
+      float s = scale;
+      for (int i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        // the top 24 bits as a signed integer in [-2^23, 2^23), scaled to [-amplitude, amplitude)
+        values[i] += (x >> 8) * s;
+      }
+      state = x;
+    }
+  }
+}
