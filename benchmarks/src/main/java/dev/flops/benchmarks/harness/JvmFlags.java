@@ -21,7 +21,11 @@ import java.util.List;
  * progress, its update, and that update's wire encoding) plus slack; {@code -Xms32m} so the heap
  * (and the RSS) grows only as far as it is used; the serial collector (no parallel GC threads,
  * small footprint); C1 only ({@code -XX:TieredStopAtLevel=1}: a learner's loops are simple, and 50
- * JVMs compiling with C2 on 2 cores would slow everything down); 512 KiB thread stacks.
+ * JVMs compiling with C2 on 2 cores would slow everything down); 512 KiB thread stacks; and
+ * {@code -XX:+ExitOnOutOfMemoryError}, because a learner thread killed by an
+ * {@code OutOfMemoryError} would leave its JVM hanging. (The aggregator keeps the default, so
+ * that the stack trace of its {@code OutOfMemoryError} reaches the log; the harness watches the
+ * log for one and stops the run.)
  */
 final class JvmFlags {
   private static final long MIB = 1L << 20;
@@ -56,7 +60,8 @@ final class JvmFlags {
         "-Xms32m",
         "-XX:+UseSerialGC",
         "-XX:TieredStopAtLevel=1",
-        "-Xss512k");
+        "-Xss512k",
+        "-XX:+ExitOnOutOfMemoryError");
   }
 
   private static long ceilMib(long bytes) {

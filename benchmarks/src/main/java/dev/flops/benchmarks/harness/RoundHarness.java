@@ -53,7 +53,7 @@ import picocli.CommandLine.Option;
         + "model of P float32 parameters and prints one ROUND_BENCH line.")
 public final class RoundHarness implements java.util.concurrent.Callable<Integer> {
   private static final Pattern TROUBLE = Pattern.compile(
-      "OutOfMemoryError|RESOURCE_EXHAUSTED|DEADLINE_EXCEEDED|Exception|ERROR|refused|failed");
+      "OutOfMemoryError|RESOURCE_EXHAUSTED|DEADLINE_EXCEEDED|Exception|ERROR|WARN|refused");
 
   @Option(names = {"-P", "--params"}, required = true,
       description = "Model size in float32 parameters.")
@@ -321,18 +321,32 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
         String.format(Locale.ROOT, "%.1f", sum));
   }
 
-  /** Lines of the logs that name a known kind of trouble, for the failure message. */
+  /**
+   * Lines of the logs that name a known kind of trouble, with the top frames of an
+   * OutOfMemoryError's stack trace, for the failure message.
+   */
   private static String trouble(Path logs) throws IOException {
     List<String> found = new ArrayList<>();
-    try (Stream<Path> files = Files.list(logs)) {
-      for (Path file : files.sorted().collect(Collectors.toList())) {
-        try (Stream<String> lines = Files.lines(file, StandardCharsets.UTF_8)) {
-          lines.filter(line -> TROUBLE.matcher(line).find()).limit(3)
-              .forEach(line -> found.add(file.getFileName() + ": " + line));
+    List<Path> files;
+    try (Stream<Path> listed = Files.list(logs)) {
+      files = listed.filter(f -> f.toString().endsWith(".log")).sorted()
+          .collect(Collectors.toList());
+    }
+    for (Path file : files) {
+      List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+      int kept = 0;
+      for (int i = 0; i < lines.size() && kept < 3; i++) {
+        if (TROUBLE.matcher(lines.get(i)).find()) {
+          found.add(file.getFileName() + ": " + lines.get(i));
+          kept++;
+          for (int k = i + 1; lines.get(i).contains("OutOfMemoryError") && k < lines.size()
+              && k <= i + 4 && lines.get(k).startsWith("\tat "); k++) {
+            found.add(file.getFileName() + ": " + lines.get(k));
+          }
         }
-        if (found.size() >= 12) {
-          break;
-        }
+      }
+      if (found.size() >= 20) {
+        break;
       }
     }
     return found.isEmpty() ? "" : "\n  " + String.join("\n  ", found);
@@ -382,6 +396,7 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
     private volatile HarnessLine listening;
     private volatile HarnessLine done;
     private volatile double lastPeakMib = -1;
+    private volatile long outOfMemorySeen;
     private long minMemAvailable = Long.MAX_VALUE;
 
     Watch(Process aggregator, Path log, long deadline) {
@@ -400,6 +415,9 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
         String line;
         while ((line = in.readLine()) != null) {
           out.println(line);
+          if (outOfMemorySeen == 0 && line.contains("java.lang.OutOfMemoryError")) {
+            outOfMemorySeen = System.nanoTime();
+          }
           Optional<HarnessLine> parsed = HarnessLine.parse(line);
           if (parsed.isEmpty()) {
             continue;
@@ -451,6 +469,11 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
             "the machine's MemAvailable fell to %d MiB (limit %d MiB): stopped the run before "
                 + "the OOM killer would; aggregator RSS %s MiB, learner JVMs' RSS %s MiB in all",
             available >> 20, minMemAvailableMib, rss(List.of(aggregator)), rss(learnerJvms)));
+      }
+      // An OutOfMemoryError on a gRPC thread kills that thread, and the round would wait for its
+      // task until the round timeout; give the stack trace a second to reach the log, then stop.
+      if (outOfMemorySeen != 0 && System.nanoTime() - outOfMemorySeen > 1_000_000_000L) {
+        throw failure("the aggregator ran out of memory" + trouble(logs));
       }
       for (int j = 0; j < learnerJvms.size(); j++) {
         Process jvm = learnerJvms.get(j);
