@@ -75,8 +75,6 @@ case "$mode" in
     # 640M float32 = 2.56 GB. Heaps and off-heap caps: see benchmarks/README.md ("Huge model").
     run 640000000 2 \
       --aggregator-jvm-opt=-Xmx9g \
-      --aggregator-jvm-opt=-Dorg.bytedeco.javacpp.maxbytes=6g \
-      --aggregator-jvm-opt=-Dorg.bytedeco.javacpp.maxphysicalbytes=16g \
       --learner-jvm-opt=-Xmx5g \
       --min-mem-available-mb 1536 \
       "$@"

@@ -1,6 +1,5 @@
 package dev.flops.benchmarks.harness;
 
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -12,9 +11,9 @@ import java.util.List;
  * the global parameters and their wire encoding for the current and the next round (4M) plus a
  * few updates in flight, as an aggregator whose memory does not grow with the learner count
  * needs. ND4J's off-heap memory (running sum and staging buffer, 2M, plus a temporary of the
- * largest tensor while dividing) is capped by JavaCPP at {@code 3M + 256 MiB}
- * ({@code org.bytedeco.javacpp.maxbytes}), and the whole process at heap plus off-heap plus 512 MiB
- * ({@code maxphysicalbytes}).
+ * largest tensor while dividing) stays under JavaCPP's default caps, which follow {@code -Xmx}
+ * (measured with JavaCPP 1.5.7: {@code maxBytes = -Xmx}, {@code maxPhysicalBytes = maxBytes +
+ * 3 * -Xmx}), so no {@code org.bytedeco.javacpp.*} property is needed.
  *
  * <p>Learner JVM hosting {@code K} learners: {@code -Xmx = K * 5M + 96 MiB}, enough for the at
  * most four model copies a learner holds today (the parameters it fitted on, the download in
@@ -45,13 +44,7 @@ final class JvmFlags {
   }
 
   static List<String> aggregator(long params) {
-    long heap = aggregatorHeapMib(params);
-    long offHeap = ceilMib(3 * modelBytes(params)) + 256;
-    List<String> flags = new ArrayList<>();
-    flags.add("-Xmx" + heap + "m");
-    flags.add("-Dorg.bytedeco.javacpp.maxbytes=" + offHeap * MIB);
-    flags.add("-Dorg.bytedeco.javacpp.maxphysicalbytes=" + (heap + offHeap + 512) * MIB);
-    return flags;
+    return List.of("-Xmx" + aggregatorHeapMib(params) + "m");
   }
 
   static List<String> learner(long params, int learnersPerJvm) {

@@ -277,7 +277,7 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
     return process;
   }
 
-  private void destroyChildren() {
+  void destroyChildren() {
     for (Process child : children) {
       child.descendants().forEach(ProcessHandle::destroyForcibly);
       child.destroyForcibly();

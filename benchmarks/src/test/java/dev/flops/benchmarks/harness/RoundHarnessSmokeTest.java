@@ -1,0 +1,44 @@
+package dev.flops.benchmarks.harness;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * The harness end to end on a tiny model: a real aggregator JVM and a learner JVM hosting two
+ * learners, over gRPC on loopback. It checks what the harness reports, not how fast.
+ */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class RoundHarnessSmokeTest {
+
+  @Test
+  void tinyRun_reportsEveryRound_andTheAggregatorsPeakRss(@TempDir Path logs) throws Exception {
+    RoundHarness harness = new RoundHarness();
+    new CommandLine(harness).parseArgs("-P", "1000", "-N", "2", "--rounds", "2",
+        "--learners-per-jvm", "2", "--kernel", "java", "--max-tensor-elements", "600",
+        "--log-dir", logs.toString());
+    RoundBenchResult result;
+    try {
+      result = harness.run();
+    } finally {
+      harness.destroyChildren();
+    }
+
+    assertEquals(2, result.roundSeconds().size());
+    assertTrue(result.roundSeconds().stream().allMatch(s -> s > 0), result.line());
+    assertTrue(result.serverPeakRssMib() > 10, result.line());
+    assertEquals("0", result.extra().get("fit_failed"));
+    assertEquals("0", result.extra().get("evaluate_failed"));
+    assertEquals("2", result.extra().get("tensors"));
+    assertEquals("1", result.extra().get("learner_jvms"));
+    assertTrue(Double.parseDouble(result.extra().get("learner_peak_rss_mb")) > 10, result.line());
+    assertTrue(result.line().startsWith("ROUND_BENCH P=1000 N=2 rounds=2 round_s="),
+        result.line());
+  }
+}
