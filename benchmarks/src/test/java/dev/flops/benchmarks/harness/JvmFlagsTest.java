@@ -1,6 +1,7 @@
 package dev.flops.benchmarks.harness;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
@@ -22,5 +23,12 @@ class JvmFlagsTest {
     assertEquals(191 + 96, JvmFlags.learnerHeapMib(100_000, 100));
     assertTrue(JvmFlags.learner(10_000_000, 1).containsAll(
         List.of("-Xmx287m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError")));
+  }
+
+  @Test
+  void learnersOfAHugeModel_keepTheDefaultCollector() {
+    List<String> flags = JvmFlags.learner(640_000_000, 1);
+    assertEquals("-Xmx12304m", flags.get(0));
+    assertFalse(flags.contains("-XX:+UseSerialGC"), flags.toString());
   }
 }
