@@ -72,12 +72,12 @@ case "$mode" in
     run 100000 1000 --learners-per-jvm "${ROUND_BENCH_K:-100}" "$@"
     ;;
   huge)
-    # 640M float32 = 2.56 GB (M). Heaps: benchmarks/README.md ("Huge model"). The watchdog stops
-    # the run while 3 GiB are still free: a JVM can claim a GB between two of its samples.
+    # 640M float32 = 2.56 GB (M). Memory: benchmarks/README.md ("Huge model"); one upload in
+    # flight keeps the aggregator at 4M. The watchdog stops the run while 2 GiB are still free: a
+    # JVM can claim a GB between two of its samples.
     run 640000000 2 \
-      --aggregator-jvm-opt=-Xmx8g \
-      --learner-jvm-opt=-Xmx8g \
-      --min-mem-available-mb 3072 \
+      --max-in-flight 1 \
+      --min-mem-available-mb 2048 \
       "$@"
     ;;
   profile)

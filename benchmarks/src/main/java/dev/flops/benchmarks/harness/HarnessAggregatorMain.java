@@ -1,6 +1,7 @@
 package dev.flops.benchmarks.harness;
 
 import dev.flops.aggregator.Aggregator;
+import dev.flops.aggregator.tracking.Tracking;
 import dev.flops.aggregator.kernel.JavaAveraging;
 import dev.flops.aggregator.kernel.Nd4jAveraging;
 import dev.flops.api.FederationObserver;
@@ -59,6 +60,10 @@ public final class HarnessAggregatorMain implements Callable<Integer> {
       description = "Averaging kernel: nd4j or java (default: ${DEFAULT-VALUE}).")
   String kernel;
 
+  @Option(names = "--max-in-flight", defaultValue = "2",
+      description = "maxInFlightUploads (default: ${DEFAULT-VALUE}).")
+  int maxInFlight;
+
   @Option(names = "--learner-wait", defaultValue = "900",
       description = "Seconds to wait for all learners to connect (default: ${DEFAULT-VALUE}).")
   long learnerWaitSeconds;
@@ -114,6 +119,10 @@ public final class HarnessAggregatorMain implements Callable<Integer> {
         .averagingKernel(averaging)
         .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds))
         .observer(new RoundPrinter())
+        // The harness measures the federation's transport and memory: no MLflow run, and no
+        // reference to the best round's parameters kept for logging its model at the end.
+        .tracking(Tracking.off())
+        .maxInFlightUploads(maxInFlight)
         .build()
         .start()) {
       emit("listening", Map.of("port", aggregator.port(), "tensors",

@@ -8,30 +8,31 @@ import java.util.List;
  * {@code M = 4P}. Flags passed with {@code --aggregator-jvm-opt} / {@code --learner-jvm-opt} come
  * after these, and HotSpot lets the last occurrence of a flag win, so they override.
  *
- * <p>Aggregator: the default collector (G1 on this machine) and {@code -Xmx = 8M + 256 MiB}:
- * room for the global parameters and their wire encoding for the current and the next round (4M)
- * plus a few updates in flight, which is what an aggregator whose memory does not grow with the
- * learner count needs. ND4J's off-heap memory (running sum and staging buffer, 2M, plus a
- * temporary of the largest tensor while dividing) stays under JavaCPP's default caps, which
- * follow {@code -Xmx} (measured with JavaCPP 1.5.7: {@code maxBytes = -Xmx},
- * {@code maxPhysicalBytes = maxBytes + 3 * -Xmx}), so no {@code org.bytedeco.javacpp.*} property
- * is set. The aggregator keeps the JVM's default reaction to an {@code OutOfMemoryError}, so that
- * its stack trace reaches the log; the harness watches the log for one and stops the run.
+ * <p>Every model-sized buffer lives off-heap, in direct buffers: the synthetic parameters, the
+ * updates the aggregator decodes into its {@code k} in-flight slots, its running sum (which becomes
+ * the next global model in place) and the learners' downloads and updates. So the heaps stay small
+ * and {@code -XX:MaxDirectMemorySize} is the budget that matters: when it is reached the JVM
+ * collects unreachable buffers before it fails, which keeps dead model copies from piling up.
  *
- * <p>A learner JVM hosting {@code K} learners: {@code -Xmx = K * 5M + 96 MiB}, enough for the
- * at most four model copies a learner holds today (the parameters it fitted on, the download in
- * progress, its update and that update's wire encoding) plus slack; {@code -Xms32m}, so that the
- * heap, and the RSS, grow only as far as they are used; the serial collector (no parallel GC
- * threads, small footprint) up to a 2 GiB heap, above that the default G1, whose humongous
- * regions take model-sized arrays straight into the old generation; C1 only
- * ({@code -XX:TieredStopAtLevel=1}: a learner's loops are simple, and 50 JVMs compiling with C2
- * on 2 cores would slow everything down); 512 KiB thread stacks; and
+ * <p>Aggregator: {@code -Xmx512m} (sessions, gRPC's 4 MiB chunk messages in transit) and a direct
+ * budget of {@code (3 + k) M + 512 MiB}: the global model, the sum, {@code k} updates, one model of
+ * slack for a previous global the collector has not yet freed, and netty's buffers. ND4J only
+ * wraps those buffers; JavaCPP's own caps, which follow {@code -Xmx} and count the process's whole
+ * RSS, are lifted so that a multi-gigabyte RSS of direct buffers does not trip them.
+ *
+ * <p>A learner JVM hosting {@code K} learners: {@code -Xmx = 96 MiB + K * 2 MiB} (the chunk
+ * messages in transit) and a direct budget of {@code K * 2M + 256 MiB}: a learner holds the model
+ * it fitted on and, while it downloads the next global model or uploads its update, one more
+ * (received, working and sending never all live at once with the synthetic trainer, which works
+ * on the received copy). Further: {@code -Xms32m}, so that the heap, and the RSS, grow only as
+ * far as they are used; the serial collector (no parallel GC threads, small footprint); C1 only
+ * ({@code -XX:TieredStopAtLevel=1}: a learner's loops are simple, and 50 JVMs compiling with C2 on
+ * 2 cores would slow everything down); 512 KiB thread stacks; and
  * {@code -XX:+ExitOnOutOfMemoryError}, because a learner thread killed by an
  * {@code OutOfMemoryError} would leave its JVM hanging.
  */
 final class JvmFlags {
   private static final long MIB = 1L << 20;
-  private static final long SERIAL_GC_MAX_HEAP_MIB = 2048;
 
   private JvmFlags() {}
 
@@ -39,26 +40,28 @@ final class JvmFlags {
     return Math.multiplyExact(params, 4L);
   }
 
-  static long aggregatorHeapMib(long params) {
-    return ceilMib(8 * modelBytes(params)) + 256;
+  static long aggregatorDirectMib(long params, int maxInFlight) {
+    return ceilMib(Math.multiplyExact(3L + maxInFlight, modelBytes(params))) + 512;
   }
 
-  static long learnerHeapMib(long params, int learnersPerJvm) {
-    return ceilMib(Math.multiplyExact(5 * modelBytes(params), (long) learnersPerJvm)) + 96;
+  static long learnerHeapMib(int learnersPerJvm) {
+    return 96 + 2L * learnersPerJvm;
   }
 
-  static List<String> aggregator(long params) {
-    return List.of("-Xmx" + aggregatorHeapMib(params) + "m");
+  static long learnerDirectMib(long params, int learnersPerJvm) {
+    return ceilMib(Math.multiplyExact(2 * modelBytes(params), (long) learnersPerJvm)) + 256;
+  }
+
+  static List<String> aggregator(long params, int maxInFlight) {
+    return List.of("-Xmx512m",
+        "-XX:MaxDirectMemorySize=" + aggregatorDirectMib(params, maxInFlight) + "m",
+        "-Dorg.bytedeco.javacpp.maxBytes=0", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0");
   }
 
   static List<String> learner(long params, int learnersPerJvm) {
-    long heap = learnerHeapMib(params, learnersPerJvm);
-    List<String> flags = new ArrayList<>(List.of("-Xmx" + heap + "m", "-Xms32m"));
-    if (heap <= SERIAL_GC_MAX_HEAP_MIB) {
-      flags.add("-XX:+UseSerialGC");
-    }
-    flags.addAll(List.of("-XX:TieredStopAtLevel=1", "-Xss512k", "-XX:+ExitOnOutOfMemoryError"));
-    return flags;
+    return List.of("-Xmx" + learnerHeapMib(learnersPerJvm) + "m", "-Xms32m",
+        "-XX:MaxDirectMemorySize=" + learnerDirectMib(params, learnersPerJvm) + "m",
+        "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-XX:+ExitOnOutOfMemoryError");
   }
 
   private static long ceilMib(long bytes) {

@@ -81,6 +81,10 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
       description = "Averaging kernel: nd4j or java (default: ${DEFAULT-VALUE}).")
   String kernel;
 
+  @Option(names = "--max-in-flight", defaultValue = "2",
+      description = "The aggregator's maxInFlightUploads (default: ${DEFAULT-VALUE}).")
+  int maxInFlight;
+
   @Option(names = "--max-tensor-elements",
       defaultValue = "" + SyntheticParameters.DEFAULT_MAX_TENSOR_ELEMENTS,
       description = "Largest tensor of the synthetic model (default: ${DEFAULT-VALUE}).")
@@ -156,7 +160,7 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
     double loadStart = ProcStatus.loadAverage();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
     int jvms = (learners + learnersPerJvm - 1) / learnersPerJvm;
-    List<String> aggregatorFlags = flags(JvmFlags.aggregator(params), "aggregator",
+    List<String> aggregatorFlags = flags(JvmFlags.aggregator(params, maxInFlight), "aggregator",
         aggregatorJvmOpts);
     List<String> learnerFlags = flags(JvmFlags.learner(params, learnersPerJvm), null,
         learnerJvmOpts);
@@ -168,6 +172,7 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
         "-P", Long.toString(params), "-N", Integer.toString(learners),
         "--rounds", Integer.toString(rounds), "--host", host, "--port", Integer.toString(port),
         "--kernel", kernel, "--max-tensor-elements", Integer.toString(maxTensorElements),
+        "--max-in-flight", Integer.toString(maxInFlight),
         "--exit-with-parent"), null);
     Watch watch = new Watch(aggregator, logs.resolve("aggregator.log"), deadline);
     HarnessLine listening = watch.awaitListening();
@@ -206,6 +211,7 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
     extra.put("fit_failed", Integer.toString(fitFailed));
     extra.put("evaluate_failed", Integer.toString(evaluateFailed));
     extra.put("kernel", kernel);
+    extra.put("max_in_flight", Integer.toString(maxInFlight));
     extra.put("tensors", listening.get("tensors"));
     extra.put("learner_jvms", Integer.toString(jvms));
     extra.put("learner_peak_rss_mb", peaks.max);

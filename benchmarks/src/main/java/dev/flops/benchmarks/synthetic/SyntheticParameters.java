@@ -75,7 +75,7 @@ public final class SyntheticParameters {
     Noise noise = new Noise(seed, 0.05f);
     float[] block = new float[Math.min(BLOCK, sizes[0])];
     for (int t = 0; t < sizes.length; t++) {
-      ByteBuffer data = ByteBuffer.allocate(sizes[t] * 4).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer data = ByteBuffer.allocateDirect(sizes[t] * 4).order(ByteOrder.LITTLE_ENDIAN);
       FloatBuffer values = data.asFloatBuffer();
       while (values.hasRemaining()) {
         int n = Math.min(block.length, values.remaining());
@@ -106,7 +106,7 @@ public final class SyntheticParameters {
             "synthetic training handles FLOAT32 tensors only, not " + tensor.spec());
       }
       FloatBuffer in = tensor.data().asFloatBuffer();
-      ByteBuffer data = ByteBuffer.allocate(Math.toIntExact(tensor.byteSize()))
+      ByteBuffer data = ByteBuffer.allocateDirect(Math.toIntExact(tensor.byteSize()))
           .order(ByteOrder.LITTLE_ENDIAN);
       FloatBuffer out = data.asFloatBuffer();
       while (in.hasRemaining()) {

@@ -1,7 +1,6 @@
 package dev.flops.benchmarks.harness;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
@@ -10,25 +9,31 @@ import org.junit.jupiter.api.Test;
 class JvmFlagsTest {
 
   @Test
-  void aggregatorHeap_isEightModelsPlus256MiB() {
-    // 10M float32 = 40,000,000 bytes; 8 of them are 305.2 MiB, rounded up to 306
-    assertEquals(306 + 256, JvmFlags.aggregatorHeapMib(10_000_000));
-    assertEquals(List.of("-Xmx562m"), JvmFlags.aggregator(10_000_000));
+  void aggregatorDirectBudget_isThreePlusInFlightModelsPlus512MiB() {
+    // 10M float32 = 40,000,000 bytes; 5 of them are 190.7 MiB, rounded up to 191
+    assertEquals(191 + 512, JvmFlags.aggregatorDirectMib(10_000_000, 2));
+    assertEquals(List.of("-Xmx512m", "-XX:MaxDirectMemorySize=703m",
+            "-Dorg.bytedeco.javacpp.maxBytes=0", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0"),
+        JvmFlags.aggregator(10_000_000, 2));
   }
 
   @Test
-  void learnerHeap_isFiveModelsPerLearnerPlus96MiB() {
-    assertEquals(191 + 96, JvmFlags.learnerHeapMib(10_000_000, 1));
-    // 100 learners of 100k parameters: 5 * 400 KB * 100 = 190.7 MiB, rounded up to 191
-    assertEquals(191 + 96, JvmFlags.learnerHeapMib(100_000, 100));
-    assertTrue(JvmFlags.learner(10_000_000, 1).containsAll(
-        List.of("-Xmx287m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError")));
+  void learnerDirectBudget_isTwoModelsPerLearnerPlus256MiB() {
+    // 2 * 40 MB = 76.3 MiB, rounded up to 77
+    assertEquals(77 + 256, JvmFlags.learnerDirectMib(10_000_000, 1));
+    // 100 learners of 100k parameters: 2 * 400 KB * 100 = 76.3 MiB, rounded up to 77
+    assertEquals(77 + 256, JvmFlags.learnerDirectMib(100_000, 100));
+    assertEquals(296, JvmFlags.learnerHeapMib(100));
+    assertTrue(JvmFlags.learner(10_000_000, 1).containsAll(List.of("-Xmx98m",
+        "-XX:MaxDirectMemorySize=333m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError")));
   }
 
   @Test
-  void learnersOfAHugeModel_keepTheDefaultCollector() {
-    List<String> flags = JvmFlags.learner(640_000_000, 1);
-    assertEquals("-Xmx12304m", flags.get(0));
-    assertFalse(flags.contains("-XX:+UseSerialGC"), flags.toString());
+  void hugeModel_fitsTheMachine_withOneUploadInFlight() {
+    // 640M float32 = 2.56 GB: aggregator 4 models + 512 MiB, each learner 2 models + 256 MiB,
+    // about 20 GiB of budgets for the aggregator and 2 learners on this 24 GB machine.
+    long total = JvmFlags.aggregatorDirectMib(640_000_000, 1)
+        + 2 * JvmFlags.learnerDirectMib(640_000_000, 1);
+    assertTrue(total < 21 * 1024, total + " MiB");
   }
 }
