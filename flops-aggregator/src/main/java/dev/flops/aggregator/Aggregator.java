@@ -1,7 +1,9 @@
 package dev.flops.aggregator;
 
 import dev.flops.aggregator.internal.FederationService;
+import dev.flops.aggregator.internal.MalformedMessageGuard;
 import dev.flops.aggregator.internal.RoundLoop;
+import dev.flops.aggregator.internal.UploadLimits;
 import dev.flops.aggregator.internal.tracking.SystemMetrics;
 import dev.flops.aggregator.internal.tracking.Tracker;
 import dev.flops.aggregator.kernel.Nd4jAveraging;
@@ -93,6 +95,7 @@ public final class Aggregator implements AutoCloseable {
     this.modelName = modelName(model);
     this.tracker = Tracker.open(builder.tracking == null ? Tracking.defaults() : builder.tracking,
         "flops-" + modelName);
+    service.uploadLimits(new UploadLimits(builder.maxTensorCount, builder.maxUpdateBytes));
     if (builder.executor != null) {
       this.executor = builder.executor;
       this.ownedExecutor = null;
@@ -142,7 +145,7 @@ public final class Aggregator implements AutoCloseable {
       throw new IllegalStateException("the aggregator is already started on port " + port());
     }
     Server built = NettyServerBuilder.forAddress(new InetSocketAddress(host, requestedPort))
-        .addService(service)
+        .addService(MalformedMessageGuard.guard(service))
         .executor(executor)
         .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
         .build();
@@ -258,6 +261,8 @@ public final class Aggregator implements AutoCloseable {
     private Executor executor;
     private int maxInFlightUploads = DEFAULT_MAX_IN_FLIGHT_UPLOADS;
     private Tracking tracking;
+    private int maxTensorCount;
+    private long maxUpdateBytes;
 
     private Builder() {}
 
@@ -397,6 +402,44 @@ public final class Aggregator implements AutoCloseable {
      */
     public Builder tracking(Tracking tracking) {
       this.tracking = Objects.requireNonNull(tracking, "tracking");
+      return this;
+    }
+
+    /**
+     * Sets the most tensors an update's manifest may declare (default: the global model's tensor
+     * count). The limit is checked on the upload's header, before anything is allocated for the
+     * update; a manifest above it is refused with {@code RESOURCE_EXHAUSTED} naming this knob. An
+     * update must have the global model's structure anyway, so the default is the tightest limit
+     * that lets a valid update through; training fails at its start if the limit is below the
+     * global model's count.
+     *
+     * @param maxTensorCount a positive count
+     * @return this builder
+     * @throws IllegalArgumentException if the count is not positive
+     */
+    public Builder maxTensorCount(int maxTensorCount) {
+      if (maxTensorCount < 1) {
+        throw new IllegalArgumentException("maxTensorCount must be positive but was " + maxTensorCount);
+      }
+      this.maxTensorCount = maxTensorCount;
+      return this;
+    }
+
+    /**
+     * Sets the most data bytes an update's manifest may declare (default: the global model's byte
+     * size). Checked like {@link #maxTensorCount(int)}: on the header, before anything is
+     * allocated, refused with {@code RESOURCE_EXHAUSTED} naming this knob; training fails at its
+     * start if the limit is below the global model's size.
+     *
+     * @param maxUpdateBytes a positive byte count
+     * @return this builder
+     * @throws IllegalArgumentException if the count is not positive
+     */
+    public Builder maxUpdateBytes(long maxUpdateBytes) {
+      if (maxUpdateBytes < 1) {
+        throw new IllegalArgumentException("maxUpdateBytes must be positive but was " + maxUpdateBytes);
+      }
+      this.maxUpdateBytes = maxUpdateBytes;
       return this;
     }
 

@@ -79,6 +79,22 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     return bytesReceived.get();
   }
 
+  private volatile UploadLimits uploadLimits = UploadLimits.GLOBAL_MODEL;
+
+  /** Sets the largest update manifest considered; the default is the global model's size. */
+  public void uploadLimits(UploadLimits limits) {
+    this.uploadLimits = java.util.Objects.requireNonNull(limits, "limits");
+  }
+
+  /**
+   * Checks that the upload limits admit an update of the global model's structure.
+   *
+   * @throws IllegalStateException naming the knob otherwise
+   */
+  public void checkUploadLimits(Parameters global) {
+    uploadLimits.checkAdmits(global);
+  }
+
   /**
    * Creates the service.
    *
@@ -221,16 +237,17 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       PendingTask task = ownedTask(request.getTaskId(), request.getLearnerId(), request.getEnvelope());
       if (task.isDone()) {
         throw Status.FAILED_PRECONDITION
-            .withDescription(task + " has already ended: " + task.failureReason())
+            .withDescription(task + " has already ended: " + task.describeEnd())
             .asRuntimeException();
       }
       ParameterStreamer.start((ServerCallStreamObserver<ParameterMessage>) responseObserver,
           task.download, task.round, bytesSent);
     } catch (WireFormatException e) {
-      responseObserver.onError(refusal(e).asRuntimeException());
+      responseObserver.onError(capped(refusal(e)).asRuntimeException());
     } catch (StatusRuntimeException e) {
-      log.warn("download refused for learner {}: {}", request.getLearnerId(), e.getMessage());
-      responseObserver.onError(e);
+      log.warn("download refused for learner {}: {}", capped(request.getLearnerId()),
+          capped(e.getStatus().getDescription()));
+      responseObserver.onError(capped(e.getStatus()).asRuntimeException());
     }
   }
 
@@ -271,6 +288,22 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     return e.getMessage().startsWith("protocol version mismatch")
         ? Status.FAILED_PRECONDITION.withDescription(e.getMessage())
         : Status.INVALID_ARGUMENT.withDescription(e.getMessage());
+  }
+
+  /** The longest status description sent back; a peer's own strings must not bloat trailers. */
+  static final int MAX_DESCRIPTION_CHARS = 1000;
+
+  /** Shortens a status description that quotes too much of a peer's message. */
+  static Status capped(Status status) {
+    String description = status.getDescription();
+    return description == null || description.length() <= MAX_DESCRIPTION_CHARS
+        ? status : status.withDescription(capped(description));
+  }
+
+  static String capped(String text) {
+    return text == null || text.length() <= MAX_DESCRIPTION_CHARS ? text
+        : text.substring(0, MAX_DESCRIPTION_CHARS) + "... (" + (text.length() - MAX_DESCRIPTION_CHARS)
+            + " more characters)";
   }
 
   private static long idNumber(String id) {
@@ -365,11 +398,12 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         return;
       }
       if (!task.succeed(evaluation)) {
-        log.info("{}: late evaluation result discarded ({})", task, task.failureReason());
+        log.info("{}: late evaluation result discarded ({})", task, task.describeEnd());
       }
     }
 
-    private void close(Status status) {
+    private void close(Status refusal) {
+      Status status = capped(refusal);
       closed = true;
       log.warn("closing the control stream of {}: {}",
           session == null ? "a learner that had not joined" : session, status.getDescription());
@@ -447,9 +481,10 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
             throw new WireFormatException("an upload carries one header, then only chunks");
           }
           if (message.getEnvelope().getRound() != task.round) {
-            throw new WireFormatException(String.format(
-                "chunk is for round %d but the upload is for round %d",
-                message.getEnvelope().getRound(), task.round));
+            throw Status.FAILED_PRECONDITION.withDescription(String.format(
+                "chunk %d is for round %d but the upload is for round %d",
+                message.getChunk().getIndex(), message.getEnvelope().getRound(), task.round))
+                .asRuntimeException();
           }
           if (decoder == null) {
             throw new IllegalStateException(task + ": a chunk arrived before the upload had a slot");
@@ -461,28 +496,48 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         reject(refusal(e));
       } catch (StatusRuntimeException e) {
         reject(e.getStatus());
+      } catch (RuntimeException e) {
+        log.error("an upload failed in the aggregator", e);
+        reject(Status.INTERNAL.withDescription("the aggregator failed on this upload: " + e));
       }
     }
 
+    /**
+     * Checks the header, cheapest and most fundamental first, and allocates the update's buffers
+     * only once the manifest is known to be within the limits and to match the global model.
+     */
     private void start(UploadHeader h, Envelope envelope) {
-      task = ownedTask(h.getTaskId(), h.getLearnerId(), envelope);
-      header = h;
-      if (task.kind != TaskKind.FIT) {
+      PendingTask owned = ownedTask(h.getTaskId(), h.getLearnerId(), envelope);
+      if (owned.kind != TaskKind.FIT) {
         throw Status.FAILED_PRECONDITION
-            .withDescription(task + " is not a fit task").asRuntimeException();
+            .withDescription(owned + " is not a fit task").asRuntimeException();
       }
+      if (!owned.claimUpload()) {
+        // Not this upload's task: refusing it must not fail the task of the first upload.
+        throw Status.ALREADY_EXISTS.withDescription(String.format(
+            "%s already has an upload (%s); a fit task takes exactly one upload", owned,
+            owned.isDone() ? owned.describeEnd() : "it is still streaming")).asRuntimeException();
+      }
+      task = owned;
+      header = h;
       if (task.isDone()) {
         throw Status.FAILED_PRECONDITION
-            .withDescription(task + " has already ended: " + task.failureReason())
+            .withDescription(task + " has already ended: " + task.describeEnd())
             .asRuntimeException();
       }
+      uploadLimits.checkTensorCount(h.getManifest(), task.global).ifPresent(refusal -> {
+        throw refusal.asRuntimeException();
+      });
       if (h.getNumExamples() < 1) {
-        throw new WireFormatException(
-            "num_examples must be at least 1 (it weights the update) but was " + h.getNumExamples());
+        throw new WireFormatException("num_examples must be at least 1 (it weights the update) "
+            + "but was " + Long.toUnsignedString(h.getNumExamples()));
       }
       Manifests.describeMismatch(h.getManifest(), task.global).ifPresent(mismatch -> {
         throw new WireFormatException(
             "the update does not match the global model: " + mismatch);
+      });
+      uploadLimits.checkBytes(h.getManifest(), task.global).ifPresent(refusal -> {
+        throw refusal.asRuntimeException();
       });
       Manifests.checkWellFormed(h.getManifest());
       slot = uploadSlots.acquire(this::granted);
@@ -529,7 +584,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         synchronized (foldLock) {
           if (task.isDone() || aggregation == null) {
             reject(Status.FAILED_PRECONDITION.withDescription(
-                task + " has already ended: " + task.failureReason() + "; late update discarded"));
+                task + " has already ended: " + task.describeEnd() + "; late update discarded"));
             return;
           }
           try {
@@ -573,13 +628,17 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       }
     }
 
-    private void reject(Status status) {
+    /**
+     * Refuses the upload. Its task fails too once this upload has claimed it: a fit task takes one
+     * upload, so after a refused one the task can no longer succeed.
+     */
+    private void reject(Status refusal) {
+      Status status = capped(refusal);
       closed = true;
       releaseSlot();
       String who = task != null ? task.toString() : "an upload";
       log.warn("rejected {}: {}", who, status.getDescription());
-      if (task != null && status.getCode() != Status.Code.NOT_FOUND
-          && status.getCode() != Status.Code.PERMISSION_DENIED) {
+      if (task != null) {
         task.fail("update rejected: " + status.getDescription());
       }
       response.onError(status.asRuntimeException());

@@ -5,6 +5,7 @@ import dev.flops.api.Parameters;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.v1.TaskKind;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /** One task handed to one learner in one round, until it succeeds, fails or times out. */
 final class PendingTask {
@@ -17,6 +18,7 @@ final class PendingTask {
   /** The structure an uploaded update must have. */
   final Parameters global;
   private final CompletableFuture<TaskOutcome> outcome = new CompletableFuture<>();
+  private final AtomicBoolean uploadClaimed = new AtomicBoolean();
 
   PendingTask(String taskId, String learnerId, long round, TaskKind kind,
       EncodedParameters download, Parameters global) {
@@ -40,6 +42,22 @@ final class PendingTask {
   String failureReason() {
     TaskOutcome done = outcome.getNow(null);
     return done == null ? null : done.failure();
+  }
+
+  /** Says how a task that is done ended, for messages: "its result was accepted" or why it failed. */
+  String describeEnd() {
+    String failure = failureReason();
+    return failure == null ? "its result was accepted" : "it failed: " + failure;
+  }
+
+  /**
+   * Claims the task's only upload. A fit task takes one upload: a second one, even while the first
+   * is still streaming, is refused without touching the first.
+   *
+   * @return true for the first caller only
+   */
+  boolean claimUpload() {
+    return uploadClaimed.compareAndSet(false, true);
   }
 
   boolean succeed(EvaluateResult evaluation) {

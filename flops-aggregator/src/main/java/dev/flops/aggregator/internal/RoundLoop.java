@@ -162,6 +162,7 @@ public final class RoundLoop {
             + " is not FLOAT32; flops aggregates float32 parameters");
       }
     }
+    service.checkUploadLimits(initial);
     log.info("initial parameters: {} tensors, {} values ({} MB)", initial.size(),
         initial.elementCount(), String.format(Locale.ROOT, "%.1f", initial.byteSize() / 1e6));
     return initial;

@@ -7,6 +7,7 @@ import dev.flops.proto.v1.Manifest;
 import dev.flops.proto.v1.TensorSpec;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 
@@ -51,19 +52,19 @@ public final class Manifests {
     long total = 0;
     for (TensorSpec spec : manifest.getTensorsList()) {
       if (spec.getName().isBlank() || !names.add(spec.getName())) {
-        throw new WireFormatException(
-            "manifest tensor names must be unique and not blank: '" + spec.getName() + "'");
+        throw new WireFormatException("manifest tensor names must be unique and not blank: '"
+            + quoted(spec.getName()) + "'");
       }
       long elements = 1;
       for (long dim : spec.getShapeList()) {
         if (dim < 0) {
-          throw new WireFormatException("manifest tensor '" + spec.getName()
+          throw new WireFormatException("manifest tensor '" + quoted(spec.getName())
               + "' has a negative dimension: " + spec.getShapeList());
         }
         try {
           elements = Math.multiplyExact(elements, dim);
         } catch (ArithmeticException e) {
-          throw new WireFormatException("manifest tensor '" + spec.getName()
+          throw new WireFormatException("manifest tensor '" + quoted(spec.getName())
               + "' has more elements than fit a long: " + spec.getShapeList());
         }
       }
@@ -75,8 +76,8 @@ public final class Manifests {
     }
     if (total != manifest.getTotalBytes()) {
       throw new WireFormatException(String.format(
-          "manifest total_bytes %d does not match its tensors, which need %d bytes",
-          manifest.getTotalBytes(), total));
+          "manifest total_bytes %s does not match its tensors, which need %d bytes",
+          Long.toUnsignedString(manifest.getTotalBytes()), total));
     }
   }
 
@@ -91,8 +92,8 @@ public final class Manifests {
   public static Optional<String> describeMismatch(Manifest manifest, Parameters expected) {
     if (manifest.getTensorsCount() != expected.size()) {
       return Optional.of(String.format("expected %d tensors %s but the update has %d %s",
-          expected.size(), expected.names(), manifest.getTensorsCount(),
-          manifest.getTensorsList().stream().map(TensorSpec::getName).toList()));
+          expected.size(), listed(expected.names()), manifest.getTensorsCount(),
+          listed(manifest.getTensorsList().stream().map(TensorSpec::getName).toList())));
     }
     for (int i = 0; i < expected.size(); i++) {
       Tensor tensor = expected.tensors().get(i);
@@ -103,10 +104,37 @@ public final class Manifests {
       if (!tensor.name().equals(spec.getName()) || !knownType
           || fromWire(spec) != tensor.dtype() || !Arrays.equals(shape, tensor.shape())) {
         return Optional.of(String.format("tensor #%d: expected %s but the update has %s %s%s",
-            i, tensor.spec(), spec.getName(), spec.getDtype(), Arrays.toString(shape)));
+            i, tensor.spec(), quoted(spec.getName()), spec.getDtype(), abbreviated(shape)));
       }
     }
     return Optional.empty();
+  }
+
+  /** The most names, characters of a name and dimensions quoted in a message. */
+  private static final int QUOTED_NAMES = 10;
+  private static final int QUOTED_NAME_CHARS = 64;
+  private static final int QUOTED_DIMENSIONS = 8;
+
+  /** Lists names for a message, at most {@value #QUOTED_NAMES} of them, each abbreviated. */
+  private static String listed(List<String> names) {
+    List<String> shown = names.stream().limit(QUOTED_NAMES).map(Manifests::quoted).toList();
+    String list = String.join(", ", shown);
+    return "[" + list + (names.size() > QUOTED_NAMES
+        ? ", ... " + (names.size() - QUOTED_NAMES) + " more]" : "]");
+  }
+
+  /** A peer's name, abbreviated so that a message quoting it stays short. */
+  private static String quoted(String name) {
+    return name.length() <= QUOTED_NAME_CHARS ? name
+        : name.substring(0, QUOTED_NAME_CHARS) + "...(" + name.length() + " chars)";
+  }
+
+  private static String abbreviated(long[] shape) {
+    if (shape.length <= QUOTED_DIMENSIONS) {
+      return Arrays.toString(shape);
+    }
+    String head = Arrays.toString(Arrays.copyOf(shape, QUOTED_DIMENSIONS));
+    return head.substring(0, head.length() - 1) + ", ... " + shape.length + " dimensions]";
   }
 
   static dev.flops.proto.v1.DType toWire(DType dtype) {
@@ -124,8 +152,8 @@ public final class Manifests {
       case FLOAT64 -> DType.FLOAT64;
       case INT32 -> DType.INT32;
       case INT64 -> DType.INT64;
-      case DTYPE_UNSPECIFIED, UNRECOGNIZED -> throw new WireFormatException(
-          "manifest tensor '" + spec.getName() + "' has an unknown dtype " + spec.getDtypeValue());
+      case DTYPE_UNSPECIFIED, UNRECOGNIZED -> throw new WireFormatException("manifest tensor '"
+          + quoted(spec.getName()) + "' has an unknown dtype " + spec.getDtypeValue());
     };
   }
 }

@@ -126,8 +126,8 @@ public final class ParameterDecoder {
   public void accept(Chunk chunk) {
     if (chunk.getIndex() != nextIndex) {
       throw new WireFormatException(String.format(
-          "expected chunk %d but got chunk %d (chunks must arrive in order, each once)",
-          nextIndex, chunk.getIndex()));
+          "expected chunk %d but got chunk %s (chunks must arrive in order, each once)",
+          nextIndex, Long.toUnsignedString(chunk.getIndex())));
     }
     ByteString data = chunk.getData();
     long left = manifest.getTotalBytes() - received;

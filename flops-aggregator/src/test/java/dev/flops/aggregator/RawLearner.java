@@ -1,0 +1,314 @@
+package dev.flops.aggregator;
+
+import dev.flops.api.Parameters;
+import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.codec.ParameterDecoder;
+import dev.flops.proto.codec.WireProtocol;
+import dev.flops.proto.v1.AggregatorMessage;
+import dev.flops.proto.v1.DownloadRequest;
+import dev.flops.proto.v1.Envelope;
+import dev.flops.proto.v1.EvaluateResult;
+import dev.flops.proto.v1.FederationGrpc;
+import dev.flops.proto.v1.Hello;
+import dev.flops.proto.v1.LearnerMessage;
+import dev.flops.proto.v1.Manifest;
+import dev.flops.proto.v1.ParameterMessage;
+import dev.flops.proto.v1.Task;
+import dev.flops.proto.v1.TaskKind;
+import dev.flops.proto.v1.UploadHeader;
+import dev.flops.proto.v1.UploadMessage;
+import dev.flops.proto.v1.UploadReceipt;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A learner driven by hand over the generated gRPC stubs, on its own channel: it can speak the
+ * protocol correctly (download, add {@code offset}, upload in small chunks, evaluate) or send
+ * whatever a test crafts. The well-behaved {@code Learner} can never send what the hostile-input
+ * tests need.
+ */
+final class RawLearner implements AutoCloseable {
+  /** Small chunks so that a 2,480-byte update travels as ten chunks. */
+  static final int CHUNK_BYTES = 256;
+
+  /** A task and the round it was given in. */
+  record Assigned(long round, Task task) {
+    String taskId() {
+      return task.getTaskId();
+    }
+  }
+
+  private final ManagedChannel channel;
+  private final BlockingQueue<Object> inbound = new LinkedBlockingQueue<>();
+  private final StreamObserver<LearnerMessage> control;
+  private final float offset;
+  private final long examples;
+  private String id;
+
+  private RawLearner(int port, float offset, long examples) {
+    this.channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
+        .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES).build();
+    this.offset = offset;
+    this.examples = examples;
+    this.control = FederationGrpc.newStub(channel).connect(new StreamObserver<>() {
+      @Override
+      public void onNext(AggregatorMessage message) {
+        inbound.add(message);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        inbound.add(Status.fromThrowable(t));
+      }
+
+      @Override
+      public void onCompleted() {
+        inbound.add("completed");
+      }
+    });
+  }
+
+  /** Connects, says hello and waits for the welcome. */
+  static RawLearner join(int port, String name, float offset, long examples)
+      throws InterruptedException {
+    RawLearner learner = new RawLearner(port, offset, examples);
+    learner.control.onNext(LearnerMessage.newBuilder()
+        .setEnvelope(WireProtocol.envelope(0))
+        .setHello(Hello.newBuilder().setLearnerName(name))
+        .build());
+    learner.id = learner.nextMessage().getWelcome().getLearnerId();
+    return learner;
+  }
+
+  /** Connects, says hello with the given envelope and returns the status the stream ends with. */
+  static Status helloStatus(int port, Envelope envelope) throws InterruptedException {
+    try (RawLearner learner = new RawLearner(port, 0f, 1)) {
+      learner.control.onNext(LearnerMessage.newBuilder()
+          .setEnvelope(envelope)
+          .setHello(Hello.newBuilder().setLearnerName("hello-" + envelope.getProtocolVersion()))
+          .build());
+      Object next = learner.inbound.poll(10, TimeUnit.SECONDS);
+      if (next instanceof Status status) {
+        return status;
+      }
+      throw new AssertionError("expected the stream to end with an error but got " + next);
+    }
+  }
+
+  String id() {
+    return id;
+  }
+
+  ManagedChannel channel() {
+    return channel;
+  }
+
+  AggregatorMessage nextMessage() throws InterruptedException {
+    Object next = inbound.poll(20, TimeUnit.SECONDS);
+    if (next instanceof AggregatorMessage message) {
+      return message;
+    }
+    throw new AssertionError("expected a message from the aggregator but got " + next);
+  }
+
+  /** Waits for the next task. */
+  Assigned nextTask() throws InterruptedException {
+    AggregatorMessage message = nextMessage();
+    if (!message.hasTask()) {
+      throw new AssertionError("expected a task but got " + message);
+    }
+    return new Assigned(message.getEnvelope().getRound(), message.getTask());
+  }
+
+  DownloadRequest downloadRequest(Assigned assigned) {
+    return DownloadRequest.newBuilder()
+        .setEnvelope(WireProtocol.envelope(assigned.round()))
+        .setLearnerId(id)
+        .setTaskId(assigned.taskId())
+        .build();
+  }
+
+  /** Downloads a task's parameters, validating them like a learner does. */
+  Parameters download(Assigned assigned) {
+    Iterator<ParameterMessage> messages = FederationGrpc.newBlockingStub(channel)
+        .withMaxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
+        .downloadParameters(downloadRequest(assigned));
+    ParameterDecoder decoder = new ParameterDecoder(messages.next().getManifest());
+    messages.forEachRemaining(message -> decoder.accept(message.getChunk()));
+    return decoder.finish(true);
+  }
+
+  /** Sends a download request and returns how the stream ended (OK after draining it). */
+  Status downloadStatus(DownloadRequest request) {
+    try {
+      FederationGrpc.newBlockingStub(channel)
+          .withMaxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
+          .downloadParameters(request)
+          .forEachRemaining(message -> { });
+      return Status.OK;
+    } catch (StatusRuntimeException e) {
+      return e.getStatus();
+    }
+  }
+
+  /** What this learner's fit makes of the global parameters. */
+  Parameters fit(Parameters global) {
+    return FakeTrainer.add(global, offset);
+  }
+
+  float offset() {
+    return offset;
+  }
+
+  long examples() {
+    return examples;
+  }
+
+  /** The header of a correct upload of {@code encoded} for a task. */
+  UploadHeader.Builder header(Assigned assigned, Manifest manifest) {
+    return UploadHeader.newBuilder()
+        .setLearnerId(id)
+        .setTaskId(assigned.taskId())
+        .setNumExamples(examples)
+        .setManifest(manifest);
+  }
+
+  /** A correct upload of {@code update} for a task: its header, then its chunks. */
+  List<UploadMessage> uploadMessages(Assigned assigned, Parameters update) {
+    EncodedParameters encoded = EncodedParameters.encode(update, CHUNK_BYTES);
+    List<UploadMessage> messages = new ArrayList<>();
+    messages.add(headerMessage(assigned.round(), header(assigned, encoded.manifest()).build()));
+    for (int i = 0; i < encoded.chunks().size(); i++) {
+      messages.add(UploadMessage.newBuilder()
+          .setEnvelope(WireProtocol.envelope(assigned.round()))
+          .setChunk(encoded.chunk(i))
+          .build());
+    }
+    return messages;
+  }
+
+  static UploadMessage headerMessage(long round, UploadHeader header) {
+    return UploadMessage.newBuilder()
+        .setEnvelope(WireProtocol.envelope(round))
+        .setHeader(header)
+        .build();
+  }
+
+  /** Starts an upload and sends {@code messages} without closing it. */
+  OpenUpload openUpload(List<UploadMessage> messages) {
+    OpenUpload upload = new OpenUpload(channel);
+    messages.forEach(upload.out::onNext);
+    return upload;
+  }
+
+  /** Sends {@code messages} as one upload, half-closes and returns how the upload ended. */
+  Status upload(List<UploadMessage> messages) throws Exception {
+    OpenUpload upload = openUpload(messages);
+    return upload.complete();
+  }
+
+  /** Downloads, fits and uploads correctly; fails the test if the upload is not accepted. */
+  void fitCorrectly(Assigned assigned) throws Exception {
+    Status status = upload(uploadMessages(assigned, fit(download(assigned))));
+    if (!status.isOk()) {
+      throw new AssertionError("a correct upload was refused: " + status);
+    }
+  }
+
+  /**
+   * Serves every further task correctly on a thread, until the aggregator says shut down.
+   *
+   * @return completes when the aggregator shut this learner down
+   */
+  CompletableFuture<Void> serveTheRest() {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    Thread thread = new Thread(() -> {
+      try {
+        while (true) {
+          AggregatorMessage message = nextMessage();
+          if (message.hasShutdown()) {
+            control.onCompleted();
+            done.complete(null);
+            return;
+          }
+          Assigned assigned = new Assigned(message.getEnvelope().getRound(), message.getTask());
+          if (assigned.task().getKind() == TaskKind.FIT) {
+            fitCorrectly(assigned);
+          } else {
+            evaluate(assigned);
+          }
+        }
+      } catch (Throwable t) {
+        done.completeExceptionally(t);
+      }
+    }, "raw-" + id);
+    thread.setDaemon(true);
+    thread.start();
+    return done;
+  }
+
+  void evaluate(Assigned assigned) {
+    control.onNext(LearnerMessage.newBuilder()
+        .setEnvelope(WireProtocol.envelope(assigned.round()))
+        .setEvaluateResult(EvaluateResult.newBuilder()
+            .setTaskId(assigned.taskId())
+            .setLoss(1.0)
+            .setNumExamples(examples))
+        .build());
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+  }
+
+  /** An upload stream left open so a test can interleave it with others. */
+  static final class OpenUpload {
+    private final CompletableFuture<Status> outcome = new CompletableFuture<>();
+    private final StreamObserver<UploadMessage> out;
+
+    OpenUpload(ManagedChannel channel) {
+      out = FederationGrpc.newStub(channel).uploadUpdate(new StreamObserver<>() {
+        @Override
+        public void onNext(UploadReceipt receipt) {
+          outcome.complete(Status.OK);
+        }
+
+        @Override
+        public void onError(Throwable t) {
+          outcome.complete(Status.fromThrowable(t));
+        }
+
+        @Override
+        public void onCompleted() {
+          outcome.complete(Status.OK);
+        }
+      });
+    }
+
+    void send(UploadMessage message) {
+      out.onNext(message);
+    }
+
+    /** Half-closes and waits for the receipt or the refusal. */
+    Status complete() throws Exception {
+      out.onCompleted();
+      return outcome.get(20, TimeUnit.SECONDS);
+    }
+
+    /** Waits for the aggregator to end the upload while it is still open on this side. */
+    Status awaitEnd() throws Exception {
+      return outcome.get(20, TimeUnit.SECONDS);
+    }
+  }
+}
