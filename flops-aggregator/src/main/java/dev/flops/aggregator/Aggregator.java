@@ -11,19 +11,21 @@ import dev.flops.aggregator.tracking.Tracking;
 import dev.flops.api.FederatedModel;
 import dev.flops.api.FederationObserver;
 import dev.flops.api.SavableModel;
+import dev.flops.api.Secret;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.AveragingKernel;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.Strategy;
 import dev.flops.proto.codec.WireProtocol;
 import io.grpc.Server;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -77,6 +79,7 @@ public final class Aggregator implements AutoCloseable {
   private final Duration learnerWaitTimeout;
   private final Executor executor;
   private final ExecutorService ownedExecutor;
+  private final ServerSecurity security;
   private final FederationService service;
   private final Tracker tracker;
   private final String modelName;
@@ -91,6 +94,7 @@ public final class Aggregator implements AutoCloseable {
     this.kernel = builder.kernel;
     this.observers = List.copyOf(builder.observers);
     this.learnerWaitTimeout = builder.learnerWaitTimeout;
+    this.security = builder.security.copy();
     this.service = new FederationService(builder.maxInFlightUploads);
     this.modelName = modelName(model);
     this.tracker = Tracker.open(builder.tracking == null ? Tracking.defaults() : builder.tracking,
@@ -144,7 +148,7 @@ public final class Aggregator implements AutoCloseable {
     if (server != null) {
       throw new IllegalStateException("the aggregator is already started on port " + port());
     }
-    Server built = NettyServerBuilder.forAddress(new InetSocketAddress(host, requestedPort))
+    Server built = security.serverBuilder(new InetSocketAddress(host, requestedPort))
         .addService(MalformedMessageGuard.guard(service))
         .executor(executor)
         .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
@@ -152,6 +156,7 @@ public final class Aggregator implements AutoCloseable {
     try {
       built.start();
     } catch (IOException e) {
+      security.close();
       if (isAddressInUse(e)) {
         throw new IOException(String.format(
             "cannot listen on %s:%d: the port is already in use; choose another port or stop "
@@ -162,6 +167,7 @@ public final class Aggregator implements AutoCloseable {
     }
     server = built;
     log.info("aggregator listening on {}:{} (protocol v{})", host, port(), WireProtocol.VERSION);
+    security.logStart(log, host, port());
     return this;
   }
 
@@ -243,6 +249,7 @@ public final class Aggregator implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
+    security.close();
     if (ownedExecutor != null) {
       ownedExecutor.shutdownNow();
     }
@@ -263,6 +270,7 @@ public final class Aggregator implements AutoCloseable {
     private Tracking tracking;
     private int maxTensorCount;
     private long maxUpdateBytes;
+    private final ServerSecurity security = new ServerSecurity();
 
     private Builder() {}
 
@@ -444,14 +452,197 @@ public final class Aggregator implements AutoCloseable {
     }
 
     /**
+     * Turns on TLS: learners then connect over TLS and check this certificate against their
+     * trusted roots. The files are read and checked at once.
+     *
+     * @param certificateChain PEM file of the aggregator's certificate, then any intermediate
+     *     certificates; its subject alternative names must cover the host learners dial
+     * @param privateKey PEM file of the certificate's private key, unencrypted PKCS#8
+     *     ({@code -----BEGIN PRIVATE KEY-----}); readable by this process only, ideally
+     * @return this builder
+     * @throws IllegalArgumentException if a file is missing, unreadable, malformed, expired, or
+     *     the key does not belong to the certificate; the message names the file
+     */
+    public Builder tls(Path certificateChain, Path privateKey) {
+      Objects.requireNonNull(certificateChain, "certificateChain");
+      Objects.requireNonNull(privateKey, "privateKey");
+      ServerSecurity.checkServerFiles(certificateChain, privateKey);
+      security.certificateChain = certificateChain;
+      security.privateKey = privateKey;
+      return this;
+    }
+
+    /**
+     * Turns on mutual TLS: every learner must present a certificate signed by one of these
+     * certificate authorities, or its connection is refused during the handshake. Needs
+     * {@link #tls(Path, Path)}.
+     *
+     * @param certificateAuthorities PEM file of the CA certificates that sign learners'
+     *     certificates
+     * @return this builder
+     * @throws IllegalArgumentException if the file is missing, unreadable, holds no certificate
+     *     or an expired one
+     */
+    public Builder requireClientCertificates(Path certificateAuthorities) {
+      Objects.requireNonNull(certificateAuthorities, "certificateAuthorities");
+      ServerSecurity.checkClientAuthorities(certificateAuthorities);
+      security.clientCertificateAuthorities = certificateAuthorities;
+      return this;
+    }
+
+    /**
+     * Requires every learner to present this token (one secret shared by all learners). A call
+     * without it is refused with {@code UNAUTHENTICATED} before any model data is sent.
+     * Excludes {@link #learnerTokens(Map)}. Use it with TLS: without TLS the token travels in
+     * cleartext.
+     *
+     * @param token the shared token
+     * @return this builder
+     */
+    public Builder learnerToken(Secret token) {
+      security.sharedToken = Objects.requireNonNull(token, "learnerToken");
+      return this;
+    }
+
+    /**
+     * Requires every learner to present its own token, bound to its name: a call without a
+     * listed token is refused with {@code UNAUTHENTICATED}, and a learner whose Hello gives
+     * another name than its token's with {@code PERMISSION_DENIED}. Excludes
+     * {@link #learnerToken(Secret)}.
+     *
+     * @param tokens learner name (as given to {@code Learner.builder().name(...)}) to token;
+     *     every token distinct
+     * @return this builder
+     * @throws IllegalArgumentException if the map is empty, a name is blank, or two learners
+     *     share a token
+     */
+    public Builder learnerTokens(Map<String, Secret> tokens) {
+      Objects.requireNonNull(tokens, "learnerTokens");
+      security.learnerTokens = ServerSecurity.checkLearnerTokens(tokens);
+      return this;
+    }
+
+    /**
+     * Reads per-learner tokens, as {@link #learnerTokens(Map)} takes them, from a file of
+     * {@code NAME=TOKEN} lines (blank lines and {@code #} comments skipped).
+     *
+     * @param file the tokens file; readable by this process only, ideally
+     * @return this builder
+     * @throws IllegalArgumentException if the file is missing, unreadable or malformed; the
+     *     message names the file and line, never a token
+     */
+    public Builder learnerTokensFile(Path file) {
+      Objects.requireNonNull(file, "learnerTokensFile");
+      security.learnerTokens = ServerSecurity.readLearnerTokens(file);
+      return this;
+    }
+
+    /**
+     * Bounds the calls (control streams, downloads, uploads) open at once from one IP address
+     * (default {@value ServerSecurity#DEFAULT_MAX_CALLS_PER_ADDRESS}). Each learner holds one
+     * control stream and at most one transfer; learners behind one NAT share an address. Calls
+     * beyond it are refused with {@code RESOURCE_EXHAUSTED}; a refused learner retries later.
+     *
+     * @param max at least 2
+     * @return this builder
+     * @throws IllegalArgumentException if {@code max} is below 2
+     */
+    public Builder maxCallsPerAddress(int max) {
+      security.maxCallsPerAddress = atLeast("maxCallsPerAddress", max, 2);
+      return this;
+    }
+
+    /**
+     * Bounds the calls open at once in total (default
+     * {@value ServerSecurity#DEFAULT_MAX_CALLS}); beyond it calls are refused with
+     * {@code RESOURCE_EXHAUSTED}.
+     *
+     * @param max at least 2
+     * @return this builder
+     * @throws IllegalArgumentException if {@code max} is below 2
+     */
+    public Builder maxCalls(int max) {
+      security.maxCalls = atLeast("maxCalls", max, 2);
+      return this;
+    }
+
+    /**
+     * Bounds the concurrent calls on one connection (HTTP/2 streams; default
+     * {@value ServerSecurity#DEFAULT_MAX_CALLS_PER_CONNECTION}); a learner needs two.
+     *
+     * @param max at least 2
+     * @return this builder
+     * @throws IllegalArgumentException if {@code max} is below 2
+     */
+    public Builder maxCallsPerConnection(int max) {
+      security.maxCallsPerConnection = atLeast("maxCallsPerConnection", max, 2);
+      return this;
+    }
+
+    /**
+     * Sets how long a new connection may take to complete its handshake (TLS and HTTP/2
+     * preface) before it is closed, and how long a new control stream or upload may stay silent
+     * before its first message (default 20 s).
+     *
+     * @param timeout a positive duration
+     * @return this builder
+     */
+    public Builder handshakeTimeout(Duration timeout) {
+      security.handshakeTimeout = positive("handshakeTimeout", timeout);
+      return this;
+    }
+
+    /**
+     * Sets how long a connection without any open call is kept (default 5 minutes). A joined
+     * learner always holds its control stream, so this closes only connections that idle.
+     *
+     * @param idle a positive duration
+     * @return this builder
+     */
+    public Builder maxConnectionIdle(Duration idle) {
+      security.maxConnectionIdle = positive("maxConnectionIdle", idle);
+      return this;
+    }
+
+    /**
+     * Caps how long any connection lives (default: unbounded). When a connection reaches it,
+     * its learner is disconnected and reconnects as a new session, failing the task it was
+     * running: set it well above a whole federation's length, if at all.
+     *
+     * @param age a positive duration
+     * @return this builder
+     */
+    public Builder maxConnectionAge(Duration age) {
+      security.maxConnectionAge = positive("maxConnectionAge", age);
+      return this;
+    }
+
+    private static int atLeast(String knob, int value, int min) {
+      if (value < min) {
+        throw new IllegalArgumentException(knob + " must be at least " + min + " but was " + value);
+      }
+      return value;
+    }
+
+    private static Duration positive(String knob, Duration value) {
+      Objects.requireNonNull(value, knob);
+      if (value.isZero() || value.isNegative()) {
+        throw new IllegalArgumentException(knob + " must be positive but was " + value);
+      }
+      return value;
+    }
+
+    /**
      * Builds the aggregator (not yet listening; call {@link Aggregator#start()}).
      *
      * @return the aggregator
-     * @throws IllegalStateException if no model was set
+     * @throws IllegalStateException if no model was set, or settings conflict (client
+     *     certificates without TLS, a shared token and per-learner tokens)
      * @throws IllegalArgumentException if tracking cannot work: the file store directory is not
      *     writable, or {@code MLFLOW_TRACKING_URI} holds an invalid or unsupported URI
      */
     public Aggregator build() {
+      security.checkConsistent();
       if (model == null) {
         throw new IllegalStateException("an Aggregator needs model(...): the aggregator's own "
             + "copy of the user's model, e.g. model(Dl4jModel.of(net))");

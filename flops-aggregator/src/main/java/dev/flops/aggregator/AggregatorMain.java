@@ -12,6 +12,7 @@ import java.util.concurrent.Callable;
 import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -21,7 +22,8 @@ import picocli.CommandLine.Option;
  *
  * <pre>
  * java -cp app.jar:... dev.flops.aggregator.AggregatorMain \
- *     --model-factory com.example.MyModelFactory --port 50051 --rounds 5 --min-available 3
+ *     --model-factory com.example.MyModelFactory --port 50051 --rounds 5 --min-available 3 \
+ *     --tls-cert aggregator.pem --tls-key aggregator.key --token-file token
  * </pre>
  */
 @Command(name = "flops-aggregator", mixinStandardHelpOptions = true,
@@ -79,6 +81,9 @@ public final class AggregatorMain implements Callable<Integer> {
       description = "Fit config entry sent to learners every round, e.g. local_epochs=1 (repeatable).")
   Map<String, String> fitConfig = new LinkedHashMap<>();
 
+  @Mixin
+  AggregatorSecurityOptions security = new AggregatorSecurityOptions();
+
   /**
    * Runs the aggregator.
    *
@@ -112,12 +117,12 @@ public final class AggregatorMain implements Callable<Integer> {
         .fitConfig(round -> config)
         .build();
     FederatedModel model = instantiate(modelFactory, FederatedModel.class).get();
-    try (Aggregator aggregator = Aggregator.builder()
-        .host(host)
-        .port(port)
-        .strategy(strategy)
-        .model(model)
-        .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds))
+    try (Aggregator aggregator = security.applyTo(Aggregator.builder()
+            .host(host)
+            .port(port)
+            .strategy(strategy)
+            .model(model)
+            .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds)))
         .build()
         .start()) {
       TrainingResult result = aggregator.train();

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.UnaryOperator;
 
 /** Helpers to run learners on threads against an aggregator on loopback. */
 final class Federations {
@@ -36,13 +37,18 @@ final class Federations {
 
   /** Starts a learner on its own thread; the future completes when run() returns or throws. */
   static CompletableFuture<Void> startLearner(String name, int port, LocalTrainer trainer) {
-    Learner learner = Learner.builder()
+    return startLearner(name, port, trainer, builder -> builder);
+  }
+
+  /** As above, with the builder adjusted first (e.g. TLS or a token). */
+  static CompletableFuture<Void> startLearner(String name, int port, LocalTrainer trainer,
+      UnaryOperator<Learner.Builder> adjust) {
+    Learner.Builder builder = Learner.builder()
         .aggregator("127.0.0.1", port)
         .name(name)
         .trainer(trainer)
         .connectTimeout(Duration.ofSeconds(30))
-        .backoff(Duration.ofMillis(50), Duration.ofMillis(500))
-        .build();
-    return learner.runAsync();
+        .backoff(Duration.ofMillis(50), Duration.ofMillis(500));
+    return adjust.apply(builder).build().runAsync();
   }
 }

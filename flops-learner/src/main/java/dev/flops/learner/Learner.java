@@ -1,13 +1,13 @@
 package dev.flops.learner;
 
 import dev.flops.api.LocalTrainer;
+import dev.flops.api.Secret;
 import dev.flops.learner.internal.Backoff;
 import dev.flops.learner.internal.ControlSession;
-import dev.flops.proto.codec.WireProtocol;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.SplittableRandom;
@@ -39,6 +39,7 @@ public final class Learner {
   private final Duration initialBackoff;
   private final Duration maxBackoff;
   private final SplittableRandom random;
+  private final ClientSecurity security;
   private volatile Thread runner;
 
   private Learner(Builder builder) {
@@ -48,6 +49,7 @@ public final class Learner {
     this.connectTimeout = builder.connectTimeout;
     this.initialBackoff = builder.initialBackoff;
     this.maxBackoff = builder.maxBackoff;
+    this.security = builder.security.copy();
     // SplittableRandom: nearby seeds (learner 0, 1, 2...) give unrelated jitter, unlike Random.
     this.random = builder.seed == null ? new SplittableRandom() : new SplittableRandom(builder.seed);
   }
@@ -79,10 +81,8 @@ public final class Learner {
     }
     log.info("learner {} prepared its data; connecting to {}", name, aggregator);
     resolve();
-    ManagedChannel channel = NettyChannelBuilder.forAddress(aggregator.host(), aggregator.port())
-        .usePlaintext()
-        .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
-        .build();
+    security.warnIfExposed(log, name, aggregator);
+    ManagedChannel channel = security.openChannel(aggregator);
     try {
       serve(channel);
     } finally {
@@ -151,8 +151,12 @@ public final class Learner {
           if (System.nanoTime() > deadline) {
             throw new LearnerException(String.format(
                 "the aggregator at %s was not reachable for %s (%s); check that it is running "
-                    + "and that the address is right", aggregator, connectTimeout,
-                session.endDetail()), null);
+                    + "and that the address is right%s", aggregator, connectTimeout,
+                session.endDetail(), security.tls
+                    ? "; this learner uses TLS: if the aggregator runs without it, give the "
+                        + "aggregator a certificate (--tls-cert, --tls-key)"
+                    : "; if it runs TLS, give this learner the root certificate that signed "
+                        + "the aggregator's (--trust-file)"), null);
           }
           Duration delay = backoff.next();
           log.info("learner {}: aggregator at {} {} ({}); retrying in {} ms", name, aggregator,
@@ -182,6 +186,7 @@ public final class Learner {
     private Duration initialBackoff = Duration.ofMillis(250);
     private Duration maxBackoff = Duration.ofSeconds(10);
     private Long seed;
+    private final ClientSecurity security = new ClientSecurity();
 
     private Builder() {}
 
@@ -280,12 +285,75 @@ public final class Learner {
     }
 
     /**
+     * Connects over TLS and accepts the aggregator only if its certificate chains up to one of
+     * these roots and names the host dialled. The file is read and checked at once.
+     *
+     * @param rootCertificates PEM file of the trusted root certificates, e.g. the federation's
+     *     own CA
+     * @return this builder
+     * @throws IllegalArgumentException if the file is missing, unreadable, holds no certificate
+     *     or an expired one
+     */
+    public Builder trustedCertificates(Path rootCertificates) {
+      Objects.requireNonNull(rootCertificates, "rootCertificates");
+      ClientSecurity.checkTrustedCertificates(rootCertificates);
+      security.tls = true;
+      security.trustedCertificates = rootCertificates;
+      return this;
+    }
+
+    /**
+     * Connects over TLS and checks the aggregator against the JDK's default trusted roots (for
+     * an aggregator with a certificate from a public authority).
+     *
+     * @return this builder
+     */
+    public Builder tls() {
+      security.tls = true;
+      return this;
+    }
+
+    /**
+     * Presents this certificate to the aggregator, for mutual TLS. Needs
+     * {@link #trustedCertificates(Path)} or {@link #tls()}. The files are read and checked at
+     * once.
+     *
+     * @param certificateChain PEM file of the learner's certificate, then any intermediates
+     * @param privateKey PEM file of its private key, unencrypted PKCS#8
+     * @return this builder
+     * @throws IllegalArgumentException if a file is missing, unreadable, malformed, expired, or
+     *     the key does not belong to the certificate
+     */
+    public Builder clientCertificate(Path certificateChain, Path privateKey) {
+      Objects.requireNonNull(certificateChain, "certificateChain");
+      Objects.requireNonNull(privateKey, "privateKey");
+      ClientSecurity.checkClientFiles(certificateChain, privateKey);
+      security.certificateChain = certificateChain;
+      security.privateKey = privateKey;
+      return this;
+    }
+
+    /**
+     * Sends this token with every call ({@code authorization: Bearer <token>}), for an
+     * aggregator that requires learner tokens. Use it with TLS.
+     *
+     * @param token the learner's token (or the federation's shared one)
+     * @return this builder
+     */
+    public Builder token(Secret token) {
+      security.token = Objects.requireNonNull(token, "token");
+      return this;
+    }
+
+    /**
      * Builds the learner.
      *
      * @return the learner
-     * @throws IllegalStateException if the aggregator address or the trainer is missing
+     * @throws IllegalStateException if the aggregator address or the trainer is missing, or a
+     *     client certificate is set without TLS
      */
     public Learner build() {
+      security.checkConsistent();
       if (aggregator == null) {
         throw new IllegalStateException(
             "a Learner needs aggregator(\"host:port\"), e.g. aggregator(\"127.0.0.1:50051\")");

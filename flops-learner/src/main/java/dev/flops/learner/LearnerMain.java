@@ -6,6 +6,7 @@ import java.util.concurrent.Callable;
 import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -14,7 +15,8 @@ import picocli.CommandLine.Option;
  *
  * <pre>
  * java -cp app.jar:... dev.flops.learner.LearnerMain \
- *     --aggregator 10.0.0.5:50051 --trainer-factory com.example.MyTrainerFactory --name site-a
+ *     --aggregator 10.0.0.5:50051 --trainer-factory com.example.MyTrainerFactory --name site-a \
+ *     --trust-file ca.pem --token-file token
  * </pre>
  */
 @Command(name = "flops-learner", mixinStandardHelpOptions = true,
@@ -36,6 +38,9 @@ public final class LearnerMain implements Callable<Integer> {
   @Option(names = "--connect-timeout", defaultValue = "600",
       description = "Seconds to keep retrying an unreachable aggregator (default: ${DEFAULT-VALUE}).")
   long connectTimeoutSeconds;
+
+  @Mixin
+  LearnerSecurityOptions security = new LearnerSecurityOptions();
 
   /**
    * Runs the learner.
@@ -64,11 +69,11 @@ public final class LearnerMain implements Callable<Integer> {
   @Override
   public Integer call() throws LearnerException, InterruptedException {
     LocalTrainer trainer = load(trainerFactory);
-    Learner.builder()
-        .aggregator(aggregator)
-        .name(name)
-        .trainer(trainer)
-        .connectTimeout(Duration.ofSeconds(connectTimeoutSeconds))
+    security.applyTo(Learner.builder()
+            .aggregator(aggregator)
+            .name(name)
+            .trainer(trainer)
+            .connectTimeout(Duration.ofSeconds(connectTimeoutSeconds)))
         .build()
         .run();
     return 0;

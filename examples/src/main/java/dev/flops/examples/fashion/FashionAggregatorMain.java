@@ -1,6 +1,7 @@
 package dev.flops.examples.fashion;
 
 import dev.flops.aggregator.Aggregator;
+import dev.flops.aggregator.AggregatorSecurityOptions;
 import dev.flops.api.Config;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.dl4j.Dl4jTrainer;
@@ -57,6 +58,9 @@ public final class FashionAggregatorMain implements Callable<Integer> {
       description = "Seed of the initial model (default: ${DEFAULT-VALUE}).")
   long seed;
 
+  @Mixin
+  AggregatorSecurityOptions security = new AggregatorSecurityOptions();
+
   /**
    * Runs the aggregator.
    *
@@ -75,11 +79,11 @@ public final class FashionAggregatorMain implements Callable<Integer> {
         .fitConfig(round -> Config.of(
             Dl4jTrainer.LOCAL_EPOCHS, localEpochs, Dl4jTrainer.BATCH_SIZE, batchSize))
         .build();
-    try (Aggregator aggregator = tracking.apply(Aggregator.builder())
-        .host(host)
-        .port(port)
-        .model(FashionOptions.modelFactory(model).apply(seed))
-        .strategy(strategy)
+    try (Aggregator aggregator = security.applyTo(tracking.apply(Aggregator.builder())
+            .host(host)
+            .port(port)
+            .model(FashionOptions.modelFactory(model).apply(seed))
+            .strategy(strategy))
         .build()
         .start()) {
       aggregator.train();

@@ -2,6 +2,7 @@ package dev.flops.examples.fashion;
 
 import dev.flops.learner.Learner;
 import dev.flops.learner.LearnerMain;
+import dev.flops.learner.LearnerSecurityOptions;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -26,6 +27,9 @@ public final class FashionLearnerMain implements Callable<Integer> {
       description = "Which partition this learner holds, from 0 to learners-1.")
   int index;
 
+  @Mixin
+  LearnerSecurityOptions security = new LearnerSecurityOptions();
+
   /**
    * Runs the learner.
    *
@@ -43,10 +47,10 @@ public final class FashionLearnerMain implements Callable<Integer> {
           "--index %d is outside [0, %d): there are --learners %d",
           index, options.learners, options.learners));
     }
-    Learner.builder()
-        .aggregator(aggregator)
-        .name("fashion-" + index)
-        .trainer(options.trainer(options.load(), index))
+    security.applyTo(Learner.builder()
+            .aggregator(aggregator)
+            .name("fashion-" + index)
+            .trainer(options.trainer(options.load(), index)))
         .build()
         .run();
     return 0;

@@ -270,7 +270,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
               + "round is over) or never existed; a late update is discarded")
           .asRuntimeException();
     }
-    if (!task.learnerId.equals(learnerId)) {
+    if (!task.learnerId.equals(learnerId) || !callerOwns(task)) {
       throw Status.PERMISSION_DENIED
           .withDescription("task '" + taskId + "' belongs to another learner")
           .asRuntimeException();
@@ -282,6 +282,16 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           .asRuntimeException();
     }
     return task;
+  }
+
+  /** With per-learner tokens, whether the caller's token is that of the task's learner. */
+  private boolean callerOwns(PendingTask task) {
+    String authenticated = LearnerAuthenticator.AUTHENTICATED_NAME.get();
+    if (authenticated == null) {
+      return true;
+    }
+    LearnerSession owner = sessions.get(task.learnerId);
+    return owner != null && owner.name.equals(authenticated);
   }
 
   private static Status refusal(WireFormatException e) {
@@ -365,6 +375,14 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     }
 
     private void join(String name) {
+      String authenticated = LearnerAuthenticator.AUTHENTICATED_NAME.get();
+      if (authenticated != null && !authenticated.equals(name)) {
+        throw Status.PERMISSION_DENIED.withDescription(String.format(
+                "this token belongs to learner '%s' but the learner calls itself '%s'; run it "
+                    + "with name '%s' or give it the token issued for '%s'",
+                authenticated, name, authenticated, name))
+            .asRuntimeException();
+      }
       String id = "learner-" + learnerIds.incrementAndGet();
       session = new LearnerSession(id, name, outbound);
       session.send(AggregatorMessage.newBuilder()

@@ -25,10 +25,12 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.nio.ByteBuffer;
+import java.security.GeneralSecurityException;
 import java.util.Iterator;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
+import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -149,11 +151,61 @@ public final class ControlSession {
   private End classify(Status status) {
     endDetail = status.getCode() + (status.getDescription() == null ? ""
         : ": " + status.getDescription());
+    SSLException tlsFailure = tlsFailure(status.getCause());
+    if (tlsFailure != null && !joined()) {
+      // A certificate the other side does not accept stays unaccepted: retrying cannot help.
+      endDetail = "the TLS handshake failed: " + tlsAdvice(tlsFailure);
+      return End.REFUSED;
+    }
     return switch (status.getCode()) {
       case UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, CANCELLED, RESOURCE_EXHAUSTED, UNKNOWN,
           INTERNAL -> End.UNAVAILABLE;
       default -> End.REFUSED;
     };
+  }
+
+  /** Says what a TLS failure most likely means and what to change. */
+  private static String tlsAdvice(SSLException failure) {
+    Throwable root = failure;
+    while (root.getCause() != null) {
+      root = root.getCause();
+    }
+    String what = String.valueOf(root.getMessage());
+    if (root instanceof GeneralSecurityException) {
+      return "this learner does not trust the aggregator's certificate (" + what + "); give it "
+          + "the root certificate that signed the aggregator's (trustedCertificates, "
+          + "--trust-file) and check that this certificate names the host dialled";
+    }
+    if (what.contains("CERTIFICATE_REQUIRED")) {
+      return "the aggregator requires a learner certificate (mutual TLS) and this learner "
+          + "presents none; give it one signed by the CA the aggregator trusts "
+          + "(clientCertificate, --tls-cert and --tls-key)";
+    }
+    return "the aggregator refused the handshake (" + what + "); if it requires learner "
+        + "certificates, check that this learner's is signed by the CA the aggregator trusts "
+        + "(--client-ca there) and has not expired";
+  }
+
+  /**
+   * The certificate failure behind a broken call, if any: this side rejected the other's
+   * certificate, or the other side sent a TLS alert. A connection that merely closed during the
+   * handshake (say, an aggregator restarting) or timed out is not one: retrying may help there.
+   */
+  private static SSLException tlsFailure(Throwable cause) {
+    SSLException found = null;
+    Throwable root = null;
+    for (Throwable t = cause; t != null; t = t.getCause()) {
+      if (t instanceof SSLException ssl && found == null) {
+        found = ssl;
+      }
+      root = t;
+    }
+    if (found == null) {
+      return null;
+    }
+    boolean rejectedCertificate = root instanceof GeneralSecurityException;
+    boolean alert = String.valueOf(root.getMessage()).contains("ALERT");
+    return rejectedCertificate || alert ? found : null;
   }
 
   private void runTask(long round, Task task) throws InterruptedException {

@@ -1,0 +1,179 @@
+package dev.flops.aggregator.internal;
+
+import io.grpc.ForwardingServerCallListener;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.HashMap;
+import java.util.Map;
+import java.time.Duration;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Bounds the calls open at once (control streams, downloads, uploads), in total and per remote IP
+ * address, so that a peer opening streams without end cannot exhaust the aggregator: a call
+ * beyond a bound is closed at once with {@code RESOURCE_EXHAUSTED} and a message naming the
+ * bound. A well-behaved learner holds one control stream plus at most one download or upload.
+ *
+ * <p>A streaming call (control stream, upload) that sends nothing for {@code firstMessageTimeout}
+ * after it opens is closed with {@code DEADLINE_EXCEEDED}, so that silent streams cannot hold
+ * slots for ever. Close the limiter to stop its timer thread.
+ */
+public final class CallLimiter implements ServerInterceptor, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(CallLimiter.class);
+
+  private final int maxCalls;
+  private final int maxCallsPerAddress;
+  private final Duration firstMessageTimeout;
+  private final ScheduledThreadPoolExecutor timer;
+  private final Map<InetAddress, Integer> perAddress = new HashMap<>();
+  private final RefusalLog refusals = new RefusalLog(log);
+  private int total;
+
+  /**
+   * @param maxCalls the most calls open at once in total
+   * @param maxCallsPerAddress the most calls open at once from one IP address
+   * @param firstMessageTimeout how long a streaming call may stay silent after it opens
+   */
+  public CallLimiter(int maxCalls, int maxCallsPerAddress, Duration firstMessageTimeout) {
+    this.maxCalls = maxCalls;
+    this.maxCallsPerAddress = maxCallsPerAddress;
+    this.firstMessageTimeout = firstMessageTimeout;
+    this.timer = new ScheduledThreadPoolExecutor(1, r -> {
+      Thread thread = new Thread(r, "flops-call-limiter");
+      thread.setDaemon(true);
+      return thread;
+    });
+    timer.setRemoveOnCancelPolicy(true);
+  }
+
+  /** Stops the timer thread. */
+  @Override
+  public void close() {
+    timer.shutdownNow();
+  }
+
+  /** Returns how many calls are open now, for tests and diagnostics. */
+  public synchronized int openCalls() {
+    return total;
+  }
+
+  @Override
+  public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call,
+      Metadata headers, ServerCallHandler<ReqT, RespT> next) {
+    InetAddress address = address(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
+    String refusal = acquire(address);
+    if (refusal != null) {
+      refusals.refused("refused " + call.getMethodDescriptor().getBareMethodName() + ": "
+          + refusal);
+      call.close(Status.RESOURCE_EXHAUSTED.withDescription(refusal), new Metadata());
+      return new ServerCall.Listener<>() {};
+    }
+    AtomicBoolean released = new AtomicBoolean();
+    Runnable release = () -> {
+      if (released.compareAndSet(false, true)) {
+        release(address);
+      }
+    };
+    ServerCall.Listener<ReqT> delegate;
+    try {
+      delegate = next.startCall(call, headers);
+    } catch (RuntimeException e) {
+      release.run();
+      throw e;
+    }
+    boolean streaming = !call.getMethodDescriptor().getType().clientSendsOneMessage();
+    // 0 waiting for the first message, 1 it came, 2 timed out before it came.
+    AtomicInteger state = new AtomicInteger(streaming ? 0 : 1);
+    ScheduledFuture<?> silence = !streaming ? null : timer.schedule(() -> {
+      if (state.compareAndSet(0, 2)) {
+        String reason = String.format("no message within %s of opening the call; a learner "
+            + "says Hello (or sends its upload header) at once", firstMessageTimeout);
+        refusals.refused("closed a silent " + call.getMethodDescriptor().getBareMethodName()
+            + " from " + name(address) + ": " + reason);
+        call.close(Status.DEADLINE_EXCEEDED.withDescription(reason), new Metadata());
+      }
+    }, firstMessageTimeout.toMillis(), TimeUnit.MILLISECONDS);
+    return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(delegate) {
+      private boolean introduced() {
+        if (state.compareAndSet(0, 1)) {
+          silence.cancel(false);
+        }
+        return state.get() == 1;
+      }
+
+      @Override
+      public void onMessage(ReqT message) {
+        if (introduced()) {
+          super.onMessage(message);
+        }
+      }
+
+      @Override
+      public void onHalfClose() {
+        if (introduced()) {
+          super.onHalfClose();
+        }
+      }
+
+      @Override
+      public void onComplete() {
+        ended();
+        super.onComplete();
+      }
+
+      @Override
+      public void onCancel() {
+        ended();
+        super.onCancel();
+      }
+
+      private void ended() {
+        release.run();
+        if (silence != null) {
+          silence.cancel(false);
+        }
+      }
+    };
+  }
+
+  private synchronized String acquire(InetAddress address) {
+    int fromAddress = perAddress.getOrDefault(address, 0);
+    if (fromAddress >= maxCallsPerAddress) {
+      return String.format("%s already has %d calls open, the most one address may hold "
+          + "(maxCallsPerAddress); close some or raise the limit", name(address), fromAddress);
+    }
+    if (total >= maxCalls) {
+      return String.format("the aggregator already has %d calls open, the most it accepts "
+          + "(maxCalls); retry later or raise the limit", total);
+    }
+    perAddress.put(address, fromAddress + 1);
+    total++;
+    return null;
+  }
+
+  private synchronized void release(InetAddress address) {
+    total--;
+    perAddress.computeIfPresent(address, (a, n) -> n == 1 ? null : n - 1);
+  }
+
+  private static InetAddress address(SocketAddress remote) {
+    return remote instanceof InetSocketAddress inet ? inet.getAddress() : null;
+  }
+
+  private static String name(InetAddress address) {
+    return address == null ? "this peer" : address.getHostAddress();
+  }
+}

@@ -1,0 +1,110 @@
+package dev.flops.learner;
+
+import dev.flops.api.Secret;
+import dev.flops.proto.codec.WireProtocol;
+import dev.flops.proto.security.BearerToken;
+import dev.flops.proto.security.Hosts;
+import dev.flops.proto.security.TlsFiles;
+import io.grpc.ChannelCredentials;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.TlsChannelCredentials;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import org.slf4j.Logger;
+
+/**
+ * The learner's transport settings that {@link Learner.Builder} collects: TLS (trusted roots and
+ * an optional client certificate) and the token. Turns them into the channel. Its
+ * {@link #toString()} never shows the token.
+ */
+final class ClientSecurity {
+  boolean tls;
+  /** Null with TLS on: the JDK's default trusted roots. */
+  Path trustedCertificates;
+  Path certificateChain;
+  Path privateKey;
+  Secret token;
+
+  /** Checks the settings that only make sense together; called by {@code build()}. */
+  void checkConsistent() {
+    if (certificateChain != null && !tls) {
+      throw new IllegalStateException("clientCertificate(...) needs TLS: also set "
+          + "trustedCertificates(rootCertificates) or tls()");
+    }
+  }
+
+  ClientSecurity copy() {
+    ClientSecurity copy = new ClientSecurity();
+    copy.tls = tls;
+    copy.trustedCertificates = trustedCertificates;
+    copy.certificateChain = certificateChain;
+    copy.privateKey = privateKey;
+    copy.token = token;
+    return copy;
+  }
+
+  /** Opens the channel to the aggregator with these credentials and the token on every call. */
+  ManagedChannel openChannel(AggregatorAddress aggregator) {
+    NettyChannelBuilder builder =
+        NettyChannelBuilder.forAddress(aggregator.host(), aggregator.port(), credentials())
+            .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES);
+    if (token != null) {
+      builder.intercept(MetadataUtils.newAttachHeadersInterceptor(BearerToken.headers(token)));
+    }
+    return builder.build();
+  }
+
+  private ChannelCredentials credentials() {
+    if (!tls) {
+      return InsecureChannelCredentials.create();
+    }
+    try {
+      TlsChannelCredentials.Builder builder = TlsChannelCredentials.newBuilder();
+      if (trustedCertificates != null) {
+        builder.trustManager(trustedCertificates.toFile());
+      }
+      if (certificateChain != null) {
+        builder.keyManager(certificateChain.toFile(), privateKey.toFile());
+      }
+      return builder.build();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the learner's TLS files: " + e.getMessage(), e);
+    }
+  }
+
+  /** Warns when what the learner sends can be read on the way. */
+  void warnIfExposed(Logger log, String name, AggregatorAddress aggregator) {
+    if (tls) {
+      return;
+    }
+    if (!Hosts.isLoopback(aggregator.host())) {
+      log.warn("PLAINTEXT ON THE NETWORK: learner {} talks to {} without TLS; anyone on the path "
+          + "can read the model and its updates{}. Set trustedCertificates(rootCertificates) "
+          + "(--trust-file) and run the aggregator with TLS.", name, aggregator,
+          token != null ? " and copy the learner's token" : "");
+    } else if (token != null) {
+      log.warn("learner {} sends its token without TLS; set trustedCertificates(rootCertificates) "
+          + "(--trust-file) and run the aggregator with TLS", name);
+    }
+  }
+
+  static void checkTrustedCertificates(Path file) {
+    TlsFiles.certificates(file, "the trusted root certificates file");
+  }
+
+  static void checkClientFiles(Path certificateChain, Path privateKey) {
+    TlsFiles.checkKeyPair(certificateChain, privateKey, "the learner's");
+  }
+
+  @Override
+  public String toString() {
+    return String.format("ClientSecurity[tls=%s, trustedCertificates=%s, clientCertificate=%s, "
+            + "token=%s]", tls, tls && trustedCertificates == null ? "JDK default"
+            : trustedCertificates, certificateChain != null,
+        token == null ? "none" : "(redacted)");
+  }
+}
