@@ -80,16 +80,8 @@ public final class AggregatorSecurityOptions {
     } else if (tokenFile != null) {
       builder.learnerToken(Secret.fromFile(tokenFile));
     } else if (environment.get(TOKEN_VARIABLE) != null) {
-      builder.learnerToken(environmentToken());
+      builder.learnerToken(Secret.fromEnvironment(TOKEN_VARIABLE, environment));
     }
     return builder.maxCallsPerAddress(maxCallsPerAddress).maxCalls(maxCalls);
-  }
-
-  private Secret environmentToken() {
-    try {
-      return Secret.of(environment.get(TOKEN_VARIABLE).strip());
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("$" + TOKEN_VARIABLE + ": " + e.getMessage());
-    }
   }
 }

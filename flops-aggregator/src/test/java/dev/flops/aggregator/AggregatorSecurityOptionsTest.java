@@ -49,7 +49,7 @@ class AggregatorSecurityOptionsTest {
     options.environment = Map.of("FLOPS_TOKEN", "too short");
     IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
         IllegalArgumentException.class, () -> options.applyTo(Aggregator.builder()));
-    assertEquals("$FLOPS_TOKEN: the secret is shorter than 16 characters; generate one with "
+    assertEquals("the secret in $FLOPS_TOKEN is shorter than 16 characters; generate one with "
         + "`openssl rand -hex 32`", e.getMessage());
   }
 

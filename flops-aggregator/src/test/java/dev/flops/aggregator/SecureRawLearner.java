@@ -17,12 +17,9 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
-import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Iterator;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -31,8 +28,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class SecureRawLearner implements AutoCloseable {
   private final ManagedChannel channel;
-  private final BlockingQueue<Object> inbound = new LinkedBlockingQueue<>();
-  private StreamObserver<LearnerMessage> out;
+  private RawSession session;
 
   SecureRawLearner(int port, Path trustedCertificates, Secret token) throws IOException {
     ChannelCredentials credentials = trustedCertificates == null
@@ -47,23 +43,8 @@ final class SecureRawLearner implements AutoCloseable {
 
   /** Opens the control stream and says Hello. */
   void hello(String name) {
-    out = FederationGrpc.newStub(channel).connect(new StreamObserver<>() {
-      @Override
-      public void onNext(AggregatorMessage message) {
-        inbound.add(message);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        inbound.add(Status.fromThrowable(t));
-      }
-
-      @Override
-      public void onCompleted() {
-        inbound.add("completed");
-      }
-    });
-    out.onNext(LearnerMessage.newBuilder()
+    session = new RawSession(channel);
+    session.send(LearnerMessage.newBuilder()
         .setEnvelope(WireProtocol.envelope(0))
         .setHello(Hello.newBuilder().setLearnerName(name))
         .build());
@@ -71,20 +52,12 @@ final class SecureRawLearner implements AutoCloseable {
 
   /** The next message on the control stream. */
   AggregatorMessage next() throws InterruptedException {
-    Object next = inbound.poll(20, TimeUnit.SECONDS);
-    if (next instanceof AggregatorMessage message) {
-      return message;
-    }
-    throw new AssertionError("expected a message but got " + next);
+    return session.next();
   }
 
   /** The status the control stream ended with. */
   Status awaitError() throws InterruptedException {
-    Object next = inbound.poll(20, TimeUnit.SECONDS);
-    if (next instanceof Status status) {
-      return status;
-    }
-    throw new AssertionError("expected an error status but got " + next);
+    return session.awaitError();
   }
 
   /**

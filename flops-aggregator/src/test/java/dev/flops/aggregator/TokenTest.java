@@ -100,9 +100,9 @@ class TokenTest {
       throws Exception {
     Secret token = newToken();
     try (Aggregator aggregator = aggregator(b -> b.learnerToken(token), 1);
-        SecureRawLearner legit = new SecureRawLearner(aggregator.port(), certificates.ca(), token);
-        SecureRawLearner anonymous = new SecureRawLearner(aggregator.port(), certificates.ca(), null);
-        SecureRawLearner forger = new SecureRawLearner(aggregator.port(), certificates.ca(), newToken())) {
+        SecureRawLearner legit = rawLearner(aggregator, token);
+        SecureRawLearner anonymous = rawLearner(aggregator, null);
+        SecureRawLearner forger = rawLearner(aggregator, newToken())) {
       trainInBackground(aggregator);
       legit.hello("legit");
       String learnerId = legit.next().getWelcome().getLearnerId();
@@ -143,8 +143,8 @@ class TokenTest {
     Secret a = newToken();
     Secret b = newToken();
     try (Aggregator aggregator = aggregator(x -> x.learnerTokens(Map.of("a", a, "b", b)), 1);
-        SecureRawLearner legit = new SecureRawLearner(aggregator.port(), certificates.ca(), a);
-        SecureRawLearner other = new SecureRawLearner(aggregator.port(), certificates.ca(), b)) {
+        SecureRawLearner legit = rawLearner(aggregator, a);
+        SecureRawLearner other = rawLearner(aggregator, b)) {
       // A learner calling itself "b" with a's token.
       FakeTrainer trainer = FakeTrainer.adding(initial, 1f, 10);
       String message = refusal(learner("b", aggregator, trainer, a));
@@ -231,6 +231,12 @@ class TokenTest {
             .tls(certificates.aggregatorCertificate(), certificates.aggregatorKey()))
         .build()
         .start();
+  }
+
+  /** A hand-driven learner over TLS presenting {@code token} (none if null). */
+  private static SecureRawLearner rawLearner(Aggregator aggregator, Secret token)
+      throws Exception {
+    return new SecureRawLearner(aggregator.port(), certificates.ca(), token);
   }
 
   /** Trains on another thread; the raw learners never upload, so the outcome is ignored. */

@@ -8,6 +8,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -93,8 +94,23 @@ public final class Secret {
    *     message names the variable, never its value
    */
   public static Secret fromEnvironment(String variable) {
+    return fromEnvironment(variable, System.getenv());
+  }
+
+  /**
+   * Reads a secret from a variable of the given environment, as {@link #fromEnvironment(String)}
+   * does from the process's.
+   *
+   * @param variable the variable's name, e.g. {@code FLOPS_TOKEN}
+   * @param environment the environment, e.g. {@code System.getenv()}
+   * @return the secret
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if the variable is unset or its secret is malformed; the
+   *     message names the variable, never its value
+   */
+  public static Secret fromEnvironment(String variable, Map<String, String> environment) {
     Objects.requireNonNull(variable, "variable");
-    String value = System.getenv(variable);
+    String value = environment.get(variable);
     if (value == null) {
       throw new IllegalArgumentException("the environment variable " + variable + " is not set");
     }

@@ -69,16 +69,8 @@ public final class LearnerSecurityOptions {
     if (tokenFile != null) {
       builder.token(Secret.fromFile(tokenFile));
     } else if (environment.get(TOKEN_VARIABLE) != null) {
-      builder.token(environmentToken());
+      builder.token(Secret.fromEnvironment(TOKEN_VARIABLE, environment));
     }
     return builder;
-  }
-
-  private Secret environmentToken() {
-    try {
-      return Secret.of(environment.get(TOKEN_VARIABLE).strip());
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("$" + TOKEN_VARIABLE + ": " + e.getMessage());
-    }
   }
 }

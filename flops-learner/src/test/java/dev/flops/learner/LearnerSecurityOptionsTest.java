@@ -38,7 +38,7 @@ class LearnerSecurityOptionsTest {
   @Test
   void malformedEnvironmentToken_failsNamingTheVariable_notTheValue() {
     IllegalArgumentException e = apply(Map.of("FLOPS_TOKEN", "0123456789 abcdef"));
-    assertEquals("$FLOPS_TOKEN: the secret holds a space, a control or a non-ASCII character at "
+    assertEquals("the secret in $FLOPS_TOKEN holds a space, a control or a non-ASCII character at "
         + "position 10; use printable ASCII only, e.g. generate one with `openssl rand -hex 32`",
         e.getMessage());
   }

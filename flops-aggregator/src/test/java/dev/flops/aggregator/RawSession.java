@@ -1,0 +1,60 @@
+package dev.flops.aggregator;
+
+import dev.flops.proto.v1.AggregatorMessage;
+import dev.flops.proto.v1.FederationGrpc;
+import dev.flops.proto.v1.LearnerMessage;
+import io.grpc.Channel;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/** A learner's control stream driven by hand, over any channel (see {@link SecureRawLearner}). */
+final class RawSession {
+  private final BlockingQueue<Object> inbound = new LinkedBlockingQueue<>();
+  private final StreamObserver<LearnerMessage> out;
+
+  RawSession(Channel channel) {
+    out = FederationGrpc.newStub(channel).connect(new StreamObserver<>() {
+      @Override
+      public void onNext(AggregatorMessage message) {
+        inbound.add(message);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        inbound.add(Status.fromThrowable(t));
+      }
+
+      @Override
+      public void onCompleted() {
+        inbound.add("completed");
+      }
+    });
+  }
+
+  void send(LearnerMessage message) {
+    out.onNext(message);
+  }
+
+  AggregatorMessage next() throws InterruptedException {
+    Object next = inbound.poll(10, TimeUnit.SECONDS);
+    if (next instanceof AggregatorMessage message) {
+      return message;
+    }
+    throw new AssertionError("expected a message but got " + next);
+  }
+
+  Status awaitError() throws InterruptedException {
+    Object next = inbound.poll(10, TimeUnit.SECONDS);
+    if (next instanceof Status status) {
+      return status;
+    }
+    throw new AssertionError("expected an error status but got " + next);
+  }
+
+  void close() {
+    out.onCompleted();
+  }
+}
