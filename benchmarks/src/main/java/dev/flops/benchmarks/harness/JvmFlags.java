@@ -14,11 +14,14 @@ import java.util.List;
  * and {@code -XX:MaxDirectMemorySize} is the budget that matters: when it is reached the JVM
  * collects unreachable buffers before it fails, which keeps dead model copies from piling up.
  *
- * <p>Aggregator: {@code -Xmx512m} (sessions, gRPC's 4 MiB chunk messages in transit) and a direct
- * budget of {@code (3 + k) M + 512 MiB}: the global model, the sum, {@code k} updates, one model of
- * slack for a previous global the collector has not yet freed, and netty's buffers. ND4J only
- * wraps those buffers; JavaCPP's own caps, which follow {@code -Xmx} and count the process's whole
- * RSS, are lifted so that a multi-gigabyte RSS of direct buffers does not trip them.
+ * <p>Aggregator: {@code -Xmx128m} with the serial collector (sessions and gRPC's 1 MiB chunk
+ * messages in transit: short-lived garbage that a small young generation collects cheaply) and a
+ * direct budget of {@code (3 + k) M + 192 MiB}: the global model, the sum, {@code k} updates, one
+ * model of slack for a previous global the collector has not yet freed, and netty's pooled
+ * buffers, kept to one arena ({@code numDirectArenas=1}: the aggregator's traffic is a few large
+ * streams, not many small ones). ND4J only wraps those buffers; JavaCPP's own caps, which follow
+ * {@code -Xmx} and count the process's whole RSS, are lifted so that a multi-gigabyte RSS of
+ * direct buffers does not trip them. These are the settings measured in benchmarks/README.md.
  *
  * <p>A learner JVM hosting {@code K} learners: {@code -Xmx = 96 MiB + K * 2 MiB} (the chunk
  * messages in transit) and a direct budget of {@code K * 2M + 256 MiB}: a learner holds the model
@@ -41,7 +44,7 @@ final class JvmFlags {
   }
 
   static long aggregatorDirectMib(long params, int maxInFlight) {
-    return ceilMib(Math.multiplyExact(3L + maxInFlight, modelBytes(params))) + 512;
+    return ceilMib(Math.multiplyExact(3L + maxInFlight, modelBytes(params))) + 192;
   }
 
   static long learnerHeapMib(int learnersPerJvm) {
@@ -53,8 +56,9 @@ final class JvmFlags {
   }
 
   static List<String> aggregator(long params, int maxInFlight) {
-    return List.of("-Xmx512m",
+    return List.of("-Xmx128m", "-XX:+UseSerialGC",
         "-XX:MaxDirectMemorySize=" + aggregatorDirectMib(params, maxInFlight) + "m",
+        "-Dio.grpc.netty.shaded.io.netty.allocator.numDirectArenas=1",
         "-Dorg.bytedeco.javacpp.maxBytes=0", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0");
   }
 

@@ -9,10 +9,11 @@ import org.junit.jupiter.api.Test;
 class JvmFlagsTest {
 
   @Test
-  void aggregatorDirectBudget_isThreePlusInFlightModelsPlus512MiB() {
+  void aggregatorDirectBudget_isThreePlusInFlightModelsPlus192MiB() {
     // 10M float32 = 40,000,000 bytes; 5 of them are 190.7 MiB, rounded up to 191
-    assertEquals(191 + 512, JvmFlags.aggregatorDirectMib(10_000_000, 2));
-    assertEquals(List.of("-Xmx512m", "-XX:MaxDirectMemorySize=703m",
+    assertEquals(191 + 192, JvmFlags.aggregatorDirectMib(10_000_000, 2));
+    assertEquals(List.of("-Xmx128m", "-XX:+UseSerialGC", "-XX:MaxDirectMemorySize=383m",
+            "-Dio.grpc.netty.shaded.io.netty.allocator.numDirectArenas=1",
             "-Dorg.bytedeco.javacpp.maxBytes=0", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0"),
         JvmFlags.aggregator(10_000_000, 2));
   }
@@ -30,7 +31,7 @@ class JvmFlagsTest {
 
   @Test
   void hugeModel_fitsTheMachine_withOneUploadInFlight() {
-    // 640M float32 = 2.56 GB: aggregator 4 models + 512 MiB, each learner 2 models + 256 MiB,
+    // 640M float32 = 2.56 GB: aggregator 4 models + 192 MiB, each learner 2 models + 256 MiB,
     // about 20 GiB of budgets for the aggregator and 2 learners on this 24 GB machine.
     long total = JvmFlags.aggregatorDirectMib(640_000_000, 1)
         + 2 * JvmFlags.learnerDirectMib(640_000_000, 1);

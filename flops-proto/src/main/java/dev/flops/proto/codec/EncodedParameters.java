@@ -40,7 +40,7 @@ public record EncodedParameters(Manifest manifest, List<ByteString> chunks) {
    * @return the encoded form
    */
   public static EncodedParameters encode(Parameters parameters) {
-    return encode(parameters, WireProtocol.MAX_CHUNK_BYTES);
+    return encode(parameters, WireProtocol.DEFAULT_CHUNK_BYTES);
   }
 
   /**

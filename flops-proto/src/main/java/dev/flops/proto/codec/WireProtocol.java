@@ -12,6 +12,13 @@ public final class WireProtocol {
   public static final int MAX_CHUNK_BYTES = 4 * 1024 * 1024;
 
   /**
+   * The chunk size senders use: 1 MiB. Smaller chunks than the protocol allows keep each gRPC
+   * message inside netty's pooled buffers and bound what one stream holds in transit; 1 MiB still
+   * makes the per-message overhead negligible (a few dozen bytes per MiB).
+   */
+  public static final int DEFAULT_CHUNK_BYTES = 1024 * 1024;
+
+  /**
    * The gRPC inbound message limit both sides configure: a full chunk plus room for the message
    * around it.
    */

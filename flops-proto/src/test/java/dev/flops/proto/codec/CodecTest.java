@@ -174,8 +174,10 @@ class CodecTest {
 
       EncodedParameters encoded = EncodedParameters.encode(parameters);
 
-      assertEquals(MIB4, encoded.manifest().getChunkSize());
-      assertEquals(2, encoded.chunks().size(), "the big tensor alone exceeds 4 MiB");
+      assertEquals(WireProtocol.DEFAULT_CHUNK_BYTES, encoded.manifest().getChunkSize());
+      long bytes = parameters.byteSize();
+      assertEquals((bytes + WireProtocol.DEFAULT_CHUNK_BYTES - 1) / WireProtocol.DEFAULT_CHUNK_BYTES,
+          encoded.chunks().size(), "every chunk but the last is full");
       assertSameBits(parameters, decode(encoded, true));
     }
 
