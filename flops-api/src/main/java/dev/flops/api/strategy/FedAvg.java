@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Random;
+import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.function.IntFunction;
 
@@ -23,6 +24,10 @@ import java.util.function.IntFunction;
  * Federated Averaging (McMahan et al., 2017): each round samples learners, and the new global
  * parameters are the mean of their updates weighted by the number of examples each trained on.
  * Federated evaluation is the example-weighted mean of the learners' losses and metrics.
+ *
+ * <p>A round completes only with at least {@code minFitLearners} accepted updates and
+ * {@code minEvaluateLearners} evaluation results; a phase that falls short is retried or fails
+ * training, as {@code onInsufficientResults} says (default: retry, 3 attempts in all).
  *
  * <pre>{@code
  * FedAvg fedAvg = FedAvg.builder()
@@ -40,6 +45,11 @@ public final class FedAvg implements Strategy {
   public static final int DEFAULT_ROUNDS = 3;
   /** Default timeout of one task of a round. */
   public static final Duration DEFAULT_ROUND_TIMEOUT = Duration.ofMinutes(10);
+  /** Default number of attempts a round phase gets under {@link InsufficientResults#RETRY}. */
+  public static final int DEFAULT_MAX_ROUND_ATTEMPTS = 3;
+
+  private static final String STATE_SEED = "sampling_seed";
+  private static final String STATE_DRAWS = "sampling_draws";
 
   private final int rounds;
   private final double fractionFit;
@@ -52,7 +62,11 @@ public final class FedAvg implements Strategy {
   private final IntFunction<Config> fitConfig;
   private final IntFunction<Config> evaluateConfig;
   private final Parameters initialParameters;
-  private final Random random;
+  private final InsufficientResults onInsufficientResults;
+  private final int maxRoundAttempts;
+  /** Sampling is a pure function of this seed and {@link #draws}, so a checkpoint can hold it. */
+  private long samplingSeed;
+  private long draws;
 
   private FedAvg(Builder builder) {
     this.rounds = builder.rounds;
@@ -66,12 +80,16 @@ public final class FedAvg implements Strategy {
     this.fitConfig = builder.fitConfig;
     this.evaluateConfig = builder.evaluateConfig;
     this.initialParameters = builder.initialParameters;
-    this.random = builder.samplingSeed == null ? new Random() : new Random(builder.samplingSeed);
+    this.onInsufficientResults = builder.onInsufficientResults;
+    this.maxRoundAttempts = builder.maxRoundAttempts;
+    this.samplingSeed =
+        builder.samplingSeed == null ? new SplittableRandom().nextLong() : builder.samplingSeed;
   }
 
   /**
    * Returns a builder with the defaults: 3 rounds, both fractions 1.0, every minimum 1, failures
-   * accepted, a 10 minute round timeout, empty configs.
+   * accepted, a 10 minute round timeout, empty configs, a phase with too few results retried up to
+   * 3 attempts in all.
    *
    * @return a new builder
    */
@@ -101,6 +119,69 @@ public final class FedAvg implements Strategy {
   @Override
   public int minAvailableLearners() {
     return minAvailableLearners;
+  }
+
+  /** Returns {@code minFitLearners}: a round needs that many accepted updates. */
+  @Override
+  public int minFitResults() {
+    return minFitLearners;
+  }
+
+  /** Returns {@code minEvaluateLearners}: a round needs that many evaluation results. */
+  @Override
+  public int minEvaluateResults() {
+    return minEvaluateLearners;
+  }
+
+  @Override
+  public InsufficientResults onInsufficientResults() {
+    return onInsufficientResults;
+  }
+
+  @Override
+  public int maxRoundAttempts() {
+    return maxRoundAttempts;
+  }
+
+  /**
+   * Returns the sampling state: {@code sampling_seed} and {@code sampling_draws}, the number of
+   * samples drawn so far.
+   */
+  @Override
+  public Map<String, String> saveState() {
+    return Map.of(STATE_SEED, Long.toString(samplingSeed), STATE_DRAWS, Long.toString(draws));
+  }
+
+  /**
+   * Restores the sampling state saved by {@link #saveState()}, so that a resumed federation samples
+   * the same learners as an uninterrupted one would.
+   *
+   * @throws IllegalArgumentException if an entry is missing or not a number
+   */
+  @Override
+  public void restoreState(Map<String, String> state) {
+    long seed = stateEntry(state, STATE_SEED);
+    long drawn = stateEntry(state, STATE_DRAWS);
+    if (drawn < 0) {
+      throw new IllegalArgumentException("FedAvg state " + STATE_DRAWS + " must not be negative "
+          + "but was " + drawn);
+    }
+    this.samplingSeed = seed;
+    this.draws = drawn;
+  }
+
+  private static long stateEntry(Map<String, String> state, String key) {
+    String value = state.get(key);
+    if (value == null) {
+      throw new IllegalArgumentException("FedAvg state lacks '" + key + "'; it holds "
+          + state.keySet() + " (was the checkpoint written by another strategy?)");
+    }
+    try {
+      return Long.parseLong(value);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          "FedAvg state '" + key + "' must be a whole number but was '" + value + "'", e);
+    }
   }
 
   @Override
@@ -187,6 +268,8 @@ public final class FedAvg implements Strategy {
     knobs.put("min_available_learners", minAvailableLearners);
     knobs.put("accept_failures", acceptFailures);
     knobs.put("round_timeout_s", roundTimeout.toMillis() / 1000.0);
+    knobs.put("on_insufficient_results", onInsufficientResults.name());
+    knobs.put("max_round_attempts", maxRoundAttempts);
     return knobs;
   }
 
@@ -201,7 +284,9 @@ public final class FedAvg implements Strategy {
     if (wanted >= shuffled.size()) {
       return shuffled;
     }
-    Collections.shuffle(shuffled, random);
+    // Each draw has its own generator derived from (seed, draw number): the state is two numbers.
+    long drawSeed = new SplittableRandom(samplingSeed ^ (draws++ * 0x9E3779B97F4A7C15L)).nextLong();
+    Collections.shuffle(shuffled, new Random(drawSeed));
     return shuffled.subList(0, wanted);
   }
 
@@ -227,6 +312,11 @@ public final class FedAvg implements Strategy {
     @Override
     public void accept(LearnerResult<FitResult> result) {
       sum.add(result.result().parameters(), result.result().numExamples());
+    }
+
+    @Override
+    public void discard() {
+      sum.close();
     }
 
     @Override
@@ -257,6 +347,9 @@ public final class FedAvg implements Strategy {
     private IntFunction<Config> evaluateConfig = round -> Config.empty();
     private Parameters initialParameters;
     private Long samplingSeed;
+    private InsufficientResults onInsufficientResults = InsufficientResults.RETRY;
+    private int maxRoundAttempts = DEFAULT_MAX_ROUND_ATTEMPTS;
+    private boolean maxRoundAttemptsSet;
 
     private Builder() {}
 
@@ -300,7 +393,8 @@ public final class FedAvg implements Strategy {
     }
 
     /**
-     * Sets the least number of learners sampled to fit (default 1).
+     * Sets the least number of learners sampled to fit (default 1). It is also the least number of
+     * accepted updates a round needs to complete; see {@link #onInsufficientResults}.
      *
      * @param count at least 1 and at most {@code minAvailableLearners}
      * @return this builder
@@ -312,7 +406,8 @@ public final class FedAvg implements Strategy {
     }
 
     /**
-     * Sets the least number of learners sampled to evaluate (default 1).
+     * Sets the least number of learners sampled to evaluate (default 1). It is also the least
+     * number of evaluation results a round needs to complete; see {@link #onInsufficientResults}.
      *
      * @param count at least 1 and at most {@code minAvailableLearners}
      * @return this builder
@@ -397,6 +492,34 @@ public final class FedAvg implements Strategy {
     }
 
     /**
+     * Sets what happens when a round's fit phase accepts fewer than {@code minFitLearners} updates
+     * or its evaluate phase gathers fewer than {@code minEvaluateLearners} results (default
+     * {@link InsufficientResults#RETRY}). Results of a phase that fell short never reach the global
+     * model.
+     *
+     * @param policy retry the phase, or fail the training
+     * @return this builder
+     */
+    public Builder onInsufficientResults(InsufficientResults policy) {
+      this.onInsufficientResults = Objects.requireNonNull(policy, "onInsufficientResults");
+      return this;
+    }
+
+    /**
+     * Sets how many attempts a round phase gets in all under {@link InsufficientResults#RETRY}
+     * (default {@value FedAvg#DEFAULT_MAX_ROUND_ATTEMPTS}).
+     *
+     * @param attempts at least 1
+     * @return this builder
+     * @throws IllegalArgumentException if {@code attempts} is below 1
+     */
+    public Builder maxRoundAttempts(int attempts) {
+      this.maxRoundAttempts = checkCount("maxRoundAttempts", attempts);
+      this.maxRoundAttemptsSet = true;
+      return this;
+    }
+
+    /**
      * Makes learner sampling reproducible (default: a random seed).
      *
      * @param seed the seed of the sampling random generator
@@ -411,9 +534,17 @@ public final class FedAvg implements Strategy {
      * Builds the strategy.
      *
      * @return the strategy
-     * @throws IllegalStateException if a minimum exceeds {@code minAvailableLearners}
+     * @throws IllegalStateException if a minimum exceeds {@code minAvailableLearners}, or if
+     *     {@code maxRoundAttempts} was set together with {@link InsufficientResults#FAIL}
      */
     public FedAvg build() {
+      if (maxRoundAttemptsSet && maxRoundAttempts > 1
+          && onInsufficientResults == InsufficientResults.FAIL) {
+        throw new IllegalStateException(String.format(
+            "maxRoundAttempts (%d) conflicts with onInsufficientResults(FAIL), which never "
+                + "retries; use onInsufficientResults(RETRY) or drop maxRoundAttempts",
+            maxRoundAttempts));
+      }
       if (minFitLearners > minAvailableLearners) {
         throw new IllegalStateException(String.format(
             "minFitLearners (%d) exceeds minAvailableLearners (%d): a round could start without "

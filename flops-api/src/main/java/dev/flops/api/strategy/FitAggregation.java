@@ -11,7 +11,8 @@ import java.util.Optional;
  * The aggregation of one round's fit results, fed one validated update at a time.
  *
  * <p>The aggregator calls {@link #accept} once per accepted update, from one thread at a time and
- * in arrival order, and then {@link #finish} once. An implementation must not keep a reference to
+ * in arrival order, and then either {@link #finish} once or, when the round's attempt gathered too few
+ * results to count, {@link #discard} once. An implementation must not keep a reference to
  * an update's parameters after {@code accept} returns: that is what keeps aggregator memory
  * proportional to the model and not to the number of learners.
  */
@@ -36,4 +37,10 @@ public interface FitAggregation {
    * @return the new global parameters, or empty to keep the current ones
    */
   Optional<Parameters> finish(List<LearnerFailure> failures);
+
+  /**
+   * Drops everything accepted so far and frees it: the attempt that fed this aggregation gathered
+   * fewer results than the strategy's minimum, so none of them may reach the global model.
+   */
+  default void discard() {}
 }

@@ -19,6 +19,14 @@ import java.util.Optional;
  * {@linkplain #beginFitAggregation begins} an aggregation, hands it each validated update as soon
  * as it arrives, then {@linkplain FitAggregation#finish finishes} it with the failures.
  *
+ * <p>A round completes only when its fit phase accepted at least {@link #minFitResults()} updates
+ * and its evaluate phase at least {@link #minEvaluateResults()} results; otherwise the aggregator
+ * retries the phase or fails, as {@link #onInsufficientResults()} says.
+ *
+ * <p>A strategy that keeps state across rounds (a sampling generator, server momentum...) exposes
+ * it through {@link #saveState()} and {@link #restoreState(Map)} so that an aggregator resumed from
+ * a checkpoint continues exactly where the interrupted one stopped.
+ *
  * <p>The aggregator calls a strategy from one thread at a time.
  *
  * @see FedAvg
@@ -117,4 +125,64 @@ public interface Strategy {
   default Optional<EvaluateResult> evaluate(int round, Parameters global) {
     return Optional.empty();
   }
+
+  /**
+   * Returns the least number of accepted fit results (validated updates) for a round to complete.
+   * A round whose fit instructions are empty (the strategy skipped fit) is not checked.
+   *
+   * @return at least 1; by default 1
+   */
+  default int minFitResults() {
+    return 1;
+  }
+
+  /**
+   * Returns the least number of evaluation results for a round to complete. A round whose evaluate
+   * instructions are empty (the strategy skipped federated evaluation) is not checked.
+   *
+   * @return at least 0; by default 1
+   */
+  default int minEvaluateResults() {
+    return 1;
+  }
+
+  /**
+   * Returns what the aggregator does when a phase gathers fewer results than its minimum.
+   *
+   * @return the policy; by default {@link InsufficientResults#RETRY}
+   */
+  default InsufficientResults onInsufficientResults() {
+    return InsufficientResults.RETRY;
+  }
+
+  /**
+   * Returns how many attempts a phase of a round gets in all under
+   * {@link InsufficientResults#RETRY}; ignored under {@link InsufficientResults#FAIL}.
+   *
+   * @return at least 1; by default 3
+   */
+  default int maxRoundAttempts() {
+    return 3;
+  }
+
+  /**
+   * Returns the state this strategy carries from round to round, for the checkpoint the aggregator
+   * writes after every completed round. Called after {@link FitAggregation#finish} and
+   * {@link #aggregateEvaluate} of that round.
+   *
+   * @return string entries that {@link #restoreState(Map)} understands; by default none
+   */
+  default Map<String, String> saveState() {
+    return Map.of();
+  }
+
+  /**
+   * Restores the state saved by {@link #saveState()}, when an aggregator resumes from a checkpoint,
+   * before its first round.
+   *
+   * @param state the entries saved with the checkpoint
+   * @throws IllegalArgumentException if the entries are not a state of this strategy; the message
+   *     says which entry is wrong
+   */
+  default void restoreState(Map<String, String> state) {}
 }

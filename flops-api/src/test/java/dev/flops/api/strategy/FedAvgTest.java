@@ -192,7 +192,92 @@ class FedAvgTest {
     assertEquals(Map.of(
         "rounds", 7, "fraction_fit", 0.5, "fraction_evaluate", 0.25,
         "min_fit_learners", 2, "min_evaluate_learners", 3, "min_available_learners", 4,
-        "accept_failures", false, "round_timeout_s", 30.0), fedAvg.knobs());
+        "accept_failures", false, "round_timeout_s", 30.0,
+        "on_insufficient_results", "RETRY", "max_round_attempts", 3), fedAvg.knobs());
+  }
+
+  // ---- round policy ----
+
+  @Test
+  void roundPolicy_defaults_retryThreeAttempts_minimumsAreTheMinLearners() {
+    FedAvg defaults = FedAvg.withDefaults();
+    FedAvg set = FedAvg.builder().minFitLearners(2).minEvaluateLearners(3)
+        .minAvailableLearners(4).build();
+
+    assertEquals(InsufficientResults.RETRY, defaults.onInsufficientResults());
+    assertEquals(3, defaults.maxRoundAttempts());
+    assertEquals(1, defaults.minFitResults());
+    assertEquals(1, defaults.minEvaluateResults());
+    assertEquals(2, set.minFitResults());
+    assertEquals(3, set.minEvaluateResults());
+  }
+
+  @Test
+  void roundPolicy_failAndAttempts_setAndReported() {
+    FedAvg fail = FedAvg.builder().onInsufficientResults(InsufficientResults.FAIL).build();
+    FedAvg retry = FedAvg.builder().maxRoundAttempts(5).build();
+
+    assertEquals(InsufficientResults.FAIL, fail.onInsufficientResults());
+    assertEquals("FAIL", fail.knobs().get("on_insufficient_results"));
+    assertEquals(5, retry.maxRoundAttempts());
+    assertEquals(5, retry.knobs().get("max_round_attempts"));
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {0, -2})
+  void maxRoundAttempts_belowOne_throwsNamingKnobAndValue(int attempts) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> FedAvg.builder().maxRoundAttempts(attempts));
+
+    assertMessageNames(e, "maxRoundAttempts", "was " + attempts);
+  }
+
+  @Test
+  void maxRoundAttemptsWithFail_conflict_throwsIllegalState() {
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> FedAvg.builder().maxRoundAttempts(4)
+            .onInsufficientResults(InsufficientResults.FAIL).build());
+
+    assertMessageNames(e, "maxRoundAttempts", "(4)");
+    assertTrue(e.getMessage().contains("FAIL"), e.getMessage());
+  }
+
+  @Test
+  void onInsufficientResults_null_throws() {
+    assertThrows(NullPointerException.class, () -> FedAvg.builder().onInsufficientResults(null));
+  }
+
+  // ---- strategy state (checkpoints) ----
+
+  @Test
+  void restoredState_samplesWhatTheOriginalWouldHaveSampledNext() {
+    List<String> pool = learners(20);
+    FedAvg original = FedAvg.builder().fractionFit(0.3).build(); // a random seed
+    original.configureFit(1, GLOBAL, pool);
+    original.configureFit(2, GLOBAL, pool);
+    Map<String, String> state = original.saveState();
+
+    FedAvg resumed = FedAvg.builder().fractionFit(0.3).build(); // another random seed
+    resumed.restoreState(state);
+
+    for (int round = 3; round <= 6; round++) {
+      assertEquals(ids(original.configureFit(round, GLOBAL, pool)),
+          ids(resumed.configureFit(round, GLOBAL, pool)), "round " + round);
+    }
+    assertEquals(original.saveState(), resumed.saveState());
+  }
+
+  @Test
+  void restoreState_missingOrBadEntry_throwsNamingIt() {
+    FedAvg fedAvg = FedAvg.withDefaults();
+
+    IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
+        () -> fedAvg.restoreState(Map.of("sampling_seed", "1")));
+    IllegalArgumentException notNumber = assertThrows(IllegalArgumentException.class,
+        () -> fedAvg.restoreState(Map.of("sampling_seed", "x1", "sampling_draws", "0")));
+
+    assertTrue(missing.getMessage().contains("sampling_draws"), missing.getMessage());
+    assertMessageNames(notNumber, "sampling_seed", "'x1'");
   }
 
   // ---- sampling ----
@@ -482,6 +567,17 @@ class FedAvgTest {
 
     assertEquals(Optional.empty(), aggregation.finish(ONE_FAILURE));
     assertTrue(kernel.lastSum.closed);
+  }
+
+  @Test
+  void fitAggregation_discard_freesTheSumWithoutAMean() {
+    DoubleKernel kernel = new DoubleKernel();
+    FitAggregation aggregation = FedAvg.withDefaults().beginFitAggregation(1, GLOBAL, kernel);
+    aggregation.accept(update("a", 10, 1f, 2f, 3f));
+
+    aggregation.discard();
+
+    assertTrue(kernel.lastSum.closed, "discard must close the weighted sum");
   }
 
   @Test
