@@ -1,5 +1,7 @@
 package dev.flops.aggregator;
 
+import dev.flops.aggregator.internal.Checkpoint;
+import dev.flops.aggregator.internal.CheckpointStore;
 import dev.flops.aggregator.internal.FederationService;
 import dev.flops.aggregator.internal.MalformedMessageGuard;
 import dev.flops.aggregator.internal.RoundLoop;
@@ -21,6 +23,7 @@ import io.grpc.Server;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -55,6 +58,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Training is tracked in MLflow as {@link Builder#tracking(Tracking)} says; by default in
  * MLflow's file store under {@code ./mlruns}, or at {@code MLFLOW_TRACKING_URI} when that is set.
+ *
+ * <p>With a {@linkplain Builder#checkpointDirectory checkpoint directory} the aggregator writes a
+ * checkpoint after every completed round (global parameters, round, strategy state, round
+ * summaries and best round, learner identities, {@link CheckpointExtras}); an aggregator built
+ * with {@link Builder#resume resume(true)} continues after the last completed round, and the
+ * learners, which reconnect by themselves, keep their ids.
  */
 public final class Aggregator implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Aggregator.class);
@@ -69,6 +78,12 @@ public final class Aggregator implements AutoCloseable {
 
   /** The port the aggregator listens on when none is set. */
   public static final int DEFAULT_PORT = 50051;
+  /** Default idle time before the aggregator pings a learner's connection, in seconds. */
+  public static final int DEFAULT_KEEP_ALIVE_SECONDS = 60;
+  /** Default time a learner has to answer a keepalive ping, in seconds. */
+  public static final int DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS = 20;
+  /** Default shortest interval at which learners may ping the aggregator, in seconds. */
+  public static final int DEFAULT_PERMIT_KEEP_ALIVE_SECONDS = 10;
 
   private final String host;
   private final int requestedPort;
@@ -83,7 +98,15 @@ public final class Aggregator implements AutoCloseable {
   private final FederationService service;
   private final Tracker tracker;
   private final String modelName;
+  private final Path checkpointDirectory;
+  private final boolean resume;
+  private final List<CheckpointExtras> checkpointExtras;
+  private final Duration keepAliveTime;
+  private final Duration keepAliveTimeout;
+  private final Duration permitKeepAliveTime;
   private Server server;
+  private CheckpointStore checkpoints;
+  private Checkpoint resumeFrom;
   private boolean trained;
 
   private Aggregator(Builder builder) {
@@ -100,6 +123,12 @@ public final class Aggregator implements AutoCloseable {
     this.tracker = Tracker.open(builder.tracking == null ? Tracking.defaults() : builder.tracking,
         "flops-" + modelName);
     service.uploadLimits(new UploadLimits(builder.maxTensorCount, builder.maxUpdateBytes));
+    this.checkpointDirectory = builder.checkpointDirectory;
+    this.resume = builder.resume;
+    this.checkpointExtras = List.copyOf(builder.checkpointExtras);
+    this.keepAliveTime = builder.keepAliveTime;
+    this.keepAliveTimeout = builder.keepAliveTimeout;
+    this.permitKeepAliveTime = builder.permitKeepAliveTime;
     if (builder.executor != null) {
       this.executor = builder.executor;
       this.ownedExecutor = null;
@@ -137,26 +166,37 @@ public final class Aggregator implements AutoCloseable {
   }
 
   /**
-   * Binds the server and starts accepting learners.
+   * Opens the checkpoint directory (and, to resume, loads its checkpoint), binds the server and
+   * starts accepting learners.
    *
    * @return this aggregator
-   * @throws IOException if the address cannot be bound, e.g. the port is in use; the message says
-   *     which address and what to do
-   * @throws IllegalStateException if the aggregator was already started
+   * @throws IOException if the address cannot be bound, e.g. the port is in use, or the checkpoint
+   *     cannot be used (another aggregator holds the directory, the file is corrupt or does not
+   *     fit the model); the message says what is wrong and what to do
+   * @throws IllegalStateException if the aggregator was already started, or its checkpoint
+   *     directory holds a checkpoint but resume is off
    */
   public synchronized Aggregator start() throws IOException {
     if (server != null) {
       throw new IllegalStateException("the aggregator is already started on port " + port());
     }
+    if (checkpointDirectory != null && checkpoints == null) {
+      openCheckpoints();
+    }
     Server built = security.serverBuilder(new InetSocketAddress(host, requestedPort))
         .addService(MalformedMessageGuard.guard(service))
         .executor(executor)
         .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
+        .keepAliveTime(keepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
+        .keepAliveTimeout(keepAliveTimeout.toNanos(), TimeUnit.NANOSECONDS)
+        .permitKeepAliveTime(permitKeepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
+        .permitKeepAliveWithoutCalls(true)
         .build();
     try {
       built.start();
     } catch (IOException e) {
       security.close();
+      closeCheckpoints();
       if (isAddressInUse(e)) {
         throw new IOException(String.format(
             "cannot listen on %s:%d: the port is already in use; choose another port or stop "
@@ -169,6 +209,58 @@ public final class Aggregator implements AutoCloseable {
     log.info("aggregator listening on {}:{} (protocol v{})", host, port(), WireProtocol.VERSION);
     security.logStart(log, host, port());
     return this;
+  }
+
+  /**
+   * Locks the checkpoint directory and, to resume, loads the checkpoint into the model copy, the
+   * strategy, the learner identities and the {@link CheckpointExtras}, before any learner can
+   * connect.
+   */
+  private void openCheckpoints() throws IOException {
+    CheckpointStore store = CheckpointStore.open(checkpointDirectory);
+    try {
+      if (!resume) {
+        if (Files.exists(store.file())) {
+          throw new IllegalStateException(String.format("the checkpoint directory %s already "
+              + "holds a checkpoint (%s); resume from it with resume(true) (--resume), or give "
+              + "a new directory to start over", checkpointDirectory, store.file().getFileName()));
+        }
+      } else {
+        Checkpoint checkpoint = store.read(model.getParameters()).orElse(null);
+        if (checkpoint == null) {
+          log.info("no checkpoint in {} yet: training starts from round 1", checkpointDirectory);
+        } else {
+          strategy.restoreState(checkpoint.strategyState());
+          model.setParameters(checkpoint.parameters());
+          service.restoreIdentities(checkpoint.learners());
+          for (CheckpointExtras extras : checkpointExtras) {
+            try {
+              extras.restore(checkpoint.extras(), checkpoint.round());
+            } catch (RuntimeException e) {
+              log.warn("CheckpointExtras {} threw on restore; training goes on",
+                  extras.getClass().getName(), e);
+            }
+          }
+          log.info("loaded the checkpoint of round {} from {}", checkpoint.round(), store.file());
+          resumeFrom = checkpoint;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      store.close();
+      throw e;
+    }
+    checkpoints = store;
+  }
+
+  private void closeCheckpoints() {
+    if (checkpoints != null) {
+      try {
+        checkpoints.close();
+      } catch (IOException e) {
+        log.warn("could not release the checkpoint directory lock: {}", e.toString());
+      }
+      checkpoints = null;
+    }
   }
 
   private static boolean isAddressInUse(Throwable e) {
@@ -219,6 +311,12 @@ public final class Aggregator implements AutoCloseable {
     RoundLoop loop =
         new RoundLoop(service, strategy, model, kernel, observers, learnerWaitTimeout)
             .tracking(tracker, new SystemMetrics(kernel instanceof Nd4jAveraging), modelName);
+    if (checkpoints != null) {
+      loop.checkpointTo(checkpoints, checkpointExtras);
+      if (resumeFrom != null) {
+        loop.resumeFrom(resumeFrom);
+      }
+    }
     try {
       return loop.run();
     } catch (InterruptedException e) {
@@ -254,6 +352,7 @@ public final class Aggregator implements AutoCloseable {
       ownedExecutor.shutdownNow();
     }
     tracker.close();
+    closeCheckpoints();
   }
 
   /** Builds an {@link Aggregator}; setters check their values at once. */
@@ -271,6 +370,12 @@ public final class Aggregator implements AutoCloseable {
     private int maxTensorCount;
     private long maxUpdateBytes;
     private final ServerSecurity security = new ServerSecurity();
+    private Path checkpointDirectory;
+    private boolean resume;
+    private final List<CheckpointExtras> checkpointExtras = new ArrayList<>();
+    private Duration keepAliveTime = Duration.ofSeconds(DEFAULT_KEEP_ALIVE_SECONDS);
+    private Duration keepAliveTimeout = Duration.ofSeconds(DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS);
+    private Duration permitKeepAliveTime = Duration.ofSeconds(DEFAULT_PERMIT_KEEP_ALIVE_SECONDS);
 
     private Builder() {}
 
@@ -414,6 +519,19 @@ public final class Aggregator implements AutoCloseable {
     }
 
     /**
+     * Makes the aggregator write a checkpoint into {@code directory} after every completed round
+     * (default: no checkpoints). The directory is created if needed and locked while the
+     * aggregator runs; it must not hold a checkpoint unless {@link #resume resume} is on.
+     *
+     * @param directory a directory of its own for this federation
+     * @return this builder
+     */
+    public Builder checkpointDirectory(Path directory) {
+      this.checkpointDirectory = Objects.requireNonNull(directory, "checkpointDirectory");
+      return this;
+    }
+
+    /**
      * Sets the most tensors an update's manifest may declare (default: the global model's tensor
      * count). The limit is checked on the upload's header, before anything is allocated for the
      * update; a manifest above it is refused with {@code RESOURCE_EXHAUSTED} naming this knob. An
@@ -448,6 +566,66 @@ public final class Aggregator implements AutoCloseable {
         throw new IllegalArgumentException("maxUpdateBytes must be positive but was " + maxUpdateBytes);
       }
       this.maxUpdateBytes = maxUpdateBytes;
+      return this;
+      return this;
+    }
+
+    /**
+     * Makes the aggregator continue from the checkpoint in its checkpoint directory, if there is
+     * one, with the round after it (default false). The checkpoint must fit the model copy (same
+     * tensor names, dtypes and shapes). Without a checkpoint yet, training starts from round 1,
+     * so a supervisor may always start the aggregator with resume on.
+     *
+     * @param resume whether to resume
+     * @return this builder
+     */
+    public Builder resume(boolean resume) {
+      this.resume = resume;
+      return this;
+    }
+
+    /**
+     * Adds entries of the application's own to every checkpoint, and receives them back on
+     * resume; see {@link CheckpointExtras}.
+     *
+     * @param extras the provider of the entries
+     * @return this builder
+     */
+    public Builder checkpointExtras(CheckpointExtras extras) {
+      checkpointExtras.add(Objects.requireNonNull(extras, "checkpointExtras"));
+      return this;
+    }
+
+    /**
+     * Sets the aggregator's gRPC keepalive (defaults {@value Aggregator#DEFAULT_KEEP_ALIVE_SECONDS}
+     * s and {@value Aggregator#DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS} s): after {@code time} without
+     * traffic on a learner's connection the aggregator pings it, and a ping unanswered for
+     * {@code timeout} closes the connection, which fails that learner's pending task at once
+     * instead of at the round timeout (a learner whose machine or network died).
+     *
+     * @param time the idle time before a ping, positive
+     * @param timeout how long to wait for the answer, positive
+     * @return this builder
+     * @throws IllegalArgumentException if a duration is zero or negative
+     */
+    public Builder keepAlive(Duration time, Duration timeout) {
+      this.keepAliveTime = positive("keepAlive time", time);
+      this.keepAliveTimeout = positive("keepAlive timeout", timeout);
+      return this;
+    }
+
+    /**
+     * Sets the shortest interval at which a learner may send keepalive pings (default
+     * {@value Aggregator#DEFAULT_PERMIT_KEEP_ALIVE_SECONDS} s, which lets learners ping every 10 s,
+     * the shortest interval gRPC clients use). A learner that pings more often is disconnected
+     * with {@code too_many_pings}. Pings are permitted also while a learner has no call open.
+     *
+     * @param time a positive duration
+     * @return this builder
+     * @throws IllegalArgumentException if the duration is zero or negative
+     */
+    public Builder permitKeepAliveTime(Duration time) {
+      this.permitKeepAliveTime = positive("permitKeepAliveTime", time);
       return this;
     }
 
@@ -637,7 +815,8 @@ public final class Aggregator implements AutoCloseable {
      *
      * @return the aggregator
      * @throws IllegalStateException if no model was set, or settings conflict (client
-     *     certificates without TLS, a shared token and per-learner tokens)
+     *     certificates without TLS, a shared token and per-learner tokens, resume without a
+     *     checkpoint directory)
      * @throws IllegalArgumentException if tracking cannot work: the file store directory is not
      *     writable, or {@code MLFLOW_TRACKING_URI} holds an invalid or unsupported URI
      */
@@ -646,6 +825,10 @@ public final class Aggregator implements AutoCloseable {
       if (model == null) {
         throw new IllegalStateException("an Aggregator needs model(...): the aggregator's own "
             + "copy of the user's model, e.g. model(Dl4jModel.of(net))");
+      }
+      if (resume && checkpointDirectory == null) {
+        throw new IllegalStateException("resume(true) needs checkpointDirectory(...): the "
+            + "directory whose checkpoint the aggregator continues from");
       }
       return new Aggregator(this);
     }

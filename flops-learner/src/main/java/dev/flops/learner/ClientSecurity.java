@@ -14,6 +14,7 @@ import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 
 /**
@@ -49,13 +50,19 @@ final class ClientSecurity {
 
   /** Opens the channel to the aggregator with these credentials and the token on every call. */
   ManagedChannel openChannel(AggregatorAddress aggregator) {
+    return openChannel(aggregator, UnaryOperator.identity());
+  }
+
+  /** Opens the channel, letting the learner add its own settings (keepalive, interceptors). */
+  ManagedChannel openChannel(AggregatorAddress aggregator,
+      UnaryOperator<NettyChannelBuilder> configure) {
     NettyChannelBuilder builder =
         NettyChannelBuilder.forAddress(aggregator.host(), aggregator.port(), credentials())
             .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES);
     if (token != null) {
       builder.intercept(MetadataUtils.newAttachHeadersInterceptor(BearerToken.headers(token)));
     }
-    return builder.build();
+    return configure.apply(builder).build();
   }
 
   private ChannelCredentials credentials() {

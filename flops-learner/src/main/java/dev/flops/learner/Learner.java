@@ -4,13 +4,17 @@ import dev.flops.api.LocalTrainer;
 import dev.flops.api.Secret;
 import dev.flops.learner.internal.Backoff;
 import dev.flops.learner.internal.ControlSession;
+import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.SplittableRandom;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -20,6 +24,12 @@ import org.slf4j.LoggerFactory;
  * A learner: loads its local data, connects out to the aggregator (retrying with exponential
  * backoff and jitter while it is not reachable), then fits and evaluates whenever the aggregator
  * asks, until the aggregator tells it to shut down.
+ *
+ * <p>A learner keeps one identity for its whole life: it draws a random key when it is built and
+ * presents it on every connection, so that after a dropped connection it reconnects (with backoff
+ * and jitter) as the same learner, under the id the aggregator gave it first. gRPC keepalive pings
+ * (every {@value #DEFAULT_KEEP_ALIVE_SECONDS} s by default) keep the connection alive through NATs
+ * and firewalls during long rounds and detect a dead network path.
  *
  * <pre>{@code
  * Learner.builder()
@@ -32,6 +42,11 @@ import org.slf4j.LoggerFactory;
 public final class Learner {
   private static final Logger log = LoggerFactory.getLogger(Learner.class);
 
+  /** Default interval of keepalive pings on an idle connection, in seconds. */
+  public static final int DEFAULT_KEEP_ALIVE_SECONDS = 30;
+  /** Default time to wait for a keepalive ping's answer before the connection counts as dead. */
+  public static final int DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS = 10;
+
   private final AggregatorAddress aggregator;
   private final LocalTrainer trainer;
   private final String name;
@@ -40,6 +55,11 @@ public final class Learner {
   private final Duration maxBackoff;
   private final SplittableRandom random;
   private final ClientSecurity security;
+  private final Duration keepAliveTime;
+  private final Duration keepAliveTimeout;
+  private final List<ClientInterceptor> interceptors;
+  /** Presented on every connection so that the aggregator recognises this learner (Hello). */
+  private final String key = UUID.randomUUID().toString();
   private volatile Thread runner;
 
   private Learner(Builder builder) {
@@ -52,12 +72,16 @@ public final class Learner {
     this.security = builder.security.copy();
     // SplittableRandom: nearby seeds (learner 0, 1, 2...) give unrelated jitter, unlike Random.
     this.random = builder.seed == null ? new SplittableRandom() : new SplittableRandom(builder.seed);
+    this.keepAliveTime = builder.keepAliveTime;
+    this.keepAliveTimeout = builder.keepAliveTimeout;
+    this.interceptors = List.copyOf(builder.interceptors);
   }
 
   /**
    * Returns a new builder.
    *
-   * @return a builder with the defaults: a 10 minute connect timeout, backoff from 250 ms to 10 s
+   * @return a builder with the defaults: a 10 minute connect timeout, backoff from 250 ms to 10 s,
+   *     keepalive pings every 30 s answered within 10 s
    */
   public static Builder builder() {
     return new Builder();
@@ -82,7 +106,11 @@ public final class Learner {
     log.info("learner {} prepared its data; connecting to {}", name, aggregator);
     resolve();
     security.warnIfExposed(log, name, aggregator);
-    ManagedChannel channel = security.openChannel(aggregator);
+    ManagedChannel channel = security.openChannel(aggregator, builder -> builder
+        .keepAliveTime(keepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
+        .keepAliveTimeout(keepAliveTimeout.toNanos(), TimeUnit.NANOSECONDS)
+        .keepAliveWithoutCalls(true)
+        .intercept(interceptors));
     try {
       serve(channel);
     } finally {
@@ -127,7 +155,7 @@ public final class Learner {
     long deadline = System.nanoTime() + connectTimeout.toNanos();
     boolean everJoined = false;
     while (true) {
-      ControlSession session = new ControlSession(channel, trainer, name);
+      ControlSession session = new ControlSession(channel, trainer, name, key);
       ControlSession.End end = session.run();
       if (session.joined()) {
         everJoined = true;
@@ -187,6 +215,9 @@ public final class Learner {
     private Duration maxBackoff = Duration.ofSeconds(10);
     private Long seed;
     private final ClientSecurity security = new ClientSecurity();
+    private Duration keepAliveTime = Duration.ofSeconds(DEFAULT_KEEP_ALIVE_SECONDS);
+    private Duration keepAliveTimeout = Duration.ofSeconds(DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS);
+    private final List<ClientInterceptor> interceptors = new ArrayList<>();
 
     private Builder() {}
 
@@ -342,6 +373,40 @@ public final class Learner {
      */
     public Builder token(Secret token) {
       security.token = Objects.requireNonNull(token, "token");
+      return this;
+    }
+
+    /**
+     * Sets the gRPC keepalive of the connection to the aggregator (defaults
+     * {@value Learner#DEFAULT_KEEP_ALIVE_SECONDS} s and {@value
+     * Learner#DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS} s): a ping goes out after {@code time} without
+     * traffic, and a ping unanswered for {@code timeout} ends the connection, which the learner
+     * then re-opens with backoff. Pings keep NAT and firewall mappings open while a long fit
+     * leaves the connection idle, and stop an upload from hanging on a dead network path. gRPC
+     * raises a {@code time} below 10 s to 10 s; the aggregator must permit pings this often (its
+     * {@code permitKeepAliveTime}, 10 s by default).
+     *
+     * @param time the idle time before a ping, positive
+     * @param timeout how long to wait for the ping's answer, positive
+     * @return this builder
+     * @throws IllegalArgumentException if a duration is zero or negative
+     */
+    public Builder keepAlive(Duration time, Duration timeout) {
+      this.keepAliveTime = positive("keepAlive time", time);
+      this.keepAliveTimeout = positive("keepAlive timeout", timeout);
+      return this;
+    }
+
+    /**
+     * Adds a gRPC client interceptor to every call the learner makes, e.g. for metrics, tracing or
+     * fault injection in tests. Several interceptors are applied as gRPC's
+     * {@code ManagedChannelBuilder.intercept} applies them.
+     *
+     * @param interceptor the interceptor
+     * @return this builder
+     */
+    public Builder interceptor(ClientInterceptor interceptor) {
+      interceptors.add(Objects.requireNonNull(interceptor, "interceptor"));
       return this;
     }
 

@@ -51,6 +51,10 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
 
   private final Map<String, LearnerSession> sessions = new ConcurrentHashMap<>();
   private final Map<String, PendingTask> tasks = new ConcurrentHashMap<>();
+  /** Learner key (Hello.learner_key) to the id that learner was given: its identity. */
+  private final Map<String, String> identities = new ConcurrentHashMap<>();
+  private static final int MAX_LEARNER_KEY_CHARS = 128;
+
   private final AtomicLong learnerIds = new AtomicLong();
   private final AtomicLong taskIds = new AtomicLong();
   private final Object membership = new Object();
@@ -153,6 +157,28 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     }
   }
 
+  /**
+   * Returns the identities handed out so far, learner key to learner id, for a checkpoint: an
+   * aggregator resumed from it gives a reconnecting learner its previous id.
+   */
+  public Map<String, String> identities() {
+    return Map.copyOf(identities);
+  }
+
+  /** Restores identities saved by {@link #identities()}; call before learners connect. */
+  public void restoreIdentities(Map<String, String> saved) {
+    identities.putAll(saved);
+    long highest = 0;
+    for (String id : saved.values()) {
+      highest = Math.max(highest, idNumber(id));
+    }
+    learnerIds.accumulateAndGet(highest, Math::max);
+  }
+
+  private String newLearnerId() {
+    return "learner-" + learnerIds.incrementAndGet();
+  }
+
   /** Starts a round: from now on only traffic for {@code round} is accepted. */
   public void beginRound(long round, FitAggregation fitAggregation) {
     synchronized (foldLock) {
@@ -178,8 +204,9 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       EncodedParameters download, Parameters global, String parametersId) {
     String taskId = "r" + round + "-" + kind.name().toLowerCase() + "-" + taskIds.incrementAndGet();
     PendingTask task = new PendingTask(taskId, learnerId, round, kind, download, global);
-    tasks.put(taskId, task);
     LearnerSession session = sessions.get(learnerId);
+    task.session = session;
+    tasks.put(taskId, task);
     AggregatorMessage message = AggregatorMessage.newBuilder()
         .setEnvelope(WireProtocol.envelope(round))
         .setTask(Task.newBuilder()
@@ -317,7 +344,20 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   }
 
   private static long idNumber(String id) {
-    return Long.parseLong(id.substring(id.lastIndexOf('-') + 1));
+    try {
+      return Long.parseLong(id.substring(id.lastIndexOf('-') + 1));
+    } catch (NumberFormatException e) {
+      return 0;
+    }
+  }
+
+  /** Fails the pending tasks that were sent over {@code session}, which has ended. */
+  private void failTasksOf(LearnerSession session, String why) {
+    for (PendingTask task : tasks.values()) {
+      if (task.session == session && task.fail("learner " + why)) {
+        log.warn("{} failed: learner {}", task, why);
+      }
+    }
   }
 
   /** One learner's control stream. */
@@ -343,7 +383,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
                 .withDescription("the first message of a learner must be Hello")
                 .asRuntimeException();
           }
-          join(message.getHello().getLearnerName());
+          join(message.getHello().getLearnerName(), message.getHello().getLearnerKey());
           return;
         }
         switch (message.getBodyCase()) {
@@ -374,7 +414,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       }
     }
 
-    private void join(String name) {
+    private void join(String name, String key) {
       String authenticated = LearnerAuthenticator.AUTHENTICATED_NAME.get();
       if (authenticated != null && !authenticated.equals(name)) {
         throw Status.PERMISSION_DENIED.withDescription(String.format(
@@ -383,17 +423,36 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
                 authenticated, name, authenticated, name))
             .asRuntimeException();
       }
-      String id = "learner-" + learnerIds.incrementAndGet();
-      session = new LearnerSession(id, name, outbound);
-      session.send(AggregatorMessage.newBuilder()
-          .setEnvelope(WireProtocol.envelope(0))
-          .setWelcome(Welcome.newBuilder().setLearnerId(id))
-          .build());
-      sessions.put(id, session);
-      log.info("learner {} joined ({} connected)", session, availableLearners().size());
+      if (key.length() > MAX_LEARNER_KEY_CHARS) {
+        throw Status.INVALID_ARGUMENT.withDescription(String.format(
+                "the learner key holds %d characters; at most %d are allowed",
+                key.length(), MAX_LEARNER_KEY_CHARS))
+            .asRuntimeException();
+      }
+      LearnerSession previous;
+      boolean known;
       synchronized (membership) {
+        known = !key.isEmpty() && identities.containsKey(key);
+        String id = key.isEmpty() ? newLearnerId() : identities.computeIfAbsent(key, k -> newLearnerId());
+        session = new LearnerSession(id, name, outbound);
+        session.send(AggregatorMessage.newBuilder()
+            .setEnvelope(WireProtocol.envelope(0))
+            .setWelcome(Welcome.newBuilder().setLearnerId(id))
+            .build());
+        previous = sessions.put(id, session);
         membership.notifyAll();
       }
+      if (previous != null) {
+        // The learner's old connection is dead on its side (it only reconnects once that one has
+        // ended) even if this side has not noticed yet: its tasks cannot complete any more.
+        previous.abort(Status.ABORTED.withDescription(
+            "replaced by a newer connection of the same learner"));
+        failTasksOf(previous, "reconnected; the task of its previous connection is void");
+      }
+      log.info("learner {} {} ({} connected)", session,
+          previous != null ? "reconnected, replacing its previous connection"
+              : known ? "rejoined" : "joined",
+          availableLearners().size());
     }
 
     private void evaluated(LearnerMessage message) {
@@ -455,13 +514,12 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         return;
       }
       session.markClosed();
-      sessions.remove(session.id);
-      for (PendingTask task : tasks.values()) {
-        if (task.learnerId.equals(session.id) && task.fail("learner " + why)) {
-          log.warn("{} failed: learner {}", task, why);
-        }
+      // A learner that reconnected already holds a new session under the same id: keep that one.
+      boolean current = sessions.remove(session.id, session);
+      failTasksOf(session, why);
+      if (current) {
+        log.info("learner {} {} ({} connected)", session, why, availableLearners().size());
       }
-      log.info("learner {} {} ({} connected)", session, why, availableLearners().size());
     }
   }
 

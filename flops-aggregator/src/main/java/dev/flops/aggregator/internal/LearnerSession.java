@@ -3,6 +3,7 @@ package dev.flops.aggregator.internal;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.AggregatorMessage;
 import dev.flops.proto.v1.Shutdown;
+import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 
 /** The aggregator's side of one learner's control stream. Sends are serialised. */
@@ -51,6 +52,19 @@ final class LearnerSession {
       // The learner is already gone; nothing left to close.
     }
     open = false;
+  }
+
+  /** Closes the stream with an error status, e.g. when the learner's new connection replaces it. */
+  synchronized void abort(Status status) {
+    if (!open) {
+      return;
+    }
+    open = false;
+    try {
+      outbound.onError(status.asRuntimeException());
+    } catch (RuntimeException ignored) {
+      // Already closed from the learner's side.
+    }
   }
 
   synchronized void markClosed() {

@@ -19,6 +19,11 @@ final class PendingTask {
   final Parameters global;
   private final CompletableFuture<TaskOutcome> outcome = new CompletableFuture<>();
   private final AtomicBoolean uploadClaimed = new AtomicBoolean();
+  /**
+   * The connection the task was sent over, or null if the learner was not connected. When that
+   * connection ends (broken, closed, or replaced by the learner's reconnection) the task fails.
+   */
+  volatile LearnerSession session;
 
   PendingTask(String taskId, String learnerId, long round, TaskKind kind,
       EncodedParameters download, Parameters global) {

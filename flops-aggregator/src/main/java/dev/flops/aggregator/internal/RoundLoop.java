@@ -1,5 +1,6 @@
 package dev.flops.aggregator.internal;
 
+import dev.flops.aggregator.CheckpointExtras;
 import dev.flops.aggregator.internal.tracking.SystemMetrics;
 import dev.flops.aggregator.internal.tracking.Tracker;
 import dev.flops.api.Config;
@@ -19,15 +20,19 @@ import dev.flops.api.TrainingResult;
 import dev.flops.api.TrainingStarted;
 import dev.flops.api.strategy.AveragingKernel;
 import dev.flops.api.strategy.FitAggregation;
+import dev.flops.api.strategy.InsufficientResults;
 import dev.flops.api.strategy.Instruction;
 import dev.flops.api.strategy.Strategy;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.v1.TaskKind;
+import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -39,7 +44,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The aggregator's training loop (DESIGN.md, "The lifecycle"): for each round wait for learners,
- * fit on a sample, aggregate, update the model copy, evaluate on a sample, summarise, notify.
+ * fit on a sample, aggregate, update the model copy, evaluate on a sample, summarise, checkpoint,
+ * notify.
+ *
+ * <p>The round policy: a phase (fit, then evaluate) that ends with fewer accepted results than the
+ * strategy's minimum is discarded and, under {@link InsufficientResults#RETRY}, run again with a
+ * fresh sample, up to the strategy's attempts; otherwise training fails. A round is complete, and
+ * checkpointed, only when both phases met their minimum.
  */
 public final class RoundLoop {
   private static final Logger log = LoggerFactory.getLogger(RoundLoop.class);
@@ -56,6 +67,9 @@ public final class RoundLoop {
   private Tracker tracker = Tracker.open(dev.flops.aggregator.tracking.Tracking.off(), "");
   private SystemMetrics systemMetrics = new SystemMetrics(false);
   private String modelName = "model";
+  private CheckpointStore checkpoints;
+  private List<CheckpointExtras> extras = List.of();
+  private Checkpoint resumeFrom;
 
   public RoundLoop(FederationService service, Strategy strategy, FederatedModel model,
       AveragingKernel kernel, List<FederationObserver> observers, Duration learnerWaitTimeout) {
@@ -81,6 +95,25 @@ public final class RoundLoop {
     return this;
   }
 
+  /**
+   * Writes a checkpoint to {@code store} after every completed round, with the entries of
+   * {@code extras}.
+   */
+  public RoundLoop checkpointTo(CheckpointStore store, List<CheckpointExtras> extras) {
+    this.checkpoints = store;
+    this.extras = List.copyOf(extras);
+    return this;
+  }
+
+  /**
+   * Continues from a checkpoint with the round after it. The caller has checked the checkpoint
+   * against the model, set its parameters into the model copy and its state into the strategy.
+   */
+  public RoundLoop resumeFrom(Checkpoint checkpoint) {
+    this.resumeFrom = checkpoint;
+    return this;
+  }
+
   /** Runs every round; on failure the observers hear of it and the cause is rethrown. */
   public TrainingResult run() throws Exception {
     Instant started = Instant.now();
@@ -93,10 +126,22 @@ public final class RoundLoop {
     RoundSummary best = null;
     Parameters bestParameters = null;
     try {
-      Parameters global = initialParameters();
-      EncodedParameters encoded = EncodedParameters.encode(global);
+      Parameters global;
       List<RoundSummary> rounds = new ArrayList<>();
-      for (int round = 1; round <= strategy.rounds(); round++) {
+      if (resumeFrom == null) {
+        global = initialParameters();
+      } else {
+        global = resumeFrom.parameters();
+        service.checkUploadLimits(global);
+        rounds.addAll(resumeFrom.rounds());
+        best = resumeFrom.best().orElse(null);
+        // Only the last completed round's parameters are in the checkpoint.
+        bestParameters = best != null && best.round() == resumeFrom.round() ? global : null;
+        log.info("resuming after round {} of {} from {}", resumeFrom.round(), strategy.rounds(),
+            checkpoints.file());
+      }
+      EncodedParameters encoded = EncodedParameters.encode(global);
+      for (int round = rounds.size() + 1; round <= strategy.rounds(); round++) {
         final int number = round;
         Instant roundStart = Instant.now();
         track(() -> tracker.roundStarted(number, roundStart));
@@ -109,6 +154,7 @@ public final class RoundLoop {
           best = summary;
           bestParameters = state.global;
         }
+        checkpoint(round, global, rounds, best);
         log.info(describe(summary, strategy.rounds()));
         Instant roundEnd = Instant.now();
         track(() -> tracker.roundFinished(summary, roundEnd, state.fitConfig, state.evaluateConfig));
@@ -178,20 +224,35 @@ public final class RoundLoop {
     long sentBefore = service.bytesSent();
     long receivedBefore = service.bytesReceived();
     double cpuBefore = systemMetrics.processCpuSeconds();
-    List<String> available = service.awaitLearners(strategy.minAvailableLearners(), learnerWaitTimeout);
-
     String globalId = runId + "/" + parametersVersion;
-    List<Instruction> fitInstructions = strategy.configureFit(round, global, available);
-    FitAggregation aggregation = strategy.beginFitAggregation(round, global, kernel);
-    service.beginRound(round, aggregation);
-    List<PendingTask> fitTasks =
-        assign(round, TaskKind.FIT, fitInstructions, encoded, global, globalId);
-    List<TaskOutcome> fitOutcomes = awaitAll(fitTasks);
-    service.endRound(fitTasks);
-    List<LearnerFailure> failures = failures(fitOutcomes);
-    int fitSucceeded = fitOutcomes.size() - failures.size();
+    List<LearnerFailure> allFailures = new ArrayList<>();
+    List<LearnerFailure> failures;
+    List<Instruction> fitInstructions;
+    int fitSucceeded;
+    Optional<Parameters> aggregated;
+    for (int attempt = 1; ; attempt++) {
+      List<String> available =
+          service.awaitLearners(strategy.minAvailableLearners(), learnerWaitTimeout);
+      fitInstructions = strategy.configureFit(round, global, available);
+      FitAggregation aggregation = strategy.beginFitAggregation(round, global, kernel);
+      service.beginRound(round, aggregation);
+      List<PendingTask> fitTasks =
+          assign(round, TaskKind.FIT, fitInstructions, encoded, global, globalId);
+      List<TaskOutcome> fitOutcomes = awaitAll(fitTasks);
+      service.endRound(fitTasks);
+      failures = failures(fitOutcomes);
+      allFailures.addAll(tagged(failures, attempt));
+      int accepted = fitOutcomes.size() - failures.size();
+      if (fitInstructions.isEmpty() || accepted >= strategy.minFitResults()) {
+        fitSucceeded = accepted;
+        aggregated = aggregation.finish(failures);
+        break;
+      }
+      aggregation.discard();
+      insufficient(round, "fit", attempt, accepted, strategy.minFitResults(), failures);
+    }
+    int fitFailed = allFailures.size();
 
-    Optional<Parameters> aggregated = aggregation.finish(failures);
     Parameters next = global;
     EncodedParameters nextEncoded = encoded;
     if (aggregated.isPresent()) {
@@ -204,41 +265,114 @@ public final class RoundLoop {
           + "parameters stay as they were", round, fitSucceeded, failures.size());
     }
 
-    List<Instruction> evaluateInstructions =
-        strategy.configureEvaluate(round, next, service.availableLearners());
-    service.beginRound(round, null);
-    List<PendingTask> evaluateTasks =
-        assign(round, TaskKind.EVALUATE, evaluateInstructions, nextEncoded, next,
-            runId + "/" + parametersVersion);
-    List<TaskOutcome> evaluateOutcomes = awaitAll(evaluateTasks);
-    service.endRound(evaluateTasks);
-    List<LearnerFailure> evaluateFailures = failures(evaluateOutcomes);
-    List<LearnerResult<EvaluateResult>> results = new ArrayList<>();
-    for (TaskOutcome outcome : evaluateOutcomes) {
-      if (outcome.ok()) {
-        results.add(new LearnerResult<>(outcome.learnerId(), outcome.evaluation()));
+    List<Instruction> evaluateInstructions;
+    List<LearnerResult<EvaluateResult>> results;
+    Evaluation evaluation;
+    for (int attempt = 1; ; attempt++) {
+      int needed = strategy.minEvaluateResults();
+      List<String> available = needed > 0
+          ? service.awaitLearners(needed, learnerWaitTimeout) : service.availableLearners();
+      evaluateInstructions = strategy.configureEvaluate(round, next, available);
+      service.beginRound(round, null);
+      List<PendingTask> evaluateTasks =
+          assign(round, TaskKind.EVALUATE, evaluateInstructions, nextEncoded, next,
+              runId + "/" + parametersVersion);
+      List<TaskOutcome> evaluateOutcomes = awaitAll(evaluateTasks);
+      service.endRound(evaluateTasks);
+      List<LearnerFailure> evaluateFailures = failures(evaluateOutcomes);
+      allFailures.addAll(tagged(evaluateFailures, attempt));
+      results = new ArrayList<>();
+      for (TaskOutcome outcome : evaluateOutcomes) {
+        if (outcome.ok()) {
+          results.add(new LearnerResult<>(outcome.learnerId(), outcome.evaluation()));
+        }
       }
+      if (evaluateInstructions.isEmpty() || results.size() >= needed) {
+        evaluation = strategy.aggregateEvaluate(round, results, evaluateFailures).orElse(null);
+        break;
+      }
+      insufficient(round, "evaluate", attempt, results.size(), needed, evaluateFailures);
     }
-    Evaluation evaluation =
-        strategy.aggregateEvaluate(round, results, evaluateFailures).orElse(null);
     final Parameters evaluated = next;
     strategy.evaluate(round, evaluated).ifPresent(central -> log.info(
         "round {}: central evaluation loss {} accuracy {}", round,
         fmt(central.loss()), fmt(central.accuracy())));
 
-    List<LearnerFailure> allFailures = new ArrayList<>(failures);
-    allFailures.addAll(evaluateFailures);
     double cpuAfter = systemMetrics.processCpuSeconds();
     RoundResources resources = new RoundResources(
         service.bytesReceived() - receivedBefore, service.bytesSent() - sentBefore,
         cpuBefore < 0 || cpuAfter < 0 ? -1 : cpuAfter - cpuBefore,
         systemMetrics.heapUsedBytes(), systemMetrics.nonHeapUsedBytes(),
         systemMetrics.offHeapBytes());
-    RoundSummary summary = new RoundSummary(round, fitSucceeded, failures.size(), results.size(),
-        evaluateFailures.size(), evaluation, Duration.ofNanos(System.nanoTime() - start),
+    RoundSummary summary = new RoundSummary(round, fitSucceeded, fitFailed, results.size(),
+        allFailures.size() - fitFailed, evaluation, Duration.ofNanos(System.nanoTime() - start),
         allFailures, resources);
     return new RoundState(next, nextEncoded, summary, firstConfig(fitInstructions),
         firstConfig(evaluateInstructions));
+  }
+
+  /** Failures of a retried attempt say which attempt they belong to. */
+  private static List<LearnerFailure> tagged(List<LearnerFailure> failures, int attempt) {
+    if (attempt == 1) {
+      return failures;
+    }
+    return failures.stream()
+        .map(f -> new LearnerFailure(f.learnerId(), "attempt " + attempt + ": " + f.reason()))
+        .toList();
+  }
+
+  /**
+   * Applies the round policy to a phase that gathered too few results: logs and returns if it may
+   * be retried, else throws.
+   */
+  private void insufficient(int round, String phase, int attempt, int got, int needed,
+      List<LearnerFailure> failures) {
+    String what = String.format(Locale.ROOT,
+        "round %d: the %s phase gathered %d of the %d results it needs (attempt %d; failed: %s)",
+        round, phase, got, needed, attempt, failures.isEmpty() ? "none" : failures);
+    InsufficientResults policy = strategy.onInsufficientResults();
+    int attempts = strategy.maxRoundAttempts();
+    if (policy == InsufficientResults.FAIL || attempt >= attempts) {
+      throw new IllegalStateException(what + "; training stops because "
+          + (policy == InsufficientResults.FAIL ? "onInsufficientResults is FAIL"
+              : "onInsufficientResults is RETRY and all " + attempts + " attempts fell short")
+          + ". Start more learners, raise roundTimeout, or lower the strategy's minimum; with a "
+          + "checkpoint directory, resume continues after round " + (round - 1));
+    }
+    log.warn("{}; its results are discarded and the phase is retried (attempt {} of {})", what,
+        attempt + 1, attempts);
+  }
+
+  private void checkpoint(int round, Parameters global, List<RoundSummary> rounds,
+      RoundSummary best) throws IOException {
+    if (checkpoints == null) {
+      return;
+    }
+    Map<String, String> entries = new LinkedHashMap<>();
+    for (CheckpointExtras extra : extras) {
+      try {
+        extra.save(round).forEach((key, value) -> {
+          if (entries.put(key, value) != null) {
+            log.warn("checkpoint extra '{}' is set by more than one CheckpointExtras; the last "
+                + "one registered wins", key);
+          }
+        });
+      } catch (RuntimeException e) {
+        log.warn("CheckpointExtras {} threw; its entries are left out of the checkpoint of round "
+            + "{}", extra.getClass().getName(), round, e);
+      }
+    }
+    long start = System.nanoTime();
+    try {
+      checkpoints.write(new Checkpoint(round, global, strategy.saveState(), rounds,
+          best == null ? 0 : best.round(), entries, service.identities()));
+    } catch (IOException e) {
+      throw new IOException("round " + round + " completed but its checkpoint could not be "
+          + "written to " + checkpoints.file() + ": " + e.getMessage()
+          + "; free space or fix the directory's permissions, then resume", e);
+    }
+    log.info("round {}: checkpoint written in {} ms", round,
+        (System.nanoTime() - start) / 1_000_000);
   }
 
   /** The config a round sent (every learner gets the same from FedAvg), or empty. */

@@ -62,6 +62,7 @@ public final class ControlSession {
   private final Channel channel;
   private final LocalTrainer trainer;
   private final String name;
+  private final String key;
   private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
   private StreamObserver<LearnerMessage> out;
   private String learnerId;
@@ -69,10 +70,22 @@ public final class ControlSession {
   private String heldParametersId;
   private String endDetail = "";
 
-  public ControlSession(Channel channel, LocalTrainer trainer, String name) {
+  /**
+   * Prepares a session.
+   *
+   * @param key the learner's key, the same on every connection of one learner, so that the
+   *     aggregator gives it back the same id (Hello.learner_key)
+   */
+  public ControlSession(Channel channel, LocalTrainer trainer, String name, String key) {
     this.channel = channel;
     this.trainer = trainer;
     this.name = name;
+    this.key = key;
+  }
+
+  /** Returns the id the aggregator gave this learner, or null before it was welcomed. */
+  public String learnerId() {
+    return learnerId;
   }
 
   /** Returns whether the aggregator welcomed this session. */
@@ -105,7 +118,7 @@ public final class ControlSession {
     });
     out.onNext(LearnerMessage.newBuilder()
         .setEnvelope(WireProtocol.envelope(0))
-        .setHello(Hello.newBuilder().setLearnerName(name))
+        .setHello(Hello.newBuilder().setLearnerName(name).setLearnerKey(key))
         .build());
     try {
       while (true) {
