@@ -567,7 +567,6 @@ public final class Aggregator implements AutoCloseable {
       }
       this.maxUpdateBytes = maxUpdateBytes;
       return this;
-      return this;
     }
 
     /**

@@ -4,7 +4,9 @@ import dev.flops.api.Config;
 import dev.flops.api.FederatedModel;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
+import dev.flops.api.strategy.InsufficientResults;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -77,6 +79,24 @@ public final class AggregatorMain implements Callable<Integer> {
       description = "Seconds to wait for enough learners before failing (default: ${DEFAULT-VALUE}).")
   long learnerWaitSeconds;
 
+  @Option(names = "--on-insufficient-results", defaultValue = "RETRY",
+      description = "RETRY or FAIL: what a round does when fewer than --min-fit updates (or "
+          + "--min-evaluate evaluations) arrive (default: ${DEFAULT-VALUE}).")
+  InsufficientResults onInsufficientResults;
+
+  @Option(names = "--max-round-attempts",
+      description = "Attempts a round phase gets under RETRY before training fails (default: "
+          + FedAvg.DEFAULT_MAX_ROUND_ATTEMPTS + ").")
+  Integer maxRoundAttempts;
+
+  @Option(names = "--checkpoint-dir", paramLabel = "DIR",
+      description = "Write a checkpoint into DIR after every completed round.")
+  Path checkpointDir;
+
+  @Option(names = "--resume",
+      description = "Continue from the checkpoint in --checkpoint-dir, if it holds one.")
+  boolean resume;
+
   @Option(names = "--fit-config", paramLabel = "KEY=VALUE",
       description = "Fit config entry sent to learners every round, e.g. local_epochs=1 (repeatable).")
   Map<String, String> fitConfig = new LinkedHashMap<>();
@@ -105,7 +125,11 @@ public final class AggregatorMain implements Callable<Integer> {
   @Override
   public Integer call() throws IOException, InterruptedException {
     Config config = parseConfig(fitConfig);
-    FedAvg strategy = FedAvg.builder()
+    FedAvg.Builder fedAvg = FedAvg.builder();
+    if (maxRoundAttempts != null) {
+      fedAvg.maxRoundAttempts(maxRoundAttempts);
+    }
+    FedAvg strategy = fedAvg
         .rounds(rounds)
         .fractionFit(fractionFit)
         .fractionEvaluate(fractionEvaluate)
@@ -114,17 +138,21 @@ public final class AggregatorMain implements Callable<Integer> {
         .minAvailableLearners(minAvailable)
         .acceptFailures(acceptFailures)
         .roundTimeout(Duration.ofSeconds(roundTimeoutSeconds))
+        .onInsufficientResults(onInsufficientResults)
         .fitConfig(round -> config)
         .build();
     FederatedModel model = instantiate(modelFactory, FederatedModel.class).get();
-    try (Aggregator aggregator = security.applyTo(Aggregator.builder()
+    Aggregator.Builder builder = security.applyTo(Aggregator.builder()
             .host(host)
             .port(port)
             .strategy(strategy)
             .model(model)
             .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds)))
-        .build()
-        .start()) {
+        .resume(resume);
+    if (checkpointDir != null) {
+      builder.checkpointDirectory(checkpointDir);
+    }
+    try (Aggregator aggregator = builder.build().start()) {
       TrainingResult result = aggregator.train();
       return result.rounds().size() == rounds ? 0 : 1;
     }

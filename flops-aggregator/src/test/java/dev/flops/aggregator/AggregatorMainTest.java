@@ -7,10 +7,13 @@ import dev.flops.api.Config;
 import dev.flops.api.FederatedModel;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** The aggregator's command line: bad knobs and factories end with one clear line, exit code 2. */
@@ -59,6 +62,43 @@ class AggregatorMainTest {
     assertEquals(2, run.exitCode);
     assertTrue(run.err.contains("must implement java.util.function.Supplier<FederatedModel>"),
         run.err);
+  }
+
+  @Test
+  void resumeWithoutCheckpointDirectory_saysWhatItNeeds() {
+    Run run = run("--model-factory", SmallModelFactory.class.getName(), "--resume");
+    assertEquals(2, run.exitCode);
+    assertTrue(run.err.contains("resume(true) needs checkpointDirectory"), run.err);
+  }
+
+  @Test
+  void maxRoundAttemptsWithFail_exitsNamingTheConflict() {
+    Run run = run("--model-factory", SmallModelFactory.class.getName(),
+        "--on-insufficient-results", "FAIL", "--max-round-attempts", "4");
+    assertEquals(2, run.exitCode);
+    assertTrue(run.err.contains("maxRoundAttempts (4) conflicts with onInsufficientResults(FAIL)"),
+        run.err);
+  }
+
+  @Test
+  void checkpointDirectoryHoldingACheckpoint_withoutResume_refusesToOverwriteIt(
+      @TempDir Path dir) throws Exception {
+    Files.writeString(dir.resolve("flops-checkpoint.bin"), "an earlier run's checkpoint");
+    Run run = run("--model-factory", SmallModelFactory.class.getName(), "--host", "127.0.0.1",
+        "--port", "0", "--checkpoint-dir", dir.toString());
+    assertEquals(2, run.exitCode);
+    assertTrue(run.err.contains("already holds a checkpoint"), run.err);
+    assertTrue(run.err.contains("--resume"), run.err);
+  }
+
+  @Test
+  void resumeFromAFileThatIsNotACheckpoint_exitsNamingTheFile(@TempDir Path dir)
+      throws Exception {
+    Files.writeString(dir.resolve("flops-checkpoint.bin"), "not a checkpoint at all, truly");
+    Run run = run("--model-factory", SmallModelFactory.class.getName(), "--host", "127.0.0.1",
+        "--port", "0", "--checkpoint-dir", dir.toString(), "--resume");
+    assertEquals(1, run.exitCode);
+    assertTrue(run.err.contains("flops-checkpoint.bin is not a flops checkpoint"), run.err);
   }
 
   @Test

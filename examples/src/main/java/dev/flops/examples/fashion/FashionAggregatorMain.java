@@ -6,6 +6,7 @@ import dev.flops.api.Config;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.dl4j.Dl4jTrainer;
 import dev.flops.learner.LearnerMain;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -54,6 +55,14 @@ public final class FashionAggregatorMain implements Callable<Integer> {
       description = "mlp or mlp-graph; must match the learners' (default: ${DEFAULT-VALUE}).")
   String model;
 
+  @Option(names = "--checkpoint-dir", paramLabel = "DIR",
+      description = "Write a checkpoint into DIR after every completed round.")
+  Path checkpointDir;
+
+  @Option(names = "--resume",
+      description = "Continue from the checkpoint in --checkpoint-dir, if it holds one.")
+  boolean resume;
+
   @Option(names = "--seed", defaultValue = "42",
       description = "Seed of the initial model (default: ${DEFAULT-VALUE}).")
   long seed;
@@ -79,13 +88,16 @@ public final class FashionAggregatorMain implements Callable<Integer> {
         .fitConfig(round -> Config.of(
             Dl4jTrainer.LOCAL_EPOCHS, localEpochs, Dl4jTrainer.BATCH_SIZE, batchSize))
         .build();
-    try (Aggregator aggregator = security.applyTo(tracking.apply(Aggregator.builder())
+    Aggregator.Builder builder = security.applyTo(tracking.apply(Aggregator.builder())
             .host(host)
             .port(port)
             .model(FashionOptions.modelFactory(model).apply(seed))
             .strategy(strategy))
-        .build()
-        .start()) {
+        .resume(resume);
+    if (checkpointDir != null) {
+      builder.checkpointDirectory(checkpointDir);
+    }
+    try (Aggregator aggregator = builder.build().start()) {
       aggregator.train();
     }
     return 0;

@@ -690,9 +690,15 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         return;
       }
       closed = true;
+      long received = decoder == null ? 0 : decoder.receivedBytes();
       releaseSlot();
-      if (task != null && task.fail("the upload broke off: " + Status.fromThrowable(t))) {
-        log.warn("{}: the upload broke off: {}", task, Status.fromThrowable(t));
+      if (task != null) {
+        // Nothing of a broken upload was folded: only a complete, validated one ever is.
+        log.warn("{}: the upload broke off after {} of {} bytes ({}); the partial update is "
+                + "discarded", task, received,
+            header == null ? 0 : header.getManifest().getTotalBytes(),
+            Status.fromThrowable(t).getCode());
+        task.fail("the upload broke off: " + Status.fromThrowable(t));
       }
     }
 
