@@ -6,7 +6,6 @@ import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.InsufficientResults;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -89,13 +88,8 @@ public final class AggregatorMain implements Callable<Integer> {
           + FedAvg.DEFAULT_MAX_ROUND_ATTEMPTS + ").")
   Integer maxRoundAttempts;
 
-  @Option(names = "--checkpoint-dir", paramLabel = "DIR",
-      description = "Write a checkpoint into DIR after every completed round.")
-  Path checkpointDir;
-
-  @Option(names = "--resume",
-      description = "Continue from the checkpoint in --checkpoint-dir, if it holds one.")
-  boolean resume;
+  @Mixin
+  CheckpointOptions checkpoints = new CheckpointOptions();
 
   @Option(names = "--fit-config", paramLabel = "KEY=VALUE",
       description = "Fit config entry sent to learners every round, e.g. local_epochs=1 (repeatable).")
@@ -143,16 +137,12 @@ public final class AggregatorMain implements Callable<Integer> {
         .build();
     FederatedModel model = instantiate(modelFactory, FederatedModel.class).get();
     Aggregator.Builder builder = security.applyTo(Aggregator.builder()
-            .host(host)
-            .port(port)
-            .strategy(strategy)
-            .model(model)
-            .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds)))
-        .resume(resume);
-    if (checkpointDir != null) {
-      builder.checkpointDirectory(checkpointDir);
-    }
-    try (Aggregator aggregator = builder.build().start()) {
+        .host(host)
+        .port(port)
+        .strategy(strategy)
+        .model(model)
+        .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds)));
+    try (Aggregator aggregator = checkpoints.applyTo(builder).build().start()) {
       TrainingResult result = aggregator.train();
       return result.rounds().size() == rounds ? 0 : 1;
     }

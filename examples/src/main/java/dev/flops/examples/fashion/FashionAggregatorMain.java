@@ -2,11 +2,11 @@ package dev.flops.examples.fashion;
 
 import dev.flops.aggregator.Aggregator;
 import dev.flops.aggregator.AggregatorSecurityOptions;
+import dev.flops.aggregator.CheckpointOptions;
 import dev.flops.api.Config;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.dl4j.Dl4jTrainer;
 import dev.flops.learner.LearnerMain;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -55,13 +55,8 @@ public final class FashionAggregatorMain implements Callable<Integer> {
       description = "mlp or mlp-graph; must match the learners' (default: ${DEFAULT-VALUE}).")
   String model;
 
-  @Option(names = "--checkpoint-dir", paramLabel = "DIR",
-      description = "Write a checkpoint into DIR after every completed round.")
-  Path checkpointDir;
-
-  @Option(names = "--resume",
-      description = "Continue from the checkpoint in --checkpoint-dir, if it holds one.")
-  boolean resume;
+  @Mixin
+  CheckpointOptions checkpoints = new CheckpointOptions();
 
   @Option(names = "--seed", defaultValue = "42",
       description = "Seed of the initial model (default: ${DEFAULT-VALUE}).")
@@ -89,15 +84,11 @@ public final class FashionAggregatorMain implements Callable<Integer> {
             Dl4jTrainer.LOCAL_EPOCHS, localEpochs, Dl4jTrainer.BATCH_SIZE, batchSize))
         .build();
     Aggregator.Builder builder = security.applyTo(tracking.apply(Aggregator.builder())
-            .host(host)
-            .port(port)
-            .model(FashionOptions.modelFactory(model).apply(seed))
-            .strategy(strategy))
-        .resume(resume);
-    if (checkpointDir != null) {
-      builder.checkpointDirectory(checkpointDir);
-    }
-    try (Aggregator aggregator = builder.build().start()) {
+        .host(host)
+        .port(port)
+        .model(FashionOptions.modelFactory(model).apply(seed))
+        .strategy(strategy));
+    try (Aggregator aggregator = checkpoints.applyTo(builder).build().start()) {
       aggregator.train();
     }
     return 0;
