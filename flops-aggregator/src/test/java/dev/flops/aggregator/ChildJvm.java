@@ -18,7 +18,7 @@ import java.util.function.Predicate;
  * such as {@code ip netns exec NS}), with its output (stdout and stderr) kept for assertions and
  * copied to a log file. Closing it kills the process if it still runs.
  */
-final class ChildJvm implements AutoCloseable {
+public final class ChildJvm implements AutoCloseable {
   private final String label;
   private final Process process;
   private final List<String> lines = new ArrayList<>();
@@ -58,7 +58,7 @@ final class ChildJvm implements AutoCloseable {
    * @param prefix a command the java command runs under (e.g. {@code ip netns exec ns}), or empty
    * @param log where the process's output is copied
    */
-  static ChildJvm start(String label, List<String> prefix, Class<?> mainClass, Path log,
+  public static ChildJvm start(String label, List<String> prefix, Class<?> mainClass, Path log,
       String... args) throws IOException {
     List<String> command = new ArrayList<>(prefix);
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -72,12 +72,12 @@ final class ChildJvm implements AutoCloseable {
     return new ChildJvm(label, process, log);
   }
 
-  Process process() {
+  public Process process() {
     return process;
   }
 
   /** Waits for an output line that matches, and returns it. */
-  String awaitLine(Predicate<String> matches, Duration timeout) throws InterruptedException {
+  public String awaitLine(Predicate<String> matches, Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     int seen = 0;
     synchronized (lines) {
@@ -102,7 +102,7 @@ final class ChildJvm implements AutoCloseable {
   }
 
   /** Waits for the process to end and returns its exit code. */
-  int awaitExit(Duration timeout) throws InterruptedException {
+  public int awaitExit(Duration timeout) throws InterruptedException {
     if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
       throw new AssertionError(label + " still runs after " + timeout + "; its output:\n"
           + output());
@@ -112,13 +112,13 @@ final class ChildJvm implements AutoCloseable {
   }
 
   /** Kills the process at once (SIGKILL), as a crash would, and waits until it is gone. */
-  void kill() throws InterruptedException {
+  public void kill() throws InterruptedException {
     process.destroyForcibly();
     process.waitFor(30, TimeUnit.SECONDS);
     reader.join(5000);
   }
 
-  String output() {
+  public String output() {
     synchronized (lines) {
       return String.join("\n", lines);
     }

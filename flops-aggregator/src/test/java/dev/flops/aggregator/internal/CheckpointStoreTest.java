@@ -1,0 +1,257 @@
+package dev.flops.aggregator.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.flops.aggregator.ChildJvm;
+import dev.flops.api.Evaluation;
+import dev.flops.api.LearnerFailure;
+import dev.flops.api.Parameters;
+import dev.flops.api.RoundSummary;
+import dev.flops.api.Tensor;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The checkpoint file: round trip, atomic replacement, and clear errors for unusable files. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class CheckpointStoreTest {
+
+  @TempDir
+  Path dir;
+
+  /** A checkpoint of {@code round} rounds with parameters drawn from {@code seed}. */
+  static Checkpoint checkpoint(int round, long seed) {
+    List<RoundSummary> rounds = new ArrayList<>();
+    for (int r = 1; r <= round; r++) {
+      Evaluation evaluation = r % 2 == 0 ? null
+          : new Evaluation(0.5 / r, 1000 + r, 3, Map.of("accuracy", 0.6 + r / 100.0, "f1", 0.5));
+      rounds.add(new RoundSummary(r, 3, 1, evaluation == null ? 0 : 3, 0, evaluation,
+          Duration.ofMillis(1234 + r),
+          List.of(new LearnerFailure("learner-4", "attempt 2: timed out after PT1S \"quoted\""))));
+    }
+    return new Checkpoint(round, parameters(seed), Map.of("sampling_seed", "-42",
+        "sampling_draws", "7"), rounds, 1, Map.of("mlflow.experiment_id", "12",
+        "mlflow.parent_run_id", "abc"), Map.of("key-1", "learner-1", "key-2", "learner-2"));
+  }
+
+  /** A matrix above one read/write slice (1 MiB), a vector and a scalar. */
+  static Parameters parameters(long seed) {
+    Random random = new Random(seed);
+    float[] big = new float[600_000];
+    for (int i = 0; i < big.length; i++) {
+      big[i] = (float) random.nextGaussian();
+    }
+    return Parameters.of(
+        Tensor.ofFloats("dense_W", new long[] {1000, 600}, big),
+        Tensor.ofFloats("dense_b", (float) random.nextGaussian(), (float) random.nextGaussian()),
+        Tensor.ofFloats("scale", new long[] {}, new float[] {3.5f}));
+  }
+
+  @Test
+  void writeThenRead_everyFieldComesBack() throws Exception {
+    Checkpoint written = checkpoint(3, 1);
+    try (CheckpointStore store = CheckpointStore.open(dir)) {
+      store.write(written);
+
+      Checkpoint read = store.read(written.parameters()).orElseThrow();
+
+      assertEquals(written, read);
+      assertEquals(written.rounds(), read.rounds());
+      assertEquals(written.best(), read.best());
+      assertEquals(0.61, read.best().orElseThrow().accuracy(), 1e-12);
+    }
+  }
+
+  @Test
+  void emptyDirectory_readsNothing() throws Exception {
+    try (CheckpointStore store = CheckpointStore.open(dir.resolve("new"))) {
+      assertEquals(Optional.empty(), store.read(null));
+      assertTrue(Files.isDirectory(dir.resolve("new")), "the directory is created");
+    }
+  }
+
+  @Test
+  void secondWrite_replacesTheFirst_andLeavesNoTemporaryFile() throws Exception {
+    try (CheckpointStore store = CheckpointStore.open(dir)) {
+      store.write(checkpoint(1, 1));
+      store.write(checkpoint(2, 2));
+
+      assertEquals(checkpoint(2, 2), store.read(null).orElseThrow());
+    }
+    assertEquals(List.of(CheckpointStore.FILE_NAME, CheckpointStore.LOCK_NAME), files());
+  }
+
+  @Test
+  void failureBetweenWriteAndRename_keepsThePreviousCheckpoint() throws Exception {
+    try (CheckpointStore store = CheckpointStore.open(dir)) {
+      store.write(checkpoint(1, 1));
+    }
+    try (CheckpointStore store = CheckpointStore.open(dir, () -> {
+      throw new IllegalStateException("disk unplugged");
+    })) {
+      assertThrows(IllegalStateException.class, () -> store.write(checkpoint(2, 2)));
+
+      assertEquals(checkpoint(1, 1), store.read(null).orElseThrow());
+    }
+    assertEquals(List.of(CheckpointStore.FILE_NAME, CheckpointStore.LOCK_NAME), files());
+  }
+
+  @Test
+  void processKilledBetweenWriteAndRename_previousCheckpointIntact_temporaryFileCleanedUp()
+      throws Exception {
+    try (ChildJvm writer = ChildJvm.start("checkpoint writer", List.of(),
+        CheckpointCrashMain.class, dir.resolveSibling("writer.log"), dir.toString())) {
+      writer.awaitLine("RENAME_PENDING"::equals, Duration.ofSeconds(30));
+      writer.kill();
+    }
+    assertTrue(files().stream().anyMatch(f -> f.startsWith(CheckpointStore.FILE_NAME + ".tmp-")),
+        "the crash left the forced, unrenamed temporary file: " + files());
+
+    try (CheckpointStore store = CheckpointStore.open(dir)) {
+      assertEquals(checkpoint(1, 7), store.read(null).orElseThrow());
+    }
+    assertEquals(List.of(CheckpointStore.FILE_NAME, CheckpointStore.LOCK_NAME), files());
+  }
+
+  @Test
+  void flippedDataByte_failsNamingTheDataChecksum() throws Exception {
+    long at = write(checkpoint(1, 1)) - 100;
+
+    CheckpointException e = assertThrows(CheckpointException.class, () -> readAfter(raf -> {
+      raf.seek(at);
+      int b = raf.read();
+      raf.seek(at);
+      raf.write(b ^ 0x10);
+    }));
+
+    assertTrue(e.getMessage().contains("is corrupt: tensor data checksum mismatch"), e.getMessage());
+    assertTrue(e.getMessage().contains("delete it to start the training over"), e.getMessage());
+  }
+
+  @Test
+  void flippedHeaderByte_failsNamingTheHeaderChecksum() throws Exception {
+    write(checkpoint(1, 1));
+
+    CheckpointException e = assertThrows(CheckpointException.class, () -> readAfter(raf -> {
+      raf.seek(CheckpointStore.PREFIX_BYTES + 3);
+      int b = raf.read();
+      raf.seek(CheckpointStore.PREFIX_BYTES + 3);
+      raf.write(b ^ 0x01);
+    }));
+
+    assertTrue(e.getMessage().contains("header checksum mismatch"), e.getMessage());
+  }
+
+  @Test
+  void truncatedFile_failsSayingSo() throws Exception {
+    long size = write(checkpoint(1, 1));
+
+    CheckpointException e = assertThrows(CheckpointException.class,
+        () -> readAfter(raf -> raf.setLength(size - 1000)));
+
+    assertTrue(e.getMessage().contains("truncated"), e.getMessage());
+    assertTrue(e.getMessage().contains(CheckpointStore.FILE_NAME), e.getMessage());
+  }
+
+  @Test
+  void otherFile_failsSayingItIsNotACheckpoint() throws Exception {
+    Files.writeString(dir.resolve(CheckpointStore.FILE_NAME), "{\"round\": 3, \"weights\": []}");
+
+    CheckpointException e = assertThrows(CheckpointException.class, this::read);
+
+    assertTrue(e.getMessage().contains("is not a flops checkpoint"), e.getMessage());
+  }
+
+  @Test
+  void otherFormatVersion_failsNamingBothVersions() throws Exception {
+    write(checkpoint(1, 1));
+
+    CheckpointException e = assertThrows(CheckpointException.class, () -> readAfter(raf -> {
+      raf.seek(CheckpointStore.MAGIC.length);
+      raf.writeInt(2);
+    }));
+
+    assertTrue(e.getMessage().contains("format version 2 but this flops reads version 1"),
+        e.getMessage());
+  }
+
+  @Test
+  void checkpointOfAnotherModel_failsNamingTheFirstDifference() throws Exception {
+    write(checkpoint(1, 1));
+    Parameters other = Parameters.of(
+        Tensor.ofFloats("dense_W", new long[] {1000, 600}, new float[600_000]),
+        Tensor.ofFloats("dense_b", new long[] {3}, new float[3]),
+        Tensor.ofFloats("scale", new long[] {}, new float[1]));
+
+    CheckpointException e;
+    try (CheckpointStore store = CheckpointStore.open(dir)) {
+      e = assertThrows(CheckpointException.class, () -> store.read(other));
+    }
+
+    assertTrue(e.getMessage().contains("does not fit the model: tensor #1: the model has "
+        + "dense_b FLOAT32[3] but the checkpoint dense_b FLOAT32[2]"), e.getMessage());
+  }
+
+  @Test
+  void directoryInUse_secondStoreRefused() throws Exception {
+    try (CheckpointStore first = CheckpointStore.open(dir)) {
+      IOException e = assertThrows(IOException.class, () -> CheckpointStore.open(dir));
+      assertTrue(e.getMessage().contains("in use by another aggregator"), e.getMessage());
+    }
+    CheckpointStore.open(dir).close(); // released on close
+  }
+
+  @Test
+  void checkpointFile_readableByItsOwnerOnly() throws Exception {
+    write(checkpoint(1, 1));
+
+    assertEquals("rw-------", PosixFilePermissions.toString(
+        Files.getPosixFilePermissions(dir.resolve(CheckpointStore.FILE_NAME))));
+  }
+
+  private long write(Checkpoint checkpoint) throws IOException {
+    try (CheckpointStore store = CheckpointStore.open(dir)) {
+      store.write(checkpoint);
+      return Files.size(store.file());
+    }
+  }
+
+  private interface FileEdit {
+    void apply(RandomAccessFile file) throws IOException;
+  }
+
+  private Optional<Checkpoint> readAfter(FileEdit edit) throws IOException {
+    try (RandomAccessFile file =
+        new RandomAccessFile(dir.resolve(CheckpointStore.FILE_NAME).toFile(), "rw")) {
+      edit.apply(file);
+    }
+    return read();
+  }
+
+  private Optional<Checkpoint> read() throws IOException {
+    try (CheckpointStore store = CheckpointStore.open(dir)) {
+      return store.read(null);
+    }
+  }
+
+  private List<String> files() throws IOException {
+    try (Stream<Path> files = Files.list(dir)) {
+      return files.map(p -> p.getFileName().toString()).sorted().toList();
+    }
+  }
+}
