@@ -292,6 +292,15 @@ public final class Aggregator implements AutoCloseable {
   }
 
   /**
+   * Returns the learners connected now, one entry per learner however often it reconnected.
+   *
+   * @return the learners' ids, in the order they first joined
+   */
+  public List<String> connectedLearners() {
+    return service.availableLearners();
+  }
+
+  /**
    * Runs every round, then tells the learners to shut down. Blocks until done.
    *
    * @return the per-round summaries, the best round and the final parameters

@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -61,6 +62,7 @@ public final class Learner {
   /** Presented on every connection so that the aggregator recognises this learner (Hello). */
   private final String key = UUID.randomUUID().toString();
   private volatile Thread runner;
+  private volatile ControlSession current;
 
   private Learner(Builder builder) {
     this.aggregator = builder.aggregator;
@@ -142,6 +144,17 @@ public final class Learner {
     return done;
   }
 
+  /**
+   * Returns the id the aggregator gave this learner. It stays the same across reconnections to
+   * the same aggregator (and to one resumed from its checkpoint).
+   *
+   * @return the id, or empty before the learner first joined
+   */
+  public Optional<String> learnerId() {
+    ControlSession session = current;
+    return Optional.ofNullable(session == null ? null : session.learnerId());
+  }
+
   /** Stops a running learner from another thread; {@link #run()} then throws. */
   public void stop() {
     Thread thread = runner;
@@ -156,7 +169,12 @@ public final class Learner {
     boolean everJoined = false;
     while (true) {
       ControlSession session = new ControlSession(channel, trainer, name, key);
+      ControlSession previous = current;
+      current = session;
       ControlSession.End end = session.run();
+      if (!session.joined() && previous != null && previous.joined()) {
+        current = previous; // keep reporting the id while the learner is away
+      }
       if (session.joined()) {
         everJoined = true;
         backoff.reset();

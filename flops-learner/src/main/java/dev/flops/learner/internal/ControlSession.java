@@ -65,7 +65,7 @@ public final class ControlSession {
   private final String key;
   private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
   private StreamObserver<LearnerMessage> out;
-  private String learnerId;
+  private volatile String learnerId;
   /** The parameters the model holds as set from the aggregator, untrained since; null if unknown. */
   private String heldParametersId;
   private String endDetail = "";
