@@ -116,9 +116,13 @@ public final class Learner {
     try {
       serve(channel);
     } finally {
-      channel.shutdownNow();
-      channel.awaitTermination(5, TimeUnit.SECONDS);
       runner = null;
+      channel.shutdownNow();
+      if (!Thread.interrupted()) {
+        channel.awaitTermination(5, TimeUnit.SECONDS);
+      } else {
+        Thread.currentThread().interrupt(); // stopped: keep the flag for the caller
+      }
     }
   }
 
@@ -134,7 +138,10 @@ public final class Learner {
       try {
         run();
         done.complete(null);
-      } catch (LearnerException | InterruptedException | RuntimeException e) {
+      } catch (InterruptedException e) {
+        log.info("learner {} stopped", name);
+        done.completeExceptionally(e);
+      } catch (LearnerException | RuntimeException e) {
         log.error("learner {} stopped: {}", name, e.getMessage());
         done.completeExceptionally(e);
       }
