@@ -609,7 +609,9 @@ public final class Aggregator implements AutoCloseable {
      * s and {@value Aggregator#DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS} s): after {@code time} without
      * traffic on a learner's connection the aggregator pings it, and a ping unanswered for
      * {@code timeout} closes the connection, which fails that learner's pending task at once
-     * instead of at the round timeout (a learner whose machine or network died).
+     * instead of at the round timeout (a learner whose machine or network died). gRPC raises a
+     * {@code time} below 10 s to 10 s, so a dead connection is noticed after at least
+     * {@code 10 s + timeout} of silence.
      *
      * @param time the idle time before a ping, positive
      * @param timeout how long to wait for the answer, positive

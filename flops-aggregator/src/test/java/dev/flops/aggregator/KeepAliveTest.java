@@ -46,13 +46,13 @@ class KeepAliveTest {
     DeterministicTrainer.Hooks longFit = new DeterministicTrainer.Hooks() {
       @Override
       public void beforeFit(String name, int round) throws InterruptedException {
-        Thread.sleep(11_000); // past the learner's 10 s and the aggregator's 1 s keepalive
+        Thread.sleep(11_000); // past both sides' 10 s keepalive time
       }
     };
     try (LogCapture log = new LogCapture();
         Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
             .model(new ArrayModel(initial))
-            .keepAlive(Duration.ofSeconds(1), Duration.ofSeconds(2))
+            .keepAlive(Duration.ofSeconds(10), Duration.ofSeconds(2)) // gRPC's shortest
             .strategy(FedAvg.builder().rounds(1).roundTimeout(Duration.ofSeconds(60))
                 .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
                 .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
