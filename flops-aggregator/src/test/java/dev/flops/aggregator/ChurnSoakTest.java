@@ -256,7 +256,7 @@ class ChurnSoakTest {
     }
 
     @Override
-    public synchronized void close() throws Exception {
+    public synchronized void close() {
       for (Learner learner : learners) {
         learner.stop();
       }
@@ -274,7 +274,7 @@ class ChurnSoakTest {
       for (CuttableProxy proxy : proxies) {
         try {
           proxy.close();
-        } catch (Exception e) {
+        } catch (IOException e) {
           throw new IllegalStateException(e);
         }
       }

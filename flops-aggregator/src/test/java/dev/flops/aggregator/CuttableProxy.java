@@ -75,9 +75,13 @@ final class CuttableProxy implements AutoCloseable {
   }
 
   @Override
-  public void close() throws Exception {
+  public void close() throws IOException {
     server.close();
-    acceptor.join(5000);
+    try {
+      acceptor.join(5000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     cut();
     List<Socket> open;
     synchronized (this) {

@@ -193,9 +193,15 @@ class NetworkPartitionTest {
     }
 
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
       for (int i = namespaces.size() - 1; i >= 0; i--) {
-        String error = tryIp("netns", "delete", namespaces.get(i));
+        String error;
+        try {
+          error = tryIp("netns", "delete", namespaces.get(i));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          error = "interrupted";
+        }
         if (error != null) {
           System.err.println("could not delete network namespace " + namespaces.get(i) + ": "
               + error);

@@ -209,10 +209,10 @@ class CheckpointStoreTest {
 
   @Test
   void directoryInUse_secondStoreRefused() throws Exception {
-    try (CheckpointStore first = CheckpointStore.open(dir)) {
-      IOException e = assertThrows(IOException.class, () -> CheckpointStore.open(dir));
-      assertTrue(e.getMessage().contains("in use by another aggregator"), e.getMessage());
-    }
+    CheckpointStore first = CheckpointStore.open(dir);
+    IOException e = assertThrows(IOException.class, () -> CheckpointStore.open(dir));
+    assertTrue(e.getMessage().contains("in use by another aggregator"), e.getMessage());
+    first.close();
     CheckpointStore.open(dir).close(); // released on close
   }
 
