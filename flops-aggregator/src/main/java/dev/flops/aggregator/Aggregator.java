@@ -27,9 +27,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -63,7 +65,8 @@ import org.slf4j.LoggerFactory;
  * checkpoint after every completed round (global parameters, round, strategy state, round
  * summaries and best round, learner identities, {@link CheckpointExtras}); an aggregator built
  * with {@link Builder#resume resume(true)} continues after the last completed round, and the
- * learners, which reconnect by themselves, keep their ids.
+ * learners, which reconnect by themselves, keep their ids. The checkpoint also holds the MLflow
+ * experiment and run ids, and a resumed training continues the same runs.
  */
 public final class Aggregator implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Aggregator.class);
@@ -96,7 +99,9 @@ public final class Aggregator implements AutoCloseable {
   private final ExecutorService ownedExecutor;
   private final ServerSecurity security;
   private final FederationService service;
-  private final Tracker tracker;
+  private final Tracking tracking;
+  /** Replaced once, at start, when a checkpoint says which MLflow run to continue. */
+  private Tracker tracker;
   private final String modelName;
   private final Path checkpointDirectory;
   private final boolean resume;
@@ -120,8 +125,8 @@ public final class Aggregator implements AutoCloseable {
     this.security = builder.security.copy();
     this.service = new FederationService(builder.maxInFlightUploads);
     this.modelName = modelName(model);
-    this.tracker = Tracker.open(builder.tracking == null ? Tracking.defaults() : builder.tracking,
-        "flops-" + modelName);
+    this.tracking = builder.tracking == null ? Tracking.defaults() : builder.tracking;
+    this.tracker = Tracker.open(tracking, "flops-" + modelName);
     service.uploadLimits(new UploadLimits(builder.maxTensorCount, builder.maxUpdateBytes));
     this.checkpointDirectory = builder.checkpointDirectory;
     this.resume = builder.resume;
@@ -233,6 +238,7 @@ public final class Aggregator implements AutoCloseable {
           strategy.restoreState(checkpoint.strategyState());
           model.setParameters(checkpoint.parameters());
           service.restoreIdentities(checkpoint.learners());
+          continueTracking(checkpoint);
           for (CheckpointExtras extras : checkpointExtras) {
             try {
               extras.restore(checkpoint.extras(), checkpoint.round());
@@ -250,6 +256,48 @@ public final class Aggregator implements AutoCloseable {
       throw e;
     }
     checkpoints = store;
+  }
+
+  /** Checkpoint extras under which the aggregator keeps its MLflow ids. */
+  static final String TRACKING_EXPERIMENT = "flops.mlflow.experiment_id";
+  static final String TRACKING_PARENT_RUN = "flops.mlflow.parent_run_id";
+  static final String TRACKING_ROUND_RUN = "flops.mlflow.round_run_id.";
+
+  /** Stores the MLflow ids in every checkpoint, so that a resumed training continues its runs. */
+  private final CheckpointExtras trackingIds = round -> {
+    Map<String, String> ids = new LinkedHashMap<>();
+    if (tracker.experimentId() != null && tracker.parentRunId() != null) {
+      ids.put(TRACKING_EXPERIMENT, tracker.experimentId());
+      ids.put(TRACKING_PARENT_RUN, tracker.parentRunId());
+      tracker.roundRunIds().forEach((r, id) -> ids.put(TRACKING_ROUND_RUN + r, id));
+    }
+    return ids;
+  };
+
+  /**
+   * Continues the MLflow runs of the checkpointed training, unless tracking is off or the
+   * application already said which run to resume.
+   */
+  private void continueTracking(Checkpoint checkpoint) {
+    Map<String, String> extras = checkpoint.extras();
+    String experiment = extras.get(TRACKING_EXPERIMENT);
+    String parent = extras.get(TRACKING_PARENT_RUN);
+    if (!tracker.enabled() || experiment == null || parent == null
+        || tracking.resumeParentRunId().isPresent()) {
+      return;
+    }
+    Map<Integer, String> roundRuns = new TreeMap<>();
+    extras.forEach((key, id) -> {
+      if (key.startsWith(TRACKING_ROUND_RUN)) {
+        try {
+          roundRuns.put(Integer.parseInt(key.substring(TRACKING_ROUND_RUN.length())), id);
+        } catch (NumberFormatException e) {
+          log.warn("ignored the checkpoint entry '{}': not a round number", key);
+        }
+      }
+    });
+    tracker.close();
+    tracker = Tracker.open(tracking.resume(experiment, parent, roundRuns), "flops-" + modelName);
   }
 
   private void closeCheckpoints() {
@@ -321,7 +369,10 @@ public final class Aggregator implements AutoCloseable {
         new RoundLoop(service, strategy, model, kernel, observers, learnerWaitTimeout)
             .tracking(tracker, new SystemMetrics(kernel instanceof Nd4jAveraging), modelName);
     if (checkpoints != null) {
-      loop.checkpointTo(checkpoints, checkpointExtras);
+      List<CheckpointExtras> extras = new ArrayList<>();
+      extras.add(trackingIds);
+      extras.addAll(checkpointExtras);
+      loop.checkpointTo(checkpoints, extras);
       if (resumeFrom != null) {
         loop.resumeFrom(resumeFrom);
       }
@@ -528,19 +579,6 @@ public final class Aggregator implements AutoCloseable {
     }
 
     /**
-     * Makes the aggregator write a checkpoint into {@code directory} after every completed round
-     * (default: no checkpoints). The directory is created if needed and locked while the
-     * aggregator runs; it must not hold a checkpoint unless {@link #resume resume} is on.
-     *
-     * @param directory a directory of its own for this federation
-     * @return this builder
-     */
-    public Builder checkpointDirectory(Path directory) {
-      this.checkpointDirectory = Objects.requireNonNull(directory, "checkpointDirectory");
-      return this;
-    }
-
-    /**
      * Sets the most tensors an update's manifest may declare (default: the global model's tensor
      * count). The limit is checked on the upload's header, before anything is allocated for the
      * update; a manifest above it is refused with {@code RESOURCE_EXHAUSTED} naming this knob. An
@@ -575,6 +613,19 @@ public final class Aggregator implements AutoCloseable {
         throw new IllegalArgumentException("maxUpdateBytes must be positive but was " + maxUpdateBytes);
       }
       this.maxUpdateBytes = maxUpdateBytes;
+      return this;
+    }
+
+    /**
+     * Makes the aggregator write a checkpoint into {@code directory} after every completed round
+     * (default: no checkpoints). The directory is created if needed and locked while the
+     * aggregator runs; it must not hold a checkpoint unless {@link #resume resume} is on.
+     *
+     * @param directory a directory of its own for this federation
+     * @return this builder
+     */
+    public Builder checkpointDirectory(Path directory) {
+      this.checkpointDirectory = Objects.requireNonNull(directory, "checkpointDirectory");
       return this;
     }
 

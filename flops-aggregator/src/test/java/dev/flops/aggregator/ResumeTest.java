@@ -108,7 +108,11 @@ class ResumeTest {
           }
         }));
 
-    assertEquals(Map.of("tracker.run_id", "run-2"), restored);
+    assertEquals("run-2", restored.get("tracker.run_id"));
+    // The aggregator keeps its own MLflow ids there too, and continues the same parent run.
+    String parentRun = firstHalf.trackingInfo().orElseThrow().parentRunId();
+    assertEquals(parentRun, restored.get(Aggregator.TRACKING_PARENT_RUN));
+    assertEquals(parentRun, resumed.trackingInfo().orElseThrow().parentRunId());
     assertEquals(List.of("restore after round 2", "started", "round 3", "round 4"), events);
     assertEquals(4, resumed.rounds().size());
     assertEquals(firstHalf.rounds(), resumed.rounds().subList(0, 2));
@@ -122,7 +126,8 @@ class ResumeTest {
     assertEquals(uninterrupted.bestRound().round(), resumed.bestRound().round());
     Checkpoint last = ProcessFaultsTest.read(checkpoints);
     assertEquals(4, last.round());
-    assertEquals(Map.of("tracker.run_id", "run-2"), last.extras());
+    assertEquals("run-2", last.extras().get("tracker.run_id"));
+    assertEquals(parentRun, last.extras().get(Aggregator.TRACKING_PARENT_RUN));
   }
 
   @Test

@@ -11,6 +11,7 @@ import dev.flops.api.DType;
 import dev.flops.api.Evaluation;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.Parameters;
+import dev.flops.api.RoundResources;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.Tensor;
 import java.io.IOException;
@@ -65,8 +66,9 @@ import org.slf4j.LoggerFactory;
  * key to learner id), {@code best_round} (0 if none) and {@code rounds}: one object per completed
  * round with {@code round}, {@code fit_succeeded}, {@code fit_failed}, {@code evaluate_succeeded},
  * {@code evaluate_failed}, {@code duration_nanos}, {@code failures} (a list of
- * {@code {learner_id, reason}}) and {@code evaluation} ({@code null} or {@code {loss,
- * num_examples, learners, metrics}}).
+ * {@code {learner_id, reason}}), {@code evaluation} ({@code null} or {@code {loss,
+ * num_examples, learners, metrics}}) and {@code resources} ({@code {bytes_received, bytes_sent,
+ * process_cpu_seconds, heap_used_bytes, non_heap_used_bytes, off_heap_bytes}}).
  *
  * <p>Writing is atomic: the checkpoint goes to a temporary file in the same directory, is forced
  * to disk ({@code fsync}), then renamed over the previous one in one atomic step, and the
@@ -372,6 +374,15 @@ public final class CheckpointStore implements AutoCloseable {
       evaluation.add("metrics", GSON.toJsonTree(e.metrics()));
       json.add("evaluation", evaluation);
     }
+    RoundResources r = s.resources();
+    JsonObject resources = new JsonObject();
+    resources.addProperty("bytes_received", r.bytesReceived());
+    resources.addProperty("bytes_sent", r.bytesSent());
+    resources.addProperty("process_cpu_seconds", r.processCpuSeconds());
+    resources.addProperty("heap_used_bytes", r.heapUsedBytes());
+    resources.addProperty("non_heap_used_bytes", r.nonHeapUsedBytes());
+    resources.addProperty("off_heap_bytes", r.offHeapBytes());
+    json.add("resources", resources);
     return json;
   }
 
@@ -460,10 +471,19 @@ public final class CheckpointStore implements AutoCloseable {
       evaluation = new Evaluation(o.get("loss").getAsDouble(), o.get("num_examples").getAsLong(),
           o.get("learners").getAsInt(), metrics);
     }
+    RoundResources resources = RoundResources.UNKNOWN;
+    JsonElement r = json.get("resources");
+    if (r != null && !r.isJsonNull()) {
+      JsonObject o = r.getAsJsonObject();
+      resources = new RoundResources(o.get("bytes_received").getAsLong(),
+          o.get("bytes_sent").getAsLong(), o.get("process_cpu_seconds").getAsDouble(),
+          o.get("heap_used_bytes").getAsLong(), o.get("non_heap_used_bytes").getAsLong(),
+          o.get("off_heap_bytes").getAsLong());
+    }
     return new RoundSummary(json.get("round").getAsInt(), json.get("fit_succeeded").getAsInt(),
         json.get("fit_failed").getAsInt(), json.get("evaluate_succeeded").getAsInt(),
         json.get("evaluate_failed").getAsInt(), evaluation,
-        Duration.ofNanos(json.get("duration_nanos").getAsLong()), failures);
+        Duration.ofNanos(json.get("duration_nanos").getAsLong()), failures, resources);
   }
 
   private static Map<String, String> stringMap(JsonObject json) {

@@ -8,6 +8,7 @@ import dev.flops.aggregator.ChildJvm;
 import dev.flops.api.Evaluation;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.Parameters;
+import dev.flops.api.RoundResources;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.Tensor;
 import java.io.IOException;
@@ -42,7 +43,8 @@ class CheckpointStoreTest {
           : new Evaluation(0.5 / r, 1000 + r, 3, Map.of("accuracy", 0.6 + r / 100.0, "f1", 0.5));
       rounds.add(new RoundSummary(r, 3, 1, evaluation == null ? 0 : 3, 0, evaluation,
           Duration.ofMillis(1234 + r),
-          List.of(new LearnerFailure("learner-4", "attempt 2: timed out after PT1S \"quoted\""))));
+          List.of(new LearnerFailure("learner-4", "attempt 2: timed out after PT1S \"quoted\"")),
+          new RoundResources(1L << 33, 4096 * r, 0.25 * r, 123_456_789, 9_876_543, -1)));
     }
     return new Checkpoint(round, parameters(seed), Map.of("sampling_seed", "-42",
         "sampling_draws", "7"), rounds, 1, Map.of("mlflow.experiment_id", "12",

@@ -341,7 +341,15 @@ public final class Tracker implements AutoCloseable {
     outbox.submit("log the final and best metrics to the parent run",
         () -> store.logBatch(parent.require(), points, Map.of(), tags));
     RunRef bestRun = result.best().map(best -> rounds.get(best.round())).orElse(null);
-    result.best().ifPresent(best -> logModel(model, bestParameters, best, bestRun));
+    result.best().ifPresent(best -> {
+      if (bestParameters != null) {
+        logModel(model, bestParameters, best, bestRun);
+      } else {
+        // Resumed from a checkpoint written after a later round: those parameters are gone.
+        log.info("the best round {} ran before the checkpoint the training resumed from; its "
+            + "model is not logged", best.round());
+      }
+    });
     outbox.submit("end the parent run",
         () -> store.setStatus(parent.require(), TrackingStore.RunStatus.FINISHED, end));
     return finish(bestRun);
