@@ -63,6 +63,8 @@ public final class Learner {
   private final String key = UUID.randomUUID().toString();
   private volatile Thread runner;
   private volatile ControlSession current;
+  /** The id of the last session the aggregator welcomed, while a new one is being opened. */
+  private volatile String lastId;
 
   private Learner(Builder builder) {
     this.aggregator = builder.aggregator;
@@ -159,7 +161,8 @@ public final class Learner {
    */
   public Optional<String> learnerId() {
     ControlSession session = current;
-    return Optional.ofNullable(session == null ? null : session.learnerId());
+    String id = session == null ? null : session.learnerId();
+    return Optional.ofNullable(id != null ? id : lastId);
   }
 
   /** Stops a running learner from another thread; {@link #run()} then throws. */
@@ -176,13 +179,10 @@ public final class Learner {
     boolean everJoined = false;
     while (true) {
       ControlSession session = new ControlSession(channel, trainer, name, key);
-      ControlSession previous = current;
       current = session;
       ControlSession.End end = session.run();
-      if (!session.joined() && previous != null && previous.joined()) {
-        current = previous; // keep reporting the id while the learner is away
-      }
       if (session.joined()) {
+        lastId = session.learnerId();
         everJoined = true;
         backoff.reset();
         deadline = System.nanoTime() + connectTimeout.toNanos();

@@ -256,7 +256,14 @@ public final class ControlSession {
       }
       log.info("{} done in {} ms", what, (System.nanoTime() - start) / 1_000_000);
     } catch (StatusRuntimeException e) {
-      log.warn("{}: the aggregator refused: {}", what, e.getStatus().getDescription());
+      if (isTransportFailure(e.getStatus())) {
+        // The transfer broke, not the aggregator's judgement: say so on the control stream (if it
+        // still works) so that the task fails at once rather than at the round timeout.
+        log.warn("{}: the transfer broke off: {}", what, e.getStatus());
+        reportFailure(round, task.getTaskId(), "the transfer broke off: " + e.getStatus());
+      } else {
+        log.warn("{}: the aggregator refused: {}", what, e.getStatus().getDescription());
+      }
     } catch (InterruptedException e) {
       throw e;
     } catch (Exception e) {
@@ -268,6 +275,25 @@ public final class ControlSession {
               .setTaskId(task.getTaskId())
               .setMessage(String.valueOf(e)))
           .build());
+    }
+  }
+
+  /** Statuses of a broken connection or call, as opposed to the aggregator refusing a transfer. */
+  private static boolean isTransportFailure(Status status) {
+    return switch (status.getCode()) {
+      case CANCELLED, UNAVAILABLE, DEADLINE_EXCEEDED, UNKNOWN, INTERNAL -> true;
+      default -> false;
+    };
+  }
+
+  private void reportFailure(long round, String taskId, String message) {
+    try {
+      out.onNext(LearnerMessage.newBuilder()
+          .setEnvelope(WireProtocol.envelope(round))
+          .setTaskFailure(TaskFailure.newBuilder().setTaskId(taskId).setMessage(message))
+          .build());
+    } catch (RuntimeException e) {
+      log.debug("could not report the failure of task {}: {}", taskId, e.toString());
     }
   }
 
