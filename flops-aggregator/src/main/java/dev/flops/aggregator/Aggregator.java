@@ -79,6 +79,14 @@ public final class Aggregator implements AutoCloseable {
   public static final int DEFAULT_MAX_IN_FLIGHT_UPLOADS =
       Math.max(2, Runtime.getRuntime().availableProcessors());
 
+  /**
+   * The HTTP/2 flow-control window each stream starts with: what a learner may send before the
+   * aggregator reads. An upload waiting for an in-flight slot is not read, so this is all the
+   * memory it costs here (gRPC's default is 1 MiB). gRPC's BDP estimation still widens the window
+   * of a connection whose transfers need more, e.g. over a long link.
+   */
+  static final int INITIAL_FLOW_CONTROL_WINDOW = 256 * 1024;
+
   /** The port the aggregator listens on when none is set. */
   public static final int DEFAULT_PORT = 50051;
   /** Default idle time before the aggregator pings a learner's connection, in seconds. */
@@ -123,7 +131,8 @@ public final class Aggregator implements AutoCloseable {
     this.observers = List.copyOf(builder.observers);
     this.learnerWaitTimeout = builder.learnerWaitTimeout;
     this.security = builder.security.copy();
-    this.service = new FederationService(builder.maxInFlightUploads);
+    this.service =
+        new FederationService(builder.maxInFlightUploads, builder.maxConcurrentDownloads);
     this.modelName = modelName(model);
     this.tracking = builder.tracking == null ? Tracking.defaults() : builder.tracking;
     this.tracker = Tracker.open(tracking, "flops-" + modelName);
@@ -192,6 +201,7 @@ public final class Aggregator implements AutoCloseable {
         .addService(MalformedMessageGuard.guard(service))
         .executor(executor)
         .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
+        .initialFlowControlWindow(INITIAL_FLOW_CONTROL_WINDOW)
         .keepAliveTime(keepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
         .keepAliveTimeout(keepAliveTimeout.toNanos(), TimeUnit.NANOSECONDS)
         .permitKeepAliveTime(permitKeepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
@@ -322,8 +332,13 @@ public final class Aggregator implements AutoCloseable {
   }
 
   /** The pool of in-flight uploads, for tests that count buffered updates. */
-  dev.flops.aggregator.internal.UploadSlots uploadSlots() {
+  dev.flops.aggregator.internal.TransferSlots uploadSlots() {
     return service.uploadSlots();
+  }
+
+  /** The pool of downloads in progress, for tests that count them. */
+  dev.flops.aggregator.internal.TransferSlots downloadSlots() {
+    return service.downloadSlots();
   }
 
   /**
@@ -426,6 +441,7 @@ public final class Aggregator implements AutoCloseable {
     private Duration learnerWaitTimeout = Duration.ofMinutes(10);
     private Executor executor;
     private int maxInFlightUploads = DEFAULT_MAX_IN_FLIGHT_UPLOADS;
+    private int maxConcurrentDownloads = FederationService.DEFAULT_MAX_CONCURRENT_DOWNLOADS;
     private Tracking tracking;
     private int maxTensorCount;
     private long maxUpdateBytes;
@@ -549,6 +565,26 @@ public final class Aggregator implements AutoCloseable {
             "maxInFlightUploads must be at least 1 but was " + maxInFlightUploads);
       }
       this.maxInFlightUploads = maxInFlightUploads;
+      return this;
+    }
+
+    /**
+     * Sets how many learners the aggregator streams parameters to at once. Each download in
+     * progress holds at most one chunk (1 MiB) queued in gRPC; a download beyond the bound waits,
+     * having sent nothing, until an earlier one ends, so that many learners asking at the same
+     * moment cost a bounded amount of memory. The aggregator's uplink is shared by the downloads
+     * in progress anyway, so the bound costs little time unless learners are slower to receive
+     * than the aggregator is to send.
+     *
+     * @param maxConcurrentDownloads at least 1; default 64
+     * @return this builder
+     */
+    public Builder maxConcurrentDownloads(int maxConcurrentDownloads) {
+      if (maxConcurrentDownloads < 1) {
+        throw new IllegalArgumentException(
+            "maxConcurrentDownloads must be at least 1 but was " + maxConcurrentDownloads);
+      }
+      this.maxConcurrentDownloads = maxConcurrentDownloads;
       return this;
     }
 

@@ -48,7 +48,7 @@ import org.junit.jupiter.api.Timeout;
 class StreamingFedAvgTest {
 
   @Test
-  void inFlightUploads_neverExceedTheBound_howeverManyLearnersUpload() throws Exception {
+  void inFlightUploadsAndDownloads_neverExceedTheirBounds_howeverManyLearnersTakePart() throws Exception {
     int learners = 12;
     int bound = 2;
     Parameters initial = Federations.randomParameters(5, true);
@@ -60,6 +60,7 @@ class StreamingFedAvgTest {
         .model(new ArrayModel(initial))
         .averagingKernel(new SlowKernel(new JavaAveraging(), 40))
         .maxInFlightUploads(bound)
+        .maxConcurrentDownloads(bound)
         .strategy(FedAvg.builder().rounds(1)
             .minAvailableLearners(learners).minFitLearners(learners).build())
         .build()
@@ -87,6 +88,9 @@ class StreamingFedAvgTest {
       assertTrue(aggregator.uploadSlots().mostWaiting() >= 1,
           "uploads queued for a slot, so the bound was exercised");
       assertEquals(0, aggregator.uploadSlots().held(), "every slot is given back");
+      assertTrue(aggregator.downloadSlots().mostHeld() <= bound,
+          "downloads streamed at once: " + aggregator.downloadSlots().mostHeld());
+      assertEquals(0, aggregator.downloadSlots().held(), "every download slot is given back");
       assertClose(FakeTrainer.add(initial, (float) (weighted / total)), result.finalParameters(),
           1e-4);
     }

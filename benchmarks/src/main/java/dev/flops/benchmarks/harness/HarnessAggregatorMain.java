@@ -123,6 +123,10 @@ public final class HarnessAggregatorMain implements Callable<Integer> {
         // reference to the best round's parameters kept for logging its model at the end.
         .tracking(Tracking.off())
         .maxInFlightUploads(maxInFlight)
+        // Every learner dials from 127.0.0.1 here; each holds its control stream and at most one
+        // transfer, so lift the per-address flood limit (256 calls) above what N learners need.
+        .maxCallsPerAddress(Math.max(256, 4 * learners + 16))
+        .maxCalls(Math.max(4096, 4 * learners + 16))
         .build()
         .start()) {
       emit("listening", Map.of("port", aggregator.port(), "tensors",

@@ -60,7 +60,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   private final Object membership = new Object();
   /** Guards folding into {@link #aggregation} against tasks being expired concurrently. */
   private final Object foldLock = new Object();
-  private final UploadSlots uploadSlots;
+  /** The default bound on downloads streamed at once. */
+  public static final int DEFAULT_MAX_CONCURRENT_DOWNLOADS = 64;
+
+  private final TransferSlots uploadSlots;
+  private final TransferSlots downloadSlots;
   private volatile long currentRound;
   private FitAggregation aggregation;
   /** Protobuf bytes of parameter downloads sent and uploads received, since the start. */
@@ -106,12 +110,29 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
    *     flow control
    */
   public FederationService(int maxInFlightUploads) {
-    this.uploadSlots = new UploadSlots(maxInFlightUploads);
+    this(maxInFlightUploads, DEFAULT_MAX_CONCURRENT_DOWNLOADS);
+  }
+
+  /**
+   * Creates the service.
+   *
+   * @param maxInFlightUploads the most updates buffered at once; further uploads wait under gRPC
+   *     flow control
+   * @param maxConcurrentDownloads the most learners streamed to at once; further downloads wait
+   */
+  public FederationService(int maxInFlightUploads, int maxConcurrentDownloads) {
+    this.uploadSlots = new TransferSlots(maxInFlightUploads);
+    this.downloadSlots = new TransferSlots(maxConcurrentDownloads);
   }
 
   /** The bounded pool that in-flight uploads are decoded into. */
-  public UploadSlots uploadSlots() {
+  public TransferSlots uploadSlots() {
     return uploadSlots;
+  }
+
+  /** The pool that bounds the downloads streamed at once. */
+  public TransferSlots downloadSlots() {
+    return downloadSlots;
   }
 
   /** Returns the ids of the learners connected now, in the order they joined. */
@@ -268,7 +289,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
             .asRuntimeException();
       }
       ParameterStreamer.start((ServerCallStreamObserver<ParameterMessage>) responseObserver,
-          task.download, task.round, bytesSent);
+          task.download, task.round, bytesSent, downloadSlots);
     } catch (WireFormatException e) {
       responseObserver.onError(capped(refusal(e)).asRuntimeException());
     } catch (StatusRuntimeException e) {
@@ -531,7 +552,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     private final ServerCallStreamObserver<UploadReceipt> response;
     private PendingTask task;
     private UploadHeader header;
-    private UploadSlots.Request slot;
+    private TransferSlots.Request slot;
     private ParameterDecoder decoder;
     private boolean closed;
 
@@ -620,7 +641,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     }
 
     /** The upload holds a slot: decode into it and read on. */
-    private synchronized void granted(UploadSlots.Slot granted) {
+    private synchronized void granted(TransferSlots.Slot granted) {
       if (closed) {
         return;
       }

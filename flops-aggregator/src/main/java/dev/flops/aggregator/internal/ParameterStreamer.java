@@ -8,7 +8,9 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Streams encoded parameters (manifest, then chunks) to one learner, only as fast as gRPC flow
- * control lets it, so that a slow learner never makes the aggregator buffer a copy of the model.
+ * control lets it, so that a slow learner never makes the aggregator buffer a copy of the model,
+ * and only once it holds a download slot, so that the chunks queued at once stay bounded however
+ * many learners download.
  */
 final class ParameterStreamer implements Runnable {
   private final ServerCallStreamObserver<ParameterMessage> out;
@@ -17,6 +19,9 @@ final class ParameterStreamer implements Runnable {
   private final AtomicLong bytesSent;
   private int next = -1;
   private boolean done;
+  private boolean granted;
+  private TransferSlots.Request slot;
+  private boolean releaseWhenAttached;
 
   private ParameterStreamer(
       ServerCallStreamObserver<ParameterMessage> out, EncodedParameters parameters, long round,
@@ -27,18 +32,45 @@ final class ParameterStreamer implements Runnable {
     this.bytesSent = bytesSent;
   }
 
-  /** Starts streaming; adds the size of every message sent to {@code bytesSent}. */
+  /**
+   * Streams once a download slot is free; adds the size of every message sent to
+   * {@code bytesSent}.
+   */
   static void start(ServerCallStreamObserver<ParameterMessage> out, EncodedParameters parameters,
-      long round, AtomicLong bytesSent) {
+      long round, AtomicLong bytesSent, TransferSlots slots) {
     ParameterStreamer streamer = new ParameterStreamer(out, parameters, round, bytesSent);
     out.setOnCancelHandler(streamer::cancel);
     out.setOnReadyHandler(streamer);
+    streamer.attach(slots.acquire(granted -> streamer.grant()));
     streamer.run();
+  }
+
+  private void grant() {
+    synchronized (this) {
+      granted = true;
+    }
+    run();
+  }
+
+  private synchronized void attach(TransferSlots.Request request) {
+    slot = request;
+    if (releaseWhenAttached) {
+      request.close();
+    }
+  }
+
+  /** Gives the slot back (or withdraws the request) once the stream has ended. */
+  private void release() {
+    if (slot != null) {
+      slot.close();
+    } else {
+      releaseWhenAttached = true;
+    }
   }
 
   @Override
   public synchronized void run() {
-    while (!done && out.isReady()) {
+    while (granted && !done && out.isReady()) {
       ParameterMessage.Builder message =
           ParameterMessage.newBuilder().setEnvelope(WireProtocol.envelope(round));
       if (next < 0) {
@@ -47,6 +79,7 @@ final class ParameterStreamer implements Runnable {
         send(message.setChunk(parameters.chunk(next)).build());
       } else {
         done = true;
+        release();
         out.onCompleted();
         return;
       }
@@ -61,5 +94,6 @@ final class ParameterStreamer implements Runnable {
 
   private synchronized void cancel() {
     done = true;
+    release();
   }
 }

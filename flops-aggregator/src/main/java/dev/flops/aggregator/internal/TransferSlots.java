@@ -9,16 +9,20 @@ import java.util.List;
 import java.util.function.Consumer;
 
 /**
- * The bounded set of updates the aggregator buffers at once. An upload takes a slot once its header
+ * A bounded set of transfers running at once. For uploads: the updates the aggregator buffers. An upload takes a slot once its header
  * is accepted and gives it back when its update is folded or refused; while every slot is taken,
  * the upload waits with its chunks unread, so gRPC flow control holds them back on the learner's
  * side. The aggregator's memory for updates is thus {@code capacity × model}, however many learners
  * upload.
  *
- * <p>A slot keeps its direct buffers for reuse, so updates are decoded off-heap, where the native
+ * <p>For downloads the same pool bounds how many learners are being streamed to at once, each
+ * with at most one chunk queued in gRPC, so that a thousand learners asking at the same moment
+ * do not queue a thousand chunks; a download waiting for a slot has sent nothing yet.
+ *
+ * <p>An upload slot keeps its direct buffers for reuse, so updates are decoded off-heap, where the native
  * kernel folds them in place, and no buffer is allocated per upload once the slots are warm.
  */
-public final class UploadSlots {
+public final class TransferSlots {
 
   private final int capacity;
   private final Deque<Slot> free = new ArrayDeque<>();
@@ -33,7 +37,7 @@ public final class UploadSlots {
    *
    * @param capacity the most updates buffered at once, at least 1
    */
-  public UploadSlots(int capacity) {
+  public TransferSlots(int capacity) {
     if (capacity < 1) {
       throw new IllegalArgumentException("capacity must be at least 1 but was " + capacity);
     }
@@ -147,7 +151,7 @@ public final class UploadSlots {
       if (toRelease != null) {
         release(toRelease);
       } else {
-        synchronized (UploadSlots.this) {
+        synchronized (TransferSlots.this) {
           waiting.remove(this);
         }
       }
