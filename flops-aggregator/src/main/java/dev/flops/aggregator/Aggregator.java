@@ -82,10 +82,11 @@ public final class Aggregator implements AutoCloseable {
   /**
    * The HTTP/2 flow-control window each stream starts with: what a learner may send before the
    * aggregator reads. An upload waiting for an in-flight slot is not read, so this is all the
-   * memory it costs here (gRPC's default is 1 MiB). gRPC's BDP estimation still widens the window
-   * of a connection whose transfers need more, e.g. over a long link.
+   * memory it costs here: HTTP/2's own default of 64 KiB (gRPC's is 1 MiB, which a thousand
+   * waiting uploads would turn into a gigabyte). gRPC's BDP estimation still widens the window of
+   * a connection whose transfers need more, e.g. over a long link.
    */
-  static final int INITIAL_FLOW_CONTROL_WINDOW = 256 * 1024;
+  static final int INITIAL_FLOW_CONTROL_WINDOW = 64 * 1024;
 
   /** The port the aggregator listens on when none is set. */
   public static final int DEFAULT_PORT = 50051;
@@ -576,7 +577,7 @@ public final class Aggregator implements AutoCloseable {
      * in progress anyway, so the bound costs little time unless learners are slower to receive
      * than the aggregator is to send.
      *
-     * @param maxConcurrentDownloads at least 1; default 64
+     * @param maxConcurrentDownloads at least 1; default 16
      * @return this builder
      */
     public Builder maxConcurrentDownloads(int maxConcurrentDownloads) {

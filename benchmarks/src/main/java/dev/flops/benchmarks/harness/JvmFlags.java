@@ -16,9 +16,10 @@ import java.util.List;
  *
  * <p>Aggregator: {@code -Xmx128m} with the serial collector (sessions and gRPC's 1 MiB chunk
  * messages in transit: short-lived garbage that a small young generation collects cheaply) and a
- * direct budget of {@code (3 + k) M + 192 MiB}: the global model, the sum, {@code k} updates, one
- * model of slack for a previous global the collector has not yet freed, and netty's pooled
- * buffers, kept to one arena ({@code numDirectArenas=1}: the aggregator's traffic is a few large
+ * direct budget of {@code (3 + k) M + 192 MiB + N × 128 KiB}: the global model, the sum, {@code k}
+ * updates, one model of slack for a previous global the collector has not yet freed, netty's
+ * buffers for each learner's connection (a 64 KiB flow-control window of a waiting upload, read
+ * buffers) and its pooled buffers, kept to one arena ({@code numDirectArenas=1}: the aggregator's traffic is a few large
  * streams, not many small ones). ND4J only wraps those buffers; JavaCPP's own caps, which follow
  * {@code -Xmx} and count the process's whole RSS, are lifted so that a multi-gigabyte RSS of
  * direct buffers does not trip them. These are the settings measured in benchmarks/README.md.
@@ -43,8 +44,9 @@ final class JvmFlags {
     return Math.multiplyExact(params, 4L);
   }
 
-  static long aggregatorDirectMib(long params, int maxInFlight) {
-    return ceilMib(Math.multiplyExact(3L + maxInFlight, modelBytes(params))) + 192;
+  static long aggregatorDirectMib(long params, int maxInFlight, int learners) {
+    return ceilMib(Math.multiplyExact(3L + maxInFlight, modelBytes(params))) + 192
+        + learners / 8;
   }
 
   static long learnerHeapMib(int learnersPerJvm) {
@@ -55,9 +57,9 @@ final class JvmFlags {
     return ceilMib(Math.multiplyExact(2 * modelBytes(params), (long) learnersPerJvm)) + 256;
   }
 
-  static List<String> aggregator(long params, int maxInFlight) {
+  static List<String> aggregator(long params, int maxInFlight, int learners) {
     return List.of("-Xmx128m", "-XX:+UseSerialGC",
-        "-XX:MaxDirectMemorySize=" + aggregatorDirectMib(params, maxInFlight) + "m",
+        "-XX:MaxDirectMemorySize=" + aggregatorDirectMib(params, maxInFlight, learners) + "m",
         "-Dio.grpc.netty.shaded.io.netty.allocator.numDirectArenas=1",
         "-Dorg.bytedeco.javacpp.maxBytes=0", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0");
   }

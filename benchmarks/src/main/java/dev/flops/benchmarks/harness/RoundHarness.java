@@ -160,7 +160,7 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
     double loadStart = ProcStatus.loadAverage();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
     int jvms = (learners + learnersPerJvm - 1) / learnersPerJvm;
-    List<String> aggregatorFlags = flags(JvmFlags.aggregator(params, maxInFlight), "aggregator",
+    List<String> aggregatorFlags = flags(JvmFlags.aggregator(params, maxInFlight, learners), "aggregator",
         aggregatorJvmOpts);
     List<String> learnerFlags = flags(JvmFlags.learner(params, learnersPerJvm), null,
         learnerJvmOpts);

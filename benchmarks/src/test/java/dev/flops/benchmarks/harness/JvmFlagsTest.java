@@ -9,13 +9,15 @@ import org.junit.jupiter.api.Test;
 class JvmFlagsTest {
 
   @Test
-  void aggregatorDirectBudget_isThreePlusInFlightModelsPlus192MiB() {
-    // 10M float32 = 40,000,000 bytes; 5 of them are 190.7 MiB, rounded up to 191
-    assertEquals(191 + 192, JvmFlags.aggregatorDirectMib(10_000_000, 2));
-    assertEquals(List.of("-Xmx128m", "-XX:+UseSerialGC", "-XX:MaxDirectMemorySize=383m",
+  void aggregatorDirectBudget_isThreePlusInFlightModelsPlus192MiBPlusPerLearnerBuffers() {
+    // 10M float32 = 40,000,000 bytes; 5 of them are 190.7 MiB, rounded up to 191; 10 learners
+    // add 10 / 8 = 1 MiB
+    assertEquals(191 + 192 + 1, JvmFlags.aggregatorDirectMib(10_000_000, 2, 10));
+    assertEquals(192 + 125, JvmFlags.aggregatorDirectMib(0, 2, 1000));
+    assertEquals(List.of("-Xmx128m", "-XX:+UseSerialGC", "-XX:MaxDirectMemorySize=384m",
             "-Dio.grpc.netty.shaded.io.netty.allocator.numDirectArenas=1",
             "-Dorg.bytedeco.javacpp.maxBytes=0", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0"),
-        JvmFlags.aggregator(10_000_000, 2));
+        JvmFlags.aggregator(10_000_000, 2, 10));
   }
 
   @Test
@@ -33,7 +35,7 @@ class JvmFlagsTest {
   void hugeModel_fitsTheMachine_withOneUploadInFlight() {
     // 640M float32 = 2.56 GB: aggregator 4 models + 192 MiB, each learner 2 models + 256 MiB,
     // about 20 GiB of budgets for the aggregator and 2 learners on this 24 GB machine.
-    long total = JvmFlags.aggregatorDirectMib(640_000_000, 1)
+    long total = JvmFlags.aggregatorDirectMib(640_000_000, 1, 2)
         + 2 * JvmFlags.learnerDirectMib(640_000_000, 1);
     assertTrue(total < 21 * 1024, total + " MiB");
   }

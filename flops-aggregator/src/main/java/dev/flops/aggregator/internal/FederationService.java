@@ -61,7 +61,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   /** Guards folding into {@link #aggregation} against tasks being expired concurrently. */
   private final Object foldLock = new Object();
   /** The default bound on downloads streamed at once. */
-  public static final int DEFAULT_MAX_CONCURRENT_DOWNLOADS = 64;
+  public static final int DEFAULT_MAX_CONCURRENT_DOWNLOADS = 16;
 
   private final TransferSlots uploadSlots;
   private final TransferSlots downloadSlots;
