@@ -7,30 +7,69 @@ import dev.flops.api.Tensor;
 import dev.flops.proto.v1.Chunk;
 import dev.flops.proto.v1.Manifest;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
-import java.util.Collections;
+import java.util.AbstractList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.zip.CRC32C;
 
 /**
  * Parameters serialised for the wire: a manifest and the data in chunks. Encode once and send the
- * same chunks to every learner; the chunks are immutable views of the parameters' own bytes
- * (tensors are immutable), so encoding allocates no copy of the model.
+ * same chunks to every learner.
  *
- * @param manifest names, dtypes, shapes, total bytes, CRC32C and chunk size
- * @param chunks the data, concatenated in manifest order and cut into chunks of
- *     {@code manifest.getChunkSize()} bytes (the last may be shorter)
+ * <p>A chunk is cut from the (immutable) tensors when it is asked for, never kept: the encoded
+ * form holds no copy of the model, only the parameters it was made from, and a download or upload
+ * in progress holds one chunk at a time. (Protobuf copies any buffer it cannot wrap as an array,
+ * and tensors are read-only views, so wrapping them up front would copy the whole model.)
  */
-public record EncodedParameters(Manifest manifest, List<ByteString> chunks) {
+public final class EncodedParameters {
+  private final Manifest manifest;
+  private final Parameters parameters;
+  /** Byte offset of each tensor's first byte in the concatenated data, plus the total at the end. */
+  private final long[] offsets;
+  private final int chunkCount;
+  private final List<ByteString> chunks;
+
+  private EncodedParameters(Manifest manifest, Parameters parameters) {
+    this.manifest = manifest;
+    this.parameters = parameters;
+    this.offsets = new long[parameters.size() + 1];
+    for (int t = 0; t < parameters.size(); t++) {
+      offsets[t + 1] = offsets[t] + parameters.tensors().get(t).byteSize();
+    }
+    long size = Integer.toUnsignedLong(manifest.getChunkSize());
+    this.chunkCount = Math.toIntExact((manifest.getTotalBytes() + size - 1) / size);
+    this.chunks = new AbstractList<>() {
+      @Override
+      public ByteString get(int index) {
+        return chunkData(index);
+      }
+
+      @Override
+      public int size() {
+        return chunkCount;
+      }
+    };
+  }
 
   /**
-   * Wraps a manifest and its chunks.
+   * Returns the manifest.
    *
-   * @throws NullPointerException if an argument is null
+   * @return names, dtypes, shapes, total bytes, CRC32C and chunk size
    */
-  public EncodedParameters {
-    chunks = List.copyOf(chunks);
-    java.util.Objects.requireNonNull(manifest, "manifest");
+  public Manifest manifest() {
+    return manifest;
+  }
+
+  /**
+   * Returns the data chunks: the tensors' bytes, concatenated in manifest order and cut into chunks
+   * of {@code manifest().getChunkSize()} bytes (the last may be shorter). Each {@code get} cuts a
+   * fresh copy of that chunk.
+   *
+   * @return an unmodifiable list view
+   */
+  public List<ByteString> chunks() {
+    return chunks;
   }
 
   /**
@@ -57,40 +96,40 @@ public record EncodedParameters(Manifest manifest, List<ByteString> chunks) {
           "chunkSize must be in [1, %d] but was %d", WireProtocol.MAX_CHUNK_BYTES, chunkSize));
     }
     CRC32C crc = new CRC32C();
-    List<ByteString> chunks = new ArrayList<>();
-    // A chunk that lies inside one tensor wraps that tensor's (immutable) bytes without copying, so
-    // encoding a multi-gigabyte model costs no second copy of it; only a chunk that straddles two
-    // tensors is assembled into its own small array.
-    List<ByteString> pieces = new ArrayList<>();
-    int pending = 0;
     for (Tensor tensor : parameters) {
-      ByteBuffer data = tensor.data();
-      crc.update(data.duplicate());
-      while (data.hasRemaining()) {
-        int n = Math.min(data.remaining(), chunkSize - pending);
-        ByteBuffer piece = data.slice().limit(n);
-        data.position(data.position() + n);
-        pieces.add(UnsafeByteOperations.unsafeWrap(piece));
-        pending += n;
-        if (pending == chunkSize) {
-          chunks.add(join(pieces));
-          pieces.clear();
-          pending = 0;
-        }
-      }
-    }
-    if (pending > 0) {
-      chunks.add(join(pieces));
+      crc.update(tensor.data());
     }
     Manifest manifest = Manifests.describe(parameters).toBuilder()
         .setCrc32C((int) crc.getValue())
         .setChunkSize(chunkSize)
         .build();
-    return new EncodedParameters(manifest, Collections.unmodifiableList(chunks));
+    return new EncodedParameters(manifest, parameters);
   }
 
-  private static ByteString join(List<ByteString> pieces) {
-    return pieces.size() == 1 ? pieces.get(0) : ByteString.copyFrom(pieces);
+  /** Copies chunk {@code index} out of the tensors it spans. */
+  private ByteString chunkData(int index) {
+    Objects.checkIndex(index, chunkCount);
+    long size = Integer.toUnsignedLong(manifest.getChunkSize());
+    long start = index * size;
+    long end = Math.min(start + size, offsets[offsets.length - 1]);
+    byte[] bytes = new byte[(int) (end - start)];
+    int tensor = Arrays.binarySearch(offsets, start);
+    tensor = tensor >= 0 ? tensor : -tensor - 2;
+    int filled = 0;
+    long position = start;
+    while (filled < bytes.length) {
+      if (position >= offsets[tensor + 1]) {
+        tensor++;
+        continue;
+      }
+      ByteBuffer data = parameters.tensors().get(tensor).data();
+      data.position((int) (position - offsets[tensor]));
+      int n = (int) Math.min(data.remaining(), bytes.length - filled);
+      data.get(bytes, filled, n);
+      filled += n;
+      position += n;
+    }
+    return UnsafeByteOperations.unsafeWrap(bytes);
   }
 
   /**
@@ -100,6 +139,6 @@ public record EncodedParameters(Manifest manifest, List<ByteString> chunks) {
    * @return the chunk message
    */
   public Chunk chunk(int index) {
-    return Chunk.newBuilder().setIndex(index).setData(chunks.get(index)).build();
+    return Chunk.newBuilder().setIndex(index).setData(chunkData(index)).build();
   }
 }
