@@ -152,7 +152,9 @@ public final class RoundLoop {
         rounds.add(summary);
         if (summary.isBetterThan(best)) {
           best = summary;
-          bestParameters = state.global;
+          // Kept only to log the best model at the end: without tracking, holding a second
+          // model (a 2.5 GB one, say) for nothing would cost that much memory.
+          bestParameters = tracker.enabled() ? state.global : null;
         }
         checkpoint(round, global, rounds, best);
         log.info(describe(summary, strategy.rounds()));
