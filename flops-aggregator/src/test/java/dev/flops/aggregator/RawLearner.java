@@ -26,9 +26,7 @@ import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -49,8 +47,7 @@ final class RawLearner implements AutoCloseable {
   }
 
   private final ManagedChannel channel;
-  private final BlockingQueue<Object> inbound = new LinkedBlockingQueue<>();
-  private final StreamObserver<LearnerMessage> control;
+  private final RawSession control;
   private final float offset;
   private final long examples;
   private String id;
@@ -60,29 +57,14 @@ final class RawLearner implements AutoCloseable {
         .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES).build();
     this.offset = offset;
     this.examples = examples;
-    this.control = FederationGrpc.newStub(channel).connect(new StreamObserver<>() {
-      @Override
-      public void onNext(AggregatorMessage message) {
-        inbound.add(message);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        inbound.add(Status.fromThrowable(t));
-      }
-
-      @Override
-      public void onCompleted() {
-        inbound.add("completed");
-      }
-    });
+    this.control = new RawSession(channel);
   }
 
   /** Connects, says hello and waits for the welcome. */
   static RawLearner join(int port, String name, float offset, long examples)
       throws InterruptedException {
     RawLearner learner = new RawLearner(port, offset, examples);
-    learner.control.onNext(LearnerMessage.newBuilder()
+    learner.control.send(LearnerMessage.newBuilder()
         .setEnvelope(WireProtocol.envelope(0))
         .setHello(Hello.newBuilder().setLearnerName(name))
         .build());
@@ -93,15 +75,11 @@ final class RawLearner implements AutoCloseable {
   /** Connects, says hello with the given envelope and returns the status the stream ends with. */
   static Status helloStatus(int port, Envelope envelope) throws InterruptedException {
     try (RawLearner learner = new RawLearner(port, 0f, 1)) {
-      learner.control.onNext(LearnerMessage.newBuilder()
+      learner.control.send(LearnerMessage.newBuilder()
           .setEnvelope(envelope)
           .setHello(Hello.newBuilder().setLearnerName("hello-" + envelope.getProtocolVersion()))
           .build());
-      Object next = learner.inbound.poll(10, TimeUnit.SECONDS);
-      if (next instanceof Status status) {
-        return status;
-      }
-      throw new AssertionError("expected the stream to end with an error but got " + next);
+      return learner.control.awaitError();
     }
   }
 
@@ -114,11 +92,7 @@ final class RawLearner implements AutoCloseable {
   }
 
   AggregatorMessage nextMessage() throws InterruptedException {
-    Object next = inbound.poll(20, TimeUnit.SECONDS);
-    if (next instanceof AggregatorMessage message) {
-      return message;
-    }
-    throw new AssertionError("expected a message from the aggregator but got " + next);
+    return control.next(20);
   }
 
   /** Waits for the next task. */
@@ -237,7 +211,7 @@ final class RawLearner implements AutoCloseable {
         while (true) {
           AggregatorMessage message = nextMessage();
           if (message.hasShutdown()) {
-            control.onCompleted();
+            control.close();
             done.complete(null);
             return;
           }
@@ -258,7 +232,7 @@ final class RawLearner implements AutoCloseable {
   }
 
   void evaluate(Assigned assigned) {
-    control.onNext(LearnerMessage.newBuilder()
+    control.send(LearnerMessage.newBuilder()
         .setEnvelope(WireProtocol.envelope(assigned.round()))
         .setEvaluateResult(EvaluateResult.newBuilder()
             .setTaskId(assigned.taskId())

@@ -39,11 +39,16 @@ final class RawSession {
   }
 
   AggregatorMessage next() throws InterruptedException {
-    Object next = inbound.poll(10, TimeUnit.SECONDS);
+    return next(10);
+  }
+
+  /** Waits up to {@code seconds} for the aggregator's next message. */
+  AggregatorMessage next(long seconds) throws InterruptedException {
+    Object next = inbound.poll(seconds, TimeUnit.SECONDS);
     if (next instanceof AggregatorMessage message) {
       return message;
     }
-    throw new AssertionError("expected a message but got " + next);
+    throw new AssertionError("expected a message from the aggregator but got " + next);
   }
 
   Status awaitError() throws InterruptedException {
@@ -51,7 +56,7 @@ final class RawSession {
     if (next instanceof Status status) {
       return status;
     }
-    throw new AssertionError("expected an error status but got " + next);
+    throw new AssertionError("expected the stream to end with an error but got " + next);
   }
 
   void close() {

@@ -28,12 +28,8 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import org.junit.jupiter.api.Test;
@@ -189,24 +185,11 @@ class StreamingFedAvgTest {
    */
   private static Status faultyLearner(ManagedChannel channel, Parameters initial,
       BiConsumer<StreamObserver<UploadMessage>, EncodedParameters> fault) throws Exception {
-    BlockingQueue<AggregatorMessage> inbound = new LinkedBlockingQueue<>();
-    StreamObserver<LearnerMessage> control =
-        FederationGrpc.newStub(channel).connect(new StreamObserver<>() {
-          @Override
-          public void onNext(AggregatorMessage message) {
-            inbound.add(message);
-          }
-
-          @Override
-          public void onError(Throwable t) {}
-
-          @Override
-          public void onCompleted() {}
-        });
-    control.onNext(LearnerMessage.newBuilder().setEnvelope(WireProtocol.envelope(0))
+    RawSession control = new RawSession(channel);
+    control.send(LearnerMessage.newBuilder().setEnvelope(WireProtocol.envelope(0))
         .setHello(Hello.newBuilder().setLearnerName("faulty")).build());
-    String learnerId = inbound.poll(30, TimeUnit.SECONDS).getWelcome().getLearnerId();
-    AggregatorMessage task = inbound.poll(30, TimeUnit.SECONDS);
+    String learnerId = control.next(30).getWelcome().getLearnerId();
+    AggregatorMessage task = control.next(30);
     assertEquals(TaskKind.FIT, task.getTask().getKind());
 
     EncodedParameters encoded = EncodedParameters.encode(FakeTrainer.add(initial, 1000f));
@@ -240,7 +223,7 @@ class StreamingFedAvgTest {
         .build());
     fault.accept(upload, encoded);
     Status status = outcome.get(30, TimeUnit.SECONDS);
-    control.onCompleted();
+    control.close();
     return status;
   }
 
