@@ -104,6 +104,7 @@ public final class Aggregator implements AutoCloseable {
   private final AveragingKernel kernel;
   private final List<FederationObserver> observers;
   private final Duration learnerWaitTimeout;
+  private final Duration progressInterval;
   private final Executor executor;
   private final ExecutorService ownedExecutor;
   private final ServerSecurity security;
@@ -131,6 +132,7 @@ public final class Aggregator implements AutoCloseable {
     this.kernel = builder.kernel;
     this.observers = List.copyOf(builder.observers);
     this.learnerWaitTimeout = builder.learnerWaitTimeout;
+    this.progressInterval = builder.progressInterval;
     this.security = builder.security.copy();
     this.service =
         new FederationService(builder.maxInFlightUploads, builder.maxConcurrentDownloads);
@@ -383,6 +385,7 @@ public final class Aggregator implements AutoCloseable {
     }
     RoundLoop loop =
         new RoundLoop(service, strategy, model, kernel, observers, learnerWaitTimeout)
+            .progressEvery(progressInterval)
             .tracking(tracker, new SystemMetrics(kernel instanceof Nd4jAveraging), modelName);
     if (checkpoints != null) {
       List<CheckpointExtras> extras = new ArrayList<>();
@@ -440,6 +443,7 @@ public final class Aggregator implements AutoCloseable {
     private AveragingKernel kernel = new Nd4jAveraging();
     private final List<FederationObserver> observers = new ArrayList<>();
     private Duration learnerWaitTimeout = Duration.ofMinutes(10);
+    private Duration progressInterval = RoundLoop.DEFAULT_PROGRESS_INTERVAL;
     private Executor executor;
     private int maxInFlightUploads = DEFAULT_MAX_IN_FLIGHT_UPLOADS;
     private int maxConcurrentDownloads = FederationService.DEFAULT_MAX_CONCURRENT_DOWNLOADS;
@@ -545,6 +549,25 @@ public final class Aggregator implements AutoCloseable {
         throw new IllegalArgumentException("learnerWaitTimeout must be positive but was " + timeout);
       }
       this.learnerWaitTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Sets how often a fit or evaluate phase that is still running logs a progress line (default
+     * 10 seconds): results in, failures, uploads under way, downloads streaming and the learners
+     * still working, e.g. {@code round 2 fit: 3 of 5 updates in, 1 upload under way, 1 learner
+     * still training; 40 s}. A phase that ends sooner logs no progress line.
+     *
+     * @param interval a positive duration
+     * @return this builder
+     * @throws IllegalArgumentException if {@code interval} is zero or negative
+     */
+    public Builder progressInterval(Duration interval) {
+      Objects.requireNonNull(interval, "progressInterval");
+      if (interval.isZero() || interval.isNegative()) {
+        throw new IllegalArgumentException("progressInterval must be positive but was " + interval);
+      }
+      this.progressInterval = interval;
       return this;
     }
 
