@@ -1,6 +1,8 @@
 package dev.flops.learner;
 
 import dev.flops.api.LocalTrainer;
+import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
@@ -48,7 +50,13 @@ public final class LearnerMain implements Callable<Integer> {
    * @param args command-line arguments; {@code --help} lists them
    */
   public static void main(String[] args) {
-    System.exit(commandLine(new LearnerMain()).execute(args));
+    // Standard output is for results: libraries' own prints (ND4J's and OpenBLAS's notices, a
+    // console logging backend) go to standard error with the logs.
+    PrintStream results = System.out;
+    System.setOut(System.err);
+    CommandLine commandLine = commandLine(new LearnerMain());
+    commandLine.setOut(new PrintWriter(results, true)); // --help and --version
+    System.exit(commandLine.execute(args));
   }
 
   /**

@@ -103,8 +103,7 @@ public final class FashionAggregatorMain implements Callable<Integer> {
    * @param args command-line arguments; {@code --help} lists them
    */
   public static void main(String[] args) {
-    PrintStream results = StandardOutput.reserveForResults();
-    System.exit(LearnerMain.commandLine(new FashionAggregatorMain(results)).execute(args));
+    System.exit(StandardOutput.execute(FashionAggregatorMain::new, args));
   }
 
   @Override

@@ -50,8 +50,8 @@ public final class FashionLearnerMain implements Callable<Integer> {
    * @param args command-line arguments; {@code --help} lists them
    */
   public static void main(String[] args) {
-    StandardOutput.reserveForResults(); // a learner prints no results: its stdout stays empty
-    System.exit(LearnerMain.commandLine(new FashionLearnerMain()).execute(args));
+    // A learner prints no results: its standard output carries only --help.
+    System.exit(StandardOutput.execute(results -> new FashionLearnerMain(), args));
   }
 
   @Override

@@ -69,8 +69,7 @@ public final class LocalFederation implements Callable<Integer> {
    * @param args command-line arguments; {@code --help} lists them
    */
   public static void main(String[] args) {
-    PrintStream results = StandardOutput.reserveForResults();
-    System.exit(LearnerMain.commandLine(new LocalFederation(results)).execute(args));
+    System.exit(StandardOutput.execute(LocalFederation::new, args));
   }
 
   /** Returns the result of the last run, for tests. */

@@ -1,6 +1,10 @@
 package dev.flops.examples.fashion;
 
+import dev.flops.learner.LearnerMain;
 import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.util.function.Function;
+import picocli.CommandLine;
 
 /**
  * Keeps standard output for results. Libraries print to {@code System.out} on their own (ND4J and
@@ -22,5 +26,18 @@ final class StandardOutput {
     PrintStream results = System.out;
     System.setOut(System.err);
     return results;
+  }
+
+  /**
+   * Runs a command with standard output reserved for its results (and picocli's help).
+   *
+   * @param command makes the command, given the stream for its results
+   * @return the command's exit code
+   */
+  static int execute(Function<PrintStream, Object> command, String[] args) {
+    PrintStream results = reserveForResults();
+    CommandLine commandLine = LearnerMain.commandLine(command.apply(results));
+    commandLine.setOut(new PrintWriter(results, true));
+    return commandLine.execute(args);
   }
 }
