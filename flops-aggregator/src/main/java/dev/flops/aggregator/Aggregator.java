@@ -2,6 +2,7 @@ package dev.flops.aggregator;
 
 import dev.flops.aggregator.internal.Checkpoint;
 import dev.flops.aggregator.internal.CheckpointStore;
+import dev.flops.aggregator.internal.DefaultKernel;
 import dev.flops.aggregator.internal.FederationService;
 import dev.flops.aggregator.internal.MalformedMessageGuard;
 import dev.flops.aggregator.internal.RoundLoop;
@@ -129,7 +130,8 @@ public final class Aggregator implements AutoCloseable {
     this.requestedPort = builder.port;
     this.strategy = builder.strategy;
     this.model = builder.model;
-    this.kernel = builder.kernel;
+    this.kernel = builder.kernel != null ? builder.kernel
+        : DefaultKernel.choose(Aggregator.class.getClassLoader());
     this.observers = List.copyOf(builder.observers);
     this.learnerWaitTimeout = builder.learnerWaitTimeout;
     this.progressInterval = builder.progressInterval;
@@ -440,7 +442,8 @@ public final class Aggregator implements AutoCloseable {
     private int port = DEFAULT_PORT;
     private Strategy strategy = FedAvg.withDefaults();
     private FederatedModel model;
-    private AveragingKernel kernel = new Nd4jAveraging();
+    /** Null: {@link DefaultKernel} chooses at build time. */
+    private AveragingKernel kernel;
     private final List<FederationObserver> observers = new ArrayList<>();
     private Duration learnerWaitTimeout = Duration.ofMinutes(10);
     private Duration progressInterval = RoundLoop.DEFAULT_PROGRESS_INTERVAL;
@@ -515,7 +518,8 @@ public final class Aggregator implements AutoCloseable {
     }
 
     /**
-     * Sets the averaging kernel (default {@link Nd4jAveraging}).
+     * Sets the averaging kernel (default {@link Nd4jAveraging} when ND4J is on the classpath,
+     * else {@link dev.flops.aggregator.kernel.JavaAveraging}, which the log then says).
      *
      * @param kernel the kernel
      * @return this builder
