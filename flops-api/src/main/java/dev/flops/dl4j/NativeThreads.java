@@ -14,8 +14,9 @@ import org.nd4j.nativeblas.NativeOpsHolder;
  * {@code OMP_NUM_THREADS}, read when ND4J loads, does the same from outside the JVM; this class
  * does it from inside, at any time, and the setting holds for the operations that follow.
  *
- * <p>The setting is process-wide: call it from one thread, before training starts (say, after the
- * data is loaded), not while another thread is computing.
+ * <p>Thread rules: OpenBLAS's thread count is process-wide, but OpenMP keeps its own per thread,
+ * so call {@link #limit} on the thread that will train (a learner runs its tasks on the thread
+ * that calls {@code Learner.run()}), before training starts, not while another thread computes.
  */
 public final class NativeThreads {
 
@@ -25,7 +26,8 @@ public final class NativeThreads {
   private NativeThreads() {}
 
   /**
-   * Sets the native threads ND4J uses in this process (OpenMP, ND4J's thread pool, OpenBLAS).
+   * Sets the native threads ND4J uses on the calling thread (OpenMP) and in the process
+   * (OpenBLAS, ND4J's thread pool).
    *
    * @param threads from 1 to {@link #MAX_THREADS}
    * @return the threads ND4J reports afterwards (its OpenMP maximum), for the log
@@ -46,9 +48,9 @@ public final class NativeThreads {
   }
 
   /**
-   * Returns the native threads ND4J uses now.
+   * Returns the native threads ND4J uses now on the calling thread.
    *
-   * @return ND4J's OpenMP maximum number of threads
+   * @return ND4J's OpenMP maximum number of threads for the calling thread
    */
   public static int current() {
     Nd4j.getExecutioner();

@@ -44,6 +44,9 @@ public final class LearnerMain implements Callable<Integer> {
   @Mixin
   LearnerSecurityOptions security = new LearnerSecurityOptions();
 
+  @Mixin
+  NativeThreadsOptions nativeThreads = new NativeThreadsOptions();
+
   /**
    * Runs the learner.
    *
@@ -77,6 +80,7 @@ public final class LearnerMain implements Callable<Integer> {
   @Override
   public Integer call() throws LearnerException, InterruptedException {
     LocalTrainer trainer = load(trainerFactory);
+    nativeThreads.apply(LearnerMain.class.getName());
     security.applyTo(Learner.builder()
             .aggregator(aggregator)
             .name(name)

@@ -1,7 +1,6 @@
 package dev.flops.examples.fashion;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.dl4j.NativeThreads;
@@ -108,18 +107,5 @@ class FrontDoorProcessesTest {
       assertTrue(Pattern.compile("fashion-" + i + ": FIT task \\S+ \\(round 1\\) done in "
           + "\\d+\\.\\d\\d s: \\d+ examples, train_loss").matcher(log).find(), log);
     }
-  }
-
-  @Test
-  void nativeThreadsOption_rejectsWhatIsNotACount() {
-    assertEquals(0, FashionLearnerMain.parseNativeThreads("auto"));
-    assertEquals(3, FashionLearnerMain.parseNativeThreads("3"));
-    for (String bad : List.of("0", "-1", "two", "1025")) {
-      IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
-          IllegalArgumentException.class, () -> FashionLearnerMain.parseNativeThreads(bad));
-      assertEquals("--native-threads must be auto or a whole number from 1 to 1024 but was '"
-          + bad + "'", e.getMessage());
-    }
-    assertFalse(FashionLearnerMain.learnerProcessesOnThisHost() < 1);
   }
 }
