@@ -124,9 +124,10 @@ class TrackingRestTest {
         assertEquals("FINISHED", run.getAsJsonObject("info").get("status").getAsString());
         assertEquals(List.of(2.0), metric(run, "fit_learners"));
         assertEquals(List.of(0.0), metric(run, "failed_learners"));
-        assertEquals(1, metric(run, "system/process_cpu_seconds").size());
-        assertEquals(1, metric(run, "system/jvm_heap_used_megabytes").size());
-        assertEquals(1, metric(run, "system/offheap_megabytes").size());
+        assertEquals(1, metric(run, "round/process_cpu_seconds").size());
+        assertEquals(1, metric(run, "round/jvm_heap_used_megabytes_at_end").size());
+        assertEquals(1, metric(run, "round/offheap_megabytes_at_end").size());
+        assertEquals(List.of(), metric(run, "system/process_cpu_seconds"), "renamed");
       }
 
       // The best round (round 1) and the parent hold the model; rounds 2 and 3 hold nothing.
@@ -140,7 +141,31 @@ class TrackingRestTest {
               + " in " + server.artifacts.keySet());
         }
       }
-      assertEquals(8, server.artifacts.size(), server.artifacts.keySet().toString());
+      // MLflow 3: one logged model, READY, produced by the best round's run, an output of that
+      // run and of the parent run at step = best round, its files in its own artifacts.
+      assertEquals(1, server.loggedModels.size(), server.loggedModels.toString());
+      JsonObject model = server.loggedModels.values().iterator().next().getAsJsonObject("info");
+      String modelId = model.get("model_id").getAsString();
+      assertTrue(modelId.matches("m-[0-9a-f]{32}"), modelId);
+      assertEquals("LOGGED_MODEL_READY", model.get("status").getAsString());
+      assertEquals(bestRun, model.get("source_run_id").getAsString());
+      for (String run : List.of(bestRun, info.parentRunId())) {
+        assertEquals(1, server.outputs.get(run).size(), run);
+        assertEquals(modelId, server.outputs.get(run).get(0).get("model_id").getAsString());
+        assertEquals(1, server.outputs.get(run).get(0).get("step").getAsLong());
+      }
+      for (String file : List.of("model.safetensors", "MLmodel", "requirements.txt",
+          "java_env.yaml")) {
+        String path = info.experimentId() + "/models/" + modelId + "/artifacts/" + file;
+        assertTrue(server.artifacts.containsKey(path), "missing " + path);
+      }
+      String modelMlmodel = new String(server.artifacts.get(info.experimentId() + "/models/"
+          + modelId + "/artifacts/MLmodel"), StandardCharsets.UTF_8);
+      assertTrue(modelMlmodel.contains("model_id: " + modelId), modelMlmodel);
+      assertTrue(modelMlmodel.contains("mlflow_version: "), modelMlmodel);
+      assertTrue(new String(server.artifacts.get(info.experimentId() + "/" + info.parentRunId()
+          + "/artifacts/model/MLmodel"), StandardCharsets.UTF_8).contains("model_id: " + modelId));
+      assertEquals(12, server.artifacts.size(), server.artifacts.keySet().toString());
       assertTrue(new String(server.artifacts.get(info.experimentId() + "/" + bestRun
           + "/artifacts/model/MLmodel"), StandardCharsets.UTF_8).contains("run_id: " + bestRun));
       assertTrue(keyValues(server.runs.get(bestRun), "tags")

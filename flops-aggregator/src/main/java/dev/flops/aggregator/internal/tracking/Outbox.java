@@ -1,5 +1,6 @@
 package dev.flops.aggregator.internal.tracking;
 
+import com.google.gson.JsonObject;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -11,20 +12,37 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Sends tracking calls in order on one background thread, so that training never waits for the
- * tracking backend. A call that fails with a retryable error (backend unreachable, 5xx) is retried
- * with exponential backoff and jitter until it succeeds or the outbox is flushed past its
- * deadline; one that fails for good (4xx) is dropped and reported. The first failure logs one
- * warning; {@link #flush} reports what was never sent.
+ * tracking backend. A call that fails with a retryable error (backend unreachable, 408, 429, 5xx)
+ * is retried with exponential backoff and jitter until it succeeds or the outbox is flushed past
+ * its deadline; one that fails for good (any other 4xx) is dropped and reported. The first failure
+ * logs one warning.
+ *
+ * <p>Calls are data ({@link Call}), not closures, so that what is still undelivered at the end can
+ * be written to disk by {@link OutboxFile} and delivered by a later process: {@link #flush}
+ * returns the calls it could not send, the one in progress first.
  */
 final class Outbox {
   private static final Logger log = LoggerFactory.getLogger(Outbox.class);
 
-  /** One tracking call. */
-  interface Call {
-    void run() throws Exception;
+  /**
+   * One tracking call: what to do ({@code kind}) and with what ({@code args}, JSON), within a
+   * {@code session} (one training) whose named references (runs, the experiment, the model) the
+   * {@link Runner} resolves.
+   */
+  record Call(String session, String kind, String description, JsonObject args) {}
+
+  /** Runs one call against the backend; throws on failure. */
+  interface Runner {
+    void run(Call call) throws Exception;
+
+    /** Tells whether trying a failed call again may succeed. */
+    boolean isRetryable(Exception failure);
+
+    /** The backend, as it may be printed. */
+    String uri();
   }
 
-  /** A call whose prerequisite (e.g. creating its run) never succeeded. */
+  /** A call whose prerequisite (e.g. creating its run) failed for good. */
   static final class Skipped extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
@@ -33,24 +51,24 @@ final class Outbox {
     }
   }
 
-  private record Item(String description, Call call) {}
+  /** What a flush leaves: the calls never sent (to keep), and those dropped for good (to report). */
+  record Result(List<Call> pending, List<String> dropped, int delivered) {}
 
-  private final TrackingStore store;
+  private final Runner runner;
   private final Duration initialBackoff;
   private final Duration maxBackoff;
-  private final Deque<Item> queue = new ArrayDeque<>();
-  private final List<String> unsent = new ArrayList<>();
+  private final Deque<Call> queue = new ArrayDeque<>();
+  private final List<String> dropped = new ArrayList<>();
   private final Thread sender;
-  private boolean busy;
-  private String current;
+  private Call current;
   private boolean giveUp;
   private boolean closed;
   private boolean warned;
   private boolean failing;
   private int sent;
 
-  Outbox(TrackingStore store, Duration initialBackoff, Duration maxBackoff) {
-    this.store = store;
+  Outbox(Runner runner, Duration initialBackoff, Duration maxBackoff) {
+    this.runner = runner;
     this.initialBackoff = initialBackoff;
     this.maxBackoff = maxBackoff;
     this.sender = new Thread(this::sendLoop, "flops-tracking");
@@ -58,59 +76,65 @@ final class Outbox {
     sender.start();
   }
 
-  /** Queues a call; after {@link #close()} it is reported unsent at once. */
-  synchronized void submit(String description, Call call) {
+  /** Queues a call; after {@link #close()} it is reported as dropped. */
+  synchronized void submit(Call call) {
     if (closed) {
-      unsent.add(description + " (tracking already closed)");
+      dropped.add(call.description() + " (tracking already closed)");
       return;
     }
-    queue.add(new Item(description, call));
+    queue.add(call);
     notifyAll();
   }
 
   /**
-   * Waits until every queued call has been sent or {@code timeout} has passed; then gives up on
-   * what is left (the call in progress stops retrying) and returns every call never sent, in
-   * order, with the reason.
+   * Waits until every queued call has been sent or {@code timeout} has passed; then stops retrying
+   * and returns what was not sent (the call in progress first, then the queue, in order), which
+   * leaves the outbox empty, and what was dropped for good.
    */
-  List<String> flush(Duration timeout) throws InterruptedException {
+  Result flush(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     synchronized (this) {
-      while (!queue.isEmpty() || busy) {
+      while (!queue.isEmpty() || current != null) {
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           break;
         }
         wait(Math.max(1, left / 1_000_000));
       }
-      if (!queue.isEmpty() || busy) {
+      List<Call> pending = new ArrayList<>();
+      if (!queue.isEmpty() || current != null) {
         giveUp = true;
         notifyAll();
         long hardStop = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-        while (busy && System.nanoTime() < hardStop) {
+        while (current != null && System.nanoTime() < hardStop) {
           wait(100);
         }
-        if (busy) {
-          unsent.add(current + " (still waiting for the backend; abandoned)");
+        if (current != null) {
+          // Still inside a request: keep it too; a replay may deliver it twice, never zero times.
+          pending.add(current);
+          current = null;
         }
-        for (Item item : queue) {
-          unsent.add(item.description + " (not sent within the flush timeout of " + timeout + ")");
-        }
+        pending.addAll(queue);
         queue.clear();
         giveUp = false;
       }
-      return List.copyOf(unsent);
+      Result result = new Result(List.copyOf(pending), List.copyOf(dropped), sent);
+      dropped.clear();
+      return result;
     }
   }
 
-  /** Stops the sender; calls still queued are reported unsent. */
-  synchronized void close() {
+  /** Stops the sender; returns the calls still queued (for the caller to keep). */
+  synchronized List<Call> close() {
     closed = true;
-    for (Item item : queue) {
-      unsent.add(item.description + " (tracking closed)");
+    List<Call> pending = new ArrayList<>();
+    if (current != null) {
+      pending.add(current);
     }
+    pending.addAll(queue);
     queue.clear();
     notifyAll();
+    return pending;
   }
 
   synchronized int sentCount() {
@@ -119,54 +143,58 @@ final class Outbox {
 
   private void sendLoop() {
     while (true) {
-      Item item;
+      Call call;
       synchronized (this) {
-        while (queue.isEmpty() && !closed) {
+        while ((queue.isEmpty() || giveUp) && !closed) {
           try {
             wait();
           } catch (InterruptedException e) {
             return;
           }
         }
-        if (closed && queue.isEmpty()) {
+        if (closed) {
           return;
         }
-        item = queue.poll();
-        busy = true;
-        current = item.description;
+        call = queue.poll();
+        current = call;
       }
-      String failure = send(item);
+      Outcome outcome = send(call);
       synchronized (this) {
-        busy = false;
-        if (failure == null) {
-          sent++;
-        } else {
-          unsent.add(item.description + " (" + failure + ")");
+        if (current == call) {
+          current = null;
+          switch (outcome.kind) {
+            case SENT -> sent++;
+            case DROPPED -> dropped.add(call.description() + " (" + outcome.reason + ")");
+            case GAVE_UP -> queue.addFirst(call);
+          }
         }
         notifyAll();
       }
     }
   }
 
-  /** Sends one call, retrying; returns null on success, else why it was not sent. */
-  private String send(Item item) {
+  private enum OutcomeKind { SENT, DROPPED, GAVE_UP }
+
+  private record Outcome(OutcomeKind kind, String reason) {}
+
+  /** Sends one call, retrying while allowed. */
+  private Outcome send(Call call) {
     long delay = initialBackoff.toMillis();
     while (true) {
       try {
-        item.call.run();
+        runner.run(call);
         recovered();
-        return null;
+        return new Outcome(OutcomeKind.SENT, null);
       } catch (Skipped e) {
-        return e.getMessage();
+        return new Outcome(OutcomeKind.DROPPED, e.getMessage());
       } catch (Exception e) {
-        boolean retryable = store.isRetryable(e);
         String reason = e.getClass().getSimpleName() + ": " + e.getMessage();
-        if (!retryable) {
+        if (!runner.isRetryable(e)) {
           log.warn("MLflow tracking at {} refused {}: {}; this call is dropped and reported at "
-              + "the end, training goes on", store.uri(), item.description, reason);
-          return "refused: " + reason;
+              + "the end, training goes on", runner.uri(), call.description(), reason);
+          return new Outcome(OutcomeKind.DROPPED, "refused: " + reason);
         }
-        failed(item, reason);
+        failed(call, reason);
         synchronized (this) {
           long jittered = delay / 2 + ThreadLocalRandom.current().nextLong(delay / 2 + 1);
           long until = System.nanoTime() + jittered * 1_000_000;
@@ -174,11 +202,11 @@ final class Outbox {
             try {
               wait(Math.max(1, (until - System.nanoTime()) / 1_000_000));
             } catch (InterruptedException interrupted) {
-              return "interrupted: " + reason;
+              return new Outcome(OutcomeKind.GAVE_UP, reason);
             }
           }
           if (giveUp || closed) {
-            return "gave up after retrying: " + reason;
+            return new Outcome(OutcomeKind.GAVE_UP, reason);
           }
         }
         delay = Math.min(maxBackoff.toMillis(), delay * 2);
@@ -186,14 +214,14 @@ final class Outbox {
     }
   }
 
-  private synchronized void failed(Item item, String reason) {
+  private synchronized void failed(Call call, String reason) {
     if (!warned) {
       warned = true;
       log.warn("MLflow tracking at {} is failing ({} on {}); training goes on, tracking calls are "
-          + "retried with backoff and what cannot be sent is reported at the end",
-          store.uri(), reason, item.description);
+          + "retried with backoff and what cannot be delivered is kept in the outbox on disk",
+          runner.uri(), reason, call.description());
     } else {
-      log.debug("tracking call {} failed again: {}", item.description, reason);
+      log.debug("tracking call {} failed again: {}", call.description(), reason);
     }
     failing = true;
   }
@@ -201,7 +229,7 @@ final class Outbox {
   private synchronized void recovered() {
     if (failing) {
       failing = false;
-      log.info("MLflow tracking at {} works again", store.uri());
+      log.info("MLflow tracking at {} works again", runner.uri());
     }
   }
 }
