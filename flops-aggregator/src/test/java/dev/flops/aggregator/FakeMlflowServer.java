@@ -55,6 +55,8 @@ final class FakeMlflowServer implements AutoCloseable {
   /** The Authorization header of every request, in order (null when absent). */
   final List<String> authorizations = new CopyOnWriteArrayList<>();
   volatile String requiredAuthorization;
+  /** Endpoint path to an HTTP status every request to it gets (e.g. 403), to inject refusals. */
+  final Map<String, Integer> statusFor = new ConcurrentHashMap<>();
   final AtomicInteger failNext = new AtomicInteger();
   volatile boolean down;
   private final AtomicInteger experimentIds = new AtomicInteger(100);
@@ -107,6 +109,12 @@ final class FakeMlflowServer implements AutoCloseable {
         reply(exchange, 401, "You are not authenticated. Please see "
             + "https://www.mlflow.org/docs/latest/auth/index.html#authenticating-to-mlflow on how "
             + "to authenticate.");
+        return;
+      }
+      Integer forced = statusFor.get(path);
+      if (forced != null) {
+        reply(exchange, forced, "{\"error_code\": \"PERMISSION_DENIED\", \"message\": "
+            + "\"injected " + forced + "\"}");
         return;
       }
       if (down) {

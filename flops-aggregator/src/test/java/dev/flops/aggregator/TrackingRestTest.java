@@ -20,6 +20,7 @@ import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -29,6 +30,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Tracking to a tracking server over REST (mlflow-client for the tracking API, the artifact proxy
@@ -242,7 +244,8 @@ class TrackingRestTest {
   }
 
   @Test
-  void serverGoneMidTraining_trainingCompletes_unsentCallsReportedAtTheEnd() throws Exception {
+  void serverGoneMidTraining_trainingCompletes_unsentCallsReportedAtTheEnd(@TempDir Path outbox)
+      throws Exception {
     try (FakeMlflowServer server = new FakeMlflowServer()) {
       Parameters initial = Federations.randomParameters(22, false);
       TrainingResult result;
@@ -252,7 +255,8 @@ class TrackingRestTest {
           .strategy(FedAvg.builder().rounds(3).build())
           .tracking(Tracking.server(server.uri())
               .retryBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
-              .flushTimeout(Duration.ofSeconds(1)))
+              .flushTimeout(Duration.ofSeconds(1))
+              .outbox(outbox))
           .observer(new dev.flops.api.FederationObserver() {
             @Override
             public void onRoundFinished(dev.flops.api.RoundSummary summary) {
@@ -273,8 +277,9 @@ class TrackingRestTest {
       assertEquals(3, result.finalRound().round());
       TrackingInfo info = result.trackingInfo().orElseThrow();
       assertFalse(info.complete());
-      assertTrue(info.unsent().stream().anyMatch(u -> u.contains("end the parent run")),
-          info.unsent().toString());
+      assertTrue(info.unsent().stream().anyMatch(u -> u.contains("end the parent run")
+          && u.contains("kept in the outbox")), info.unsent().toString());
+      assertEquals(outbox.toString(), info.pendingOutbox().orElseThrow());
       assertTrue(info.unsent().stream().anyMatch(u -> u.contains("round 3")),
           info.unsent().toString());
       assertNotNull(info.parentRunId(), "created before the server went away");
