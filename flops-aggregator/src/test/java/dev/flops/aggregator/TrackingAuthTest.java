@@ -5,17 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.aggregator.tracking.Tracking;
-import dev.flops.api.Parameters;
 import dev.flops.api.TrackingInfo;
 import dev.flops.api.TrainingResult;
-import dev.flops.api.strategy.FedAvg;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -93,20 +90,7 @@ class TrackingAuthTest {
   }
 
   private static TrainingResult train(Tracking tracking) throws Exception {
-    Parameters initial = Federations.randomParameters(51, false);
-    try (Aggregator aggregator = Aggregator.builder()
-        .host("127.0.0.1").port(0)
-        .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(2).build())
-        .tracking(tracking)
-        .build()
-        .start()) {
-      CompletableFuture<Void> learner = Federations.startLearner("one", aggregator.port(),
-          FakeTrainer.adding(initial, 1f, 5));
-      TrainingResult result = aggregator.train();
-      learner.get(30, TimeUnit.SECONDS);
-      return result;
-    }
+    return TrackedTrainings.train(tracking, 2, 51, new dev.flops.api.FederationObserver() {});
   }
 
   @Test

@@ -8,17 +8,14 @@ import com.google.gson.JsonObject;
 import dev.flops.aggregator.tracking.Tracking;
 import dev.flops.aggregator.tracking.TrackingOutbox;
 import dev.flops.api.FederationObserver;
-import dev.flops.api.Parameters;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.TrackingInfo;
 import dev.flops.api.TrainingResult;
-import dev.flops.api.strategy.FedAvg;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -41,21 +38,7 @@ class TrackingOutboxTest {
 
   private static TrainingResult train(Tracking tracking, int rounds, long seed,
       FederationObserver observer) throws Exception {
-    Parameters initial = Federations.randomParameters(seed, false);
-    try (Aggregator aggregator = Aggregator.builder()
-        .host("127.0.0.1").port(0)
-        .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(rounds).build())
-        .tracking(tracking)
-        .observer(observer)
-        .build()
-        .start()) {
-      CompletableFuture<Void> learner = Federations.startLearner("one", aggregator.port(),
-          FakeTrainer.adding(initial, 1f, 5));
-      TrainingResult result = aggregator.train();
-      learner.get(30, TimeUnit.SECONDS);
-      return result;
-    }
+    return TrackedTrainings.train(tracking, rounds, seed, observer);
   }
 
   private static List<Path> outboxFiles(Path outbox) throws IOException {
@@ -92,7 +75,7 @@ class TrackingOutboxTest {
         @Override
         public void onRoundFinished(RoundSummary summary) {
           if (summary.round() == 1) {
-            awaitRuns(server, 2); // the parent run and round 1 reached the server
+            TrackedTrainings.awaitRuns(server, 2); // the parent run and round 1 reached the server
             server.down = true; // and it stays down until after training ends
           }
         }
@@ -218,18 +201,6 @@ class TrackingOutboxTest {
       assertEquals(batches.size(), info.unsent().size());
       assertFalse(info.pendingOutbox().isPresent(), "refused calls are not kept for a retry");
       assertEquals("FINISHED", status(server, info.parentRunId()));
-    }
-  }
-
-  private static void awaitRuns(FakeMlflowServer server, int runs) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (server.runs.size() < runs && System.nanoTime() < deadline) {
-      try {
-        Thread.sleep(10);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
     }
   }
 }

@@ -312,14 +312,6 @@ class TrackingRestTest {
   }
 
   private static void awaitRuns(FakeMlflowServer server, int runs) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (server.runs.size() < runs && System.nanoTime() < deadline) {
-      try {
-        Thread.sleep(10);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
-    }
+    TrackedTrainings.awaitRuns(server, runs);
   }
 }
