@@ -159,10 +159,10 @@ public final class Tracking {
     String scheme = parsed.getScheme() == null ? "" : parsed.getScheme().toLowerCase(Locale.ROOT);
     if (!scheme.equals("http") && !scheme.equals("https")) {
       throw new IllegalArgumentException("a tracking server URI must be http://host:port or "
-          + "https://host[:port] but was '" + uri + "'");
+          + "https://host[:port] but was '" + printable(uri) + "'");
     }
     if (parsed.getHost() == null || parsed.getHost().isBlank()) {
-      throw new IllegalArgumentException("the tracking server URI '" + uri + "' has no host; "
+      throw new IllegalArgumentException("the tracking server URI '" + printable(uri) + "' has no host; "
           + "write it as http://host:port, e.g. http://127.0.0.1:5000");
     }
     String text = parsed.toString();
@@ -195,13 +195,13 @@ public final class Tracking {
       URI parsed = parse(uri.trim());
       if (parsed.getAuthority() != null && !parsed.getAuthority().isEmpty()
           && !parsed.getAuthority().equals("localhost")) {
-        throw new IllegalArgumentException("the file tracking URI '" + uri + "' names host '"
+        throw new IllegalArgumentException("the file tracking URI '" + printable(uri) + "' names host '"
             + parsed.getAuthority() + "'; use file:///absolute/path or a plain path");
       }
       try {
         return fileStore(Path.of(parsed.getPath()));
       } catch (InvalidPathException e) {
-        throw new IllegalArgumentException("the file tracking URI '" + uri + "' is not a path: "
+        throw new IllegalArgumentException("the file tracking URI '" + printable(uri) + "' is not a path: "
             + e.getMessage(), e);
       }
     }
@@ -209,14 +209,14 @@ public final class Tracking {
     if (colon > 1 && uri.substring(0, colon).matches("[A-Za-z][A-Za-z0-9+.-]*")) {
       String scheme = uri.substring(0, colon);
       throw new IllegalArgumentException("unsupported tracking URI scheme '" + scheme + "' in '"
-          + uri + "': flops writes MLflow's file store (a directory or file:///path) or talks to "
+          + printable(uri) + "': flops writes MLflow's file store (a directory or file:///path) or talks to "
           + "a tracking server (http://host:port); for a database backend run `mlflow server "
-          + "--backend-store-uri " + uri + "` and point flops at that server");
+          + "--backend-store-uri " + printable(uri) + "` and point flops at that server");
     }
     try {
       return fileStore(Path.of(uri));
     } catch (InvalidPathException e) {
-      throw new IllegalArgumentException("the tracking URI '" + uri + "' is not a valid path: "
+      throw new IllegalArgumentException("the tracking URI '" + printable(uri) + "' is not a valid path: "
           + e.getMessage(), e);
     }
   }
@@ -230,13 +230,19 @@ public final class Tracking {
     return OFF;
   }
 
+  /** A URI as it may appear in a message: any {@code user:password@} replaced by {@code ***@}. */
+  private static String printable(String uri) {
+    return uri.replaceAll("(?i)([a-z][a-z0-9+.-]*://)[^/@\\s]*@", "$1***@");
+  }
+
   private static URI parse(String uri) {
     Objects.requireNonNull(uri, "uri");
     try {
       return new URI(uri);
     } catch (URISyntaxException e) {
-      throw new IllegalArgumentException("the tracking URI '" + uri + "' is malformed: "
-          + e.getMessage(), e);
+      // Not chained: URISyntaxException's message repeats the URI, credentials and all.
+      throw new IllegalArgumentException("the tracking URI '" + printable(uri) + "' is malformed: "
+          + e.getReason() + (e.getIndex() < 0 ? "" : " at index " + e.getIndex()));
     }
   }
 
