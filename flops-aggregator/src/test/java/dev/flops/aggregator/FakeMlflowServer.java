@@ -113,7 +113,14 @@ final class FakeMlflowServer implements AutoCloseable {
       }
       Integer forced = statusFor.get(path);
       if (forced != null) {
-        reply(exchange, forced, "{\"error_code\": \"PERMISSION_DENIED\", \"message\": "
+        String code = switch (forced) {
+          case 400 -> "INVALID_PARAMETER_VALUE";
+          case 401 -> "UNAUTHENTICATED";
+          case 403 -> "PERMISSION_DENIED";
+          case 404 -> "RESOURCE_DOES_NOT_EXIST";
+          default -> "INTERNAL_ERROR";
+        };
+        reply(exchange, forced, "{\"error_code\": \"" + code + "\", \"message\": "
             + "\"injected " + forced + "\"}");
         return;
       }

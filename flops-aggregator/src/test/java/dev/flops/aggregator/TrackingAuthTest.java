@@ -117,24 +117,40 @@ class TrackingAuthTest {
   }
 
   @Test
-  void wrongPassword_401NotRetried_messageSaysWhatToSet_passwordNotPrinted() throws Exception {
+  void wrongPassword_401NotRetried_callsKeptUntilTheCredentialsAreFixed_passwordNotPrinted()
+      throws Exception {
     try (FakeMlflowServer server = new FakeMlflowServer();
         LogCapture capture = new LogCapture()) {
       server.requiredAuthorization = basic(USER, PASSWORD);
       String wrong = "Wr0ng-pa55";
+      Path outbox = dir.resolve("outbox");
       Tracking tracking = Tracking.uri(server.uri().replace("http://",
-          "http://" + USER + ":" + wrong + "@")).outbox(dir.resolve("outbox"));
+          "http://" + USER + ":" + wrong + "@")).outbox(outbox);
       TrackingInfo info = train(tracking).trackingInfo().orElseThrow();
       String logs = capture.text();
 
       assertFalse(info.tracked());
-      assertEquals(1, server.requests.size(), "the 401 is not retried, and every call that "
-          + "needs the experiment is skipped: " + server.requests);
-      assertTrue(info.unsent().get(0).contains("HTTP 401")
-          && info.unsent().get(0).contains("MLFLOW_TRACKING_USERNAME"), info.unsent().get(0));
-      assertFalse(info.pendingOutbox().isPresent(), "refused calls are not kept for a retry");
+      assertEquals(1, server.requests.size(), "the 401 is not retried, and nothing more is "
+          + "sent with credentials the server refuses: " + server.requests);
+      assertEquals(outbox.toString(), info.pendingOutbox().orElseThrow(),
+          "nothing is lost: every call waits for the right credentials");
+      assertTrue(logs.contains("refused the credentials") && logs.contains(
+          "MLFLOW_TRACKING_USERNAME") && logs.contains("flush-tracking"), logs);
       assertFalse(logs.contains(wrong), logs);
       assertFalse(logs.contains("Rate limit"), logs);
+
+      // With the right password, the same outbox is delivered in full.
+      String right = java.net.URLEncoder.encode(PASSWORD, StandardCharsets.UTF_8);
+      dev.flops.aggregator.tracking.TrackingOutbox.Result result =
+          dev.flops.aggregator.tracking.TrackingOutbox.flush(Tracking.uri(server.uri()
+              .replace("http://", "http://" + USER + ":" + right + "@")).outbox(outbox),
+              Duration.ofSeconds(20));
+      assertEquals(0, result.pending());
+      assertEquals(List.of(), result.refused());
+      assertEquals(3, server.runs.size());
+      assertEquals(1, server.loggedModels.size());
+      server.runs.values().forEach(run -> assertEquals("FINISHED",
+          run.getAsJsonObject("info").get("status").getAsString()));
     }
   }
 }

@@ -181,7 +181,7 @@ class TrackingOutboxTest {
   void refusedCalls_notRetried_noFalseRateLimitWarnings() throws Exception {
     try (FakeMlflowServer server = new FakeMlflowServer();
         LogCapture capture = new LogCapture()) {
-      server.statusFor.put("/api/2.0/mlflow/runs/log-batch", 403);
+      server.statusFor.put("/api/2.0/mlflow/runs/log-batch", 400);
       TrackingInfo info = train(Tracking.server(server.uri()).experimentName("brand new")
           .outbox(dir.resolve("outbox")).systemMetricsInterval(Duration.ZERO), 1, 44,
           new FederationObserver() {}).trackingInfo().orElseThrow();
@@ -193,11 +193,11 @@ class TrackingOutboxTest {
       List<String> batches = server.requests("/api/2.0/mlflow/runs/log-batch").stream()
           .map(r -> r.body().toString()).toList();
       assertEquals(batches.size(), batches.stream().distinct().count(),
-          "a refused (403) call is sent once, never retried: " + batches);
+          "a refused (400) call is sent once, never retried: " + batches);
       assertFalse(logs.contains("Rate limit"), logs);
       assertFalse(logs.contains("is failing"), "4xx is not an outage:\n" + logs);
       assertTrue(info.unsent().stream().allMatch(u -> u.contains("refused: HttpError")
-          && u.contains("HTTP 403")), info.unsent().toString());
+          && u.contains("HTTP 400 INVALID_PARAMETER_VALUE")), info.unsent().toString());
       assertEquals(batches.size(), info.unsent().size());
       assertFalse(info.pendingOutbox().isPresent(), "refused calls are not kept for a retry");
       assertEquals("FINISHED", status(server, info.parentRunId()));

@@ -14,8 +14,10 @@ import org.slf4j.LoggerFactory;
  * Sends tracking calls in order on one background thread, so that training never waits for the
  * tracking backend. A call that fails with a retryable error (backend unreachable, 408, 429, 5xx)
  * is retried with exponential backoff and jitter until it succeeds or the outbox is flushed past
- * its deadline; one that fails for good (any other 4xx) is dropped and reported. The first failure
- * logs one warning.
+ * its deadline; one that fails for good (any other 4xx) is dropped and reported. A refusal of the
+ * credentials (401, 403) is not retried either, but nothing is dropped: sending stops, and that
+ * call and every later one are kept for the outbox on disk, to be delivered once the credentials
+ * are fixed. The first failure logs one warning.
  *
  * <p>Calls are data ({@link Call}), not closures, so that what is still undelivered at the end can
  * be written to disk by {@link OutboxFile} and delivered by a later process: {@link #flush}
@@ -37,6 +39,14 @@ final class Outbox {
 
     /** Tells whether trying a failed call again may succeed. */
     boolean isRetryable(Exception failure);
+
+    /**
+     * Tells whether the backend refused the credentials: no call can succeed until they change,
+     * so none is tried again and none is dropped.
+     */
+    default boolean isCredentialFailure(Exception failure) {
+      return false;
+    }
 
     /** The backend, as it may be printed. */
     String uri();
@@ -62,6 +72,8 @@ final class Outbox {
   private final Thread sender;
   private Call current;
   private boolean giveUp;
+  /** Set once the credentials were refused: nothing more is sent by this outbox. */
+  private String paused;
   private boolean closed;
   private boolean warned;
   private boolean failing;
@@ -94,7 +106,7 @@ final class Outbox {
   Result flush(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     synchronized (this) {
-      while (!queue.isEmpty() || current != null) {
+      while ((!queue.isEmpty() || current != null) && paused == null) {
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           break;
@@ -141,11 +153,16 @@ final class Outbox {
     return sent;
   }
 
+  /** Why sending stopped (the credentials were refused), or null while it goes on. */
+  synchronized String paused() {
+    return paused;
+  }
+
   private void sendLoop() {
     while (true) {
       Call call;
       synchronized (this) {
-        while ((queue.isEmpty() || giveUp) && !closed) {
+        while ((queue.isEmpty() || giveUp || paused != null) && !closed) {
           try {
             wait();
           } catch (InterruptedException e) {
@@ -166,6 +183,10 @@ final class Outbox {
             case SENT -> sent++;
             case DROPPED -> dropped.add(call.description() + " (" + outcome.reason + ")");
             case GAVE_UP -> queue.addFirst(call);
+            case PAUSED -> {
+              queue.addFirst(call);
+              paused = outcome.reason;
+            }
           }
         }
         notifyAll();
@@ -173,7 +194,7 @@ final class Outbox {
     }
   }
 
-  private enum OutcomeKind { SENT, DROPPED, GAVE_UP }
+  private enum OutcomeKind { SENT, DROPPED, GAVE_UP, PAUSED }
 
   private record Outcome(OutcomeKind kind, String reason) {}
 
@@ -189,6 +210,13 @@ final class Outbox {
         return new Outcome(OutcomeKind.DROPPED, e.getMessage());
       } catch (Exception e) {
         String reason = e.getClass().getSimpleName() + ": " + e.getMessage();
+        if (runner.isCredentialFailure(e)) {
+          log.warn("MLflow tracking at {} refused the credentials on {} ({}); nothing more is sent "
+              + "and every tracking call is kept in the outbox: set MLFLOW_TRACKING_USERNAME and "
+              + "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN), then run flops-aggregator "
+              + "flush-tracking or the next training", runner.uri(), call.description(), reason);
+          return new Outcome(OutcomeKind.PAUSED, reason);
+        }
         if (!runner.isRetryable(e)) {
           log.warn("MLflow tracking at {} refused {}: {}; this call is dropped and reported at "
               + "the end, training goes on", runner.uri(), call.description(), reason);

@@ -325,6 +325,11 @@ final class RestStore implements TrackingStore {
   }
 
   @Override
+  public boolean isCredentialFailure(Exception failure) {
+    return failure instanceof HttpError e && (e.status == 401 || e.status == 403);
+  }
+
+  @Override
   public boolean isRetryable(Exception failure) {
     if (failure instanceof HttpError e) {
       return e.status >= 500 || e.status == 429 || e.status == 408;

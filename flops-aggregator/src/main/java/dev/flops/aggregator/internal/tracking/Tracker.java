@@ -115,6 +115,11 @@ public final class Tracker implements AutoCloseable {
       }
 
       @Override
+      public boolean isCredentialFailure(Exception failure) {
+        return store.isCredentialFailure(failure);
+      }
+
+      @Override
       public String uri() {
         return store.uri();
       }

@@ -69,6 +69,11 @@ interface TrackingStore extends AutoCloseable {
   /** Tells whether trying a failed call again may succeed (unreachable, 5xx) or not (4xx). */
   boolean isRetryable(Exception failure);
 
+  /** Tells whether the backend refused the credentials (HTTP 401 or 403). */
+  default boolean isCredentialFailure(Exception failure) {
+    return false;
+  }
+
   @Override
   default void close() {}
 }
