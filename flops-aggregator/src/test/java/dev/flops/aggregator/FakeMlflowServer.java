@@ -211,14 +211,29 @@ final class FakeMlflowServer implements AutoCloseable {
         if (body.has("metrics")) {
           for (JsonElement m : body.getAsJsonArray("metrics")) {
             JsonObject metric = m.getAsJsonObject();
-            fields(metric, Set.of("key", "value", "timestamp"), Set.of("step"));
+            fields(metric, Set.of("key", "value", "timestamp"),
+                Set.of("step", "model_id", "dataset_name", "dataset_digest"));
             string(metric, "key");
             doubleValue(metric, "value");
             int64(metric, "timestamp");
             if (metric.has("step")) {
               int64(metric, "step");
             }
-            run.getAsJsonObject("data").getAsJsonArray("metrics").add(metric);
+            JsonObject point = metric.deepCopy();
+            point.remove("model_id");
+            JsonArray history = run.getAsJsonObject("data").getAsJsonArray("metrics");
+            if (!history.contains(point)) { // MLflow skips a point the run already holds
+              history.add(point);
+            }
+            if (metric.has("model_id")) {
+              JsonObject model = loggedModels.get(string(metric, "model_id"));
+              assertTrue(model != null, "unknown logged model in " + metric);
+              JsonObject data = model.getAsJsonObject("data");
+              if (!data.has("metrics")) {
+                data.add("metrics", new JsonArray());
+              }
+              data.getAsJsonArray("metrics").add(metric);
+            }
           }
         }
         for (String list : List.of("params", "tags")) {

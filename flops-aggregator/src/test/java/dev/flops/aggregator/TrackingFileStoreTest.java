@@ -102,6 +102,9 @@ class TrackingFileStoreTest {
       assertTrue(Files.isDirectory(model.resolve(sub)), sub);
     }
     assertEquals("FedAvg", Files.readString(model.resolve("params/strategy")));
+    String[] accuracy = Files.readString(model.resolve("metrics/accuracy")).split(" ");
+    assertEquals(List.of("0.5", "1", bestRun + "\n"), List.of(accuracy).subList(1, 4),
+        "timestamp value step run_id, as MLflow 3 writes a logged model's metric");
     assertEquals(Set.of("MLmodel", "java_env.yaml", "model.safetensors", "requirements.txt"),
         files(model.resolve("artifacts")));
     String mlmodel = Files.readString(model.resolve("artifacts/MLmodel"));

@@ -75,8 +75,12 @@ class TrackingRestTest {
   }
 
   private static List<Double> metric(JsonObject run, String key) {
+    return metric(run.getAsJsonObject("data").getAsJsonArray("metrics"), key);
+  }
+
+  private static List<Double> metric(com.google.gson.JsonArray metrics, String key) {
     List<Double> values = new ArrayList<>();
-    for (JsonElement e : run.getAsJsonObject("data").getAsJsonArray("metrics")) {
+    for (JsonElement e : metrics) {
       if (e.getAsJsonObject().get("key").getAsString().equals(key)) {
         values.add(e.getAsJsonObject().get("value").getAsDouble());
       }
@@ -168,6 +172,11 @@ class TrackingRestTest {
       assertTrue(new String(server.artifacts.get(info.experimentId() + "/" + info.parentRunId()
           + "/artifacts/model/MLmodel"), StandardCharsets.UTF_8).contains("model_id: " + modelId));
       assertEquals(12, server.artifacts.size(), server.artifacts.keySet().toString());
+      // The best round's evaluation metrics are linked to the model (the Models tab's columns);
+      // the round's own history keeps one point each.
+      JsonObject modelData = server.loggedModels.get(modelId).getAsJsonObject("data");
+      assertEquals(List.of(0.5), metric(modelData.getAsJsonArray("metrics"), "accuracy"));
+      assertEquals(List.of(0.5), metric(server.runs.get(bestRun), "accuracy"));
       assertTrue(new String(server.artifacts.get(info.experimentId() + "/" + bestRun
           + "/artifacts/model/MLmodel"), StandardCharsets.UTF_8).contains("run_id: " + bestRun));
       assertTrue(keyValues(server.runs.get(bestRun), "tags")

@@ -39,7 +39,8 @@ import java.util.concurrent.ConcurrentHashMap;
  *   meta.yaml  artifact_location, creation_timestamp, experiment_id, last_updated_timestamp,
  *              lifecycle_stage, model_id, model_type, name, source_run_id, status (1 PENDING,
  *              2 READY), status_message
- *   metrics/ params/ tags/   as a run's
+ *   metrics/&lt;key&gt;  one line per value: "&lt;timestamp_ms&gt; &lt;value&gt; &lt;step&gt; &lt;run_id&gt;"
+ *   params/ tags/   as a run's
  *   artifacts/               the model's files (MLmodel, the model file, ...)
  * </pre>
  *
@@ -303,6 +304,22 @@ final class FileStore implements TrackingStore {
       meta.put("status", MODEL_READY);
       meta.put("last_updated_timestamp", System.currentTimeMillis());
     });
+  }
+
+  @Override
+  public synchronized void logModelMetrics(String experimentId, String modelId, String runId,
+      List<MetricPoint> metrics) throws IOException {
+    Path dir = root.resolve(experimentId).resolve(MODELS).resolve(modelId).resolve("metrics");
+    if (!Files.isDirectory(dir)) {
+      throw new IllegalStateException("no logged model " + modelId + " in experiment "
+          + experimentId + " under " + root);
+    }
+    for (MetricPoint metric : metrics) {
+      // MLflow 3's logged-model metric line: timestamp value step run_id.
+      Files.writeString(dir.resolve(metric.key()), metric.timestampMs() + " "
+              + PyFloat.format(metric.value()) + " " + metric.step() + " " + runId + "\n",
+          StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    }
   }
 
   @Override

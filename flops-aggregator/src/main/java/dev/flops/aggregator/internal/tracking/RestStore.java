@@ -119,6 +119,22 @@ final class RestStore implements TrackingStore {
   @Override
   public void logBatch(String runId, List<MetricPoint> metrics, Map<String, String> params,
       Map<String, String> tags) throws IOException, InterruptedException {
+    logBatch(runId, null, metrics, params, tags);
+  }
+
+  /**
+   * Points identical to ones the run already has, now with the model's id: MLflow keeps the run's
+   * history as it is (it skips a metric point it already holds) and links them to the model.
+   */
+  @Override
+  public void logModelMetrics(String experimentId, String modelId, String runId,
+      List<MetricPoint> metrics) throws IOException, InterruptedException {
+    logBatch(runId, modelId, metrics, Map.of(), Map.of());
+  }
+
+  private void logBatch(String runId, String modelId, List<MetricPoint> metrics,
+      Map<String, String> params, Map<String, String> tags)
+      throws IOException, InterruptedException {
     JsonObject body = new JsonObject();
     body.addProperty("run_id", runId);
     JsonArray metricList = new JsonArray();
@@ -134,6 +150,9 @@ final class RestStore implements TrackingStore {
       }
       metric.addProperty("timestamp", m.timestampMs());
       metric.addProperty("step", m.step());
+      if (modelId != null) {
+        metric.addProperty("model_id", modelId);
+      }
       metricList.add(metric);
     }
     body.add("metrics", metricList);

@@ -89,6 +89,8 @@ public final class Tracker implements AutoCloseable {
   private Integer openRound;
   private Path scratch;
   private Map<String, String> strategyParams = Map.of();
+  /** Each round's evaluation metrics as logged, to link the best round's to the model. */
+  private final Map<Integer, List<TrackingStore.MetricPoint>> evaluationPoints = new TreeMap<>();
   private boolean parentConfigLogged;
   private boolean started;
 
@@ -308,6 +310,9 @@ public final class Tracker implements AutoCloseable {
         bindings.put(key(call, "model:" + ref), model.modelId());
       }
       case "upload_model" -> uploadModel(call);
+      case "log_model_metrics" -> store.logModelMetrics(requireExperiment(call),
+          require(call, "model:" + a.get("model_ref").getAsString(), "the logged model"),
+          requireRun(call, a.get("ref").getAsString()), metrics(a.getAsJsonArray("metrics")));
       case "finalize_model" -> store.finalizeLoggedModel(requireExperiment(call),
           require(call, "model:" + a.get("model_ref").getAsString(), "the logged model"));
       case "log_outputs" -> store.logOutputs(requireRun(call, a.get("ref").getAsString()),
@@ -456,6 +461,9 @@ public final class Tracker implements AutoCloseable {
     List<TrackingStore.MetricPoint> metrics = new ArrayList<>();
     roundMetrics(summary).forEach((key, value) ->
         metrics.add(new TrackingStore.MetricPoint(key, value, end, round)));
+    summary.federatedEvaluation().ifPresent(evaluation -> evaluationPoints.put(round,
+        metrics.stream().filter(m -> m.key().equals(LOSS)
+            || evaluation.metrics().containsKey(m.key())).toList()));
     Map<String, String> params = new LinkedHashMap<>(strategyParams);
     Map<String, String> configParams = configParams(fitConfig, evaluateConfig);
     params.putAll(configParams);
@@ -623,6 +631,11 @@ public final class Tracker implements AutoCloseable {
         "tags", stringMap(modelTags)));
     submit("upload_model", "upload " + what + " to the logged model", args("model_ref",
         BEST_MODEL, "target", "model", "ref", source, "model", modelJson));
+    List<TrackingStore.MetricPoint> bestPoints = evaluationPoints.get(best.round());
+    if (bestRunKnown && bestPoints != null && !bestPoints.isEmpty()) {
+      submit("log_model_metrics", "link round " + best.round() + "'s metrics to " + what,
+          args("model_ref", BEST_MODEL, "ref", source, "metrics", metricsJson(bestPoints)));
+    }
     submit("finalize_model", "finalize the logged model of " + what,
         args("model_ref", BEST_MODEL));
     List<String> runs = bestRunKnown ? List.of(source, PARENT) : List.of(PARENT);

@@ -63,6 +63,13 @@ interface TrackingStore extends AutoCloseable {
   /** Marks a logged model READY, once its artifacts are uploaded. */
   void finalizeLoggedModel(String experimentId, String modelId) throws Exception;
 
+  /**
+   * Links metrics a run logged to a logged model (MLflow 3's model metrics, the Models tab's
+   * columns); the run's own metric history is left as it is.
+   */
+  void logModelMetrics(String experimentId, String modelId, String runId,
+      List<MetricPoint> metrics) throws Exception;
+
   /** Records a logged model as an output of a run at a step (MLflow 3's run outputs). */
   void logOutputs(String runId, String modelId, long step) throws Exception;
 
