@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -202,5 +203,25 @@ class TrackingOutboxTest {
       assertFalse(info.pendingOutbox().isPresent(), "refused calls are not kept for a retry");
       assertEquals("FINISHED", status(server, info.parentRunId()));
     }
+  }
+
+  @Test
+  void flushCommand_badOptions_failWithWhatToGive() throws Exception {
+    try (LogCapture capture = new LogCapture()) {
+      assertEquals(2, FlushTrackingCommand.run(new String[] {"--outbox", dir.toString()},
+          Map.of()));
+      assertEquals(2, FlushTrackingCommand.run(new String[] {"--tracking-uri",
+          "sqlite:///mlflow.db"}, Map.of()));
+      assertEquals(2, FlushTrackingCommand.run(new String[] {"--timeout", "-1"},
+          Map.of("MLFLOW_TRACKING_URI", "http://127.0.0.1:1")));
+      String err = capture.text();
+      assertTrue(err.contains("no tracking URI: give --tracking-uri URI"), err);
+      assertTrue(err.contains("unsupported tracking URI scheme 'sqlite'"), err);
+      assertTrue(err.contains("--timeout must be 0 or more seconds but was -1"), err);
+    }
+    // Nothing waiting is not an error.
+    assertEquals(0, FlushTrackingCommand.run(new String[] {"--outbox",
+        dir.resolve("empty").toString(), "--timeout", "0"},
+        Map.of("MLFLOW_TRACKING_URI", "http://127.0.0.1:1")));
   }
 }
