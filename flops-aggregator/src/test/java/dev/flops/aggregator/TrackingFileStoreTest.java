@@ -73,7 +73,17 @@ class TrackingFileStoreTest {
     Path mlruns = dir.resolve("mlruns");
     TrackingInfo info = TrackedTrainings.train(Tracking.fileStore(mlruns)
             .experimentName("file store models").outbox(dir.resolve("outbox"))
-            .systemMetricsInterval(Duration.ofMillis(100)), 3, 61, new FederationObserver() {})
+            .systemMetricsInterval(Duration.ofMillis(100)), 3, 61, new FederationObserver() {
+              @Override
+              public void onRoundFinished(dev.flops.api.RoundSummary summary) {
+                // A warm JVM trains in a fraction of a second: make room for several samples.
+                try {
+                  Thread.sleep(250);
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+              }
+            })
         .trackingInfo().orElseThrow();
     assertEquals(List.of(), info.unsent());
     Path experiment = mlruns.resolve(info.experimentId());
