@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
  * <outbox or -> <unsent calls>}.
  *
  * <p>Options: {@code --tracking-uri URI --outbox DIR [--rounds N] [--flush-ms MS]
- * [--experiment NAME]}.
+ * [--experiment NAME] [--round-pause-ms MS]} (a pause after each round, to be killed mid-way).
  */
 public final class TrackedTrainingMain {
   private TrackedTrainingMain() {}
@@ -45,6 +45,11 @@ public final class TrackedTrainingMain {
           @Override
           public void onRoundFinished(dev.flops.api.RoundSummary summary) {
             FaultLearnerMain.say("ROUND " + summary.round());
+            try {
+              Thread.sleep(Long.parseLong(options.getOrDefault("round-pause-ms", "0")));
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
           }
         })
         .build()

@@ -224,4 +224,35 @@ class TrackingOutboxTest {
         dir.resolve("empty").toString(), "--timeout", "0"},
         Map.of("MLFLOW_TRACKING_URI", "http://127.0.0.1:1")));
   }
+
+  @Test
+  void aggregatorKilledDuringAnOutage_pendingCallsWereOnDisk_roundsItRanAreDeliveredLater()
+      throws Exception {
+    Path outbox = dir.resolve("outbox");
+    try (FakeMlflowServer server = new FakeMlflowServer()) {
+      server.down = true;
+      try (ChildJvm training = ChildJvm.start("killed-training", List.of(),
+          TrackedTrainingMain.class, dir.resolve("killed.log"), "--tracking-uri", server.uri(),
+          "--outbox", outbox.toString(), "--rounds", "50", "--round-pause-ms", "150")) {
+        training.awaitLine(l -> l.equals("ROUND 3"), Duration.ofSeconds(60));
+        Thread.sleep(600); // a few backoffs (at most 200 ms each): round 3 reaches the journal
+        training.kill(); // SIGKILL: no shutdown hook, no end of training
+      }
+      assertEquals(1, outboxFiles(outbox).size(), "the journal of the killed aggregator");
+
+      server.down = false;
+      TrackingOutbox.Result result = TrackingOutbox.flush(Tracking.server(server.uri())
+          .outbox(outbox), Duration.ofSeconds(20));
+      assertEquals(0, result.pending());
+      assertEquals(List.of(), result.refused());
+      assertEquals(List.of(), outboxFiles(outbox));
+      assertEquals(List.of(), server.violations);
+      for (int round = 1; round <= 3; round++) {
+        String name = "round " + round;
+        JsonObject run = server.runs.values().stream().filter(r -> r.getAsJsonObject("info")
+            .get("run_name").getAsString().equals(name)).findFirst().orElseThrow();
+        assertEquals("FINISHED", run.getAsJsonObject("info").get("status").getAsString(), name);
+      }
+    }
+  }
 }

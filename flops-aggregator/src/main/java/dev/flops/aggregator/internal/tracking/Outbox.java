@@ -21,7 +21,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Calls are data ({@link Call}), not closures, so that what is still undelivered at the end can
  * be written to disk by {@link OutboxFile} and delivered by a later process: {@link #flush}
- * returns the calls it could not send, the one in progress first.
+ * returns the calls it could not send, the one in progress first. While the backend fails, the
+ * {@link Journal} also gets every pending call before each wait between retries (so a process
+ * killed during an outage loses at most what came in during the last backoff), and is told when
+ * everything went out.
  */
 final class Outbox {
   private static final Logger log = LoggerFactory.getLogger(Outbox.class);
@@ -52,6 +55,23 @@ final class Outbox {
     String uri();
   }
 
+  /** Keeps the pending calls on disk while the backend fails; called on the sender thread. */
+  interface Journal {
+    /** Records every call not yet delivered, in order (replacing what was recorded before). */
+    void save(List<Call> pending);
+
+    /** Everything submitted so far was delivered or dropped: nothing needs keeping. */
+    void drained();
+
+    Journal NONE = new Journal() {
+      @Override
+      public void save(List<Call> pending) {}
+
+      @Override
+      public void drained() {}
+    };
+  }
+
   /** A call whose prerequisite (e.g. creating its run) failed for good. */
   static final class Skipped extends RuntimeException {
     private static final long serialVersionUID = 1L;
@@ -65,6 +85,10 @@ final class Outbox {
   record Result(List<Call> pending, List<String> dropped, int delivered) {}
 
   private final Runner runner;
+  private final Journal journal;
+  /** Counts submissions, so that the journal is rewritten only when something was added. */
+  private long submitted;
+  private long journaled = -1;
   private final Duration initialBackoff;
   private final Duration maxBackoff;
   private final Deque<Call> queue = new ArrayDeque<>();
@@ -80,7 +104,12 @@ final class Outbox {
   private int sent;
 
   Outbox(Runner runner, Duration initialBackoff, Duration maxBackoff) {
+    this(runner, Journal.NONE, initialBackoff, maxBackoff);
+  }
+
+  Outbox(Runner runner, Journal journal, Duration initialBackoff, Duration maxBackoff) {
     this.runner = runner;
+    this.journal = journal;
     this.initialBackoff = initialBackoff;
     this.maxBackoff = maxBackoff;
     this.sender = new Thread(this::sendLoop, "flops-tracking");
@@ -95,7 +124,13 @@ final class Outbox {
       return;
     }
     queue.add(call);
+    submitted++;
     notifyAll();
+  }
+
+  /** Queues calls as one step, so that no drain is reported between them. */
+  synchronized void submitAll(List<Call> calls) {
+    calls.forEach(this::submit);
   }
 
   /**
@@ -176,6 +211,7 @@ final class Outbox {
         current = call;
       }
       Outcome outcome = send(call);
+      boolean drained;
       synchronized (this) {
         if (current == call) {
           current = null;
@@ -189,7 +225,15 @@ final class Outbox {
             }
           }
         }
+        drained = outcome.kind == OutcomeKind.SENT || outcome.kind == OutcomeKind.DROPPED;
+        drained &= queue.isEmpty() && current == null;
+        if (drained) {
+          journaled = -1;
+        }
         notifyAll();
+      }
+      if (drained) {
+        journal.drained();
       }
     }
   }
@@ -223,6 +267,18 @@ final class Outbox {
           return new Outcome(OutcomeKind.DROPPED, "refused: " + reason);
         }
         failed(call, reason);
+        List<Call> pending = null;
+        synchronized (this) {
+          if (journaled != submitted && !giveUp && !closed) {
+            journaled = submitted;
+            pending = new ArrayList<>(queue.size() + 1);
+            pending.add(call);
+            pending.addAll(queue);
+          }
+        }
+        if (pending != null) {
+          journal.save(pending);
+        }
         synchronized (this) {
           long jittered = delay / 2 + ThreadLocalRandom.current().nextLong(delay / 2 + 1);
           long until = System.nanoTime() + jittered * 1_000_000;

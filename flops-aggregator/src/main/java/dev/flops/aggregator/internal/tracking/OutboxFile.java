@@ -56,12 +56,25 @@ final class OutboxFile {
     }
   }
 
-  /** Writes calls (with the bindings they need) durably; returns the file. */
+  /** A new file name: {@code outbox-<utc time>-<id>.jsonl}, sorting by time. */
+  static String newName(String id) {
+    return "outbox-" + ZonedDateTime.now(ZoneOffset.UTC).format(STAMP) + "-" + id + ".jsonl";
+  }
+
+  /** Writes calls (with the bindings they need) durably to a new file; returns the file. */
   static Path write(Path directory, String trackingUri, Map<String, String> bindings,
       List<Outbox.Call> calls) throws IOException {
+    return write(directory, newName(UUID.randomUUID().toString().substring(0, 8)), trackingUri,
+        bindings, calls);
+  }
+
+  /**
+   * Writes calls (with the bindings they need) durably to the file {@code name}, replacing it
+   * atomically if it exists; returns the file.
+   */
+  static Path write(Path directory, String name, String trackingUri, Map<String, String> bindings,
+      List<Outbox.Call> calls) throws IOException {
     Files.createDirectories(directory);
-    String name = "outbox-" + ZonedDateTime.now(ZoneOffset.UTC).format(STAMP) + "-"
-        + UUID.randomUUID().toString().substring(0, 8) + ".jsonl";
     Path file = directory.resolve(name);
     Path files = directory.resolve(name + ".files");
     List<Outbox.Call> kept = new ArrayList<>(calls.size());
@@ -93,8 +106,8 @@ final class OutboxFile {
     bindings.forEach(bound::addProperty);
     bindingLine.add("bindings", bound);
     Path temp = directory.resolve("." + name + ".tmp");
-    try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW,
-        StandardOpenOption.WRITE);
+    try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE,
+        StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
         BufferedWriter out = new BufferedWriter(new OutputStreamWriter(
             Channels.newOutputStream(channel), StandardCharsets.UTF_8))) {
       out.write(header + "\n");
@@ -112,7 +125,7 @@ final class OutboxFile {
       out.flush();
       channel.force(true);
     }
-    Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE);
+    Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     force(directory);
     return file;
   }
@@ -181,10 +194,18 @@ final class OutboxFile {
 
   /** Deletes delivered outbox files and the files copied next to them. */
   static void delete(List<Path> files) {
+    delete(files, true);
+  }
+
+  /**
+   * Deletes outbox files, and the files copied next to them unless calls still in memory may
+   * need them (a journal that superseded these files copies them again when it is rewritten).
+   */
+  static void delete(List<Path> files, boolean copiesToo) {
     for (Path file : files) {
       try {
         Path copies = file.resolveSibling(file.getFileName() + ".files");
-        if (Files.exists(copies)) {
+        if (copiesToo && Files.exists(copies)) {
           try (Stream<Path> walk = Files.walk(copies)) {
             for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
               Files.deleteIfExists(p);

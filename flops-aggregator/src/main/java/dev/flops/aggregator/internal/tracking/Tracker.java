@@ -82,7 +82,22 @@ public final class Tracker implements AutoCloseable {
   /** "&lt;session&gt;/&lt;name&gt;" to the backend's id or URI; written by the outbox's thread. */
   private final Map<String, String> bindings = new ConcurrentHashMap<>();
   private final Set<Integer> rounds = ConcurrentHashMap.newKeySet();
+  /**
+   * The outbox on disk: the files this tracker loaded, and its own file (a journal while the
+   * backend fails, the final spill at the end). Written by the outbox's thread (journal) and the
+   * round loop's (the end), hence the lock.
+   */
+  private final Object disk = new Object();
+  private final String outboxFileName = OutboxFile.newName(session);
+  /** Guarded by {@link #disk}. */
   private OutboxFile.Loaded loaded = OutboxFile.Loaded.empty();
+  /** Guarded by {@link #disk}: whether the journal (this tracker's file) exists. */
+  private boolean journalOnDisk;
+  /** Guarded by {@link #disk}: the loaded files' calls are in the journal; their files are gone. */
+  private boolean loadedSuperseded;
+  /** Guarded by {@link #disk}: the end wrote (or removed) this tracker's file; no more journal. */
+  private boolean finished;
+  private boolean journalFailureLogged;
   private SystemMetricsMonitor monitor;
   private Integer openRound;
   private Path scratch;
@@ -103,8 +118,17 @@ public final class Tracker implements AutoCloseable {
     this.tracking = tracking;
     this.store = store;
     this.experimentName = experimentName;
-    this.outbox = new Outbox(new CallRunner(store, bindings), tracking.initialBackoff(),
-        tracking.maxBackoff());
+    this.outbox = new Outbox(new CallRunner(store, bindings), new Outbox.Journal() {
+      @Override
+      public void save(List<Outbox.Call> pending) {
+        saveJournal(pending);
+      }
+
+      @Override
+      public void drained() {
+        journalDrained();
+      }
+    }, tracking.initialBackoff(), tracking.maxBackoff());
   }
 
   /**
@@ -219,12 +243,10 @@ public final class Tracker implements AutoCloseable {
       return;
     }
     started = true;
-    loaded = OutboxFile.load(tracking.outbox(), store.uri());
-    if (!loaded.calls().isEmpty()) {
-      bindings.putAll(loaded.bindings());
+    OutboxFile.Loaded earlier = loadOutbox();
+    if (!earlier.calls().isEmpty()) {
       log.info("delivering {} tracking call(s) that earlier trainings left in the outbox {} to "
-          + "MLflow at {}", loaded.calls().size(), tracking.outbox(), store.uri());
-      loaded.calls().forEach(outbox::submit);
+          + "MLflow at {}", earlier.calls().size(), tracking.outbox(), store.uri());
     }
     long start = event.startedAt().toEpochMilli();
     tracking.resumeRoundRunIds().forEach((round, id) -> {
@@ -521,9 +543,7 @@ public final class Tracker implements AutoCloseable {
 
   /** Delivers what waits in the outbox for this URI, without a training. */
   OutboxDelivery.Outcome deliverOutbox(Duration timeout) throws InterruptedException {
-    loaded = OutboxFile.load(tracking.outbox(), store.uri());
-    bindings.putAll(loaded.bindings());
-    loaded.calls().forEach(outbox::submit);
+    loadOutbox();
     Outbox.Result result = outbox.flush(timeout);
     List<String> unsent = new ArrayList<>(result.dropped());
     String kept = keep(result.pending(), unsent);
@@ -545,35 +565,102 @@ public final class Tracker implements AutoCloseable {
         + store.uri() + "`";
   }
 
+  /** Loads what earlier trainings left in the outbox for this URI and queues it first. */
+  private OutboxFile.Loaded loadOutbox() {
+    OutboxFile.Loaded earlier = OutboxFile.load(tracking.outbox(), store.uri());
+    synchronized (disk) {
+      loaded = earlier;
+    }
+    bindings.putAll(earlier.bindings());
+    outbox.submitAll(earlier.calls());
+    return earlier;
+  }
+
   /**
-   * Writes undelivered calls to the outbox, then deletes the outbox files this tracker loaded
-   * (their calls are either delivered or in the new file); returns the directory, or null if
-   * nothing waits.
+   * While the backend fails, keeps every pending call in this tracker's outbox file, so that a
+   * process killed during an outage loses (almost) nothing; the files it loaded are then
+   * superseded (their calls are in the journal).
+   */
+  private void saveJournal(List<Outbox.Call> pending) {
+    synchronized (disk) {
+      if (finished) {
+        return;
+      }
+      try {
+        OutboxFile.write(tracking.outbox(), outboxFileName, store.uri(), Map.copyOf(bindings),
+            pending);
+        journalOnDisk = true;
+        if (!loadedSuperseded) {
+          OutboxFile.delete(loaded.files(), false);
+          loadedSuperseded = true;
+        }
+      } catch (IOException | RuntimeException e) {
+        if (!journalFailureLogged) {
+          journalFailureLogged = true;
+          log.warn("could not keep the pending tracking calls on disk in {} ({}); they are kept "
+              + "in memory and written again at the end", tracking.outbox(), e.toString());
+        }
+      }
+    }
+  }
+
+  /** Everything was delivered: the journal and the loaded files are no longer needed. */
+  private void journalDrained() {
+    synchronized (disk) {
+      if (finished) {
+        return;
+      }
+      if (journalOnDisk) {
+        OutboxFile.delete(List.of(tracking.outbox().resolve(outboxFileName)));
+        journalOnDisk = false;
+      }
+      OutboxFile.delete(loaded.files());
+      loaded = OutboxFile.Loaded.empty();
+      loadedSuperseded = false;
+    }
+  }
+
+  /**
+   * Writes undelivered calls to the outbox (replacing this tracker's journal), then deletes the
+   * outbox files this tracker loaded (their calls are either delivered or in the new file);
+   * returns the directory, or null if nothing waits.
    */
   private String keep(List<Outbox.Call> pending, List<String> unsent) {
-    if (pending.isEmpty()) {
-      OutboxFile.delete(loaded.files());
-      loaded = OutboxFile.Loaded.empty();
-      return null;
-    }
-    try {
-      Path file = OutboxFile.write(tracking.outbox(), store.uri(), Map.copyOf(bindings), pending);
-      OutboxFile.delete(loaded.files());
-      loaded = OutboxFile.Loaded.empty();
-      for (Outbox.Call call : pending) {
-        unsent.add(call.description() + " (kept in the outbox " + file + ")");
+    synchronized (disk) {
+      // The first end replaces the journal; anything kept later (at close) gets a file of its own.
+      String name = finished ? OutboxFile.newName(UUID.randomUUID().toString().substring(0, 8))
+          : outboxFileName;
+      boolean journal = journalOnDisk && !finished;
+      finished = true;
+      journalOnDisk = false;
+      if (pending.isEmpty()) {
+        if (journal) {
+          OutboxFile.delete(List.of(tracking.outbox().resolve(name)));
+        }
+        OutboxFile.delete(loaded.files());
+        loaded = OutboxFile.Loaded.empty();
+        return null;
       }
-      if (parentRunId() != null) {
-        log.warn(pendingAdvice(pending.size(), tracking.outbox().toString()));
+      try {
+        Path file = OutboxFile.write(tracking.outbox(), name, store.uri(), Map.copyOf(bindings),
+            pending);
+        OutboxFile.delete(loaded.files());
+        loaded = OutboxFile.Loaded.empty();
+        for (Outbox.Call call : pending) {
+          unsent.add(call.description() + " (kept in the outbox " + file + ")");
+        }
+        if (parentRunId() != null) {
+          log.warn(pendingAdvice(pending.size(), tracking.outbox().toString()));
+        }
+        return tracking.outbox().toString();
+      } catch (IOException | RuntimeException e) {
+        log.error("{} tracking call(s) could not be written to the outbox {} and are lost: {}",
+            pending.size(), tracking.outbox(), e.toString());
+        for (Outbox.Call call : pending) {
+          unsent.add(call.description() + " (lost: the outbox could not be written: " + e + ")");
+        }
+        return null;
       }
-      return tracking.outbox().toString();
-    } catch (IOException | RuntimeException e) {
-      log.error("{} tracking call(s) could not be written to the outbox {} and are lost: {}",
-          pending.size(), tracking.outbox(), e.toString());
-      for (Outbox.Call call : pending) {
-        unsent.add(call.description() + " (lost: the outbox could not be written: " + e + ")");
-      }
-      return null;
     }
   }
 
