@@ -138,6 +138,13 @@ class TrackingAuthTest {
           "MLFLOW_TRACKING_USERNAME") && logs.contains("flush-tracking"), logs);
       assertFalse(logs.contains(wrong), logs);
       assertFalse(logs.contains("Rate limit"), logs);
+      try (java.util.stream.Stream<Path> files = java.nio.file.Files.walk(outbox)) {
+        for (Path file : files.filter(f -> f.toString().endsWith(".jsonl")).toList()) {
+          String kept = java.nio.file.Files.readString(file);
+          assertFalse(kept.contains(wrong) || kept.contains(USER + ":"), "no credentials on "
+              + "disk: " + kept);
+        }
+      }
 
       // With the right password, the same outbox is delivered in full.
       String right = java.net.URLEncoder.encode(PASSWORD, StandardCharsets.UTF_8);
