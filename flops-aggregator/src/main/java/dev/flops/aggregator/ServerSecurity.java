@@ -2,6 +2,7 @@ package dev.flops.aggregator;
 
 import dev.flops.aggregator.internal.CallLimiter;
 import dev.flops.aggregator.internal.LearnerAuthenticator;
+import dev.flops.aggregator.internal.LearnerCertificate;
 import dev.flops.api.Secret;
 import dev.flops.proto.security.Hosts;
 import dev.flops.proto.security.TlsFiles;
@@ -89,6 +90,10 @@ final class ServerSecurity {
       builder.intercept(LearnerAuthenticator.sharedToken(sharedToken));
     } else if (!learnerTokens.isEmpty()) {
       builder.intercept(LearnerAuthenticator.learnerTokens(learnerTokens));
+    }
+    if (clientCertificateAuthorities != null) {
+      // Runs before the token check, which needs the certificate's names to bind them.
+      builder.intercept(LearnerCertificate.interceptor());
     }
     return builder;
   }

@@ -1,5 +1,6 @@
 package dev.flops.aggregator.internal;
 
+import com.google.protobuf.ByteString;
 import dev.flops.api.Config;
 import dev.flops.api.EvaluateResult;
 import dev.flops.api.FitResult;
@@ -234,6 +235,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
             .setTaskId(taskId)
             .setKind(kind)
             .setParametersId(parametersId)
+            .setCapability(task.capability)
             .putAllConfig(Scalars.toWire(config)))
         .build();
     if (session == null || !session.send(message)) {
@@ -282,7 +284,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       DownloadRequest request, StreamObserver<ParameterMessage> responseObserver) {
     try {
       WireProtocol.checkVersion(request.getEnvelope());
-      PendingTask task = ownedTask(request.getTaskId(), request.getLearnerId(), request.getEnvelope());
+      PendingTask task = transferTask(request.getTaskId(), request.getLearnerId(),
+          request.getCapability(), request.getEnvelope());
       if (task.isDone()) {
         throw Status.FAILED_PRECONDITION
             .withDescription(task + " has already ended: " + task.describeEnd())
@@ -310,7 +313,52 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     return new Upload(call);
   }
 
-  private PendingTask ownedTask(String taskId, String learnerId, Envelope envelope) {
+  /**
+   * The task a download or upload acts for, once it proved it comes from the control stream the
+   * task was sent to: it presents the task's capability, which only that stream received, and
+   * the same token and certificate as that stream. A refusal leaves the task untouched, so its
+   * owner's own transfer still counts. Task ids are labels that anyone can guess: telling a
+   * stranger that one is pending (PERMISSION_DENIED) rather than ended (NOT_FOUND) reveals
+   * nothing that authorises anything, and an honest late learner gets the true reason.
+   */
+  private PendingTask transferTask(String taskId, String learnerId, ByteString capability,
+      Envelope envelope) {
+    PendingTask task = pendingTask(taskId);
+    LearnerSession owner = task.session;
+    if (!TaskCapability.matches(task.capability, capability) || owner == null) {
+      throw Status.PERMISSION_DENIED.withDescription(String.format(
+              "task '%s' belongs to another learner: this call does not carry the capability "
+                  + "the task came with on its learner's control stream; a learner can download "
+                  + "and upload only for the tasks it was sent", taskId))
+          .asRuntimeException();
+    }
+    if (!owner.caller.equals(Caller.current())) {
+      throw Status.PERMISSION_DENIED.withDescription(String.format(
+              "task '%s' belongs to another learner: this call presents another learner token "
+                  + "or certificate than the control stream the task was sent to", taskId))
+          .asRuntimeException();
+    }
+    if (!task.learnerId.equals(learnerId)) {
+      throw Status.PERMISSION_DENIED.withDescription(String.format(
+              "task '%s' belongs to another learner: it was given to %s but the call names "
+                  + "learner '%s'", taskId, task.learnerId, learnerId))
+          .asRuntimeException();
+    }
+    return inRound(task, envelope);
+  }
+
+  /** The task a message on {@code session}'s own control stream is about. */
+  private PendingTask sessionTask(String taskId, LearnerSession session, Envelope envelope) {
+    PendingTask task = pendingTask(taskId);
+    if (task.session != session) {
+      throw Status.PERMISSION_DENIED
+          .withDescription("task '" + taskId + "' belongs to another learner or connection")
+          .asRuntimeException();
+    }
+    return inRound(task, envelope);
+  }
+
+  private PendingTask pendingTask(String taskId) {
     PendingTask task = tasks.get(taskId);
     if (task == null) {
       throw Status.NOT_FOUND
@@ -318,11 +366,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
               + "round is over) or never existed; a late update is discarded")
           .asRuntimeException();
     }
-    if (!task.learnerId.equals(learnerId) || !callerOwns(task)) {
-      throw Status.PERMISSION_DENIED
-          .withDescription("task '" + taskId + "' belongs to another learner")
-          .asRuntimeException();
-    }
+    return task;
+  }
+
+  private PendingTask inRound(PendingTask task, Envelope envelope) {
+    String taskId = task.taskId;
     if (envelope.getRound() != task.round || task.round != currentRound) {
       throw Status.FAILED_PRECONDITION.withDescription(String.format(
               "message is for round %d but task '%s' is in round %d and the aggregator is in "
@@ -330,16 +378,6 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           .asRuntimeException();
     }
     return task;
-  }
-
-  /** With per-learner tokens, whether the caller's token is that of the task's learner. */
-  private boolean callerOwns(PendingTask task) {
-    String authenticated = LearnerAuthenticator.AUTHENTICATED_NAME.get();
-    if (authenticated == null) {
-      return true;
-    }
-    LearnerSession owner = sessions.get(task.learnerId);
-    return owner != null && owner.name.equals(authenticated);
   }
 
   private static Status refusal(WireFormatException e) {
@@ -410,7 +448,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         switch (message.getBodyCase()) {
           case EVALUATE_RESULT -> evaluated(message);
           case TASK_FAILURE -> {
-            PendingTask task = ownedTask(message.getTaskFailure().getTaskId(), session.id,
+            PendingTask task = sessionTask(message.getTaskFailure().getTaskId(), session,
                 message.getEnvelope());
             if (task.fail("learner reported: " + message.getTaskFailure().getMessage())) {
               log.warn("{} failed on the learner: {}", task, message.getTaskFailure().getMessage());
@@ -455,7 +493,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       synchronized (membership) {
         known = !key.isEmpty() && identities.containsKey(key);
         String id = key.isEmpty() ? newLearnerId() : identities.computeIfAbsent(key, k -> newLearnerId());
-        session = new LearnerSession(id, name, outbound);
+        session = new LearnerSession(id, name, Caller.current(), outbound);
         session.send(AggregatorMessage.newBuilder()
             .setEnvelope(WireProtocol.envelope(0))
             .setWelcome(Welcome.newBuilder().setLearnerId(id))
@@ -478,7 +516,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
 
     private void evaluated(LearnerMessage message) {
       var result = message.getEvaluateResult();
-      PendingTask task = ownedTask(result.getTaskId(), session.id, message.getEnvelope());
+      PendingTask task = sessionTask(result.getTaskId(), session, message.getEnvelope());
       if (task.kind != TaskKind.EVALUATE) {
         throw Status.FAILED_PRECONDITION
             .withDescription(task + " is not an evaluate task").asRuntimeException();
@@ -604,7 +642,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
      * only once the manifest is known to be within the limits and to match the global model.
      */
     private void start(UploadHeader h, Envelope envelope) {
-      PendingTask owned = ownedTask(h.getTaskId(), h.getLearnerId(), envelope);
+      PendingTask owned =
+          transferTask(h.getTaskId(), h.getLearnerId(), h.getCapability(), envelope);
       if (owned.kind != TaskKind.FIT) {
         throw Status.FAILED_PRECONDITION
             .withDescription(owned + " is not a fit task").asRuntimeException();

@@ -231,7 +231,7 @@ public final class ControlSession {
         heldParametersId = null;
         // No local keeps the received copy: once the model has taken it, it can be collected,
         // so the learner holds at most three copies of the model (received, working, sending).
-        trainer.model().setParameters(download(round, task.getTaskId()));
+        trainer.model().setParameters(download(round, task));
         heldParametersId = parametersId.isEmpty() ? null : parametersId;
       } else {
         log.debug("{}: the model already holds parameters {}; no download", what, parametersId);
@@ -240,7 +240,7 @@ public final class ControlSession {
       if (task.getKind() == TaskKind.FIT) {
         heldParametersId = null; // training changes the model's parameters
         FitResult result = trainer.fit(config);
-        upload(round, task.getTaskId(), result);
+        upload(round, task, result);
       } else if (task.getKind() == TaskKind.EVALUATE) {
         EvaluateResult result = trainer.evaluate(config);
         out.onNext(LearnerMessage.newBuilder()
@@ -297,13 +297,14 @@ public final class ControlSession {
     }
   }
 
-  private Parameters download(long round, String taskId) {
+  private Parameters download(long round, Task task) {
     Iterator<ParameterMessage> messages = FederationGrpc.newBlockingStub(channel)
         .withMaxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
         .downloadParameters(DownloadRequest.newBuilder()
             .setEnvelope(WireProtocol.envelope(round))
             .setLearnerId(learnerId)
-            .setTaskId(taskId)
+            .setTaskId(task.getTaskId())
+            .setCapability(task.getCapability())
             .build());
     ParameterDecoder decoder = null;
     while (messages.hasNext()) {
@@ -330,12 +331,13 @@ public final class ControlSession {
     return decoder.finish(true);
   }
 
-  private void upload(long round, String taskId, FitResult result)
+  private void upload(long round, Task task, FitResult result)
       throws InterruptedException {
     EncodedParameters encoded = EncodedParameters.encode(result.parameters());
     UploadHeader header = UploadHeader.newBuilder()
         .setLearnerId(learnerId)
-        .setTaskId(taskId)
+        .setTaskId(task.getTaskId())
+        .setCapability(task.getCapability())
         .setNumExamples(result.numExamples())
         .putAllMetrics(Scalars.metricsToWire(result.metrics()))
         .setManifest(encoded.manifest())
