@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.api.Parameters;
 import dev.flops.api.RoundSummary;
+import dev.flops.api.Secret;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.learner.Learner;
@@ -14,6 +15,7 @@ import dev.flops.learner.LearnerException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -133,6 +135,45 @@ class TlsTest {
         message);
     assertTrue(message.contains("check that this learner's is signed by the CA the aggregator "
         + "trusts"), message);
+  }
+
+  @Test
+  void mutualTlsAndLearnerTokens_certificateOfOneLearnerWithTokenOfAnother_permissionDenied()
+      throws Exception {
+    Secret tokenA = TokenTest.newToken();
+    Secret tokenB = TokenTest.newToken();
+    try (Aggregator aggregator = Aggregator.builder()
+        .host("127.0.0.1").port(0)
+        .model(new ArrayModel(initial))
+        .strategy(FedAvg.builder().rounds(1).build())
+        .learnerWaitTimeout(Duration.ofSeconds(60))
+        .tls(federation.aggregatorCertificate(), federation.aggregatorKey())
+        .requireClientCertificates(federation.ca())
+        .learnerTokens(Map.of("a", tokenA, "b", tokenB))
+        .build().start()) {
+      // b's certificate with a's token, calling itself a (the name its token binds).
+      FakeTrainer trainer = FakeTrainer.adding(initial, 1f, 10);
+      CompletableFuture<Void> learner = Federations.startLearner("a", aggregator.port(), trainer,
+          b -> b.trustedCertificates(federation.ca())
+              .clientCertificate(federation.certificate("b"), federation.key("b"))
+              .token(tokenA));
+      ExecutionException failure =
+          assertThrows(ExecutionException.class, () -> learner.get(20, TimeUnit.SECONDS));
+      String message = failure.getCause().getMessage();
+      assertTrue(message.contains("PERMISSION_DENIED: this learner's certificate is issued to "
+          + "'b' but its token belongs to learner 'a'"), message);
+      assertTrue(message.contains("give it the certificate and the token issued for one name"),
+          message);
+      assertEquals(0, trainer.model().sets(), "the learner never received parameters");
+
+      // The same learner with its own certificate trains.
+      CompletableFuture<Void> own = Federations.startLearner("a", aggregator.port(),
+          FakeTrainer.adding(initial, 1f, 10), b -> b.trustedCertificates(federation.ca())
+              .clientCertificate(federation.certificate("a"), federation.key("a"))
+              .token(tokenA));
+      assertEquals(1, aggregator.train().rounds().get(0).fitSucceeded());
+      own.get(10, TimeUnit.SECONDS);
+    }
   }
 
   /**
