@@ -1,6 +1,8 @@
 package dev.flops.aggregator;
 
 import dev.flops.aggregator.internal.CallLimiter;
+import dev.flops.aggregator.internal.HandshakeObserver;
+import dev.flops.aggregator.internal.HandshakeRefusals;
 import dev.flops.aggregator.internal.LearnerAuthenticator;
 import dev.flops.aggregator.internal.LearnerCertificate;
 import dev.flops.api.Secret;
@@ -48,6 +50,8 @@ final class ServerSecurity {
   Duration maxConnectionIdle = DEFAULT_MAX_CONNECTION_IDLE;
   /** Null: connections live as long as they are used (a learner's control stream spans rounds). */
   Duration maxConnectionAge;
+  /** Where refused TLS handshakes are logged, at most a line per peer address a minute. */
+  private final HandshakeRefusals handshakeRefusals = new HandshakeRefusals();
   /** The limiter of the running server, closed with it. */
   private CallLimiter limiter;
 
@@ -117,7 +121,7 @@ final class ServerSecurity {
         tls.trustManager(clientCertificateAuthorities.toFile())
             .clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
       }
-      return tls.build();
+      return HandshakeObserver.observe(tls.build(), handshakeRefusals);
     } catch (IOException e) {
       throw new UncheckedIOException(
           "cannot read the aggregator's TLS files: " + e.getMessage(), e);

@@ -63,6 +63,60 @@ class TlsTest {
   }
 
   @Test
+  void tls_certificateForAnotherHost_nameMismatchDiagnosed() throws Exception {
+    TestCertificates elsewhere = TestCertificates.forHostsOnly(
+        certificates.resolve("elsewhere"), "aggregator.example.org", "10.1.2.3");
+    try (LogCapture log = new LogCapture();
+        Aggregator aggregator = Aggregator.builder()
+            .host("127.0.0.1").port(0)
+            .model(new ArrayModel(initial))
+            .tls(elsewhere.aggregatorCertificate(), elsewhere.aggregatorKey())
+            .build().start()) {
+      // Dialled by address and by host name: each gets the names and the fix for its kind.
+      for (String host : List.of("127.0.0.1", "localhost")) {
+        FakeTrainer trainer = FakeTrainer.adding(initial, 1f, 10);
+        CompletableFuture<Void> learner = Federations.startLearner("a", aggregator.port(),
+            trainer, b -> b.aggregator(host, aggregator.port())
+                .trustedCertificates(elsewhere.ca()));
+        ExecutionException failure =
+            assertThrows(ExecutionException.class, () -> learner.get(20, TimeUnit.SECONDS));
+        String message = failure.getCause().getMessage();
+        assertTrue(message.contains("the TLS handshake failed: the aggregator's certificate is "
+            + "trusted but does not name the host dialled, " + host + ": it names "
+            + "aggregator.example.org, 10.1.2.3; dial one of those names"), message);
+        assertTrue(message.contains("or reissue the aggregator's certificate with "
+            + (host.equals("localhost") ? "DNS:" : "IP:") + host
+            + " among its subject alternative names"), message);
+        assertEquals(0, trainer.model().sets());
+      }
+      // The aggregator saw the refusals too, with the peer's address: one line for both, since
+      // they came from one address within a minute.
+      String logged = log.text();
+      assertEquals(1, count(logged, "refused a TLS handshake from /127.0.0.1:"), logged);
+    }
+  }
+
+  @Test
+  void tls_plaintextLearnerRetrying_aggregatorLogsOneLineForItsAddress() throws Exception {
+    try (LogCapture log = new LogCapture()) {
+      refused(false, b -> b.connectTimeout(Duration.ofSeconds(2)));
+      String logged = log.text();
+      assertEquals(1, count(logged, "refused a TLS handshake from /127.0.0.1:"), logged);
+      assertTrue(logged.contains("the peer does not speak TLS"), logged);
+      // The learner tried several times within the minute; the aggregator logged it once.
+      assertTrue(count(logged, "not reachable yet") >= 2, logged);
+    }
+  }
+
+  private static int count(String text, String part) {
+    int count = 0;
+    for (int at = text.indexOf(part); at >= 0; at = text.indexOf(part, at + 1)) {
+      count++;
+    }
+    return count;
+  }
+
+  @Test
   void tls_plaintextLearner_neverJoins() throws Exception {
     String message = refused(false, b -> b.connectTimeout(Duration.ofSeconds(3)));
     assertTrue(message.contains("was not reachable for PT3S"), message);

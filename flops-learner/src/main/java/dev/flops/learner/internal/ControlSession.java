@@ -184,6 +184,11 @@ public final class ControlSession {
       root = root.getCause();
     }
     String what = String.valueOf(root.getMessage());
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof CertificateNameMismatchException mismatch) {
+        return nameMismatchAdvice(mismatch);
+      }
+    }
     if (root instanceof GeneralSecurityException) {
       return "this learner does not trust the aggregator's certificate (" + what + "); give it "
           + "the root certificate that signed the aggregator's (trustedCertificates, "
@@ -197,6 +202,15 @@ public final class ControlSession {
     return "the aggregator refused the handshake (" + what + "); if it requires learner "
         + "certificates, check that this learner's is signed by the CA the aggregator trusts "
         + "(--client-ca there) and has not expired";
+  }
+
+  private static String nameMismatchAdvice(CertificateNameMismatchException mismatch) {
+    String host = mismatch.host();
+    boolean address = host.matches("[0-9.]+") || host.contains(":");
+    return mismatch.getMessage() + "; dial one of those names (--aggregator NAME:PORT, "
+        + "Learner.builder().aggregator(...)), or reissue the aggregator's certificate with "
+        + (address ? "IP:" : "DNS:") + host + " among its subject alternative names "
+        + "(bin/make-test-certs --host " + host + ")";
   }
 
   /**
