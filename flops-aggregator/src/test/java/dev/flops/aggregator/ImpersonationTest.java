@@ -133,6 +133,8 @@ class ImpersonationTest {
       assertEquals((NAMES.size() - 1) * NAMES.size() * 3 * 2, refusals.size());
       assertTrue(refusals.get(0).contains("belongs to another learner: this call does not carry "
           + "the capability the task came with on its learner's control stream"), refusals.get(0));
+      assertTrue(refusals.get(0).contains("this call carries no capability at all"),
+          refusals.get(0));
       // The attacker gives up its own task; the honest learners upload after the attack.
       attacker.send(LearnerMessage.newBuilder()
           .setEnvelope(WireProtocol.envelope(own.round()))

@@ -313,37 +313,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     return new Upload(call);
   }
 
-  /**
-   * The task a download or upload acts for, once it proved it comes from the control stream the
-   * task was sent to: it presents the task's capability, which only that stream received, and
-   * the same token and certificate as that stream. A refusal leaves the task untouched, so its
-   * owner's own transfer still counts. Task ids are labels that anyone can guess: telling a
-   * stranger that one is pending (PERMISSION_DENIED) rather than ended (NOT_FOUND) reveals
-   * nothing that authorises anything, and an honest late learner gets the true reason.
-   */
+  /** The task a download or upload acts for, once it proved it may ({@link TaskCapability}). */
   private PendingTask transferTask(String taskId, String learnerId, ByteString capability,
       Envelope envelope) {
     PendingTask task = pendingTask(taskId);
-    LearnerSession owner = task.session;
-    if (!TaskCapability.matches(task.capability, capability) || owner == null) {
-      throw Status.PERMISSION_DENIED.withDescription(String.format(
-              "task '%s' belongs to another learner: this call does not carry the capability "
-                  + "the task came with on its learner's control stream; a learner can download "
-                  + "and upload only for the tasks it was sent", taskId))
-          .asRuntimeException();
-    }
-    if (!owner.caller.equals(Caller.current())) {
-      throw Status.PERMISSION_DENIED.withDescription(String.format(
-              "task '%s' belongs to another learner: this call presents another learner token "
-                  + "or certificate than the control stream the task was sent to", taskId))
-          .asRuntimeException();
-    }
-    if (!task.learnerId.equals(learnerId)) {
-      throw Status.PERMISSION_DENIED.withDescription(String.format(
-              "task '%s' belongs to another learner: it was given to %s but the call names "
-                  + "learner '%s'", taskId, task.learnerId, learnerId))
-          .asRuntimeException();
-    }
+    TaskCapability.checkTransfer(task, learnerId, capability);
     return inRound(task, envelope);
   }
 

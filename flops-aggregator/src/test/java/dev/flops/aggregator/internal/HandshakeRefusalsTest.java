@@ -19,7 +19,8 @@ class HandshakeRefusalsTest {
 
   @Test
   void onePeerRetrying_oneLineAMinute_thenTheCountOfTheUnlogged() {
-    SSLHandshakeException alert = new SSLHandshakeException("Received fatal alert: bad_certificate");
+    SSLHandshakeException alert =
+        new SSLHandshakeException("Received fatal alert: bad_certificate");
     for (int i = 0; i < 5; i++) {
       refusals.refused(new InetSocketAddress("10.0.0.7", 40000 + i), alert);
       now.addAndGet(1_000_000_000L); // one attempt a second
