@@ -192,7 +192,7 @@ public final class ControlSession {
     if (root instanceof GeneralSecurityException) {
       return "this learner does not trust the aggregator's certificate (" + what + "); give it "
           + "the root certificate that signed the aggregator's (trustedCertificates, "
-          + "--trust-file) and check that this certificate names the host dialled";
+          + "--trust-file)";
     }
     if (what.contains("CERTIFICATE_REQUIRED")) {
       return "the aggregator requires a learner certificate (mutual TLS) and this learner "
