@@ -97,8 +97,8 @@ public final class HandshakeRefusals {
       }
     }
     Throwable shown = ssl != null ? ssl : cause;
-    return shown.getMessage() + "; the learner's log says what it needs (a learner that does not "
-        + "trust this certificate or finds it does not name the host it dialled ends the "
-        + "handshake with an alert)";
+    // The engine's words do not say which side refused (an alert the learner sent, or a learner
+    // certificate this side refused); the learner's own message does, with the fix.
+    return shown.getMessage() + "; the learner's log says which side refused and what to change";
   }
 }

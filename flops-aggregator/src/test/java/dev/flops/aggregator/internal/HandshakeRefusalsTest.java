@@ -27,7 +27,8 @@ class HandshakeRefusalsTest {
     }
     assertEquals(1, lines.size(), lines::toString);
     assertTrue(lines.get(0).startsWith("refused a TLS handshake from /10.0.0.7:40000: Received "
-        + "fatal alert: bad_certificate; the learner's log says what it needs"), lines.get(0));
+        + "fatal alert: bad_certificate; the learner's log says which side refused"),
+        lines.get(0));
 
     now.addAndGet(HandshakeRefusals.INTERVAL_NANOS);
     refusals.refused(new InetSocketAddress("10.0.0.7", 40010), alert);
