@@ -19,6 +19,7 @@ import dev.flops.api.strategy.AveragingKernel;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.Strategy;
 import dev.flops.proto.codec.WireProtocol;
+import dev.flops.proto.v1.FederationOutcome;
 import io.grpc.Server;
 import java.io.IOException;
 import java.net.BindException;
@@ -144,6 +145,7 @@ public final class Aggregator implements AutoCloseable {
     this.keepAliveTime = builder.keepAliveTime;
     this.keepAliveTimeout = builder.keepAliveTimeout;
     this.permitKeepAliveTime = builder.permitKeepAliveTime;
+    service.permitKeepAliveTime(permitKeepAliveTime);
     if (builder.executor != null) {
       this.executor = builder.executor;
       this.ownedExecutor = null;
@@ -393,14 +395,23 @@ public final class Aggregator implements AutoCloseable {
         loop.resumeFrom(resumeFrom);
       }
     }
+    // The learners hear how it ended: they exit non-zero after a failure, so that a supervisor
+    // restarts them for the resumed aggregator.
+    FederationOutcome outcome = FederationOutcome.STOPPED;
+    String end = "it was interrupted";
     try {
-      return loop.run();
+      TrainingResult result = loop.run();
+      outcome = FederationOutcome.SUCCEEDED;
+      end = result.rounds().size() + " rounds completed";
+      return result;
     } catch (InterruptedException e) {
       throw e;
     } catch (Exception e) {
+      outcome = FederationOutcome.FAILED;
+      end = e.getMessage();
       throw new TrainingException("federated training failed: " + e.getMessage(), e);
     } finally {
-      service.shutdownLearners("training finished");
+      service.shutdownLearners(outcome, end);
       tracker.close();
     }
   }
@@ -412,7 +423,7 @@ public final class Aggregator implements AutoCloseable {
   @Override
   public synchronized void close() {
     if (server != null) {
-      service.shutdownLearners("aggregator closed");
+      service.shutdownLearners(FederationOutcome.STOPPED, "it was closed");
       server.shutdown();
       try {
         if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
