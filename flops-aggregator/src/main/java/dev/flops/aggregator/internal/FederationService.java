@@ -441,6 +441,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     private boolean closed;
     /** The learner's keepalive time as its Hello says, in milliseconds; 0 if not said. */
     private long keepAliveMillis;
+    private final long openedNanos = System.nanoTime();
 
     ControlStream(StreamObserver<AggregatorMessage> outbound) {
       this.outbound = outbound;
@@ -592,9 +593,12 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         closed = true;
         Status status = Status.fromThrowable(t);
         long permit = permitKeepAliveMillis;
-        if (session != null && keepAliveMillis > 0 && keepAliveMillis < permit) {
+        long openMillis = (System.nanoTime() - openedNanos) / 1_000_000;
+        if (session != null && keepAliveMillis > 0 && keepAliveMillis < permit
+            && openMillis >= keepAliveMillis) {
           // gRPC does not tell the service why it closed a connection; a learner that pinged
-          // more often than permitted has most likely been sent GOAWAY too_many_pings.
+          // more often than permitted, for long enough to have pinged, has most likely been sent
+          // GOAWAY too_many_pings.
           log.warn("learner {} disconnected ({}): it pings every {} ms but this aggregator "
                   + "permits one ping per {} ms, so gRPC most likely closed its connection with "
                   + "too_many_pings; raise the learner's keepAlive time to at least {} ms, or "
