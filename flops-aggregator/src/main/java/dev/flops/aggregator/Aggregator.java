@@ -56,8 +56,10 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * <p>At the end of {@link #train()} the learners are told to shut down. The model copy holds the
- * final global parameters afterwards.
+ * <p>At the end of {@link #train()} the learners are told to shut down, and whether the training
+ * succeeded or failed (a learner then exits non-zero); learners that connect after that, until
+ * {@link #close()}, are told the same at once. The model copy holds the final global parameters
+ * afterwards.
  *
  * <p>Training is tracked in MLflow as {@link Builder#tracking(Tracking)} says; by default in
  * MLflow's file store under {@code ./mlruns}, or at {@code MLFLOW_TRACKING_URI} when that is set.
@@ -367,7 +369,8 @@ public final class Aggregator implements AutoCloseable {
   }
 
   /**
-   * Runs every round, then tells the learners to shut down. Blocks until done.
+   * Runs every round, then tells the learners to shut down with the outcome (succeeded, failed
+   * with the reason, or stopped when interrupted). Blocks until done.
    *
    * @return the per-round summaries, the best round and the final parameters
    * @throws TrainingException if training stops before its last round (e.g. too few learners

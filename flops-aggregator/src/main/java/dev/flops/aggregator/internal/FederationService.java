@@ -442,6 +442,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     /** The learner's keepalive time as its Hello says, in milliseconds; 0 if not said. */
     private long keepAliveMillis;
     private final long openedNanos = System.nanoTime();
+    /** Whether the session counts as a member; false while it pings more often than permitted. */
+    private boolean admitted;
 
     ControlStream(StreamObserver<AggregatorMessage> outbound) {
       this.outbound = outbound;
@@ -463,6 +465,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           keepAliveMillis = message.getHello().getKeepaliveTimeMs();
           join(message.getHello().getLearnerName(), message.getHello().getLearnerKey());
           return;
+        }
+        if (!admitted) {
+          throw Status.FAILED_PRECONDITION.withDescription("this connection was not admitted: "
+              + "it pings more often than permitKeepAliveTime; reconnect with a keepalive of at "
+              + "least " + permitKeepAliveMillis + " ms").asRuntimeException();
         }
         switch (message.getBodyCase()) {
           case EVALUATE_RESULT -> evaluated(message);
@@ -538,6 +545,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
               + "keepalive of at least {} ms", session, pings, permit, permit);
           return;
         }
+        admitted = true;
         previous = sessions.put(id, session);
         membership.notifyAll();
       }
