@@ -12,6 +12,15 @@ import dev.flops.api.RoundSummary;
 import dev.flops.api.Tensor;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
+import dev.flops.proto.v1.FederationGrpc;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ForwardingClientCall;
+import io.grpc.ForwardingClientCallListener;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
@@ -140,6 +149,62 @@ class RefusalPolicyTest {
       assertTrue(message.contains("Raise roundTimeout (now PT0.3S) or give the learners less work "
           + "per round: 1 timed out; start more learners or lower minFitLearners"), message);
       assertFalse(message.contains("model or data"), message);
+    }
+  }
+
+  /** Cancels every download of the learner once its first message arrived: a broken transfer. */
+  private static ClientInterceptor breakDownloads() {
+    return new ClientInterceptor() {
+      @Override
+      public <Q, A> ClientCall<Q, A> interceptCall(
+          MethodDescriptor<Q, A> method, CallOptions options, Channel next) {
+        ClientCall<Q, A> call = next.newCall(method, options);
+        if (!method.getFullMethodName()
+            .equals(FederationGrpc.getDownloadParametersMethod().getFullMethodName())) {
+          return call;
+        }
+        return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
+          @Override
+          public void start(Listener<A> listener, Metadata headers) {
+            super.start(new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(
+                listener) {
+              @Override
+              public void onMessage(A message) {
+                super.onMessage(message);
+                cancel("the learner's network broke", null);
+              }
+            }, headers);
+          }
+        };
+      }
+    };
+  }
+
+  @Test
+  void brokenDownload_reportedByTheLearner_isADisconnection_notALearnerError() throws Exception {
+    Parameters initial = Federations.randomParameters(74, true); // 2 chunks
+    try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
+        .model(new ArrayModel(initial))
+        .strategy(FedAvg.builder().rounds(1).minAvailableLearners(2)
+            .roundTimeout(Duration.ofSeconds(60))
+            .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
+            .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
+            .build())
+        .build().start()) {
+      Federations.startLearner("steady", aggregator.port(),
+          new DeterministicTrainer("steady", initial));
+      Federations.startLearner("broken", aggregator.port(),
+          new DeterministicTrainer("broken", initial), b -> b.interceptor(breakDownloads()));
+
+      long start = System.nanoTime();
+      TrainingResult result = aggregator.train();
+
+      RoundSummary round = result.finalRound();
+      assertEquals(1, round.fitFailed(), round.toString());
+      LearnerFailure failure = round.failures().get(0);
+      assertTrue(failure.reason().contains("the transfer broke off: CANCELLED"), failure.reason());
+      assertEquals(LearnerFailure.Kind.DISCONNECTED, failure.kind(), failure.toString());
+      assertTrue((System.nanoTime() - start) / 1e9 < 20, "reported at once, not at the timeout");
     }
   }
 

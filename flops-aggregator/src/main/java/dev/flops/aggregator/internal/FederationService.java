@@ -22,6 +22,7 @@ import dev.flops.proto.v1.FederationOutcome;
 import dev.flops.proto.v1.LearnerMessage;
 import dev.flops.proto.v1.ParameterMessage;
 import dev.flops.proto.v1.Task;
+import dev.flops.proto.v1.TaskFailureCause;
 import dev.flops.proto.v1.TaskKind;
 import dev.flops.proto.v1.UploadHeader;
 import dev.flops.proto.v1.UploadMessage;
@@ -476,8 +477,9 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           case TASK_FAILURE -> {
             PendingTask task = ownedTask(message.getTaskFailure().getTaskId(), session.id,
                 message.getEnvelope());
-            if (task.fail(Kind.LEARNER_ERROR,
-                "learner reported: " + message.getTaskFailure().getMessage())) {
+            Kind kind = message.getTaskFailure().getCause() == TaskFailureCause.TRANSFER_BROKEN
+                ? Kind.DISCONNECTED : Kind.LEARNER_ERROR;
+            if (task.fail(kind, "learner reported: " + message.getTaskFailure().getMessage())) {
               log.warn("{} failed on the learner: {}", task, message.getTaskFailure().getMessage());
             }
           }

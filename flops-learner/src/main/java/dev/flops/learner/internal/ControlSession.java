@@ -20,6 +20,7 @@ import dev.flops.proto.v1.LearnerMessage;
 import dev.flops.proto.v1.ParameterMessage;
 import dev.flops.proto.v1.Task;
 import dev.flops.proto.v1.TaskFailure;
+import dev.flops.proto.v1.TaskFailureCause;
 import dev.flops.proto.v1.TaskKind;
 import dev.flops.proto.v1.UploadHeader;
 import io.grpc.Channel;
@@ -315,7 +316,7 @@ public final class ControlSession {
         // The transfer broke, not the aggregator's judgement: say so on the control stream (if it
         // still works) so that the task fails at once rather than at the round timeout.
         log.warn("{}: the transfer broke off: {}", what, status);
-        reportFailure(round, task.getTaskId(), "the transfer broke off: " + status);
+        reportBrokenTransfer(round, task.getTaskId(), "the transfer broke off: " + status);
       } else {
         log.warn("{}: the aggregator refused: {}", what, status);
       }
@@ -329,7 +330,8 @@ public final class ControlSession {
           .setEnvelope(WireProtocol.envelope(round))
           .setTaskFailure(TaskFailure.newBuilder()
               .setTaskId(task.getTaskId())
-              .setMessage(String.valueOf(e)))
+              .setMessage(String.valueOf(e))
+              .setCause(TaskFailureCause.LEARNER_CODE))
           .build());
     }
   }
@@ -342,11 +344,12 @@ public final class ControlSession {
     };
   }
 
-  private void reportFailure(long round, String taskId, String message) {
+  private void reportBrokenTransfer(long round, String taskId, String message) {
     try {
       out.onNext(LearnerMessage.newBuilder()
           .setEnvelope(WireProtocol.envelope(round))
-          .setTaskFailure(TaskFailure.newBuilder().setTaskId(taskId).setMessage(message))
+          .setTaskFailure(TaskFailure.newBuilder().setTaskId(taskId).setMessage(message)
+              .setCause(TaskFailureCause.TRANSFER_BROKEN))
           .build());
     } catch (RuntimeException e) {
       log.debug("could not report the failure of task {}: {}", taskId, e.toString());
