@@ -2,15 +2,12 @@ package dev.flops.aggregator;
 
 import dev.flops.api.Config;
 import dev.flops.api.FederatedModel;
-import dev.flops.api.Metrics;
-import dev.flops.api.RoundRanking;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.InsufficientResults;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
@@ -91,18 +88,8 @@ public final class AggregatorMain implements Callable<Integer> {
           + FedAvg.DEFAULT_MAX_ROUND_ATTEMPTS + ").")
   Integer maxRoundAttempts;
 
-  @Option(names = "--best-metric", paramLabel = "NAME",
-      description = "Federated metric the best round is chosen by: loss or a metric the learners "
-          + "report, e.g. mse (default: accuracy, and the lowest loss where none is reported).")
-  String bestMetric;
-
-  /** Whether a higher or lower value of {@code --best-metric} is better. */
-  enum BestMode { MAX, MIN }
-
-  @Option(names = "--best-mode", paramLabel = "max|min",
-      description = "Whether a higher (max) or lower (min) --best-metric is better; needed for "
-          + "metrics other than accuracy (max) and loss (min).")
-  BestMode bestMode;
+  @Mixin
+  BestRoundOptions bestRound = new BestRoundOptions();
 
   @Mixin
   CheckpointOptions checkpoints = new CheckpointOptions();
@@ -125,7 +112,6 @@ public final class AggregatorMain implements Callable<Integer> {
 
   static CommandLine commandLine(Object command) {
     CommandLine commandLine = new CommandLine(command);
-    commandLine.setCaseInsensitiveEnumValuesAllowed(true);
     commandLine.setExecutionExceptionHandler((e, cl, parsed) -> {
       cl.getErr().println("error: " + e.getMessage());
       return e instanceof IllegalArgumentException || e instanceof IllegalStateException ? 2 : 1;
@@ -136,7 +122,7 @@ public final class AggregatorMain implements Callable<Integer> {
   @Override
   public Integer call() throws IOException, InterruptedException {
     Config config = parseConfig(fitConfig);
-    ranking(bestMetric, bestMode); // checked before the model is made, which may take long
+    bestRound.ranking(); // checked before the model is made, which may take long
     FedAvg.Builder fedAvg = FedAvg.builder();
     if (maxRoundAttempts != null) {
       fedAvg.maxRoundAttempts(maxRoundAttempts);
@@ -160,40 +146,11 @@ public final class AggregatorMain implements Callable<Integer> {
         .strategy(strategy)
         .model(model)
         .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds))
-        .bestRound(ranking(bestMetric, bestMode)));
+        .bestRound(bestRound.ranking()));
     try (Aggregator aggregator = checkpoints.applyTo(builder).build().start()) {
       TrainingResult result = aggregator.train();
       return result.rounds().size() == rounds ? 0 : 1;
     }
-  }
-
-  /**
-   * Resolves {@code --best-metric} and {@code --best-mode}: accuracy is maximised and loss
-   * minimised unless the mode says otherwise; any other metric needs its mode.
-   *
-   * @throws IllegalArgumentException if the mode is missing for a metric whose direction is not
-   *     known, given without a metric, or the metric name is invalid
-   */
-  static RoundRanking ranking(String metric, BestMode mode) {
-    if (metric == null) {
-      if (mode != null) {
-        throw new IllegalArgumentException("--best-mode " + mode.name().toLowerCase(Locale.ROOT) + " needs --best-metric: say "
-            + "which metric, e.g. --best-metric mse --best-mode min");
-      }
-      return RoundRanking.defaults();
-    }
-    BestMode resolved = mode;
-    if (resolved == null) {
-      if (metric.equals(Metrics.ACCURACY)) {
-        resolved = BestMode.MAX;
-      } else if (metric.equals(RoundRanking.LOSS)) {
-        resolved = BestMode.MIN;
-      } else {
-        throw new IllegalArgumentException("--best-metric " + metric + " needs --best-mode max "
-            + "(higher is better) or min (lower is better)");
-      }
-    }
-    return resolved == BestMode.MAX ? RoundRanking.maximize(metric) : RoundRanking.minimize(metric);
   }
 
   /**

@@ -140,13 +140,20 @@ class AggregatorMainTest {
 
   @Test
   void bestRoundOptions_resolveToARanking() {
-    assertEquals(RoundRanking.defaults(), AggregatorMain.ranking(null, null));
-    assertEquals(RoundRanking.minimize("loss"), AggregatorMain.ranking("loss", null));
-    assertEquals(RoundRanking.maximize("accuracy"), AggregatorMain.ranking("accuracy", null));
-    assertEquals(RoundRanking.minimize("mse"),
-        AggregatorMain.ranking("mse", AggregatorMain.BestMode.MIN));
-    assertEquals(RoundRanking.maximize("f1"),
-        AggregatorMain.ranking("f1", AggregatorMain.BestMode.MAX));
+    assertEquals(RoundRanking.defaults(), BestRoundOptions.ranking(null, null));
+    assertEquals(RoundRanking.minimize("loss"), BestRoundOptions.ranking("loss", null));
+    assertEquals(RoundRanking.maximize("accuracy"), BestRoundOptions.ranking("accuracy", null));
+    assertEquals(RoundRanking.minimize("mse"), BestRoundOptions.ranking("mse", "min"));
+    assertEquals(RoundRanking.maximize("f1"), BestRoundOptions.ranking("f1", "MAX"));
+  }
+
+  @Test
+  void bestModeOtherThanMaxOrMin_exitsNamingIt() {
+    Run run = run("--model-factory", SmallModelFactory.class.getName(), "--best-metric", "mse",
+        "--best-mode", "lowest");
+    assertEquals(2, run.exitCode);
+    assertTrue(run.err.contains("--best-mode must be max (higher is better) or min"), run.err);
+    assertTrue(run.err.contains("'lowest'"), run.err);
   }
 
   private record Run(int exitCode, String err) {}
