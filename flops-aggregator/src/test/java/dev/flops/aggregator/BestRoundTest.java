@@ -26,6 +26,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -43,11 +44,10 @@ class BestRoundTest {
   @TempDir
   Path temp;
 
-  /** Fits by adding 1 to every value; evaluation i (from 1) reports loss 10 - i and mse[i - 1]. */
+  /** Fits by adding 1 to every value; evaluating round r reports loss 10 - r and mse[r - 1]. */
   private static final class Regression implements LocalTrainer {
     private final ArrayModel model;
     private final double[] mse;
-    private int evaluations;
 
     Regression(Parameters initial, double... mse) {
       this.model = new ArrayModel(initial);
@@ -66,23 +66,28 @@ class BestRoundTest {
 
     @Override
     public EvaluateResult evaluate(Config config) {
-      evaluations++;
-      return new EvaluateResult(10 - evaluations, 20, Map.of("mse", mse[evaluations - 1]));
+      int round = (int) config.getLong(ROUND, 0);
+      return new EvaluateResult(10 - round, 20, Map.of("mse", mse[round - 1]));
     }
   }
 
   private record Run(TrainingResult result, Parameters initial, String log) {}
 
+  private static final String ROUND = "round";
+
   private Run train(RoundRanking ranking, double... mse) throws Exception {
+    return train(3, builder -> ranking == null ? builder : builder.bestRound(ranking), mse);
+  }
+
+  private Run train(int rounds, UnaryOperator<Aggregator.Builder> knobs, double... mse)
+      throws Exception {
     Parameters initial = Federations.randomParameters(11, false);
-    Aggregator.Builder builder = Aggregator.builder()
+    Aggregator.Builder builder = knobs.apply(Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(3).build())
-        .tracking(Tracking.fileStore(temp.resolve("mlruns")).experimentName("regression"));
-    if (ranking != null) {
-      builder.bestRound(ranking);
-    }
+        .strategy(FedAvg.builder().rounds(rounds)
+            .evaluateConfig(round -> Config.of(ROUND, round)).build())
+        .tracking(Tracking.fileStore(temp.resolve("mlruns")).experimentName("regression")));
     try (LogCapture logs = new LogCapture();
         Aggregator aggregator = builder.build().start()) {
       CompletableFuture<Void> learner = Federations.startLearner("regressor", aggregator.port(),
@@ -116,6 +121,23 @@ class BestRoundTest {
     assertEquals(2, run.result.best().orElseThrow().round());
     assertTrue(run.log.contains("best round 2 by lowest mse (mse 1.0000, loss 8.0000)"), run.log);
     assertTrackedBestModel(run, 2, FakeTrainer.add(run.initial, 2f));
+  }
+
+  @Test
+  void resumedTraining_ranksTheCheckpointsRoundsByItsOwnKnob() throws Exception {
+    Path checkpoints = temp.resolve("checkpoints");
+    double[] mse = {1.0, 3.0, 2.0};
+    Run firstTwo = train(2, builder -> builder.checkpointDirectory(checkpoints), mse);
+    assertEquals(2, firstTwo.result.best().orElseThrow().round(), "by default: the lowest loss");
+
+    Run resumed = train(3, builder -> builder.checkpointDirectory(checkpoints).resume(true)
+        .bestRound(RoundRanking.minimize("mse")), mse);
+
+    assertEquals(3, resumed.result.rounds().size());
+    assertEquals(1, resumed.result.best().orElseThrow().round(),
+        "ranked by mse, round 1 (mse 1.0) beats the checkpoint's best round 2 and round 3");
+    assertTrue(resumed.log.contains("best round 1 by lowest mse (mse 1.0000, loss 9.0000)"),
+        resumed.log);
   }
 
   private Path runDirectory(Run run, String runId) {
