@@ -204,6 +204,37 @@ class ReportedNumbersTest {
     run.assertBadRefused(1, 0.65, "metric 'mse' is a bool (false)", "ranked by 'mse'");
   }
 
+  @Test
+  void realLearnerWhoseTrainerReportsNaN_failsThatTaskOnTheLearner_theOthersAverage()
+      throws Exception {
+    Parameters initial = Federations.randomParameters(5, false);
+    try (Aggregator aggregator = Aggregator.builder()
+        .host("127.0.0.1").port(0)
+        .model(new ArrayModel(initial))
+        .tracking(Tracking.off())
+        .strategy(FedAvg.builder().rounds(1).minAvailableLearners(3).build())
+        .build().start()) {
+      List<CompletableFuture<Void>> learners = List.of(
+          Federations.startLearner("good-a", aggregator.port(),
+              new FakeTrainer(initial, 10, p -> p, 0.5, 0.6)),
+          Federations.startLearner("good-b", aggregator.port(),
+              new FakeTrainer(initial, 10, p -> p, 0.5, 0.7)),
+          Federations.startLearner("diverged", aggregator.port(),
+              new FakeTrainer(initial, 10, p -> p, 0.5, Double.NaN)));
+
+      RoundSummary round = aggregator.train().finalRound();
+
+      assertEquals(0.65, round.accuracy(), 1e-12);
+      assertEquals(2, round.evaluateSucceeded());
+      assertEquals(1, round.evaluateFailed());
+      String reason = round.failures().get(0).reason();
+      assertTrue(reason.contains("metric 'accuracy' is NaN"), reason);
+      for (CompletableFuture<Void> learner : learners) {
+        learner.get(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
   @Nested
   @DisplayName("fit uploads: the header's numbers, before any data")
   class FitHeader {
