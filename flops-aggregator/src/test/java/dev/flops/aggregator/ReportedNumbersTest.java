@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.flops.aggregator.tracking.Tracking;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.Parameters;
+import dev.flops.api.ReportedNumbers;
 import dev.flops.api.RoundRanking;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
@@ -229,6 +230,34 @@ class ReportedNumbersTest {
       assertEquals(1, round.evaluateFailed());
       String reason = round.failures().get(0).reason();
       assertTrue(reason.contains("metric 'accuracy' is NaN"), reason);
+      for (CompletableFuture<Void> learner : learners) {
+        learner.get(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  @Test
+  void updatesWhoseWeightedSumOverflowsFloat32_areNotAggregated_theModelStaysFinite()
+      throws Exception {
+    Parameters initial = Federations.randomParameters(6, false);
+    try (Aggregator aggregator = Aggregator.builder()
+        .host("127.0.0.1").port(0)
+        .model(new ArrayModel(initial))
+        .tracking(Tracking.off())
+        .strategy(FedAvg.builder().rounds(2).minAvailableLearners(2).build())
+        .build().start()) {
+      // Each update is finite and within the rules, but 3e38 x 2^32 examples is not a float32.
+      List<CompletableFuture<Void>> learners = List.of(
+          Federations.startLearner("huge", aggregator.port(), new FakeTrainer(initial,
+              ReportedNumbers.MAX_EXAMPLES, p -> FakeTrainer.add(p, 3e38f),
+              0.5, 0.6)),
+          Federations.startLearner("normal", aggregator.port(),
+              FakeTrainer.adding(initial, 1f, 10)));
+
+      TrainingResult result = aggregator.train();
+
+      assertEquals(2, result.rounds().size(), "the federation goes on");
+      assertEquals(initial, result.finalParameters(), "no non-finite aggregate became global");
       for (CompletableFuture<Void> learner : learners) {
         learner.get(10, TimeUnit.SECONDS);
       }

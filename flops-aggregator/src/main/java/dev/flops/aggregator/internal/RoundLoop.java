@@ -25,6 +25,7 @@ import dev.flops.api.strategy.InsufficientResults;
 import dev.flops.api.strategy.Instruction;
 import dev.flops.api.strategy.Strategy;
 import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.codec.FiniteScan;
 import dev.flops.proto.v1.TaskKind;
 import java.io.IOException;
 import java.time.Duration;
@@ -271,6 +272,15 @@ public final class RoundLoop {
 
     Parameters next = global;
     EncodedParameters nextEncoded = encoded;
+    Optional<String> overflow = aggregated.flatMap(FiniteScan::describeNonFinite);
+    if (overflow.isPresent()) {
+      // Finite updates weighted by their example counts can still overflow float32 sums, and a
+      // strategy of the user's may err: a non-finite model must never become the global one.
+      log.error("round {}: the aggregate of {} updates is discarded: {}; the global parameters "
+          + "stay as they were (are some updates' values huge?)", round, fitSucceeded,
+          overflow.get());
+      aggregated = Optional.empty();
+    }
     if (aggregated.isPresent()) {
       next = aggregated.get();
       model.setParameters(next);
