@@ -205,16 +205,21 @@ class ReportedNumbersTest {
     run.assertBadRefused(1, 0.65, "metric 'mse' is a bool (false)", "ranked by 'mse'");
   }
 
+  private static Aggregator startAggregator(Parameters initial, int rounds, int learners)
+      throws Exception {
+    return Aggregator.builder()
+        .host("127.0.0.1").port(0)
+        .model(new ArrayModel(initial))
+        .tracking(Tracking.off())
+        .strategy(FedAvg.builder().rounds(rounds).minAvailableLearners(learners).build())
+        .build().start();
+  }
+
   @Test
   void realLearnerWhoseTrainerReportsNaN_failsThatTaskOnTheLearner_theOthersAverage()
       throws Exception {
     Parameters initial = Federations.randomParameters(5, false);
-    try (Aggregator aggregator = Aggregator.builder()
-        .host("127.0.0.1").port(0)
-        .model(new ArrayModel(initial))
-        .tracking(Tracking.off())
-        .strategy(FedAvg.builder().rounds(1).minAvailableLearners(3).build())
-        .build().start()) {
+    try (Aggregator aggregator = startAggregator(initial, 1, 3)) {
       List<CompletableFuture<Void>> learners = List.of(
           Federations.startLearner("good-a", aggregator.port(),
               new FakeTrainer(initial, 10, p -> p, 0.5, 0.6)),
@@ -240,12 +245,7 @@ class ReportedNumbersTest {
   void updatesWhoseWeightedSumOverflowsFloat32_areNotAggregated_theModelStaysFinite()
       throws Exception {
     Parameters initial = Federations.randomParameters(6, false);
-    try (Aggregator aggregator = Aggregator.builder()
-        .host("127.0.0.1").port(0)
-        .model(new ArrayModel(initial))
-        .tracking(Tracking.off())
-        .strategy(FedAvg.builder().rounds(2).minAvailableLearners(2).build())
-        .build().start()) {
+    try (Aggregator aggregator = startAggregator(initial, 2, 2)) {
       // Each update is finite and within the rules, but 3e38 x 2^32 examples is not a float32.
       List<CompletableFuture<Void>> learners = List.of(
           Federations.startLearner("huge", aggregator.port(), new FakeTrainer(initial,
