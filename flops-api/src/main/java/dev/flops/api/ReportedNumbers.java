@@ -7,8 +7,9 @@ import java.util.Objects;
 /**
  * The rules every number a learner reports must follow: its loss, its example count and its
  * metrics, in fit and evaluate results alike. {@link FitResult} and {@link EvaluateResult} check
- * them when they are made, so a learner finds a bad value where it arises, and the aggregator checks
- * them again when a result arrives over the wire, so a foreign learner cannot get past them.
+ * them when they are made, so a learner finds a bad value where it arises, and the aggregator
+ * checks them again when a result arrives over the wire, so a foreign learner cannot get past
+ * them.
  *
  * <table>
  *   <caption>The rules</caption>
@@ -19,7 +20,8 @@ import java.util.Objects;
  *   <tr><td>num_examples</td><td>1 to {@value #MAX_EXAMPLES} (2<sup>32</sup>)</td>
  *       <td>it weights the result; with at most {@link Integer#MAX_VALUE} results a round, the
  *       total stays below 2<sup>63</sup> (no {@code long} overflow), and
- *       {@value #MAX_MAGNITUDE} &times; 2<sup>63</sup> is far below {@link Double#MAX_VALUE}</td></tr>
+ *       {@value #MAX_MAGNITUDE} &times; 2<sup>63</sup> is far below
+ *       {@link Double#MAX_VALUE}</td></tr>
  *   <tr><td>metric value</td><td>finite, magnitude at most {@value #MAX_MAGNITUDE}</td>
  *       <td>as the loss: metrics are averaged with the same weights</td></tr>
  *   <tr><td>metric name</td><td>1 to {@value #MAX_METRIC_NAME_CHARS} characters: letters, digits,

@@ -21,6 +21,8 @@ import java.util.OptionalDouble;
  * Aggregator.builder().bestRound(RoundRanking.minimize("mse"))
  * }</pre>
  *
+ * <p>Immutable; safe to share between threads.
+ *
  * @param metric the federated metric to rank by: {@value #LOSS} or a metric name the learners
  *     report, as {@link ReportedNumbers#metricName} allows
  * @param goal whether a higher or a lower value is better
