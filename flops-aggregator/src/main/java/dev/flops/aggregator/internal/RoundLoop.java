@@ -146,9 +146,10 @@ public final class RoundLoop {
         // Ranked again rather than read: a resumed run ranks by its own knob, as an
         // uninterrupted one with that knob would have.
         best = ranking.best(rounds).orElse(null);
-        if (best != null && best.round() != resumeFrom.best().map(RoundSummary::round).orElse(0)) {
+        int saved = resumeFrom.best().map(RoundSummary::round).orElse(0);
+        if (best != null && best.round() != saved) {
           log.info("by {} the best round so far is round {}, not the checkpoint's round {}",
-              ranking.describe(), best.round(), resumeFrom.best().map(RoundSummary::round).orElse(0));
+              ranking.describe(), best.round(), saved);
         }
         // Only the last completed round's parameters are in the checkpoint.
         bestParameters = best != null && best.round() == resumeFrom.round() ? global : null;
