@@ -20,6 +20,7 @@ import dev.flops.api.strategy.AveragingKernel;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.Strategy;
 import dev.flops.proto.codec.WireProtocol;
+import dev.flops.proto.v1.FederationOutcome;
 import io.grpc.Server;
 import java.io.IOException;
 import java.net.BindException;
@@ -56,8 +57,10 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * <p>At the end of {@link #train()} the learners are told to shut down. The model copy holds the
- * final global parameters afterwards.
+ * <p>At the end of {@link #train()} the learners are told to shut down, and whether the training
+ * succeeded or failed (a learner then exits non-zero); learners that connect after that, until
+ * {@link #close()}, are told the same at once. The model copy holds the final global parameters
+ * afterwards.
  *
  * <p>Training is tracked in MLflow as {@link Builder#tracking(Tracking)} says; by default in
  * MLflow's file store under {@code ./mlruns}, or at {@code MLFLOW_TRACKING_URI} when that is set.
@@ -146,6 +149,7 @@ public final class Aggregator implements AutoCloseable {
     this.keepAliveTime = builder.keepAliveTime;
     this.keepAliveTimeout = builder.keepAliveTimeout;
     this.permitKeepAliveTime = builder.permitKeepAliveTime;
+    service.permitKeepAliveTime(permitKeepAliveTime);
     this.ranking = builder.ranking;
     service.rankRoundsBy(ranking);
     if (builder.executor != null) {
@@ -369,7 +373,8 @@ public final class Aggregator implements AutoCloseable {
   }
 
   /**
-   * Runs every round, then tells the learners to shut down. Blocks until done.
+   * Runs every round, then tells the learners to shut down with the outcome (succeeded, failed
+   * with the reason, or stopped when interrupted). Blocks until done.
    *
    * @return the per-round summaries, the best round and the final parameters
    * @throws TrainingException if training stops before its last round (e.g. too few learners
@@ -398,14 +403,23 @@ public final class Aggregator implements AutoCloseable {
         loop.resumeFrom(resumeFrom);
       }
     }
+    // The learners hear how it ended: they exit non-zero after a failure, so that a supervisor
+    // restarts them for the resumed aggregator.
+    FederationOutcome outcome = FederationOutcome.STOPPED;
+    String end = "it was interrupted";
     try {
-      return loop.run();
+      TrainingResult result = loop.run();
+      outcome = FederationOutcome.SUCCEEDED;
+      end = result.rounds().size() + " rounds completed";
+      return result;
     } catch (InterruptedException e) {
       throw e;
     } catch (Exception e) {
+      outcome = FederationOutcome.FAILED;
+      end = e.getMessage();
       throw new TrainingException("federated training failed: " + e.getMessage(), e);
     } finally {
-      service.shutdownLearners("training finished");
+      service.shutdownLearners(outcome, end);
       tracker.close();
     }
   }
@@ -417,7 +431,7 @@ public final class Aggregator implements AutoCloseable {
   @Override
   public synchronized void close() {
     if (server != null) {
-      service.shutdownLearners("aggregator closed");
+      service.shutdownLearners(FederationOutcome.STOPPED, "it was closed");
       server.shutdown();
       try {
         if (!server.awaitTermination(5, TimeUnit.SECONDS)) {

@@ -3,6 +3,7 @@ package dev.flops.aggregator.internal;
 import dev.flops.api.Config;
 import dev.flops.api.EvaluateResult;
 import dev.flops.api.FitResult;
+import dev.flops.api.LearnerFailure.Kind;
 import dev.flops.api.LearnerResult;
 import dev.flops.api.Parameters;
 import dev.flops.api.RoundRanking;
@@ -11,15 +12,18 @@ import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.Manifests;
 import dev.flops.proto.codec.ParameterDecoder;
 import dev.flops.proto.codec.Scalars;
+import dev.flops.proto.codec.Statuses;
 import dev.flops.proto.codec.WireFormatException;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.AggregatorMessage;
 import dev.flops.proto.v1.DownloadRequest;
 import dev.flops.proto.v1.Envelope;
 import dev.flops.proto.v1.FederationGrpc;
+import dev.flops.proto.v1.FederationOutcome;
 import dev.flops.proto.v1.LearnerMessage;
 import dev.flops.proto.v1.ParameterMessage;
 import dev.flops.proto.v1.Task;
+import dev.flops.proto.v1.TaskFailureCause;
 import dev.flops.proto.v1.TaskKind;
 import dev.flops.proto.v1.UploadHeader;
 import dev.flops.proto.v1.UploadMessage;
@@ -250,19 +254,19 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
             .putAllConfig(Scalars.toWire(config)))
         .build();
     if (session == null || !session.send(message)) {
-      task.fail("learner " + learnerId + " disconnected before it got the task");
+      task.fail(Kind.DISCONNECTED, "learner " + learnerId + " disconnected before it got the task");
     }
     return task;
   }
 
   /**
-   * Ends the given tasks: those still pending fail with {@code reason}. After this returns no
-   * update of these tasks can be folded any more.
+   * Ends the given tasks at the round timeout: those still pending fail with {@code reason}, as
+   * {@link Kind#TIMED_OUT}. After this returns no update of these tasks can be folded any more.
    */
   public void expire(List<PendingTask> roundTasks, String reason) {
     synchronized (foldLock) {
       for (PendingTask task : roundTasks) {
-        if (task.fail(reason)) {
+        if (task.fail(Kind.TIMED_OUT, reason)) {
           log.warn("{} failed: {}", task, reason);
         }
       }
@@ -277,12 +281,50 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     }
   }
 
-  /** Tells every connected learner to shut down and closes their streams. */
-  public void shutdownLearners(String reason) {
-    for (LearnerSession session : sessions.values()) {
-      session.shutdown(reason);
+  /**
+   * Ends the federation: tells every connected learner to shut down, with the outcome, and closes
+   * their streams. From now on a learner that joins is told the same at once instead of being
+   * admitted, until the server closes. Only the first call's outcome counts: closing the
+   * aggregator after a failed training still tells late learners that it failed.
+   *
+   * @param outcome how the federation ended
+   * @param reason what the learners log, e.g. "training failed: round 2: ..."
+   */
+  public void shutdownLearners(FederationOutcome outcome, String reason) {
+    List<LearnerSession> open;
+    Ending ending;
+    synchronized (membership) {
+      if (ended == null) {
+        ended = new Ending(outcome, capped(reason));
+      }
+      ending = ended;
+      open = List.copyOf(sessions.values());
+      sessions.clear();
     }
-    sessions.clear();
+    for (LearnerSession session : open) {
+      session.shutdown(ending.outcome(), ending.reason());
+    }
+  }
+
+  /** How the federation ended; learners that join afterwards are told this. */
+  private record Ending(FederationOutcome outcome, String reason) {}
+
+  /** Set once, under {@link #membership}, when the federation ends. */
+  private volatile Ending ended;
+
+  /** The aggregator's permitKeepAliveTime in milliseconds, told to learners in Welcome. */
+  private volatile long permitKeepAliveMillis;
+
+  /**
+   * Sets the shortest keepalive ping interval the server permits (its {@code
+   * permitKeepAliveTime}). A learner whose Hello says it pings more often is welcomed with this
+   * value but not admitted, so that it reconnects with a keepalive the server accepts before any
+   * task is sent over a connection gRPC would close with {@code too_many_pings}.
+   *
+   * @param permit the server's permitKeepAliveTime
+   */
+  public void permitKeepAliveTime(Duration permit) {
+    this.permitKeepAliveMillis = permit.toMillis();
   }
 
   @Override
@@ -377,6 +419,18 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
             + " more characters)";
   }
 
+  /**
+   * The failure kind of a refused upload: refusals of what the learner sent are deterministic
+   * ({@link Kind#REJECTED}); anything else (the aggregator's own trouble) is not classified.
+   */
+  private static Kind kindOf(Status refusal) {
+    return switch (refusal.getCode()) {
+      case INVALID_ARGUMENT, FAILED_PRECONDITION, PERMISSION_DENIED, RESOURCE_EXHAUSTED,
+          ALREADY_EXISTS, NOT_FOUND -> Kind.REJECTED;
+      default -> Kind.OTHER;
+    };
+  }
+
   private static long idNumber(String id) {
     try {
       return Long.parseLong(id.substring(id.lastIndexOf('-') + 1));
@@ -388,7 +442,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   /** Fails the pending tasks that were sent over {@code session}, which has ended. */
   private void failTasksOf(LearnerSession session, String why) {
     for (PendingTask task : tasks.values()) {
-      if (task.session == session && task.fail("learner " + why)) {
+      if (task.session == session && task.fail(Kind.DISCONNECTED, "learner " + why)) {
         log.warn("{} failed: learner {}", task, why);
       }
     }
@@ -399,6 +453,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     private final StreamObserver<AggregatorMessage> outbound;
     private LearnerSession session;
     private boolean closed;
+    /** The learner's keepalive time as its Hello says, in milliseconds; 0 if not said. */
+    private long keepAliveMillis;
+    private final long openedNanos = System.nanoTime();
+    /** Whether the session counts as a member; false while it pings more often than permitted. */
+    private boolean admitted;
 
     ControlStream(StreamObserver<AggregatorMessage> outbound) {
       this.outbound = outbound;
@@ -417,15 +476,23 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
                 .withDescription("the first message of a learner must be Hello")
                 .asRuntimeException();
           }
+          keepAliveMillis = message.getHello().getKeepaliveTimeMs();
           join(message.getHello().getLearnerName(), message.getHello().getLearnerKey());
           return;
+        }
+        if (!admitted) {
+          throw Status.FAILED_PRECONDITION.withDescription("this connection was not admitted: "
+              + "it pings more often than permitKeepAliveTime; reconnect with a keepalive of at "
+              + "least " + permitKeepAliveMillis + " ms").asRuntimeException();
         }
         switch (message.getBodyCase()) {
           case EVALUATE_RESULT -> evaluated(message);
           case TASK_FAILURE -> {
             PendingTask task = ownedTask(message.getTaskFailure().getTaskId(), session.id,
                 message.getEnvelope());
-            if (task.fail("learner reported: " + message.getTaskFailure().getMessage())) {
+            Kind kind = message.getTaskFailure().getCause() == TaskFailureCause.TRANSFER_BROKEN
+                ? Kind.DISCONNECTED : Kind.LEARNER_ERROR;
+            if (task.fail(kind, "learner reported: " + message.getTaskFailure().getMessage())) {
               log.warn("{} failed on the learner: {}", task, message.getTaskFailure().getMessage());
             }
           }
@@ -465,14 +532,35 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       }
       LearnerSession previous;
       boolean known;
+      long pings = keepAliveMillis;
+      long permit = permitKeepAliveMillis;
       synchronized (membership) {
+        Ending ending = ended;
+        if (ending != null) {
+          // Arrived between the end of the federation and the server's close: say so now, or
+          // the learner would wait here until the close and then retry for its connectTimeout.
+          closed = true;
+          new LearnerSession("", name, outbound).shutdown(ending.outcome(), ending.reason());
+          log.info("learner '{}' connected after the federation ended; told it: {}", name,
+              ending.reason());
+          return;
+        }
         known = !key.isEmpty() && identities.containsKey(key);
         String id = key.isEmpty() ? newLearnerId() : identities.computeIfAbsent(key, k -> newLearnerId());
         session = new LearnerSession(id, name, outbound);
         session.send(AggregatorMessage.newBuilder()
             .setEnvelope(WireProtocol.envelope(0))
-            .setWelcome(Welcome.newBuilder().setLearnerId(id))
+            .setWelcome(Welcome.newBuilder().setLearnerId(id).setPermitKeepaliveTimeMs(permit))
             .build());
+        if (pings > 0 && pings < permit) {
+          // gRPC would close this connection with too_many_pings during a long fit: no task goes
+          // over it. The learner reconnects with a keepalive of at least the permit.
+          log.info("learner {} pings every {} ms but this aggregator permits one ping per {} ms "
+              + "(permitKeepAliveTime): not admitted on this connection; it reconnects with a "
+              + "keepalive of at least {} ms", session, pings, permit, permit);
+          return;
+        }
+        admitted = true;
         previous = sessions.put(id, session);
         membership.notifyAll();
       }
@@ -502,7 +590,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       } catch (IllegalArgumentException e) {
         // Only this task fails: the learner stays, and the round averages the others.
         String reason = session + ": evaluation refused: " + capped(e.getMessage());
-        if (task.fail(reason)) {
+        if (task.fail(Kind.REJECTED, reason)) {
           log.warn("{}: {}", task, reason);
         }
         return;
@@ -525,7 +613,21 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     public void onError(Throwable t) {
       if (!closed) {
         closed = true;
-        leave("disconnected: " + Status.fromThrowable(t).getCode());
+        Status status = Status.fromThrowable(t);
+        long permit = permitKeepAliveMillis;
+        long openMillis = (System.nanoTime() - openedNanos) / 1_000_000;
+        if (session != null && keepAliveMillis > 0 && keepAliveMillis < permit
+            && openMillis >= keepAliveMillis) {
+          // gRPC does not tell the service why it closed a connection; a learner that pinged
+          // more often than permitted, for long enough to have pinged, has most likely been sent
+          // GOAWAY too_many_pings.
+          log.warn("learner {} disconnected ({}): it pings every {} ms but this aggregator "
+                  + "permits one ping per {} ms, so gRPC most likely closed its connection with "
+                  + "too_many_pings; raise the learner's keepAlive time to at least {} ms, or "
+                  + "lower the aggregator's permitKeepAliveTime to {} ms", session,
+              status.getCode(), keepAliveMillis, permit, permit, keepAliveMillis);
+        }
+        leave("disconnected: " + status.getCode());
       }
     }
 
@@ -602,12 +704,13 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           response.request(1);
         }
       } catch (WireFormatException e) {
-        reject(refusal(e));
+        reject(refusal(e), Kind.REJECTED);
       } catch (StatusRuntimeException e) {
-        reject(e.getStatus());
+        reject(e.getStatus(), kindOf(e.getStatus()));
       } catch (RuntimeException e) {
         log.error("an upload failed in the aggregator", e);
-        reject(Status.INTERNAL.withDescription("the aggregator failed on this upload: " + e));
+        reject(Status.INTERNAL.withDescription("the aggregator failed on this upload: " + e),
+            Kind.OTHER);
       }
     }
 
@@ -661,7 +764,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       try {
         decoder = new ParameterDecoder(header.getManifest(), granted);
       } catch (WireFormatException e) {
-        reject(refusal(e));
+        reject(refusal(e), Kind.REJECTED);
         return;
       }
       response.request(1);
@@ -688,10 +791,10 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           result = reportChecks.fitResult(parameters, header);
         } catch (IllegalArgumentException e) {
           reject(Status.INVALID_ARGUMENT.withDescription(
-              describeLearner(task.learnerId) + ": " + e.getMessage()));
+              describeLearner(task.learnerId) + ": " + e.getMessage()), Kind.REJECTED);
           return;
         } catch (WireFormatException e) {
-          reject(refusal(e));
+          reject(refusal(e), Kind.REJECTED);
           return;
         }
         synchronized (foldLock) {
@@ -705,7 +808,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           } catch (RuntimeException e) {
             log.error("{}: the strategy could not fold the update", task, e);
             reject(Status.INTERNAL.withDescription(
-                "the aggregator could not fold the update: " + e));
+                "the aggregator could not fold the update: " + e), Kind.OTHER);
             return;
           }
           task.succeed(null);
@@ -735,7 +838,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
                 + "discarded", task, received,
             header == null ? 0 : header.getManifest().getTotalBytes(),
             Status.fromThrowable(t).getCode());
-        task.fail("the upload broke off: " + Status.fromThrowable(t));
+        task.fail(Kind.DISCONNECTED,
+            "the upload broke off: " + Statuses.oneLine(Status.fromThrowable(t)));
       }
     }
 
@@ -752,13 +856,17 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
      * upload, so after a refused one the task can no longer succeed.
      */
     private void reject(Status refusal) {
+      reject(refusal, kindOf(refusal));
+    }
+
+    private void reject(Status refusal, Kind kind) {
       Status status = capped(refusal);
       closed = true;
       releaseSlot();
       String who = task != null ? task.toString() : "an upload";
       log.warn("rejected {}: {}", who, status.getDescription());
       if (task != null) {
-        task.fail("update rejected: " + status.getDescription());
+        task.fail(kind, "update rejected: " + status.getDescription());
       }
       response.onError(status.asRuntimeException());
     }

@@ -1,6 +1,7 @@
 package dev.flops.aggregator.internal;
 
 import dev.flops.api.EvaluateResult;
+import dev.flops.api.LearnerFailure;
 import dev.flops.api.Parameters;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.v1.TaskKind;
@@ -69,8 +70,8 @@ final class PendingTask {
     return outcome.complete(TaskOutcome.succeeded(learnerId, evaluation));
   }
 
-  boolean fail(String reason) {
-    return outcome.complete(TaskOutcome.failed(learnerId, reason));
+  boolean fail(LearnerFailure.Kind kind, String reason) {
+    return outcome.complete(TaskOutcome.failed(learnerId, kind, reason));
   }
 
   @Override

@@ -267,7 +267,8 @@ public final class RoundLoop {
         break;
       }
       aggregation.discard();
-      insufficient(round, "fit", attempt, accepted, strategy.minFitResults(), failures);
+      insufficient(round, "fit", attempt, accepted, strategy.minFitResults(), failures,
+          othersAvailable(fitInstructions));
     }
     int fitFailed = allFailures.size();
 
@@ -318,7 +319,8 @@ public final class RoundLoop {
         evaluation = strategy.aggregateEvaluate(round, results, evaluateFailures).orElse(null);
         break;
       }
-      insufficient(round, "evaluate", attempt, results.size(), needed, evaluateFailures);
+      insufficient(round, "evaluate", attempt, results.size(), needed, evaluateFailures,
+          othersAvailable(evaluateInstructions));
     }
     final Parameters evaluated = next;
     strategy.evaluate(round, evaluated).ifPresent(central -> log.info(
@@ -344,30 +346,48 @@ public final class RoundLoop {
       return failures;
     }
     return failures.stream()
-        .map(f -> new LearnerFailure(f.learnerId(), "attempt " + attempt + ": " + f.reason()))
+        .map(f -> f.withReason("attempt " + attempt + ": " + f.reason()))
         .toList();
+  }
+
+  /** Whether a learner connected now was not given a task in this attempt of the phase. */
+  private boolean othersAvailable(List<Instruction> instructions) {
+    java.util.Set<String> asked = new java.util.HashSet<>();
+    instructions.forEach(instruction -> asked.add(instruction.learnerId()));
+    return !asked.containsAll(service.availableLearners());
   }
 
   /**
    * Applies the round policy to a phase that gathered too few results: logs and returns if it may
-   * be retried, else throws.
+   * be retried, else throws. A phase whose every failure was a rejection of what the learners
+   * sent ({@link LearnerFailure.Kind#REJECTED}) is not retried while no other learner is
+   * connected: the same learners would send the same rejected results again.
    */
   private void insufficient(int round, String phase, int attempt, int got, int needed,
-      List<LearnerFailure> failures) {
+      List<LearnerFailure> failures, boolean othersAvailable) {
     String what = String.format(Locale.ROOT,
         "round %d: the %s phase gathered %d of the %d results it needs (attempt %d; failed: %s)",
         round, phase, got, needed, attempt, failures.isEmpty() ? "none" : failures);
     InsufficientResults policy = strategy.onInsufficientResults();
     int attempts = strategy.maxRoundAttempts();
-    if (policy == InsufficientResults.FAIL || attempt >= attempts) {
-      throw new IllegalStateException(what + "; training stops because "
-          + (policy == InsufficientResults.FAIL ? "onInsufficientResults is FAIL"
-              : "onInsufficientResults is RETRY and all " + attempts + " attempts fell short")
-          + ". Start more learners, raise roundTimeout, or lower the strategy's minimum; with a "
-          + "checkpoint directory, resume continues after round " + (round - 1));
+    boolean allRejected = !failures.isEmpty()
+        && failures.stream().allMatch(f -> f.kind() == LearnerFailure.Kind.REJECTED);
+    String why;
+    if (policy == InsufficientResults.FAIL) {
+      why = "onInsufficientResults is FAIL";
+    } else if (attempt >= attempts) {
+      why = "onInsufficientResults is RETRY and all " + attempts + " attempts fell short";
+    } else if (allRejected && !othersAvailable) {
+      why = "every failure was a rejected result and no other learner is connected, so a retry "
+          + "would only repeat the rejections";
+    } else {
+      log.warn("{}; its results are discarded and the phase is retried (attempt {} of {})", what,
+          attempt + 1, attempts);
+      return;
     }
-    log.warn("{}; its results are discarded and the phase is retried (attempt {} of {})", what,
-        attempt + 1, attempts);
+    throw new IllegalStateException(what + "; training stops because " + why + ". "
+        + ShortfallAdvice.advise(phase, failures, strategy)
+        + "; with a checkpoint directory, resume continues after round " + (round - 1));
   }
 
   private void checkpoint(int round, Parameters global, List<RoundSummary> rounds,
@@ -439,7 +459,7 @@ public final class RoundLoop {
     List<LearnerFailure> failures = new ArrayList<>();
     for (TaskOutcome outcome : outcomes) {
       if (!outcome.ok()) {
-        failures.add(new LearnerFailure(outcome.learnerId(), outcome.failure()));
+        failures.add(new LearnerFailure(outcome.learnerId(), outcome.failure(), outcome.kind()));
       }
     }
     return failures;

@@ -8,16 +8,19 @@ import dev.flops.api.Parameters;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.ParameterDecoder;
 import dev.flops.proto.codec.Scalars;
+import dev.flops.proto.codec.Statuses;
 import dev.flops.proto.codec.WireFormatException;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.AggregatorMessage;
 import dev.flops.proto.v1.DownloadRequest;
 import dev.flops.proto.v1.FederationGrpc;
+import dev.flops.proto.v1.FederationOutcome;
 import dev.flops.proto.v1.Hello;
 import dev.flops.proto.v1.LearnerMessage;
 import dev.flops.proto.v1.ParameterMessage;
 import dev.flops.proto.v1.Task;
 import dev.flops.proto.v1.TaskFailure;
+import dev.flops.proto.v1.TaskFailureCause;
 import dev.flops.proto.v1.TaskKind;
 import dev.flops.proto.v1.UploadHeader;
 import io.grpc.Channel;
@@ -52,7 +55,13 @@ public final class ControlSession {
     /** The aggregator refused the learner; retrying would not help. */
     REFUSED,
     /** The learner was stopped locally. */
-    STOPPED
+    STOPPED,
+    /**
+     * The aggregator permits keepalive pings less often than this learner sends them and did not
+     * admit this connection: reconnect with a keepalive of at least {@link
+     * #permittedKeepAliveMillis()}.
+     */
+    ADAPT_KEEPALIVE
   }
 
   private record Event(AggregatorMessage message, Throwable error) {}
@@ -69,6 +78,9 @@ public final class ControlSession {
   /** The parameters the model holds as set from the aggregator, untrained since; null if unknown. */
   private String heldParametersId;
   private String endDetail = "";
+  private FederationOutcome outcome = FederationOutcome.FEDERATION_OUTCOME_UNSPECIFIED;
+  private final long keepAliveMillis;
+  private volatile long permittedKeepAliveMillis;
 
   /**
    * Prepares a session.
@@ -77,10 +89,39 @@ public final class ControlSession {
    *     aggregator gives it back the same id (Hello.learner_key)
    */
   public ControlSession(Channel channel, LocalTrainer trainer, String name, String key) {
+    this(channel, trainer, name, key, 0);
+  }
+
+  /**
+   * Prepares a session that tells the aggregator how often its channel pings.
+   *
+   * @param key the learner's key (Hello.learner_key)
+   * @param keepAliveMillis the channel's keepalive time in milliseconds (Hello.keepalive_time_ms);
+   *     0 if not said
+   */
+  public ControlSession(Channel channel, LocalTrainer trainer, String name, String key,
+      long keepAliveMillis) {
     this.channel = channel;
     this.trainer = trainer;
     this.name = name;
     this.key = key;
+    this.keepAliveMillis = keepAliveMillis;
+  }
+
+  /**
+   * Returns how the aggregator said the federation ended, once the session ended with {@link
+   * End#SHUTDOWN}; {@code FEDERATION_OUTCOME_UNSPECIFIED} if it did not say.
+   */
+  public FederationOutcome outcome() {
+    return outcome;
+  }
+
+  /**
+   * Returns the shortest keepalive ping interval the aggregator permits, in milliseconds, as its
+   * Welcome said; 0 before the Welcome or if it did not say.
+   */
+  public long permittedKeepAliveMillis() {
+    return permittedKeepAliveMillis;
   }
 
   /** Returns the id the aggregator gave this learner, or null before it was welcomed. */
@@ -118,7 +159,8 @@ public final class ControlSession {
     });
     out.onNext(LearnerMessage.newBuilder()
         .setEnvelope(WireProtocol.envelope(0))
-        .setHello(Hello.newBuilder().setLearnerName(name).setLearnerKey(key))
+        .setHello(Hello.newBuilder().setLearnerName(name).setLearnerKey(key)
+            .setKeepaliveTimeMs(keepAliveMillis))
         .build());
     try {
       while (true) {
@@ -140,12 +182,23 @@ public final class ControlSession {
         }
         switch (message.getBodyCase()) {
           case WELCOME -> {
+            permittedKeepAliveMillis = message.getWelcome().getPermitKeepaliveTimeMs();
+            if (keepAliveMillis > 0 && keepAliveMillis < permittedKeepAliveMillis) {
+              // The aggregator did not admit this connection: gRPC would close it with
+              // too_many_pings in the middle of a long fit.
+              endDetail = String.format("the aggregator permits one keepalive ping per %d ms "
+                  + "but this learner pings every %d ms", permittedKeepAliveMillis,
+                  keepAliveMillis);
+              closeQuietly();
+              return End.ADAPT_KEEPALIVE;
+            }
             learnerId = message.getWelcome().getLearnerId();
             log.info("joined the federation as {}", learnerId);
           }
           case TASK -> runTask(message.getEnvelope().getRound(), message.getTask());
           case SHUTDOWN -> {
             endDetail = message.getShutdown().getReason();
+            outcome = message.getShutdown().getOutcome();
             closeQuietly();
             return End.SHUTDOWN;
           }
@@ -256,14 +309,18 @@ public final class ControlSession {
       }
       log.info("{} done in {} ms", what, (System.nanoTime() - start) / 1_000_000);
     } catch (StatusRuntimeException e) {
+      // One line each: Status.toString() would print the cause's whole stack trace (Netty's).
+      String status = Statuses.oneLine(e.getStatus());
+      log.debug("{}: the call failed", what, e);
       if (isTransportFailure(e.getStatus())) {
         // The transfer broke, not the aggregator's judgement: say so on the control stream (if it
         // still works) so that the task fails at once rather than at the round timeout.
-        log.warn("{}: the transfer broke off: {}", what, e.getStatus());
-        reportFailure(round, task.getTaskId(), "the transfer broke off: " + e.getStatus());
+        log.warn("{}: the transfer broke off: {}", what, status);
+        reportBrokenTransfer(round, task.getTaskId(), "the transfer broke off: " + status);
       } else {
-        log.warn("{}: the aggregator refused: {}", what, e.getStatus().getDescription());
+        log.warn("{}: the aggregator refused: {}", what, status);
       }
+
     } catch (InterruptedException e) {
       throw e;
     } catch (Exception e) {
@@ -273,7 +330,8 @@ public final class ControlSession {
           .setEnvelope(WireProtocol.envelope(round))
           .setTaskFailure(TaskFailure.newBuilder()
               .setTaskId(task.getTaskId())
-              .setMessage(String.valueOf(e)))
+              .setMessage(String.valueOf(e))
+              .setCause(TaskFailureCause.LEARNER_CODE))
           .build());
     }
   }
@@ -286,11 +344,12 @@ public final class ControlSession {
     };
   }
 
-  private void reportFailure(long round, String taskId, String message) {
+  private void reportBrokenTransfer(long round, String taskId, String message) {
     try {
       out.onNext(LearnerMessage.newBuilder()
           .setEnvelope(WireProtocol.envelope(round))
-          .setTaskFailure(TaskFailure.newBuilder().setTaskId(taskId).setMessage(message))
+          .setTaskFailure(TaskFailure.newBuilder().setTaskId(taskId).setMessage(message)
+              .setCause(TaskFailureCause.TRANSFER_BROKEN))
           .build());
     } catch (RuntimeException e) {
       log.debug("could not report the failure of task {}: {}", taskId, e.toString());
