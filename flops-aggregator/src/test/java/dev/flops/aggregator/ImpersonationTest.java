@@ -88,7 +88,7 @@ class ImpersonationTest {
         RawLearner h1 = RawLearner.join(channel(mode, aggregator, "h1"), "h1", 1f, 10);
         RawLearner h2 = RawLearner.join(channel(mode, aggregator, "h2"), "h2", 2f, 20);
         RawLearner attacker = RawLearner.join(channel(mode, aggregator, ATTACKER), ATTACKER,
-            0f, HUGE)) {
+            0f, 40)) {
       CompletableFuture<Void> real = Federations.startLearner("real", aggregator.port(),
           FakeTrainer.adding(initial, 4f, 30), b -> learnerSecurity(mode, "real", b));
       CompletableFuture<TrainingResult> training = CompletableFuture.supplyAsync(() -> {

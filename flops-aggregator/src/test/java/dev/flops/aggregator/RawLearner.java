@@ -28,6 +28,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * A learner driven by hand over the generated gRPC stubs, on its own channel: it can speak the
@@ -225,6 +226,14 @@ final class RawLearner implements AutoCloseable {
    * @return completes when the aggregator shut this learner down
    */
   CompletableFuture<Void> serveTheRest() {
+    return serveTheRest(assigned -> correctEvaluation());
+  }
+
+  /**
+   * Like {@link #serveTheRest()}, answering each evaluate task with the result {@code evaluation}
+   * gives for it (its task id is filled in), whatever a test wants to report.
+   */
+  CompletableFuture<Void> serveTheRest(Function<Assigned, EvaluateResult.Builder> evaluation) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     Thread thread = new Thread(() -> {
       try {
@@ -239,7 +248,7 @@ final class RawLearner implements AutoCloseable {
           if (assigned.task().getKind() == TaskKind.FIT) {
             fitCorrectly(assigned);
           } else {
-            evaluate(assigned);
+            evaluate(assigned, evaluation.apply(assigned));
           }
         }
       } catch (Throwable t) {
@@ -252,12 +261,18 @@ final class RawLearner implements AutoCloseable {
   }
 
   void evaluate(Assigned assigned) {
+    evaluate(assigned, correctEvaluation());
+  }
+
+  private EvaluateResult.Builder correctEvaluation() {
+    return EvaluateResult.newBuilder().setLoss(1.0).setNumExamples(examples);
+  }
+
+  /** Sends {@code result} as the evaluation of a task, with the task's id filled in. */
+  void evaluate(Assigned assigned, EvaluateResult.Builder result) {
     control.send(LearnerMessage.newBuilder()
         .setEnvelope(WireProtocol.envelope(assigned.round()))
-        .setEvaluateResult(EvaluateResult.newBuilder()
-            .setTaskId(assigned.taskId())
-            .setLoss(1.0)
-            .setNumExamples(examples))
+        .setEvaluateResult(result.setTaskId(assigned.taskId()))
         .build());
   }
 

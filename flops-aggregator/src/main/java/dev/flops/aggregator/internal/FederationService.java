@@ -7,6 +7,7 @@ import dev.flops.api.FitResult;
 import dev.flops.api.LearnerFailure.Kind;
 import dev.flops.api.LearnerResult;
 import dev.flops.api.Parameters;
+import dev.flops.api.RoundRanking;
 import dev.flops.api.strategy.FitAggregation;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.Manifests;
@@ -93,6 +94,18 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   }
 
   private volatile UploadLimits uploadLimits = UploadLimits.GLOBAL_MODEL;
+  private volatile ReportChecks reportChecks = new ReportChecks(RoundRanking.defaults());
+
+  /** Sets the ranking of rounds, whose metric every arriving result must report as a number. */
+  public void rankRoundsBy(RoundRanking ranking) {
+    this.reportChecks = new ReportChecks(java.util.Objects.requireNonNull(ranking, "ranking"));
+  }
+
+  /** Names a learner for a refusal: its id and, if it gave one, its name. */
+  private String describeLearner(String learnerId) {
+    LearnerSession session = sessions.get(learnerId);
+    return session == null ? learnerId : session.toString();
+  }
 
   /** Sets the largest update manifest considered; the default is the global model's size. */
   public void uploadLimits(UploadLimits limits) {
@@ -586,14 +599,13 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       }
       EvaluateResult evaluation;
       try {
-        if (!Double.isFinite(result.getLoss())) {
-          throw new IllegalArgumentException("the loss is not finite: " + result.getLoss());
+        evaluation = reportChecks.evaluation(result);
+      } catch (IllegalArgumentException e) {
+        // Only this task fails: the learner stays, and the round averages the others.
+        String reason = session + ": evaluation refused: " + capped(e.getMessage());
+        if (task.fail(Kind.REJECTED, reason)) {
+          log.warn("{}: {}", task, reason);
         }
-        evaluation = new EvaluateResult(
-            result.getLoss(), result.getNumExamples(), Scalars.toMetrics(result.getMetricsMap()));
-      } catch (IllegalArgumentException | WireFormatException e) {
-        task.fail(Kind.REJECTED, "evaluation rejected: " + e.getMessage());
-        log.warn("{}: evaluation rejected: {}", task, e.getMessage());
         return;
       }
       if (!task.succeed(evaluation)) {
@@ -742,9 +754,10 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       uploadLimits.checkTensorCount(h.getManifest(), task.global).ifPresent(refusal -> {
         throw refusal.asRuntimeException();
       });
-      if (h.getNumExamples() < 1) {
-        throw new WireFormatException("num_examples must be at least 1 (it weights the update) "
-            + "but was " + Long.toUnsignedString(h.getNumExamples()));
+      try {
+        reportChecks.fitHeader(h);
+      } catch (IllegalArgumentException e) {
+        throw new WireFormatException(describeLearner(task.learnerId) + ": " + e.getMessage());
       }
       Manifests.describeMismatch(h.getManifest(), task.global).ifPresent(mismatch -> {
         throw new WireFormatException(
@@ -789,8 +802,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         FitResult result;
         try {
           Parameters parameters = decoder.finish(true);
-          result = new FitResult(
-              parameters, header.getNumExamples(), Scalars.toMetrics(header.getMetricsMap()));
+          result = reportChecks.fitResult(parameters, header);
+        } catch (IllegalArgumentException e) {
+          reject(Status.INVALID_ARGUMENT.withDescription(
+              describeLearner(task.learnerId) + ": " + e.getMessage()), Kind.REJECTED);
+          return;
         } catch (WireFormatException e) {
           reject(refusal(e), Kind.REJECTED);
           return;
