@@ -787,7 +787,9 @@ public final class Aggregator implements AutoCloseable {
     /**
      * Turns on mutual TLS: every learner must present a certificate signed by one of these
      * certificate authorities, or its connection is refused during the handshake. Needs
-     * {@link #tls(Path, Path)}.
+     * {@link #tls(Path, Path)}. With {@link #learnerTokens(Map)} too, a learner's certificate
+     * must name its token's learner (subject CN or a DNS subject alternative name), or its calls
+     * are refused with {@code PERMISSION_DENIED}.
      *
      * @param certificateAuthorities PEM file of the CA certificates that sign learners'
      *     certificates

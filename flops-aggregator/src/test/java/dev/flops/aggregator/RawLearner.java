@@ -54,8 +54,12 @@ final class RawLearner implements AutoCloseable {
   private String id;
 
   private RawLearner(int port, float offset, long examples) {
-    this.channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
-        .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES).build();
+    this(NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
+        .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES).build(), offset, examples);
+  }
+
+  private RawLearner(ManagedChannel channel, float offset, long examples) {
+    this.channel = channel;
     this.offset = offset;
     this.examples = examples;
     this.control = new RawSession(channel);
@@ -64,7 +68,16 @@ final class RawLearner implements AutoCloseable {
   /** Connects, says hello and waits for the welcome. */
   static RawLearner join(int port, String name, float offset, long examples)
       throws InterruptedException {
-    RawLearner learner = new RawLearner(port, offset, examples);
+    return join(new RawLearner(port, offset, examples), name);
+  }
+
+  /** Says hello over {@code channel} (TLS, tokens: whatever it carries), which it then owns. */
+  static RawLearner join(ManagedChannel channel, String name, float offset, long examples)
+      throws InterruptedException {
+    return join(new RawLearner(channel, offset, examples), name);
+  }
+
+  private static RawLearner join(RawLearner learner, String name) throws InterruptedException {
     learner.control.send(LearnerMessage.newBuilder()
         .setEnvelope(WireProtocol.envelope(0))
         .setHello(Hello.newBuilder().setLearnerName(name))
@@ -92,6 +105,11 @@ final class RawLearner implements AutoCloseable {
     return channel;
   }
 
+  /** Sends any message on this learner's control stream. */
+  void send(LearnerMessage message) {
+    control.send(message);
+  }
+
   AggregatorMessage nextMessage() throws InterruptedException {
     return control.next(20);
   }
@@ -110,6 +128,7 @@ final class RawLearner implements AutoCloseable {
         .setEnvelope(WireProtocol.envelope(assigned.round()))
         .setLearnerId(id)
         .setTaskId(assigned.taskId())
+        .setCapability(assigned.task().getCapability())
         .build();
   }
 
@@ -154,6 +173,7 @@ final class RawLearner implements AutoCloseable {
     return UploadHeader.newBuilder()
         .setLearnerId(id)
         .setTaskId(assigned.taskId())
+        .setCapability(assigned.task().getCapability())
         .setNumExamples(examples)
         .setManifest(manifest);
   }
