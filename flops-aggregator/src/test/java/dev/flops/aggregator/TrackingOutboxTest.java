@@ -88,6 +88,8 @@ class TrackingOutboxTest {
       assertTrue(info.unsent().stream().anyMatch(u -> u.contains("end the parent run")
           && u.contains("kept in the outbox")), info.unsent().toString());
       assertEquals(1, outboxFiles(outbox).size(), "one outbox file");
+      assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+          Files.getPosixFilePermissions(outboxFiles(outbox).get(0))), "it holds the model");
       assertEquals("RUNNING", status(server, info.parentRunId()), "not delivered yet");
 
       server.down = false; // the server is back; the next aggregator delivers the outbox first

@@ -136,7 +136,7 @@ public final class LocalFederation implements Callable<Integer> {
         out.printf("tracked in MLflow at %s: experiment %s, parent run %s, best round's run %s%n",
             info.trackingUri(), info.experimentId(), info.parentRunId(), info.bestRoundRunId());
       } else {
-        out.printf("not tracked yet: MLflow at %s could not be reached%n", info.trackingUri());
+        out.printf("not tracked yet: nothing reached MLflow at %s%n", info.trackingUri());
       }
       if (info.tracked() && info.trackingUri().startsWith("file:")) {
         out.printf("view it: MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri %s%n",

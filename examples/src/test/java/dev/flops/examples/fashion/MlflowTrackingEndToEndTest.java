@@ -179,8 +179,8 @@ class MlflowTrackingEndToEndTest {
 
     assertEquals(0, exit, output);
     assertTrue(!output.contains("tracked in MLflow") && !output.contains("null"), output);
-    assertTrue(output.contains("not tracked yet: MLflow at http://127.0.0.1:" + closedPort
-        + " could not be reached"), output);
+    assertTrue(output.contains("not tracked yet: nothing reached MLflow at http://127.0.0.1:"
+        + closedPort), output);
     assertTrue(output.contains("wait in " + outbox) && output.contains(
         "flops-aggregator flush-tracking --outbox " + outbox + " --tracking-uri http://"), output);
     try (Stream<Path> files = Files.list(outbox)) {

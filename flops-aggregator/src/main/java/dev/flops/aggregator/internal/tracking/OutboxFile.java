@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
@@ -40,7 +41,8 @@ import org.slf4j.LoggerFactory;
  * Files a call needs (the model file) are copied next to it, into {@code <file name>.files/}. The
  * tracking URI is stored without credentials: whoever delivers the calls brings their own. A file
  * is written to a temporary name, forced to disk, renamed atomically and the directory forced, so
- * that a crash leaves either the whole spill or none of it.
+ * that a crash leaves either the whole spill or none of it. Like a checkpoint, what it writes is
+ * readable by its owner only (where the file system has POSIX permissions): it holds the model.
  */
 final class OutboxFile {
   private static final Logger log = LoggerFactory.getLogger(OutboxFile.class);
@@ -87,8 +89,11 @@ final class OutboxFile {
         String target = copied.get(source);
         if (target == null) {
           Path dir = Files.createDirectories(files.resolve(String.valueOf(copied.size())));
+          ownerOnly(files);
+          ownerOnly(dir);
           Path copy = dir.resolve(Path.of(source).getFileName());
           Files.copy(Path.of(source), copy, StandardCopyOption.REPLACE_EXISTING);
+          ownerOnly(copy);
           force(copy);
           target = copy.toAbsolutePath().toString();
           copied.put(source, target);
@@ -106,8 +111,11 @@ final class OutboxFile {
     bindings.forEach(bound::addProperty);
     bindingLine.add("bindings", bound);
     Path temp = directory.resolve("." + name + ".tmp");
-    try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE,
-        StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+    Files.deleteIfExists(temp);
+    Files.createFile(temp);
+    ownerOnly(temp);
+    try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.TRUNCATE_EXISTING,
+        StandardOpenOption.WRITE);
         BufferedWriter out = new BufferedWriter(new OutputStreamWriter(
             Channels.newOutputStream(channel), StandardCharsets.UTF_8))) {
       out.write(header + "\n");
@@ -223,6 +231,16 @@ final class OutboxFile {
   /** Counts the calls waiting in a directory for a tracking URI. */
   static int pendingCalls(Path directory, String trackingUri) {
     return load(directory, trackingUri).calls().size();
+  }
+
+  private static void ownerOnly(Path path) throws IOException {
+    try {
+      Files.setPosixFilePermissions(path, Files.isDirectory(path)
+          ? PosixFilePermissions.fromString("rwx------")
+          : PosixFilePermissions.fromString("rw-------"));
+    } catch (UnsupportedOperationException notPosix) {
+      // Windows: the directory's access control list applies.
+    }
   }
 
   private static void force(Path path) {

@@ -532,7 +532,7 @@ public final class Tracker implements AutoCloseable {
           experimentId(), parent, kept == null ? ""
               : "; " + result.pending().size() + " call(s) wait in the outbox " + kept);
     } else if (kept != null) {
-      log.warn("not tracked yet: MLflow at {} could not be reached; {}", store.uri(),
+      log.warn("not tracked yet: nothing reached MLflow at {}; {}", store.uri(),
           pendingAdvice(result.pending().size(), kept));
     }
     if (!result.dropped().isEmpty()) {
