@@ -177,6 +177,7 @@ final class Outbox {
     List<Call> pending = new ArrayList<>();
     if (current != null) {
       pending.add(current);
+      current = null; // its late outcome is ignored: the caller keeps it
     }
     pending.addAll(queue);
     queue.clear();
