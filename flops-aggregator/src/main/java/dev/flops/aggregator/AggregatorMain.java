@@ -28,7 +28,8 @@ import picocli.CommandLine.Option;
  * </pre>
  */
 @Command(name = "flops-aggregator", mixinStandardHelpOptions = true,
-    description = "Runs a flops aggregator (FedAvg) until every round has run.")
+    description = "Runs a flops aggregator (FedAvg) until every round has run. "
+        + "`flops-aggregator flush-tracking --help`: deliver a tracking outbox.")
 public final class AggregatorMain implements Callable<Integer> {
 
   @Option(names = "--model-factory", required = true,
@@ -104,9 +105,14 @@ public final class AggregatorMain implements Callable<Integer> {
   /**
    * Runs the aggregator.
    *
-   * @param args command-line arguments; {@code --help} lists them
+   * @param args command-line arguments; {@code --help} lists them; {@code flush-tracking ...}
+   *     delivers a tracking outbox instead (its {@code --help} lists its options)
    */
   public static void main(String[] args) {
+    if (args.length > 0 && args[0].equals("flush-tracking")) {
+      System.exit(FlushTrackingCommand.run(
+          java.util.Arrays.copyOfRange(args, 1, args.length), System.getenv()));
+    }
     System.exit(commandLine(new AggregatorMain()).execute(args));
   }
 
