@@ -13,6 +13,7 @@ import dev.flops.aggregator.kernel.Nd4jAveraging;
 import dev.flops.aggregator.tracking.Tracking;
 import dev.flops.api.FederatedModel;
 import dev.flops.api.FederationObserver;
+import dev.flops.api.RoundRanking;
 import dev.flops.api.SavableModel;
 import dev.flops.api.Secret;
 import dev.flops.api.TrainingResult;
@@ -20,6 +21,7 @@ import dev.flops.api.strategy.AveragingKernel;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.Strategy;
 import dev.flops.proto.codec.WireProtocol;
+import dev.flops.proto.v1.FederationOutcome;
 import io.grpc.Server;
 import java.io.IOException;
 import java.net.BindException;
@@ -56,8 +58,10 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * <p>At the end of {@link #train()} the learners are told to shut down. The model copy holds the
- * final global parameters afterwards.
+ * <p>At the end of {@link #train()} the learners are told to shut down, and whether the training
+ * succeeded or failed (a learner then exits non-zero); learners that connect after that, until
+ * {@link #close()}, are told the same at once. The model copy holds the final global parameters
+ * afterwards.
  *
  * <p>Training is tracked in MLflow as {@link Builder#tracking(Tracking)} says; by default in
  * MLflow's file store under {@code ./mlruns}, or at {@code MLFLOW_TRACKING_URI} when that is set.
@@ -120,6 +124,7 @@ public final class Aggregator implements AutoCloseable {
   private final Duration keepAliveTime;
   private final Duration keepAliveTimeout;
   private final Duration permitKeepAliveTime;
+  private final RoundRanking ranking;
   private Server server;
   private CheckpointStore checkpoints;
   private Checkpoint resumeFrom;
@@ -148,6 +153,9 @@ public final class Aggregator implements AutoCloseable {
     this.keepAliveTime = builder.keepAliveTime;
     this.keepAliveTimeout = builder.keepAliveTimeout;
     this.permitKeepAliveTime = builder.permitKeepAliveTime;
+    service.permitKeepAliveTime(permitKeepAliveTime);
+    this.ranking = builder.ranking;
+    service.rankRoundsBy(ranking);
     if (builder.executor != null) {
       this.executor = builder.executor;
       this.ownedExecutor = null;
@@ -369,7 +377,8 @@ public final class Aggregator implements AutoCloseable {
   }
 
   /**
-   * Runs every round, then tells the learners to shut down. Blocks until done.
+   * Runs every round, then tells the learners to shut down with the outcome (succeeded, failed
+   * with the reason, or stopped when interrupted). Blocks until done.
    *
    * @return the per-round summaries, the best round and the final parameters
    * @throws TrainingException if training stops before its last round (e.g. too few learners
@@ -388,7 +397,8 @@ public final class Aggregator implements AutoCloseable {
     RoundLoop loop =
         new RoundLoop(service, strategy, model, kernel, observers, learnerWaitTimeout)
             .progressEvery(progressInterval)
-            .tracking(tracker, new SystemMetrics(kernel instanceof Nd4jAveraging), modelName);
+            .tracking(tracker, new SystemMetrics(kernel instanceof Nd4jAveraging), modelName)
+            .rankRoundsBy(ranking);
     if (checkpoints != null) {
       List<CheckpointExtras> extras = new ArrayList<>();
       extras.add(trackingIds);
@@ -398,14 +408,23 @@ public final class Aggregator implements AutoCloseable {
         loop.resumeFrom(resumeFrom);
       }
     }
+    // The learners hear how it ended: they exit non-zero after a failure, so that a supervisor
+    // restarts them for the resumed aggregator.
+    FederationOutcome outcome = FederationOutcome.STOPPED;
+    String end = "it was interrupted";
     try {
-      return loop.run();
+      TrainingResult result = loop.run();
+      outcome = FederationOutcome.SUCCEEDED;
+      end = result.rounds().size() + " rounds completed";
+      return result;
     } catch (InterruptedException e) {
       throw e;
     } catch (Exception e) {
+      outcome = FederationOutcome.FAILED;
+      end = e.getMessage();
       throw new TrainingException("federated training failed: " + e.getMessage(), e);
     } finally {
-      service.shutdownLearners("training finished");
+      service.shutdownLearners(outcome, end);
       tracker.close();
     }
   }
@@ -417,7 +436,7 @@ public final class Aggregator implements AutoCloseable {
   @Override
   public synchronized void close() {
     if (server != null) {
-      service.shutdownLearners("aggregator closed");
+      service.shutdownLearners(FederationOutcome.STOPPED, "it was closed");
       server.shutdown();
       try {
         if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
@@ -460,6 +479,7 @@ public final class Aggregator implements AutoCloseable {
     private Duration keepAliveTime = Duration.ofSeconds(DEFAULT_KEEP_ALIVE_SECONDS);
     private Duration keepAliveTimeout = Duration.ofSeconds(DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS);
     private Duration permitKeepAliveTime = Duration.ofSeconds(DEFAULT_PERMIT_KEEP_ALIVE_SECONDS);
+    private RoundRanking ranking = RoundRanking.defaults();
 
     private Builder() {}
 
@@ -755,6 +775,22 @@ public final class Aggregator implements AutoCloseable {
     }
 
     /**
+     * Sets how the best round is chosen (default {@link RoundRanking#defaults()}: the highest
+     * federated accuracy, and the lowest loss where no accuracy is reported). The best round is
+     * the one the final log line, {@link TrainingResult#best()}, the observers and the tracked best
+     * model name; a resumed training ranks the checkpoint's rounds by this knob too. Learners must
+     * report the ranking metric as a number: a result that carries it as a bool or string is
+     * refused.
+     *
+     * @param ranking e.g. {@code RoundRanking.minimize("mse")} for a regression model
+     * @return this builder
+     */
+    public Builder bestRound(RoundRanking ranking) {
+      this.ranking = Objects.requireNonNull(ranking, "bestRound");
+      return this;
+    }
+
+    /**
      * Turns on TLS: learners then connect over TLS and check this certificate against their
      * trusted roots. The files are read and checked at once.
      *
@@ -778,7 +814,9 @@ public final class Aggregator implements AutoCloseable {
     /**
      * Turns on mutual TLS: every learner must present a certificate signed by one of these
      * certificate authorities, or its connection is refused during the handshake. Needs
-     * {@link #tls(Path, Path)}.
+     * {@link #tls(Path, Path)}. With {@link #learnerTokens(Map)} too, a learner's certificate
+     * must name its token's learner (subject CN or a DNS subject alternative name), or its calls
+     * are refused with {@code PERMISSION_DENIED}.
      *
      * @param certificateAuthorities PEM file of the CA certificates that sign learners'
      *     certificates

@@ -30,7 +30,8 @@ import picocli.CommandLine.Option;
  * </pre>
  */
 @Command(name = "flops-aggregator", mixinStandardHelpOptions = true,
-    description = "Runs a flops aggregator (FedAvg) until every round has run.")
+    description = "Runs a flops aggregator (FedAvg) until every round has run. "
+        + "`flops-aggregator flush-tracking --help`: deliver a tracking outbox.")
 public final class AggregatorMain implements Callable<Integer> {
 
   @Option(names = "--model-factory", required = true,
@@ -91,6 +92,9 @@ public final class AggregatorMain implements Callable<Integer> {
   Integer maxRoundAttempts;
 
   @Mixin
+  BestRoundOptions bestRound = new BestRoundOptions();
+
+  @Mixin
   CheckpointOptions checkpoints = new CheckpointOptions();
 
   @Option(names = "--fit-config", paramLabel = "KEY=VALUE",
@@ -103,9 +107,14 @@ public final class AggregatorMain implements Callable<Integer> {
   /**
    * Runs the aggregator.
    *
-   * @param args command-line arguments; {@code --help} lists them
+   * @param args command-line arguments; {@code --help} lists them; {@code flush-tracking ...}
+   *     delivers a tracking outbox instead (its {@code --help} lists its options)
    */
   public static void main(String[] args) {
+    if (args.length > 0 && args[0].equals("flush-tracking")) {
+      System.exit(FlushTrackingCommand.run(
+          java.util.Arrays.copyOfRange(args, 1, args.length), System.getenv()));
+    }
     // Standard output is for results: libraries' own prints (ND4J's and OpenBLAS's notices, a
     // console logging backend) go to standard error with the logs.
     PrintStream results = System.out;
@@ -127,6 +136,7 @@ public final class AggregatorMain implements Callable<Integer> {
   @Override
   public Integer call() throws IOException, InterruptedException {
     Config config = parseConfig(fitConfig);
+    bestRound.ranking(); // checked before the model is made, which may take long
     FedAvg.Builder fedAvg = FedAvg.builder();
     if (maxRoundAttempts != null) {
       fedAvg.maxRoundAttempts(maxRoundAttempts);
@@ -149,7 +159,8 @@ public final class AggregatorMain implements Callable<Integer> {
         .port(port)
         .strategy(strategy)
         .model(model)
-        .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds)));
+        .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds))
+        .bestRound(bestRound.ranking()));
     try (Aggregator aggregator = checkpoints.applyTo(builder).build().start()) {
       TrainingResult result = aggregator.train();
       return result.rounds().size() == rounds ? 0 : 1;

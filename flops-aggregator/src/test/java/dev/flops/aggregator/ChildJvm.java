@@ -60,6 +60,13 @@ public final class ChildJvm implements AutoCloseable {
    */
   public static ChildJvm start(String label, List<String> prefix, Class<?> mainClass, Path log,
       String... args) throws IOException {
+    return start(label, prefix, java.util.Map.of(), mainClass, log, args);
+  }
+
+  /** Starts {@code mainClass} as above, with extra environment variables. */
+  public static ChildJvm start(String label, List<String> prefix,
+      java.util.Map<String, String> environment, Class<?> mainClass, Path log, String... args)
+      throws IOException {
     List<String> command = new ArrayList<>(prefix);
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.add("-Xmx256m");
@@ -68,7 +75,9 @@ public final class ChildJvm implements AutoCloseable {
     command.add(System.getProperty("java.class.path"));
     command.add(mainClass.getName());
     command.addAll(List.of(args));
-    Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.environment().putAll(environment);
+    Process process = builder.start();
     return new ChildJvm(label, process, log);
   }
 

@@ -28,13 +28,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  * NOT a real MLflow server: a local HTTP server that answers the part of MLflow's REST API flops
  * uses, and checks every request's method, path and JSON body against MLflow's REST API reference
  * (https://mlflow.org/docs/latest/rest-api.html: experiments/get-by-name, experiments/create,
- * runs/create, runs/log-batch, runs/update, runs/get; and the artifact proxy's PUT
- * /api/2.0/mlflow-artifacts/artifacts/&lt;path&gt;). A real server cannot be used in these tests:
+ * runs/create, runs/log-batch, runs/update, runs/get; MLflow 3's logged models: POST
+ * logged-models, PATCH logged-models/&lt;id&gt; (finalize), POST runs/outputs; and the artifact
+ * proxy's PUT /api/2.0/mlflow-artifacts/artifacts/&lt;path&gt;, for runs and logged models). A real server cannot be used in these tests:
  * MLflow is a Python package and PyPI is not reachable from this build machine (only Maven
  * Central and Debian's archive are), and no Debian package ships it.
  *
  * <p>Every violation is recorded in {@link #violations}; tests assert it stays empty. {@link
- * #failNext} makes the next N requests answer 500, {@link #down} makes every request answer 503.
+ * #failNext} makes the next N requests answer 500, {@link #down} makes every request answer 503,
+ * {@link #requiredAuthorization} makes every request without that Authorization header answer
+ * 401 (as {@code mlflow server --app-name basic-auth} does).
  */
 final class FakeMlflowServer implements AutoCloseable {
 
@@ -46,6 +49,14 @@ final class FakeMlflowServer implements AutoCloseable {
   final Map<String, String> experimentsByName = new ConcurrentHashMap<>();
   final Map<String, JsonObject> runs = new ConcurrentHashMap<>();
   final Map<String, byte[]> artifacts = new ConcurrentHashMap<>();
+  final Map<String, JsonObject> loggedModels = new ConcurrentHashMap<>();
+  /** Run id to the model outputs logged to it ({"model_id", "step"}). */
+  final Map<String, List<JsonObject>> outputs = new ConcurrentHashMap<>();
+  /** The Authorization header of every request, in order (null when absent). */
+  final List<String> authorizations = new CopyOnWriteArrayList<>();
+  volatile String requiredAuthorization;
+  /** Endpoint path to an HTTP status every request to it gets (e.g. 403), to inject refusals. */
+  final Map<String, Integer> statusFor = new ConcurrentHashMap<>();
   final AtomicInteger failNext = new AtomicInteger();
   volatile boolean down;
   private final AtomicInteger experimentIds = new AtomicInteger(100);
@@ -91,6 +102,28 @@ final class FakeMlflowServer implements AutoCloseable {
         }
       }
       requests.add(new Request(method, path, query, body, raw));
+      String authorization = exchange.getRequestHeaders().getFirst("Authorization");
+      authorizations.add(authorization);
+      if (requiredAuthorization != null && !requiredAuthorization.equals(authorization)) {
+        exchange.getResponseHeaders().add("WWW-Authenticate", "Basic realm=\"mlflow\"");
+        reply(exchange, 401, "You are not authenticated. Please see "
+            + "https://www.mlflow.org/docs/latest/auth/index.html#authenticating-to-mlflow on how "
+            + "to authenticate.");
+        return;
+      }
+      Integer forced = statusFor.get(path);
+      if (forced != null) {
+        String code = switch (forced) {
+          case 400 -> "INVALID_PARAMETER_VALUE";
+          case 401 -> "UNAUTHENTICATED";
+          case 403 -> "PERMISSION_DENIED";
+          case 404 -> "RESOURCE_DOES_NOT_EXIST";
+          default -> "INTERNAL_ERROR";
+        };
+        reply(exchange, forced, "{\"error_code\": \"" + code + "\", \"message\": "
+            + "\"injected " + forced + "\"}");
+        return;
+      }
       if (down) {
         reply(exchange, 503, "{\"error_code\": \"TEMPORARILY_UNAVAILABLE\", \"message\": \"down\"}");
         return;
@@ -178,14 +211,29 @@ final class FakeMlflowServer implements AutoCloseable {
         if (body.has("metrics")) {
           for (JsonElement m : body.getAsJsonArray("metrics")) {
             JsonObject metric = m.getAsJsonObject();
-            fields(metric, Set.of("key", "value", "timestamp"), Set.of("step"));
+            fields(metric, Set.of("key", "value", "timestamp"),
+                Set.of("step", "model_id", "dataset_name", "dataset_digest"));
             string(metric, "key");
             doubleValue(metric, "value");
             int64(metric, "timestamp");
             if (metric.has("step")) {
               int64(metric, "step");
             }
-            run.getAsJsonObject("data").getAsJsonArray("metrics").add(metric);
+            JsonObject point = metric.deepCopy();
+            point.remove("model_id");
+            JsonArray history = run.getAsJsonObject("data").getAsJsonArray("metrics");
+            if (!history.contains(point)) { // MLflow skips a point the run already holds
+              history.add(point);
+            }
+            if (metric.has("model_id")) {
+              JsonObject model = loggedModels.get(string(metric, "model_id"));
+              assertTrue(model != null, "unknown logged model in " + metric);
+              JsonObject data = model.getAsJsonObject("data");
+              if (!data.has("metrics")) {
+                data.add("metrics", new JsonArray());
+              }
+              data.getAsJsonArray("metrics").add(metric);
+            }
           }
         }
         for (String list : List.of("params", "tags")) {
@@ -211,15 +259,90 @@ final class FakeMlflowServer implements AutoCloseable {
         }
         return "{\"run_info\": " + info + "}";
       }
+      case "/api/2.0/mlflow/logged-models" -> {
+        expect("POST", method, path);
+        fields(body, Set.of("experiment_id"),
+            Set.of("name", "model_type", "source_run_id", "params", "tags"));
+        String experiment = string(body, "experiment_id");
+        assertTrue(experimentsByName.containsValue(experiment), "unknown experiment " + experiment);
+        if (body.has("source_run_id")) {
+          run(string(body, "source_run_id"));
+        }
+        keyValues(body, "params");
+        keyValues(body, "tags");
+        String modelId = "m-" + UUID.randomUUID().toString().replace("-", "");
+        JsonObject info = new JsonObject();
+        info.addProperty("model_id", modelId);
+        info.addProperty("experiment_id", experiment);
+        info.addProperty("name", body.has("name") ? string(body, "name") : "model");
+        info.addProperty("artifact_uri", "mlflow-artifacts:/" + experiment + "/models/" + modelId
+            + "/artifacts");
+        info.addProperty("status", "LOGGED_MODEL_PENDING");
+        if (body.has("source_run_id")) {
+          info.addProperty("source_run_id", string(body, "source_run_id"));
+        }
+        if (body.has("model_type")) {
+          info.addProperty("model_type", string(body, "model_type"));
+        }
+        JsonObject model = new JsonObject();
+        model.add("info", info);
+        JsonObject data = new JsonObject();
+        data.add("params", body.has("params") ? body.get("params").deepCopy() : new JsonArray());
+        model.add("data", data);
+        info.add("tags", body.has("tags") ? body.get("tags").deepCopy() : new JsonArray());
+        loggedModels.put(modelId, model);
+        return "{\"model\": " + model + "}";
+      }
+      case "/api/2.0/mlflow/runs/outputs" -> {
+        expect("POST", method, path);
+        fields(body, Set.of("run_id", "models"), Set.of());
+        String runId = string(body, "run_id");
+        run(runId);
+        for (JsonElement m : body.getAsJsonArray("models")) {
+          JsonObject output = m.getAsJsonObject();
+          fields(output, Set.of("model_id"), Set.of("step"));
+          assertTrue(loggedModels.containsKey(string(output, "model_id")),
+              "unknown logged model " + output);
+          if (output.has("step")) {
+            int64(output, "step");
+          }
+          outputs.computeIfAbsent(runId, k -> new CopyOnWriteArrayList<>()).add(output);
+        }
+        return "{}";
+      }
       default -> {
+        String modelPrefix = "/api/2.0/mlflow/logged-models/";
+        if (path.startsWith(modelPrefix)) {
+          expect("PATCH", method, path);
+          String modelId = path.substring(modelPrefix.length());
+          fields(body, Set.of("model_id"), Set.of("status"));
+          assertEquals(modelId, string(body, "model_id"), "model_id in path and body");
+          JsonObject model = loggedModels.get(modelId);
+          if (model == null) {
+            throw new NotFound("Logged model with ID '" + modelId + "' not found.");
+          }
+          String status = string(body, "status");
+          assertTrue(Set.of("LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED").contains(status),
+              "finalize status " + status);
+          model.getAsJsonObject("info").addProperty("status", status);
+          return "{\"model\": " + model + "}";
+        }
         String prefix = "/api/2.0/mlflow-artifacts/artifacts/";
         if (path.startsWith(prefix)) {
           expect("PUT", method, path);
           String artifactPath = path.substring(prefix.length());
           String[] parts = artifactPath.split("/");
-          assertTrue(parts.length >= 4 && parts[2].equals("artifacts"),
-              "artifact path <experiment>/<run>/artifacts/<file>: " + artifactPath);
-          run(parts[1]);
+          assertTrue(parts.length >= 4, "artifact path too short: " + artifactPath);
+          if (parts[1].equals("models")) {
+            assertTrue(parts.length >= 5 && parts[3].equals("artifacts")
+                && loggedModels.containsKey(parts[2]),
+                "model artifact path <experiment>/models/<model id>/artifacts/<file>: "
+                    + artifactPath);
+          } else {
+            assertTrue(parts[2].equals("artifacts"),
+                "artifact path <experiment>/<run>/artifacts/<file>: " + artifactPath);
+            run(parts[1]);
+          }
           artifacts.put(artifactPath, raw);
           return "{}";
         }

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.flops.aggregator.tracking.Tracking;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -80,5 +82,40 @@ class TrackingConfigTest {
     String meta = Files.readString(root.resolve("0").resolve("meta.yaml"));
     assertTrue(meta.contains("experiment_id: '0'\n") && meta.contains("name: Default\n"), meta);
     assertTrue(Files.isDirectory(root.resolve(".trash")));
+  }
+
+  @Test
+  void credentialsInTheUri_neverInTheUriPrintedOrInMessages() {
+    Tracking tracking = Tracking.uri("http://alice:s3cr3t-pw@mlflow.example:5000");
+    assertEquals("http://***@mlflow.example:5000", tracking.trackingUri());
+    assertFalse(tracking.toString().contains("s3cr3t-pw"), tracking.toString());
+    assertEquals("s3cr3t-pw", tracking.serverUri().orElseThrow().getUserInfo().split(":")[1]);
+    for (String bad : List.of("http://alice:s3cr3t-pw@bad host:5000",
+        "http://alice:s3cr3t-pw@/nohost", "ftp://alice:s3cr3t-pw@h")) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> Tracking.uri(bad));
+      for (Throwable t = e; t != null; t = t.getCause()) {
+        assertFalse(String.valueOf(t.getMessage()).contains("s3cr3t-pw"), t.getMessage());
+      }
+    }
+  }
+
+  @Test
+  void outboxAndSystemMetricsInterval_validated() {
+    Tracking tracking = Tracking.uri("http://127.0.0.1:5000");
+    assertEquals(Path.of(Tracking.DEFAULT_OUTBOX).toAbsolutePath(), tracking.outbox());
+    assertEquals(Duration.ofSeconds(10), tracking.systemMetricsInterval(), "MLflow's default");
+    assertEquals(Duration.ZERO, tracking.systemMetricsInterval(Duration.ZERO)
+        .systemMetricsInterval());
+    assertTrue(assertThrows(IllegalArgumentException.class,
+        () -> tracking.systemMetricsInterval(Duration.ofMillis(50))).getMessage()
+        .contains("systemMetricsInterval must be zero (off) or at least 100 ms but was PT0.05S"));
+    assertThrows(IllegalArgumentException.class,
+        () -> tracking.systemMetricsInterval(Duration.ofSeconds(-1)));
+    assertThrows(NullPointerException.class, () -> tracking.outbox(null));
+    Path relative = Path.of("some", "outbox");
+    assertEquals(relative.toAbsolutePath(), tracking.outbox(relative).outbox());
+    assertEquals(tracking.outbox(relative).outbox(), tracking.outbox(relative)
+        .experimentName("x").flushTimeout(Duration.ofSeconds(1)).outbox(), "kept by copies");
   }
 }

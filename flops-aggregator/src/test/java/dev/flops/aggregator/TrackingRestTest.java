@@ -20,6 +20,7 @@ import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -29,6 +30,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Tracking to a tracking server over REST (mlflow-client for the tracking API, the artifact proxy
@@ -73,8 +75,12 @@ class TrackingRestTest {
   }
 
   private static List<Double> metric(JsonObject run, String key) {
+    return metric(run.getAsJsonObject("data").getAsJsonArray("metrics"), key);
+  }
+
+  private static List<Double> metric(com.google.gson.JsonArray metrics, String key) {
     List<Double> values = new ArrayList<>();
-    for (JsonElement e : run.getAsJsonObject("data").getAsJsonArray("metrics")) {
+    for (JsonElement e : metrics) {
       if (e.getAsJsonObject().get("key").getAsString().equals(key)) {
         values.add(e.getAsJsonObject().get("value").getAsDouble());
       }
@@ -124,9 +130,10 @@ class TrackingRestTest {
         assertEquals("FINISHED", run.getAsJsonObject("info").get("status").getAsString());
         assertEquals(List.of(2.0), metric(run, "fit_learners"));
         assertEquals(List.of(0.0), metric(run, "failed_learners"));
-        assertEquals(1, metric(run, "system/process_cpu_seconds").size());
-        assertEquals(1, metric(run, "system/jvm_heap_used_megabytes").size());
-        assertEquals(1, metric(run, "system/offheap_megabytes").size());
+        assertEquals(1, metric(run, "round/process_cpu_seconds").size());
+        assertEquals(1, metric(run, "round/jvm_heap_used_megabytes_at_end").size());
+        assertEquals(1, metric(run, "round/offheap_megabytes_at_end").size());
+        assertEquals(List.of(), metric(run, "system/process_cpu_seconds"), "renamed");
       }
 
       // The best round (round 1) and the parent hold the model; rounds 2 and 3 hold nothing.
@@ -140,7 +147,36 @@ class TrackingRestTest {
               + " in " + server.artifacts.keySet());
         }
       }
-      assertEquals(8, server.artifacts.size(), server.artifacts.keySet().toString());
+      // MLflow 3: one logged model, READY, produced by the best round's run, an output of that
+      // run and of the parent run at step = best round, its files in its own artifacts.
+      assertEquals(1, server.loggedModels.size(), server.loggedModels.toString());
+      JsonObject model = server.loggedModels.values().iterator().next().getAsJsonObject("info");
+      String modelId = model.get("model_id").getAsString();
+      assertTrue(modelId.matches("m-[0-9a-f]{32}"), modelId);
+      assertEquals("LOGGED_MODEL_READY", model.get("status").getAsString());
+      assertEquals(bestRun, model.get("source_run_id").getAsString());
+      for (String run : List.of(bestRun, info.parentRunId())) {
+        assertEquals(1, server.outputs.get(run).size(), run);
+        assertEquals(modelId, server.outputs.get(run).get(0).get("model_id").getAsString());
+        assertEquals(1, server.outputs.get(run).get(0).get("step").getAsLong());
+      }
+      for (String file : List.of("model.safetensors", "MLmodel", "requirements.txt",
+          "java_env.yaml")) {
+        String path = info.experimentId() + "/models/" + modelId + "/artifacts/" + file;
+        assertTrue(server.artifacts.containsKey(path), "missing " + path);
+      }
+      String modelMlmodel = new String(server.artifacts.get(info.experimentId() + "/models/"
+          + modelId + "/artifacts/MLmodel"), StandardCharsets.UTF_8);
+      assertTrue(modelMlmodel.contains("model_id: " + modelId), modelMlmodel);
+      assertTrue(modelMlmodel.contains("mlflow_version: "), modelMlmodel);
+      assertTrue(new String(server.artifacts.get(info.experimentId() + "/" + info.parentRunId()
+          + "/artifacts/model/MLmodel"), StandardCharsets.UTF_8).contains("model_id: " + modelId));
+      assertEquals(12, server.artifacts.size(), server.artifacts.keySet().toString());
+      // The best round's evaluation metrics are linked to the model (the Models tab's columns);
+      // the round's own history keeps one point each.
+      JsonObject modelData = server.loggedModels.get(modelId).getAsJsonObject("data");
+      assertEquals(List.of(0.5), metric(modelData.getAsJsonArray("metrics"), "accuracy"));
+      assertEquals(List.of(0.5), metric(server.runs.get(bestRun), "accuracy"));
       assertTrue(new String(server.artifacts.get(info.experimentId() + "/" + bestRun
           + "/artifacts/model/MLmodel"), StandardCharsets.UTF_8).contains("run_id: " + bestRun));
       assertTrue(keyValues(server.runs.get(bestRun), "tags")
@@ -217,7 +253,8 @@ class TrackingRestTest {
   }
 
   @Test
-  void serverGoneMidTraining_trainingCompletes_unsentCallsReportedAtTheEnd() throws Exception {
+  void serverGoneMidTraining_trainingCompletes_unsentCallsReportedAtTheEnd(@TempDir Path outbox)
+      throws Exception {
     try (FakeMlflowServer server = new FakeMlflowServer()) {
       Parameters initial = Federations.randomParameters(22, false);
       TrainingResult result;
@@ -227,7 +264,8 @@ class TrackingRestTest {
           .strategy(FedAvg.builder().rounds(3).build())
           .tracking(Tracking.server(server.uri())
               .retryBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
-              .flushTimeout(Duration.ofSeconds(1)))
+              .flushTimeout(Duration.ofSeconds(1))
+              .outbox(outbox))
           .observer(new dev.flops.api.FederationObserver() {
             @Override
             public void onRoundFinished(dev.flops.api.RoundSummary summary) {
@@ -248,8 +286,9 @@ class TrackingRestTest {
       assertEquals(3, result.finalRound().round());
       TrackingInfo info = result.trackingInfo().orElseThrow();
       assertFalse(info.complete());
-      assertTrue(info.unsent().stream().anyMatch(u -> u.contains("end the parent run")),
-          info.unsent().toString());
+      assertTrue(info.unsent().stream().anyMatch(u -> u.contains("end the parent run")
+          && u.contains("kept in the outbox")), info.unsent().toString());
+      assertEquals(outbox.toString(), info.pendingOutbox().orElseThrow());
       assertTrue(info.unsent().stream().anyMatch(u -> u.contains("round 3")),
           info.unsent().toString());
       assertNotNull(info.parentRunId(), "created before the server went away");
@@ -258,38 +297,40 @@ class TrackingRestTest {
   }
 
   @Test
-  void floatsNanAndInfinity_travelAsProtobufJson() throws Exception {
-    // MLflow accepts NaN and +/-Infinity (proto3 JSON "NaN", "Infinity"); flops sends them as is.
+  void nonFiniteReportedMetric_isRefusedOnArrival_neverReachesMlflow() throws Exception {
+    // An Infinity accuracy once became the round's accuracy and the best round, and MLflow then
+    // refused the best model's metrics. Now the learner's own result refuses it.
     try (FakeMlflowServer server = new FakeMlflowServer()) {
       Parameters initial = Federations.randomParameters(23, false);
       try (Aggregator aggregator = Aggregator.builder()
           .host("127.0.0.1").port(0)
           .model(new ArrayModel(initial))
-          .strategy(FedAvg.builder().rounds(1).build())
+          .strategy(FedAvg.builder().rounds(1).minAvailableLearners(2).build())
           .tracking(Tracking.server(server.uri()))
           .build()
           .start()) {
-        CompletableFuture<Void> learner = Federations.startLearner("one", aggregator.port(),
-            new FakeTrainer(initial, 5, p -> p, 0.25, Double.POSITIVE_INFINITY));
-        aggregator.train();
-        learner.get(30, TimeUnit.SECONDS);
+        List<CompletableFuture<Void>> learners = List.of(
+            Federations.startLearner("finite", aggregator.port(),
+                new FakeTrainer(initial, 5, p -> p, 0.25, 0.75)),
+            Federations.startLearner("infinite", aggregator.port(),
+                new FakeTrainer(initial, 5, p -> p, 0.25, Double.POSITIVE_INFINITY)));
+        TrainingResult result = aggregator.train();
+        assertEquals(0.75, result.finalRound().accuracy(), 1e-12);
+        for (CompletableFuture<Void> learner : learners) {
+          learner.get(30, TimeUnit.SECONDS);
+        }
       }
       assertEquals(List.of(), server.violations);
-      boolean sawInfinity = server.requests("/api/2.0/mlflow/runs/log-batch").stream()
-          .anyMatch(r -> r.body().toString().contains("\"key\":\"accuracy\",\"value\":\"Infinity\""));
-      assertTrue(sawInfinity, "accuracy Infinity sent as proto3 JSON");
+      List<String> batches = server.requests("/api/2.0/mlflow/runs/log-batch").stream()
+          .map(r -> r.body().toString()).toList();
+      assertTrue(batches.stream().anyMatch(b -> b.contains("\"key\":\"accuracy\",\"value\":0.75")),
+          batches.toString());
+      assertFalse(batches.stream().anyMatch(b -> b.contains("Infinity") || b.contains("NaN")),
+          batches.toString());
     }
   }
 
   private static void awaitRuns(FakeMlflowServer server, int runs) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (server.runs.size() < runs && System.nanoTime() < deadline) {
-      try {
-        Thread.sleep(10);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
-    }
+    TrackedTrainings.awaitRuns(server, runs);
   }
 }

@@ -19,13 +19,17 @@ import java.util.Optional;
  *     unknown or no round was evaluated
  * @param unsent a description of every tracking call that could not be completed, in order;
  *     empty when everything reached the store
+ * @param outbox the directory where calls not yet delivered wait to be delivered later (by the
+ *     next aggregator tracking to the same URI, or {@code flops-aggregator flush-tracking}), or
+ *     null when none wait
  */
 public record TrackingInfo(
     String trackingUri,
     String experimentId,
     String parentRunId,
     String bestRoundRunId,
-    List<String> unsent) {
+    List<String> unsent,
+    String outbox) {
 
   /**
    * Validates the arguments.
@@ -35,6 +39,39 @@ public record TrackingInfo(
   public TrackingInfo {
     Objects.requireNonNull(trackingUri, "trackingUri");
     unsent = List.copyOf(unsent);
+  }
+
+  /**
+   * Describes a tracking with nothing waiting in an outbox.
+   *
+   * @param trackingUri the tracking URI, without credentials
+   * @param experimentId the experiment's id, or null if unknown
+   * @param parentRunId the parent run's id, or null if unknown
+   * @param bestRoundRunId the best round's run id, or null if unknown
+   * @param unsent the calls that could not be completed, in order
+   * @throws NullPointerException if the URI or the unsent list is null
+   */
+  public TrackingInfo(String trackingUri, String experimentId, String parentRunId,
+      String bestRoundRunId, List<String> unsent) {
+    this(trackingUri, experimentId, parentRunId, bestRoundRunId, unsent, null);
+  }
+
+  /**
+   * Tells whether the backend received anything: the parent run exists there.
+   *
+   * @return true once the parent run was created (or resumed)
+   */
+  public boolean tracked() {
+    return parentRunId != null;
+  }
+
+  /**
+   * Returns where the calls not yet delivered wait.
+   *
+   * @return the outbox directory, or empty when nothing waits
+   */
+  public Optional<String> pendingOutbox() {
+    return Optional.ofNullable(outbox);
   }
 
   /**

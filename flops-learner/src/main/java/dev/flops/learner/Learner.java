@@ -4,6 +4,7 @@ import dev.flops.api.LocalTrainer;
 import dev.flops.api.Secret;
 import dev.flops.learner.internal.Backoff;
 import dev.flops.learner.internal.ControlSession;
+import dev.flops.proto.v1.FederationOutcome;
 import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import java.net.InetAddress;
@@ -24,7 +25,8 @@ import org.slf4j.LoggerFactory;
 /**
  * A learner: loads its local data, connects out to the aggregator (retrying with exponential
  * backoff and jitter while it is not reachable), then fits and evaluates whenever the aggregator
- * asks, until the aggregator tells it to shut down.
+ * asks, until the aggregator tells it to shut down. {@link #run()} returns when the aggregator's
+ * training finished and throws {@link FederationFailedException} when it failed or was stopped.
  *
  * <p>A learner keeps one identity for its whole life: it draws a random key when it is built and
  * presents it on every connection, so that after a dropped connection it reconnects (with backoff
@@ -65,6 +67,13 @@ public final class Learner {
   private volatile ControlSession current;
   /** The id of the last session the aggregator welcomed, while a new one is being opened. */
   private volatile String lastId;
+  /**
+   * The keepalive time of the channel: the configured one, raised to the aggregator's
+   * permitKeepAliveTime once its Welcome said that it permits fewer pings. Run thread only.
+   */
+  private Duration keepAliveInUse;
+  /** The channel to the aggregator, replaced when the keepalive is adapted. Run thread only. */
+  private ManagedChannel channel;
 
   private Learner(Builder builder) {
     this.aggregator = builder.aggregator;
@@ -93,8 +102,16 @@ public final class Learner {
 
   /**
    * Runs the learner on the calling thread: prepares the local data, connects, serves tasks, and
-   * returns once the aggregator has told it to shut down or has closed the federation.
+   * returns once the aggregator has told it that its training finished. Call it once.
    *
+   * <p>When the aggregator permits keepalive pings less often than this learner sends them (its
+   * {@code permitKeepAliveTime} is above this learner's keepalive time), it says so when the
+   * learner joins and admits the learner only on a connection that pings less often: the learner
+   * then reconnects at once with its keepalive time raised to the aggregator's permit, for the
+   * rest of its run.
+   *
+   * @throws FederationFailedException if the aggregator said that its training failed, or that it
+   *     stopped before its training ended; the message quotes the aggregator's reason
    * @throws LearnerException if the data cannot be loaded, the aggregator's host does not resolve,
    *     the aggregator stays unreachable past the connect timeout, or it refuses the learner (e.g.
    *     another protocol version)
@@ -110,13 +127,10 @@ public final class Learner {
     log.info("learner {} prepared its data; connecting to {}", name, aggregator);
     resolve();
     security.warnIfExposed(log, name, aggregator);
-    ManagedChannel channel = security.openChannel(aggregator, builder -> builder
-        .keepAliveTime(keepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
-        .keepAliveTimeout(keepAliveTimeout.toNanos(), TimeUnit.NANOSECONDS)
-        .keepAliveWithoutCalls(true)
-        .intercept(interceptors));
+    keepAliveInUse = keepAliveTime;
+    channel = openChannel();
     try {
-      serve(channel);
+      serve();
     } finally {
       runner = null;
       channel.shutdownNow();
@@ -125,6 +139,53 @@ public final class Learner {
       } else {
         Thread.currentThread().interrupt(); // stopped: keep the flag for the caller
       }
+    }
+  }
+
+  private ManagedChannel openChannel() {
+    Duration time = keepAliveInUse;
+    return security.openChannel(aggregator, builder -> builder
+        .keepAliveTime(time.toNanos(), TimeUnit.NANOSECONDS)
+        .keepAliveTimeout(keepAliveTimeout.toNanos(), TimeUnit.NANOSECONDS)
+        .keepAliveWithoutCalls(true)
+        .intercept(interceptors));
+  }
+
+  /** The interval the channel really pings at: gRPC raises anything below 10 s to 10 s. */
+  private long pingIntervalMillis() {
+    return Math.max(MIN_GRPC_KEEP_ALIVE.toMillis(), keepAliveInUse.toMillis());
+  }
+
+  /** gRPC's floor on a client's keepalive time. */
+  private static final Duration MIN_GRPC_KEEP_ALIVE = Duration.ofSeconds(10);
+
+  /** Replaces the channel by one whose keepalive the aggregator permits. */
+  private void adaptKeepAlive(ControlSession session) {
+    Duration permitted = Duration.ofMillis(session.permittedKeepAliveMillis());
+    log.info("learner {}: {}; reconnecting with a keepalive time of {} ms instead of {} ms "
+            + "(raise keepAlive to at least that to connect once only)", name,
+        session.endDetail(), permitted.toMillis(), pingIntervalMillis());
+    keepAliveInUse = permitted;
+    ManagedChannel previous = channel;
+    channel = openChannel();
+    previous.shutdownNow();
+  }
+
+  /** Ends the run as the aggregator's Shutdown says: returns after a success, else throws. */
+  private void finish(ControlSession session) throws FederationFailedException {
+    switch (session.outcome()) {
+      case FAILED, STOPPED -> {
+        FederationFailedException failure = new FederationFailedException(
+            session.outcome() == FederationOutcome.FAILED
+                ? FederationFailedException.Outcome.FAILED
+                : FederationFailedException.Outcome.STOPPED,
+            session.endDetail(), name);
+        log.error(failure.getMessage());
+        throw failure;
+      }
+      // UNSPECIFIED: an aggregator from before outcomes, which only ever said this on success.
+      default -> log.info("learner {}: the aggregator's training finished ({})", name,
+          session.endDetail());
     }
   }
 
@@ -143,6 +204,8 @@ public final class Learner {
       } catch (InterruptedException e) {
         log.info("learner {} stopped", name);
         done.completeExceptionally(e);
+      } catch (FederationFailedException e) {
+        done.completeExceptionally(e); // run() logged it
       } catch (LearnerException | RuntimeException e) {
         log.error("learner {} stopped: {}", name, e.getMessage());
         done.completeExceptionally(e);
@@ -173,12 +236,13 @@ public final class Learner {
     }
   }
 
-  private void serve(ManagedChannel channel) throws LearnerException, InterruptedException {
+  private void serve() throws LearnerException, InterruptedException {
     Backoff backoff = new Backoff(initialBackoff, maxBackoff, random);
     long deadline = System.nanoTime() + connectTimeout.toNanos();
     boolean everJoined = false;
     while (true) {
-      ControlSession session = new ControlSession(channel, trainer, name, key);
+      ControlSession session =
+          new ControlSession(channel, trainer, name, key, pingIntervalMillis());
       current = session;
       ControlSession.End end = session.run();
       if (session.joined()) {
@@ -189,13 +253,15 @@ public final class Learner {
       }
       switch (end) {
         case SHUTDOWN -> {
-          log.info("learner {}: the aggregator said shut down ({})", name, session.endDetail());
+          finish(session);
           return;
         }
         case COMPLETED -> {
-          log.info("learner {}: the aggregator finished the federation", name);
+          log.info("learner {}: the aggregator closed the connection without saying how the "
+              + "federation ended", name);
           return;
         }
+        case ADAPT_KEEPALIVE -> adaptKeepAlive(session);
         case STOPPED -> throw new InterruptedException("learner " + name + " was stopped");
         case REFUSED -> throw new LearnerException(
             "the aggregator at " + aggregator + " refused learner " + name + ": "
@@ -408,8 +474,10 @@ public final class Learner {
      * traffic, and a ping unanswered for {@code timeout} ends the connection, which the learner
      * then re-opens with backoff. Pings keep NAT and firewall mappings open while a long fit
      * leaves the connection idle, and stop an upload from hanging on a dead network path. gRPC
-     * raises a {@code time} below 10 s to 10 s; the aggregator must permit pings this often (its
-     * {@code permitKeepAliveTime}, 10 s by default).
+     * raises a {@code time} below 10 s to 10 s. An aggregator that permits pings less often (its
+     * {@code permitKeepAliveTime}, 10 s by default) says so when the learner joins; the learner
+     * then reconnects at once with {@code time} raised to that permit (gRPC would otherwise close
+     * the connection with {@code too_many_pings} in the middle of a long fit).
      *
      * @param time the idle time before a ping, positive
      * @param timeout how long to wait for the ping's answer, positive

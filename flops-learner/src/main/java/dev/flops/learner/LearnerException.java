@@ -1,7 +1,7 @@
 package dev.flops.learner;
 
 /** A learner stopped without finishing its federation; the message says why and what to do. */
-public final class LearnerException extends Exception {
+public class LearnerException extends Exception {
   private static final long serialVersionUID = 1L;
 
   /**

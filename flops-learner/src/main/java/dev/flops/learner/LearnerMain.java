@@ -20,9 +20,19 @@ import picocli.CommandLine.Option;
  *     --aggregator 10.0.0.5:50051 --trainer-factory com.example.MyTrainerFactory --name site-a \
  *     --trust-file ca.pem --token-file token
  * </pre>
+ *
+ * <p>Exit codes: 0 the aggregator's training finished; 1 the learner failed (data not loadable,
+ * aggregator unreachable past {@code --connect-timeout}, refused); 2 bad options; 3 the
+ * aggregator's training failed; 4 the aggregator stopped before its training ended. After 3 or 4
+ * a supervisor should restart the learner: it then waits for the resumed aggregator.
  */
 @Command(name = "flops-learner", mixinStandardHelpOptions = true,
-    description = "Runs a flops learner until the aggregator finishes the federation.")
+    description = "Runs a flops learner until the aggregator finishes the federation.",
+    exitCodeListHeading = "Exit codes:%n",
+    exitCodeList = {"0:the aggregator's training finished",
+        "1:the learner failed (data, unreachable or refusing aggregator)", "2:bad options",
+        "3:the aggregator's training failed (restart to join the resumed aggregator)",
+        "4:the aggregator stopped before its training ended"})
 public final class LearnerMain implements Callable<Integer> {
 
   @Option(names = "--aggregator", required = true, paramLabel = "HOST:PORT",
@@ -63,7 +73,8 @@ public final class LearnerMain implements Callable<Integer> {
   }
 
   /**
-   * Returns a command line that prints errors as one line instead of a stack trace.
+   * Returns a command line that prints errors as one line instead of a stack trace, and exits
+   * with the codes listed in the class comment.
    *
    * @param command the picocli command object
    * @return the command line
@@ -72,6 +83,9 @@ public final class LearnerMain implements Callable<Integer> {
     CommandLine commandLine = new CommandLine(command);
     commandLine.setExecutionExceptionHandler((e, cl, parsed) -> {
       cl.getErr().println("error: " + e.getMessage());
+      if (e instanceof FederationFailedException failed) {
+        return failed.exitCode();
+      }
       return e instanceof IllegalArgumentException || e instanceof IllegalStateException ? 2 : 1;
     });
     return commandLine;

@@ -45,14 +45,26 @@ final class RoundTable {
         best.round(), best.accuracy(), best.loss(), result.finalRound().accuracy(),
         wall.toMillis() / 1000.0));
     result.trackingInfo().ifPresent(info -> {
-      out.printf("tracked in MLflow at %s: experiment %s, parent run %s, best round's run %s%n",
-          info.trackingUri(), info.experimentId(), info.parentRunId(), info.bestRoundRunId());
-      if (info.trackingUri().startsWith("file:")) {
+      // "tracked" only when the backend has the runs; else what waits and how to deliver it.
+      if (info.tracked()) {
+        out.printf("tracked in MLflow at %s: experiment %s, parent run %s, best round's run %s%n",
+            info.trackingUri(), info.experimentId(), info.parentRunId(), info.bestRoundRunId());
+      } else {
+        out.printf("not tracked yet: nothing reached MLflow at %s%n", info.trackingUri());
+      }
+      if (info.tracked() && info.trackingUri().startsWith("file:")) {
         out.printf("view it: MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri %s%n",
             info.trackingUri());
       }
-      if (!info.complete()) {
-        out.printf("%d tracking call(s) could not be sent: %s%n", info.unsent().size(),
+      info.pendingOutbox().ifPresent(outbox -> out.printf("%d tracking call(s) wait in %s; the "
+              + "next aggregator tracking to %s delivers them, or now: flops-aggregator "
+              + "flush-tracking --outbox %s --tracking-uri %s%n", info.unsent().stream()
+              .filter(u -> u.contains("kept in the outbox")).count(), outbox,
+          info.trackingUri(), outbox, info.trackingUri()));
+      long refused = info.unsent().stream().filter(u -> !u.contains("kept in the outbox"))
+          .count();
+      if (refused > 0) {
+        out.printf("%d tracking call(s) were refused and dropped: %s%n", refused,
             String.join("; ", info.unsent()));
       }
     });

@@ -27,6 +27,16 @@ public final class TrackingOptions {
   @Option(names = "--no-tracking", description = "Do not track the training in MLflow.")
   boolean noTracking;
 
+  @Option(names = "--tracking-outbox", paramLabel = "DIR",
+      description = "Where tracking calls wait when the tracking server is unreachable until "
+          + "training ends (default: ./" + Tracking.DEFAULT_OUTBOX + ").")
+  Path outbox;
+
+  @Option(names = "--tracking-flush-timeout", paramLabel = "SECONDS",
+      description = "How long the end of training waits for an unreachable tracking server "
+          + "before keeping the calls in the outbox (default: 30).")
+  Long flushTimeoutSeconds;
+
   @Option(names = "--event-log", paramLabel = "FILE",
       description = "Append the lifecycle events as JSON lines (schema flops.events/1) to FILE.")
   Path eventLog;
@@ -37,6 +47,12 @@ public final class TrackingOptions {
       return Tracking.off();
     }
     Tracking tracking = trackingUri == null ? Tracking.defaults() : Tracking.uri(trackingUri);
+    if (outbox != null) {
+      tracking = tracking.outbox(outbox);
+    }
+    if (flushTimeoutSeconds != null) {
+      tracking = tracking.flushTimeout(java.time.Duration.ofSeconds(flushTimeoutSeconds));
+    }
     return tracking.experimentName(experiment);
   }
 

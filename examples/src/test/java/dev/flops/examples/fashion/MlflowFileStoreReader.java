@@ -43,6 +43,9 @@ final class MlflowFileStoreReader {
       "end_time", "entry_point_name", "experiment_id", "lifecycle_stage", "run_id", "run_name",
       "run_uuid", "source_name", "source_type", "source_version", "start_time", "status", "tags",
       "user_id");
+  private static final List<String> MODEL_KEYS = List.of("artifact_location",
+      "creation_timestamp", "experiment_id", "last_updated_timestamp", "lifecycle_stage",
+      "model_id", "model_type", "name", "source_run_id", "status", "status_message");
   /** Python's str(float): digits, optional fraction and exponent; nan, inf. */
   private static final Pattern METRIC_LINE = Pattern.compile(
       "\\d+ (-?(\\d+\\.\\d+(e[-+]\\d\\d+)?|\\d(\\.\\d+)?e[-+]\\d\\d+|nan|inf)) \\d+");
@@ -56,7 +59,12 @@ final class MlflowFileStoreReader {
     }
   }
 
-  record Experiment(String id, Map<String, String> meta, List<Run> runs) {}
+  /** An MLflow 3 logged model: its meta.yaml, params and where its artifacts are. */
+  record LoggedModel(String id, Map<String, String> meta, Map<String, String> params,
+      Path artifacts) {}
+
+  record Experiment(String id, Map<String, String> meta, List<Run> runs,
+      List<LoggedModel> models) {}
 
   private MlflowFileStoreReader() {}
 
@@ -80,7 +88,8 @@ final class MlflowFileStoreReader {
         assertEquals("active", meta.get("lifecycle_stage"));
         assertTrue(meta.get("creation_time").matches("\\d{13}"));
         if (meta.get("name").equals(name)) {
-          found = new Experiment(id, meta, runs(dir, meta.get("artifact_location")));
+          found = new Experiment(id, meta, runs(dir, meta.get("artifact_location")),
+              models(dir, meta.get("artifact_location")));
         }
       }
     }
@@ -93,6 +102,9 @@ final class MlflowFileStoreReader {
     try (Stream<Path> dirs = Files.list(experiment)) {
       for (Path dir : dirs.filter(Files::isDirectory).sorted().toList()) {
         String id = dir.getFileName().toString();
+        if (id.equals("models")) {
+          continue; // MLflow 3's logged models, a folder MLflow reserves: see models()
+        }
         assertTrue(id.matches("[0-9a-f]{32}"), "run id " + id);
         Map<String, String> meta = meta(dir.resolve("meta.yaml"), RUN_KEYS);
         assertEquals(id, meta.get("run_id"));
@@ -128,6 +140,34 @@ final class MlflowFileStoreReader {
       }
     }
     return runs;
+  }
+
+  /** Reads and checks the logged models of an experiment ({@code models/m-<32 hex>/}). */
+  private static List<LoggedModel> models(Path experiment, String artifactLocation)
+      throws IOException {
+    List<LoggedModel> models = new ArrayList<>();
+    Path root = experiment.resolve("models");
+    if (!Files.isDirectory(root)) {
+      return models;
+    }
+    try (Stream<Path> dirs = Files.list(root)) {
+      for (Path dir : dirs.sorted().toList()) {
+        String id = dir.getFileName().toString();
+        assertTrue(id.matches("m-[0-9a-f]{32}"), "logged model id " + id);
+        Map<String, String> meta = meta(dir.resolve("meta.yaml"), MODEL_KEYS);
+        assertEquals(id, meta.get("model_id"));
+        assertEquals("'" + experiment.getFileName() + "'", meta.get("experiment_id"));
+        assertEquals(artifactLocation + "/models/" + id + "/artifacts",
+            meta.get("artifact_location"));
+        assertEquals("active", meta.get("lifecycle_stage"));
+        for (String sub : List.of("metrics", "params", "tags", "artifacts")) {
+          assertTrue(Files.isDirectory(dir.resolve(sub)), id + "/" + sub);
+        }
+        models.add(new LoggedModel(id, meta, files(dir.resolve("params")),
+            dir.resolve("artifacts")));
+      }
+    }
+    return models;
   }
 
   /** Reads a meta.yaml, checking it holds exactly {@code keys}, in PyYAML's sorted order. */

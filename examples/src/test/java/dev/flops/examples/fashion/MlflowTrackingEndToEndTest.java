@@ -52,6 +52,8 @@ class MlflowTrackingEndToEndTest {
     assertEquals(List.of(), info.unsent());
     assertTrue(output.contains("MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri"),
         output);
+    assertTrue(output.contains("tracked in MLflow at " + info.trackingUri() + ": experiment "
+        + info.experimentId()), output);
 
     MlflowFileStoreReader.Experiment experiment =
         MlflowFileStoreReader.read(mlruns, "fashion e2e");
@@ -83,9 +85,9 @@ class MlflowTrackingEndToEndTest {
           round.round())), run.metrics().get("accuracy"));
       assertEquals(round.loss(), run.metrics().get("loss").get(0).value());
       for (String metric : List.of("fit_learners", "failed_learners", "round_duration_s",
-          "bytes_received", "bytes_sent", "system/process_cpu_seconds",
-          "system/jvm_heap_used_megabytes", "system/jvm_nonheap_used_megabytes",
-          "system/offheap_megabytes")) {
+          "bytes_received", "bytes_sent", "round/process_cpu_seconds",
+          "round/jvm_heap_used_megabytes_at_end", "round/jvm_nonheap_used_megabytes_at_end",
+          "round/offheap_megabytes_at_end")) {
         assertEquals(1, run.metrics().get(metric).size(), metric + " in round " + round.round());
       }
       assertEquals(3.0, run.metrics().get("fit_learners").get(0).value());
@@ -128,6 +130,21 @@ class MlflowTrackingEndToEndTest {
         parent.metrics().get("final_accuracy").get(0).value());
     assertTrue(Files.exists(parent.artifacts().resolve("model/model.zip")));
 
+    // MLflow 3: one logged model, READY, produced by the best round's run, an output of it and
+    // of the parent run; its own artifacts hold the same files.
+    assertEquals(1, experiment.models().size());
+    MlflowFileStoreReader.LoggedModel logged3 = experiment.models().get(0);
+    assertEquals("2", logged3.meta().get("status"), "READY");
+    assertEquals(info.bestRoundRunId(), logged3.meta().get("source_run_id"));
+    assertTrue(Files.exists(logged3.artifacts().resolve("model.zip")));
+    assertTrue(Files.readString(logged3.artifacts().resolve("MLmodel"))
+        .contains("model_id: " + logged3.id() + "\n"));
+    for (String run : List.of(info.bestRoundRunId(), info.parentRunId())) {
+      assertTrue(Files.readString(mlruns.resolve(info.experimentId()).resolve(run)
+          .resolve("outputs").resolve(logged3.id()).resolve("meta.yaml"))
+          .contains("step: " + best.round() + "\n"), run);
+    }
+
     // The logged model is DL4J's own file holding the best round's parameters.
     MultiLayerNetwork restored = ModelSerializer.restoreMultiLayerNetwork(
         parent.artifacts().resolve("model/model.zip").toFile());
@@ -142,5 +159,32 @@ class MlflowTrackingEndToEndTest {
     assertEquals(5, events.size(), events.toString());
     assertTrue(events.get(4).contains("\"best_round_run_id\":\"" + info.bestRoundRunId() + "\""),
         events.get(4));
+  }
+
+  @Test
+  void unreachableServer_finalLinesSayNotTrackedAndHowToDeliver() throws Exception {
+    int closedPort;
+    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+      closedPort = socket.getLocalPort();
+    }
+    Path outbox = temp.resolve("outbox");
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    LocalFederation command =
+        new LocalFederation(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+    int exit = new CommandLine(command).execute("--learners", "1", "--rounds", "1",
+        "--train-limit", "300", "--test-limit", "100",
+        "--tracking-uri", "http://127.0.0.1:" + closedPort, "--tracking-outbox", outbox.toString(),
+        "--tracking-flush-timeout", "1");
+    String output = bytes.toString(StandardCharsets.UTF_8);
+
+    assertEquals(0, exit, output);
+    assertTrue(!output.contains("tracked in MLflow") && !output.contains("null"), output);
+    assertTrue(output.contains("not tracked yet: nothing reached MLflow at http://127.0.0.1:"
+        + closedPort), output);
+    assertTrue(output.contains("wait in " + outbox) && output.contains(
+        "flops-aggregator flush-tracking --outbox " + outbox + " --tracking-uri http://"), output);
+    try (Stream<Path> files = Files.list(outbox)) {
+      assertEquals(1, files.filter(f -> f.toString().endsWith(".jsonl")).count());
+    }
   }
 }

@@ -66,8 +66,8 @@ import org.slf4j.LoggerFactory;
  * key to learner id), {@code best_round} (0 if none) and {@code rounds}: one object per completed
  * round with {@code round}, {@code fit_succeeded}, {@code fit_failed}, {@code evaluate_succeeded},
  * {@code evaluate_failed}, {@code duration_nanos}, {@code failures} (a list of
- * {@code {learner_id, reason}}), {@code evaluation} ({@code null} or {@code {loss,
- * num_examples, learners, metrics}}) and {@code resources} ({@code {bytes_received, bytes_sent,
+ * {@code {learner_id, reason, kind}}, kind optional), {@code evaluation} ({@code null} or
+ * {@code {loss, num_examples, learners, metrics}}), {@code resources} ({@code {bytes_received, bytes_sent,
  * process_cpu_seconds, heap_used_bytes, non_heap_used_bytes, off_heap_bytes}}) and
  * {@code learner_wait_nanos} (absent in checkpoints written before it existed: read as zero).
  *
@@ -362,6 +362,7 @@ public final class CheckpointStore implements AutoCloseable {
       JsonObject f = new JsonObject();
       f.addProperty("learner_id", failure.learnerId());
       f.addProperty("reason", failure.reason());
+      f.addProperty("kind", failure.kind().name());
       failures.add(f);
     }
     json.add("failures", failures);
@@ -456,19 +457,33 @@ public final class CheckpointStore implements AutoCloseable {
         stringMap(json.getAsJsonObject("learners")));
   }
 
+  private static LearnerFailure.Kind failureKind(String name) {
+    try {
+      return LearnerFailure.Kind.valueOf(name);
+    } catch (IllegalArgumentException e) {
+      return LearnerFailure.Kind.OTHER; // written by a later flops with more kinds
+    }
+  }
+
   private static RoundSummary roundSummary(JsonObject json) {
     List<LearnerFailure> failures = new ArrayList<>();
     for (JsonElement element : json.getAsJsonArray("failures")) {
       JsonObject f = element.getAsJsonObject();
-      failures.add(new LearnerFailure(
-          f.get("learner_id").getAsString(), f.get("reason").getAsString()));
+      // "kind" is absent from checkpoints written before failures were classified.
+      JsonElement kind = f.get("kind");
+      failures.add(new LearnerFailure(f.get("learner_id").getAsString(),
+          f.get("reason").getAsString(), kind == null ? LearnerFailure.Kind.OTHER
+              : failureKind(kind.getAsString())));
     }
     Evaluation evaluation = null;
     JsonElement e = json.get("evaluation");
     if (e != null && !e.isJsonNull()) {
       JsonObject o = e.getAsJsonObject();
       Map<String, Double> metrics = new LinkedHashMap<>();
-      o.getAsJsonObject("metrics").entrySet()
+      // Earlier versions let non-finite metrics through to the checkpoint: drop them, so that
+      // such a checkpoint still resumes.
+      o.getAsJsonObject("metrics").entrySet().stream()
+          .filter(entry -> Double.isFinite(entry.getValue().getAsDouble()))
           .forEach(entry -> metrics.put(entry.getKey(), entry.getValue().getAsDouble()));
       evaluation = new Evaluation(o.get("loss").getAsDouble(), o.get("num_examples").getAsLong(),
           o.get("learners").getAsInt(), metrics);

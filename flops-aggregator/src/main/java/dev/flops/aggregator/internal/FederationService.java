@@ -1,24 +1,30 @@
 package dev.flops.aggregator.internal;
 
+import com.google.protobuf.ByteString;
 import dev.flops.api.Config;
 import dev.flops.api.EvaluateResult;
 import dev.flops.api.FitResult;
+import dev.flops.api.LearnerFailure.Kind;
 import dev.flops.api.LearnerResult;
 import dev.flops.api.Parameters;
+import dev.flops.api.RoundRanking;
 import dev.flops.api.strategy.FitAggregation;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.Manifests;
 import dev.flops.proto.codec.ParameterDecoder;
 import dev.flops.proto.codec.Scalars;
+import dev.flops.proto.codec.Statuses;
 import dev.flops.proto.codec.WireFormatException;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.AggregatorMessage;
 import dev.flops.proto.v1.DownloadRequest;
 import dev.flops.proto.v1.Envelope;
 import dev.flops.proto.v1.FederationGrpc;
+import dev.flops.proto.v1.FederationOutcome;
 import dev.flops.proto.v1.LearnerMessage;
 import dev.flops.proto.v1.ParameterMessage;
 import dev.flops.proto.v1.Task;
+import dev.flops.proto.v1.TaskFailureCause;
 import dev.flops.proto.v1.TaskKind;
 import dev.flops.proto.v1.UploadHeader;
 import dev.flops.proto.v1.UploadMessage;
@@ -88,6 +94,18 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   }
 
   private volatile UploadLimits uploadLimits = UploadLimits.GLOBAL_MODEL;
+  private volatile ReportChecks reportChecks = new ReportChecks(RoundRanking.defaults());
+
+  /** Sets the ranking of rounds, whose metric every arriving result must report as a number. */
+  public void rankRoundsBy(RoundRanking ranking) {
+    this.reportChecks = new ReportChecks(java.util.Objects.requireNonNull(ranking, "ranking"));
+  }
+
+  /** Names a learner for a refusal: its id and, if it gave one, its name. */
+  private String describeLearner(String learnerId) {
+    LearnerSession session = sessions.get(learnerId);
+    return session == null ? learnerId : session.toString();
+  }
 
   /** Sets the largest update manifest considered; the default is the global model's size. */
   public void uploadLimits(UploadLimits limits) {
@@ -234,22 +252,23 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
             .setTaskId(taskId)
             .setKind(kind)
             .setParametersId(parametersId)
+            .setCapability(task.capability)
             .putAllConfig(Scalars.toWire(config)))
         .build();
     if (session == null || !session.send(message)) {
-      task.fail("learner " + learnerId + " disconnected before it got the task");
+      task.fail(Kind.DISCONNECTED, "learner " + learnerId + " disconnected before it got the task");
     }
     return task;
   }
 
   /**
-   * Ends the given tasks: those still pending fail with {@code reason}. After this returns no
-   * update of these tasks can be folded any more.
+   * Ends the given tasks at the round timeout: those still pending fail with {@code reason}, as
+   * {@link Kind#TIMED_OUT}. After this returns no update of these tasks can be folded any more.
    */
   public void expire(List<PendingTask> roundTasks, String reason) {
     synchronized (foldLock) {
       for (PendingTask task : roundTasks) {
-        if (task.fail(reason)) {
+        if (task.fail(Kind.TIMED_OUT, reason)) {
           log.warn("{} failed: {}", task, reason);
         }
       }
@@ -264,12 +283,50 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     }
   }
 
-  /** Tells every connected learner to shut down and closes their streams. */
-  public void shutdownLearners(String reason) {
-    for (LearnerSession session : sessions.values()) {
-      session.shutdown(reason);
+  /**
+   * Ends the federation: tells every connected learner to shut down, with the outcome, and closes
+   * their streams. From now on a learner that joins is told the same at once instead of being
+   * admitted, until the server closes. Only the first call's outcome counts: closing the
+   * aggregator after a failed training still tells late learners that it failed.
+   *
+   * @param outcome how the federation ended
+   * @param reason what the learners log, e.g. "training failed: round 2: ..."
+   */
+  public void shutdownLearners(FederationOutcome outcome, String reason) {
+    List<LearnerSession> open;
+    Ending ending;
+    synchronized (membership) {
+      if (ended == null) {
+        ended = new Ending(outcome, capped(reason));
+      }
+      ending = ended;
+      open = List.copyOf(sessions.values());
+      sessions.clear();
     }
-    sessions.clear();
+    for (LearnerSession session : open) {
+      session.shutdown(ending.outcome(), ending.reason());
+    }
+  }
+
+  /** How the federation ended; learners that join afterwards are told this. */
+  private record Ending(FederationOutcome outcome, String reason) {}
+
+  /** Set once, under {@link #membership}, when the federation ends. */
+  private volatile Ending ended;
+
+  /** The aggregator's permitKeepAliveTime in milliseconds, told to learners in Welcome. */
+  private volatile long permitKeepAliveMillis;
+
+  /**
+   * Sets the shortest keepalive ping interval the server permits (its {@code
+   * permitKeepAliveTime}). A learner whose Hello says it pings more often is welcomed with this
+   * value but not admitted, so that it reconnects with a keepalive the server accepts before any
+   * task is sent over a connection gRPC would close with {@code too_many_pings}.
+   *
+   * @param permit the server's permitKeepAliveTime
+   */
+  public void permitKeepAliveTime(Duration permit) {
+    this.permitKeepAliveMillis = permit.toMillis();
   }
 
   @Override
@@ -282,7 +339,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       DownloadRequest request, StreamObserver<ParameterMessage> responseObserver) {
     try {
       WireProtocol.checkVersion(request.getEnvelope());
-      PendingTask task = ownedTask(request.getTaskId(), request.getLearnerId(), request.getEnvelope());
+      PendingTask task = transferTask(request.getTaskId(), request.getLearnerId(),
+          request.getCapability(), request.getEnvelope());
       if (task.isDone()) {
         throw Status.FAILED_PRECONDITION
             .withDescription(task + " has already ended: " + task.describeEnd())
@@ -310,7 +368,26 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     return new Upload(call);
   }
 
-  private PendingTask ownedTask(String taskId, String learnerId, Envelope envelope) {
+  /** The task a download or upload acts for, once it proved it may ({@link TaskCapability}). */
+  private PendingTask transferTask(String taskId, String learnerId, ByteString capability,
+      Envelope envelope) {
+    PendingTask task = pendingTask(taskId);
+    TaskCapability.checkTransfer(task, learnerId, capability);
+    return inRound(task, envelope);
+  }
+
+  /** The task a message on {@code session}'s own control stream is about. */
+  private PendingTask sessionTask(String taskId, LearnerSession session, Envelope envelope) {
+    PendingTask task = pendingTask(taskId);
+    if (task.session != session) {
+      throw Status.PERMISSION_DENIED
+          .withDescription("task '" + taskId + "' belongs to another learner or connection")
+          .asRuntimeException();
+    }
+    return inRound(task, envelope);
+  }
+
+  private PendingTask pendingTask(String taskId) {
     PendingTask task = tasks.get(taskId);
     if (task == null) {
       throw Status.NOT_FOUND
@@ -318,11 +395,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
               + "round is over) or never existed; a late update is discarded")
           .asRuntimeException();
     }
-    if (!task.learnerId.equals(learnerId) || !callerOwns(task)) {
-      throw Status.PERMISSION_DENIED
-          .withDescription("task '" + taskId + "' belongs to another learner")
-          .asRuntimeException();
-    }
+    return task;
+  }
+
+  private PendingTask inRound(PendingTask task, Envelope envelope) {
+    String taskId = task.taskId;
     if (envelope.getRound() != task.round || task.round != currentRound) {
       throw Status.FAILED_PRECONDITION.withDescription(String.format(
               "message is for round %d but task '%s' is in round %d and the aggregator is in "
@@ -330,16 +407,6 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           .asRuntimeException();
     }
     return task;
-  }
-
-  /** With per-learner tokens, whether the caller's token is that of the task's learner. */
-  private boolean callerOwns(PendingTask task) {
-    String authenticated = LearnerAuthenticator.AUTHENTICATED_NAME.get();
-    if (authenticated == null) {
-      return true;
-    }
-    LearnerSession owner = sessions.get(task.learnerId);
-    return owner != null && owner.name.equals(authenticated);
   }
 
   private static Status refusal(WireFormatException e) {
@@ -364,6 +431,18 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
             + " more characters)";
   }
 
+  /**
+   * The failure kind of a refused upload: refusals of what the learner sent are deterministic
+   * ({@link Kind#REJECTED}); anything else (the aggregator's own trouble) is not classified.
+   */
+  private static Kind kindOf(Status refusal) {
+    return switch (refusal.getCode()) {
+      case INVALID_ARGUMENT, FAILED_PRECONDITION, PERMISSION_DENIED, RESOURCE_EXHAUSTED,
+          ALREADY_EXISTS, NOT_FOUND -> Kind.REJECTED;
+      default -> Kind.OTHER;
+    };
+  }
+
   private static long idNumber(String id) {
     try {
       return Long.parseLong(id.substring(id.lastIndexOf('-') + 1));
@@ -375,7 +454,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   /** Fails the pending tasks that were sent over {@code session}, which has ended. */
   private void failTasksOf(LearnerSession session, String why) {
     for (PendingTask task : tasks.values()) {
-      if (task.session == session && task.fail("learner " + why)) {
+      if (task.session == session && task.fail(Kind.DISCONNECTED, "learner " + why)) {
         log.warn("{} failed: learner {}", task, why);
       }
     }
@@ -386,6 +465,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     private final StreamObserver<AggregatorMessage> outbound;
     private LearnerSession session;
     private boolean closed;
+    /** The learner's keepalive time as its Hello says, in milliseconds; 0 if not said. */
+    private long keepAliveMillis;
+    private final long openedNanos = System.nanoTime();
+    /** Whether the session counts as a member; false while it pings more often than permitted. */
+    private boolean admitted;
 
     ControlStream(StreamObserver<AggregatorMessage> outbound) {
       this.outbound = outbound;
@@ -404,15 +488,23 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
                 .withDescription("the first message of a learner must be Hello")
                 .asRuntimeException();
           }
+          keepAliveMillis = message.getHello().getKeepaliveTimeMs();
           join(message.getHello().getLearnerName(), message.getHello().getLearnerKey());
           return;
+        }
+        if (!admitted) {
+          throw Status.FAILED_PRECONDITION.withDescription("this connection was not admitted: "
+              + "it pings more often than permitKeepAliveTime; reconnect with a keepalive of at "
+              + "least " + permitKeepAliveMillis + " ms").asRuntimeException();
         }
         switch (message.getBodyCase()) {
           case EVALUATE_RESULT -> evaluated(message);
           case TASK_FAILURE -> {
-            PendingTask task = ownedTask(message.getTaskFailure().getTaskId(), session.id,
+            PendingTask task = sessionTask(message.getTaskFailure().getTaskId(), session,
                 message.getEnvelope());
-            if (task.fail("learner reported: " + message.getTaskFailure().getMessage())) {
+            Kind kind = message.getTaskFailure().getCause() == TaskFailureCause.TRANSFER_BROKEN
+                ? Kind.DISCONNECTED : Kind.LEARNER_ERROR;
+            if (task.fail(kind, "learner reported: " + message.getTaskFailure().getMessage())) {
               log.warn("{} failed on the learner: {}", task, message.getTaskFailure().getMessage());
             }
           }
@@ -452,14 +544,36 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       }
       LearnerSession previous;
       boolean known;
+      long pings = keepAliveMillis;
+      long permit = permitKeepAliveMillis;
       synchronized (membership) {
+        Ending ending = ended;
+        if (ending != null) {
+          // Arrived between the end of the federation and the server's close: say so now, or
+          // the learner would wait here until the close and then retry for its connectTimeout.
+          closed = true;
+          new LearnerSession("", name, Caller.current(), outbound)
+              .shutdown(ending.outcome(), ending.reason());
+          log.info("learner '{}' connected after the federation ended; told it: {}", name,
+              ending.reason());
+          return;
+        }
         known = !key.isEmpty() && identities.containsKey(key);
         String id = key.isEmpty() ? newLearnerId() : identities.computeIfAbsent(key, k -> newLearnerId());
-        session = new LearnerSession(id, name, outbound);
+        session = new LearnerSession(id, name, Caller.current(), outbound);
         session.send(AggregatorMessage.newBuilder()
             .setEnvelope(WireProtocol.envelope(0))
-            .setWelcome(Welcome.newBuilder().setLearnerId(id))
+            .setWelcome(Welcome.newBuilder().setLearnerId(id).setPermitKeepaliveTimeMs(permit))
             .build());
+        if (pings > 0 && pings < permit) {
+          // gRPC would close this connection with too_many_pings during a long fit: no task goes
+          // over it. The learner reconnects with a keepalive of at least the permit.
+          log.info("learner {} pings every {} ms but this aggregator permits one ping per {} ms "
+              + "(permitKeepAliveTime): not admitted on this connection; it reconnects with a "
+              + "keepalive of at least {} ms", session, pings, permit, permit);
+          return;
+        }
+        admitted = true;
         previous = sessions.put(id, session);
         membership.notifyAll();
       }
@@ -478,21 +592,20 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
 
     private void evaluated(LearnerMessage message) {
       var result = message.getEvaluateResult();
-      PendingTask task = ownedTask(result.getTaskId(), session.id, message.getEnvelope());
+      PendingTask task = sessionTask(result.getTaskId(), session, message.getEnvelope());
       if (task.kind != TaskKind.EVALUATE) {
         throw Status.FAILED_PRECONDITION
             .withDescription(task + " is not an evaluate task").asRuntimeException();
       }
       EvaluateResult evaluation;
       try {
-        if (!Double.isFinite(result.getLoss())) {
-          throw new IllegalArgumentException("the loss is not finite: " + result.getLoss());
+        evaluation = reportChecks.evaluation(result);
+      } catch (IllegalArgumentException e) {
+        // Only this task fails: the learner stays, and the round averages the others.
+        String reason = session + ": evaluation refused: " + capped(e.getMessage());
+        if (task.fail(Kind.REJECTED, reason)) {
+          log.warn("{}: {}", task, reason);
         }
-        evaluation = new EvaluateResult(
-            result.getLoss(), result.getNumExamples(), Scalars.toMetrics(result.getMetricsMap()));
-      } catch (IllegalArgumentException | WireFormatException e) {
-        task.fail("evaluation rejected: " + e.getMessage());
-        log.warn("{}: evaluation rejected: {}", task, e.getMessage());
         return;
       }
       if (!task.succeed(evaluation)) {
@@ -513,7 +626,21 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     public void onError(Throwable t) {
       if (!closed) {
         closed = true;
-        leave("disconnected: " + Status.fromThrowable(t).getCode());
+        Status status = Status.fromThrowable(t);
+        long permit = permitKeepAliveMillis;
+        long openMillis = (System.nanoTime() - openedNanos) / 1_000_000;
+        if (session != null && keepAliveMillis > 0 && keepAliveMillis < permit
+            && openMillis >= keepAliveMillis) {
+          // gRPC does not tell the service why it closed a connection; a learner that pinged
+          // more often than permitted, for long enough to have pinged, has most likely been sent
+          // GOAWAY too_many_pings.
+          log.warn("learner {} disconnected ({}): it pings every {} ms but this aggregator "
+                  + "permits one ping per {} ms, so gRPC most likely closed its connection with "
+                  + "too_many_pings; raise the learner's keepAlive time to at least {} ms, or "
+                  + "lower the aggregator's permitKeepAliveTime to {} ms", session,
+              status.getCode(), keepAliveMillis, permit, permit, keepAliveMillis);
+        }
+        leave("disconnected: " + status.getCode());
       }
     }
 
@@ -590,12 +717,13 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           response.request(1);
         }
       } catch (WireFormatException e) {
-        reject(refusal(e));
+        reject(refusal(e), Kind.REJECTED);
       } catch (StatusRuntimeException e) {
-        reject(e.getStatus());
+        reject(e.getStatus(), kindOf(e.getStatus()));
       } catch (RuntimeException e) {
         log.error("an upload failed in the aggregator", e);
-        reject(Status.INTERNAL.withDescription("the aggregator failed on this upload: " + e));
+        reject(Status.INTERNAL.withDescription("the aggregator failed on this upload: " + e),
+            Kind.OTHER);
       }
     }
 
@@ -604,7 +732,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
      * only once the manifest is known to be within the limits and to match the global model.
      */
     private void start(UploadHeader h, Envelope envelope) {
-      PendingTask owned = ownedTask(h.getTaskId(), h.getLearnerId(), envelope);
+      PendingTask owned =
+          transferTask(h.getTaskId(), h.getLearnerId(), h.getCapability(), envelope);
       if (owned.kind != TaskKind.FIT) {
         throw Status.FAILED_PRECONDITION
             .withDescription(owned + " is not a fit task").asRuntimeException();
@@ -625,9 +754,10 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       uploadLimits.checkTensorCount(h.getManifest(), task.global).ifPresent(refusal -> {
         throw refusal.asRuntimeException();
       });
-      if (h.getNumExamples() < 1) {
-        throw new WireFormatException("num_examples must be at least 1 (it weights the update) "
-            + "but was " + Long.toUnsignedString(h.getNumExamples()));
+      try {
+        reportChecks.fitHeader(h);
+      } catch (IllegalArgumentException e) {
+        throw new WireFormatException(describeLearner(task.learnerId) + ": " + e.getMessage());
       }
       Manifests.describeMismatch(h.getManifest(), task.global).ifPresent(mismatch -> {
         throw new WireFormatException(
@@ -648,7 +778,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       try {
         decoder = new ParameterDecoder(header.getManifest(), granted);
       } catch (WireFormatException e) {
-        reject(refusal(e));
+        reject(refusal(e), Kind.REJECTED);
         return;
       }
       response.request(1);
@@ -672,10 +802,13 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         FitResult result;
         try {
           Parameters parameters = decoder.finish(true);
-          result = new FitResult(
-              parameters, header.getNumExamples(), Scalars.toMetrics(header.getMetricsMap()));
+          result = reportChecks.fitResult(parameters, header);
+        } catch (IllegalArgumentException e) {
+          reject(Status.INVALID_ARGUMENT.withDescription(
+              describeLearner(task.learnerId) + ": " + e.getMessage()), Kind.REJECTED);
+          return;
         } catch (WireFormatException e) {
-          reject(refusal(e));
+          reject(refusal(e), Kind.REJECTED);
           return;
         }
         synchronized (foldLock) {
@@ -689,7 +822,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           } catch (RuntimeException e) {
             log.error("{}: the strategy could not fold the update", task, e);
             reject(Status.INTERNAL.withDescription(
-                "the aggregator could not fold the update: " + e));
+                "the aggregator could not fold the update: " + e), Kind.OTHER);
             return;
           }
           task.succeed(null);
@@ -719,7 +852,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
                 + "discarded", task, received,
             header == null ? 0 : header.getManifest().getTotalBytes(),
             Status.fromThrowable(t).getCode());
-        task.fail("the upload broke off: " + Status.fromThrowable(t));
+        task.fail(Kind.DISCONNECTED,
+            "the upload broke off: " + Statuses.oneLine(Status.fromThrowable(t)));
       }
     }
 
@@ -736,13 +870,17 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
      * upload, so after a refused one the task can no longer succeed.
      */
     private void reject(Status refusal) {
+      reject(refusal, kindOf(refusal));
+    }
+
+    private void reject(Status refusal, Kind kind) {
       Status status = capped(refusal);
       closed = true;
       releaseSlot();
       String who = task != null ? task.toString() : "an upload";
       log.warn("rejected {}: {}", who, status.getDescription());
       if (task != null) {
-        task.fail("update rejected: " + status.getDescription());
+        task.fail(kind, "update rejected: " + status.getDescription());
       }
       response.onError(status.asRuntimeException());
     }

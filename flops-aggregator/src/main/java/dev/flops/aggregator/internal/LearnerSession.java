@@ -2,6 +2,7 @@ package dev.flops.aggregator.internal;
 
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.AggregatorMessage;
+import dev.flops.proto.v1.FederationOutcome;
 import dev.flops.proto.v1.Shutdown;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
@@ -10,12 +11,16 @@ import io.grpc.stub.StreamObserver;
 final class LearnerSession {
   final String id;
   final String name;
+  /** Who opened the control stream; downloads and uploads for its tasks must come from them. */
+  final Caller caller;
   private final StreamObserver<AggregatorMessage> outbound;
   private boolean open = true;
 
-  LearnerSession(String id, String name, StreamObserver<AggregatorMessage> outbound) {
+  LearnerSession(String id, String name, Caller caller,
+      StreamObserver<AggregatorMessage> outbound) {
     this.id = id;
     this.name = name;
+    this.caller = caller;
     this.outbound = outbound;
   }
 
@@ -37,14 +42,14 @@ final class LearnerSession {
     }
   }
 
-  /** Tells the learner to shut down and closes the stream. */
-  synchronized void shutdown(String reason) {
+  /** Tells the learner to shut down, and how the federation ended, and closes the stream. */
+  synchronized void shutdown(FederationOutcome outcome, String reason) {
     if (!open) {
       return;
     }
     send(AggregatorMessage.newBuilder()
         .setEnvelope(WireProtocol.envelope(0))
-        .setShutdown(Shutdown.newBuilder().setReason(reason))
+        .setShutdown(Shutdown.newBuilder().setReason(reason).setOutcome(outcome))
         .build());
     try {
       outbound.onCompleted();

@@ -1,6 +1,8 @@
 package dev.flops.aggregator.internal;
 
+import com.google.protobuf.ByteString;
 import dev.flops.api.EvaluateResult;
+import dev.flops.api.LearnerFailure;
 import dev.flops.api.Parameters;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.v1.TaskKind;
@@ -17,6 +19,8 @@ final class PendingTask {
   final EncodedParameters download;
   /** The structure an uploaded update must have. */
   final Parameters global;
+  /** What a download or upload must present to act for this task (see {@link TaskCapability}). */
+  final ByteString capability = TaskCapability.draw();
   private final CompletableFuture<TaskOutcome> outcome = new CompletableFuture<>();
   private final AtomicBoolean uploadClaimed = new AtomicBoolean();
   /**
@@ -74,8 +78,8 @@ final class PendingTask {
     return outcome.complete(TaskOutcome.succeeded(learnerId, evaluation));
   }
 
-  boolean fail(String reason) {
-    return outcome.complete(TaskOutcome.failed(learnerId, reason));
+  boolean fail(LearnerFailure.Kind kind, String reason) {
+    return outcome.complete(TaskOutcome.failed(learnerId, kind, reason));
   }
 
   @Override

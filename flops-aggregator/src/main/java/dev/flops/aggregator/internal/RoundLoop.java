@@ -12,6 +12,7 @@ import dev.flops.api.FederationObserver;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.LearnerResult;
 import dev.flops.api.Parameters;
+import dev.flops.api.RoundRanking;
 import dev.flops.api.RoundResources;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.Tensor;
@@ -24,6 +25,7 @@ import dev.flops.api.strategy.InsufficientResults;
 import dev.flops.api.strategy.Instruction;
 import dev.flops.api.strategy.Strategy;
 import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.codec.FiniteScan;
 import dev.flops.proto.v1.TaskKind;
 import java.io.IOException;
 import java.time.Duration;
@@ -72,6 +74,7 @@ public final class RoundLoop {
   private PhaseProgress progress;
   /** Time the current round has spent waiting for connected learners, reported apart. */
   private long learnerWaitNanos;
+  private RoundRanking ranking = RoundRanking.defaults();
 
   public RoundLoop(FederationService service, Strategy strategy, FederatedModel model,
       AveragingKernel kernel, List<FederationObserver> observers, Duration learnerWaitTimeout) {
@@ -131,6 +134,12 @@ public final class RoundLoop {
     return this;
   }
 
+  /** Chooses the best round by {@code ranking} (default: {@link RoundRanking#defaults()}). */
+  public RoundLoop rankRoundsBy(RoundRanking ranking) {
+    this.ranking = ranking;
+    return this;
+  }
+
   /** Runs every round; on failure the observers hear of it and the cause is rethrown. */
   public TrainingResult run() throws Exception {
     Instant started = Instant.now();
@@ -151,7 +160,14 @@ public final class RoundLoop {
         global = resumeFrom.parameters();
         service.checkUploadLimits(global);
         rounds.addAll(resumeFrom.rounds());
-        best = resumeFrom.best().orElse(null);
+        // Ranked again rather than read: a resumed run ranks by its own knob, as an
+        // uninterrupted one with that knob would have.
+        best = ranking.best(rounds).orElse(null);
+        int saved = resumeFrom.best().map(RoundSummary::round).orElse(0);
+        if (best != null && best.round() != saved) {
+          log.info("by {} the best round so far is round {}, not the checkpoint's round {}",
+              ranking.describe(), best.round(), saved);
+        }
         // Only the last completed round's parameters are in the checkpoint.
         bestParameters = best != null && best.round() == resumeFrom.round() ? global : null;
         log.info("resuming after round {} of {} from {}", resumeFrom.round(), strategy.rounds(),
@@ -167,7 +183,7 @@ public final class RoundLoop {
         encoded = state.encoded;
         RoundSummary summary = state.summary;
         rounds.add(summary);
-        if (summary.isBetterThan(best)) {
+        if (ranking.isBetter(summary, best)) {
           best = summary;
           // Kept only to log the best model at the end: without tracking, holding a second
           // model (a 2.5 GB one, say) for nothing would cost that much memory.
@@ -181,7 +197,7 @@ public final class RoundLoop {
       }
       TrainingResult untracked = new TrainingResult(
           rounds, best, global, Duration.ofNanos(System.nanoTime() - startNanos));
-      log.info(describe(untracked));
+      log.info(describe(untracked, ranking));
       Parameters bestModel = bestParameters;
       TrackingInfo info = trackEnd(() -> tracker.trainingSucceeded(untracked, bestModel, model));
       TrainingResult result = info == null ? untracked : untracked.withTracking(info);
@@ -268,12 +284,22 @@ public final class RoundLoop {
         break;
       }
       aggregation.discard();
-      insufficient(round, "fit", attempt, accepted, strategy.minFitResults(), failures);
+      insufficient(round, "fit", attempt, accepted, strategy.minFitResults(), failures,
+          othersAvailable(fitInstructions));
     }
     int fitFailed = allFailures.size();
 
     Parameters next = global;
     EncodedParameters nextEncoded = encoded;
+    Optional<String> overflow = aggregated.flatMap(FiniteScan::describeNonFinite);
+    if (overflow.isPresent()) {
+      // Finite updates weighted by their example counts can still overflow float32 sums, and a
+      // strategy of the user's may err: a non-finite model must never become the global one.
+      log.error("round {}: the aggregate of {} updates is discarded: {}; the global parameters "
+          + "stay as they were (are some updates' values huge?)", round, fitSucceeded,
+          overflow.get());
+      aggregated = Optional.empty();
+    }
     if (aggregated.isPresent()) {
       next = aggregated.get();
       model.setParameters(next);
@@ -310,7 +336,8 @@ public final class RoundLoop {
         evaluation = strategy.aggregateEvaluate(round, results, evaluateFailures).orElse(null);
         break;
       }
-      insufficient(round, "evaluate", attempt, results.size(), needed, evaluateFailures);
+      insufficient(round, "evaluate", attempt, results.size(), needed, evaluateFailures,
+          othersAvailable(evaluateInstructions));
     }
     final Parameters evaluated = next;
     strategy.evaluate(round, evaluated).ifPresent(central -> log.info(
@@ -347,30 +374,48 @@ public final class RoundLoop {
       return failures;
     }
     return failures.stream()
-        .map(f -> new LearnerFailure(f.learnerId(), "attempt " + attempt + ": " + f.reason()))
+        .map(f -> f.withReason("attempt " + attempt + ": " + f.reason()))
         .toList();
+  }
+
+  /** Whether a learner connected now was not given a task in this attempt of the phase. */
+  private boolean othersAvailable(List<Instruction> instructions) {
+    java.util.Set<String> asked = new java.util.HashSet<>();
+    instructions.forEach(instruction -> asked.add(instruction.learnerId()));
+    return !asked.containsAll(service.availableLearners());
   }
 
   /**
    * Applies the round policy to a phase that gathered too few results: logs and returns if it may
-   * be retried, else throws.
+   * be retried, else throws. A phase whose every failure was a rejection of what the learners
+   * sent ({@link LearnerFailure.Kind#REJECTED}) is not retried while no other learner is
+   * connected: the same learners would send the same rejected results again.
    */
   private void insufficient(int round, String phase, int attempt, int got, int needed,
-      List<LearnerFailure> failures) {
+      List<LearnerFailure> failures, boolean othersAvailable) {
     String what = String.format(Locale.ROOT,
         "round %d: the %s phase gathered %d of the %d results it needs (attempt %d; failed: %s)",
         round, phase, got, needed, attempt, failures.isEmpty() ? "none" : failures);
     InsufficientResults policy = strategy.onInsufficientResults();
     int attempts = strategy.maxRoundAttempts();
-    if (policy == InsufficientResults.FAIL || attempt >= attempts) {
-      throw new IllegalStateException(what + "; training stops because "
-          + (policy == InsufficientResults.FAIL ? "onInsufficientResults is FAIL"
-              : "onInsufficientResults is RETRY and all " + attempts + " attempts fell short")
-          + ". Start more learners, raise roundTimeout, or lower the strategy's minimum; with a "
-          + "checkpoint directory, resume continues after round " + (round - 1));
+    boolean allRejected = !failures.isEmpty()
+        && failures.stream().allMatch(f -> f.kind() == LearnerFailure.Kind.REJECTED);
+    String why;
+    if (policy == InsufficientResults.FAIL) {
+      why = "onInsufficientResults is FAIL";
+    } else if (attempt >= attempts) {
+      why = "onInsufficientResults is RETRY and all " + attempts + " attempts fell short";
+    } else if (allRejected && !othersAvailable) {
+      why = "every failure was a rejected result and no other learner is connected, so a retry "
+          + "would only repeat the rejections";
+    } else {
+      log.warn("{}; its results are discarded and the phase is retried (attempt {} of {})", what,
+          attempt + 1, attempts);
+      return;
     }
-    log.warn("{}; its results are discarded and the phase is retried (attempt {} of {})", what,
-        attempt + 1, attempts);
+    throw new IllegalStateException(what + "; training stops because " + why + ". "
+        + ShortfallAdvice.advise(phase, failures, strategy)
+        + "; with a checkpoint directory, resume continues after round " + (round - 1));
   }
 
   private void checkpoint(int round, Parameters global, List<RoundSummary> rounds,
@@ -441,7 +486,7 @@ public final class RoundLoop {
     List<LearnerFailure> failures = new ArrayList<>();
     for (TaskOutcome outcome : outcomes) {
       if (!outcome.ok()) {
-        failures.add(new LearnerFailure(outcome.learnerId(), outcome.failure()));
+        failures.add(new LearnerFailure(outcome.learnerId(), outcome.failure(), outcome.kind()));
       }
     }
     return failures;
@@ -467,16 +512,30 @@ public final class RoundLoop {
         " (+ %.2f s waiting for learners)", s.learnerWait().toMillis() / 1000.0);
   }
 
-  static String describe(TrainingResult result) {
+  static String describe(TrainingResult result, RoundRanking ranking) {
     RoundSummary last = result.finalRound();
     String best = result.best()
-        .map(b -> String.format(Locale.ROOT, "best round %d (accuracy %s, loss %s)",
-            b.round(), fmt(b.accuracy()), fmt(b.loss())))
+        .map(b -> String.format(Locale.ROOT, "best round %d by %s (%s)", b.round(),
+            ranking.describeChoiceOf(b), bestFigures(b, ranking)))
         .orElse("no round was evaluated");
     return String.format(Locale.ROOT,
         "training finished in %.1f s: %d rounds, final accuracy %s, final loss %s; %s",
         result.duration().toMillis() / 1000.0, result.rounds().size(), fmt(last.accuracy()),
         fmt(last.loss()), best);
+  }
+
+  /** The ranking metric's value, if any, then accuracy where reported, then the loss. */
+  private static String bestFigures(RoundSummary best, RoundRanking ranking) {
+    Map<String, Double> figures = new LinkedHashMap<>();
+    ranking.valueOf(best).ifPresent(value -> figures.put(ranking.metric(), value));
+    if (!Double.isNaN(best.accuracy())) {
+      figures.putIfAbsent(dev.flops.api.Metrics.ACCURACY, best.accuracy());
+    }
+    figures.putIfAbsent(RoundRanking.LOSS, best.loss());
+    StringBuilder text = new StringBuilder();
+    figures.forEach((name, value) ->
+        text.append(text.length() == 0 ? "" : ", ").append(name).append(' ').append(fmt(value)));
+    return text.toString();
   }
 
   private static String fmt(double value) {

@@ -172,6 +172,7 @@ public final class EventLog implements FederationObserver, AutoCloseable {
     JsonArray unsent = new JsonArray();
     info.unsent().forEach(unsent::add);
     tracking.add("unsent", unsent);
+    tracking.addProperty("outbox", info.outbox());
     return tracking;
   }
 

@@ -19,8 +19,9 @@ import java.util.TreeMap;
  * <ul>
  *   <li>{@link #fileStore(Path)}: MLflow's file store layout in a local directory ({@code
  *       ./mlruns} by default), which {@code mlflow ui --backend-store-uri ./mlruns} shows.
- *   <li>{@link #server(String)}: a tracking server's REST API ({@code http://host:port}), through
- *       {@code org.mlflow:mlflow-client}.
+ *   <li>{@link #server(String)}: a tracking server's REST API ({@code http://host:port}), with
+ *       the credentials of {@code MLFLOW_TRACKING_USERNAME}/{@code MLFLOW_TRACKING_PASSWORD},
+ *       {@code MLFLOW_TRACKING_TOKEN} or the URI on every request.
  *   <li>{@link #off()}: no tracking.
  * </ul>
  *
@@ -48,6 +49,13 @@ public final class Tracking {
   public static final String DEFAULT_DIRECTORY = "mlruns";
   /** How long the end of training waits for pending tracking calls by default. */
   public static final Duration DEFAULT_FLUSH_TIMEOUT = Duration.ofSeconds(30);
+  /**
+   * Where tracking calls that could not be delivered wait by default, relative to the working
+   * directory.
+   */
+  public static final String DEFAULT_OUTBOX = "flops-tracking-outbox";
+  /** How often system metrics are sampled by default: MLflow's own default. */
+  public static final Duration DEFAULT_SYSTEM_METRICS_INTERVAL = Duration.ofSeconds(10);
 
   /** The kind of backend. */
   public enum Backend {
@@ -60,7 +68,8 @@ public final class Tracking {
   }
 
   private static final Tracking OFF = new Tracking(Backend.OFF, null, null, null,
-      DEFAULT_FLUSH_TIMEOUT, Duration.ofMillis(200), Duration.ofSeconds(5), null, null, Map.of());
+      DEFAULT_FLUSH_TIMEOUT, Duration.ofMillis(200), Duration.ofSeconds(5), null, null, Map.of(),
+      Path.of(DEFAULT_OUTBOX).toAbsolutePath().normalize(), DEFAULT_SYSTEM_METRICS_INTERVAL);
 
   private final Backend backend;
   private final Path directory;
@@ -72,10 +81,15 @@ public final class Tracking {
   private final String resumeExperimentId;
   private final String resumeParentRunId;
   private final Map<Integer, String> resumeRoundRunIds;
+  private final Path outbox;
+  private final Duration systemMetricsInterval;
 
   private Tracking(Backend backend, Path directory, URI server, String experimentName,
       Duration flushTimeout, Duration initialBackoff, Duration maxBackoff,
-      String resumeExperimentId, String resumeParentRunId, Map<Integer, String> resumeRoundRunIds) {
+      String resumeExperimentId, String resumeParentRunId, Map<Integer, String> resumeRoundRunIds,
+      Path outbox, Duration systemMetricsInterval) {
+    this.outbox = outbox;
+    this.systemMetricsInterval = systemMetricsInterval;
     this.backend = backend;
     this.directory = directory;
     this.server = server;
@@ -129,7 +143,8 @@ public final class Tracking {
   public static Tracking fileStore(Path directory) {
     Objects.requireNonNull(directory, "directory");
     return new Tracking(Backend.FILE_STORE, directory.toAbsolutePath().normalize(), null, null,
-        OFF.flushTimeout, OFF.initialBackoff, OFF.maxBackoff, null, null, Map.of());
+        OFF.flushTimeout, OFF.initialBackoff, OFF.maxBackoff, null, null, Map.of(), OFF.outbox,
+        OFF.systemMetricsInterval);
   }
 
   /**
@@ -144,16 +159,17 @@ public final class Tracking {
     String scheme = parsed.getScheme() == null ? "" : parsed.getScheme().toLowerCase(Locale.ROOT);
     if (!scheme.equals("http") && !scheme.equals("https")) {
       throw new IllegalArgumentException("a tracking server URI must be http://host:port or "
-          + "https://host[:port] but was '" + uri + "'");
+          + "https://host[:port] but was '" + printable(uri) + "'");
     }
     if (parsed.getHost() == null || parsed.getHost().isBlank()) {
-      throw new IllegalArgumentException("the tracking server URI '" + uri + "' has no host; "
+      throw new IllegalArgumentException("the tracking server URI '" + printable(uri) + "' has no host; "
           + "write it as http://host:port, e.g. http://127.0.0.1:5000");
     }
     String text = parsed.toString();
     URI normalized = URI.create(text.endsWith("/") ? text.substring(0, text.length() - 1) : text);
     return new Tracking(Backend.SERVER, null, normalized, null, OFF.flushTimeout,
-        OFF.initialBackoff, OFF.maxBackoff, null, null, Map.of());
+        OFF.initialBackoff, OFF.maxBackoff, null, null, Map.of(), OFF.outbox,
+        OFF.systemMetricsInterval);
   }
 
   /**
@@ -179,13 +195,13 @@ public final class Tracking {
       URI parsed = parse(uri.trim());
       if (parsed.getAuthority() != null && !parsed.getAuthority().isEmpty()
           && !parsed.getAuthority().equals("localhost")) {
-        throw new IllegalArgumentException("the file tracking URI '" + uri + "' names host '"
+        throw new IllegalArgumentException("the file tracking URI '" + printable(uri) + "' names host '"
             + parsed.getAuthority() + "'; use file:///absolute/path or a plain path");
       }
       try {
         return fileStore(Path.of(parsed.getPath()));
       } catch (InvalidPathException e) {
-        throw new IllegalArgumentException("the file tracking URI '" + uri + "' is not a path: "
+        throw new IllegalArgumentException("the file tracking URI '" + printable(uri) + "' is not a path: "
             + e.getMessage(), e);
       }
     }
@@ -193,14 +209,14 @@ public final class Tracking {
     if (colon > 1 && uri.substring(0, colon).matches("[A-Za-z][A-Za-z0-9+.-]*")) {
       String scheme = uri.substring(0, colon);
       throw new IllegalArgumentException("unsupported tracking URI scheme '" + scheme + "' in '"
-          + uri + "': flops writes MLflow's file store (a directory or file:///path) or talks to "
+          + printable(uri) + "': flops writes MLflow's file store (a directory or file:///path) or talks to "
           + "a tracking server (http://host:port); for a database backend run `mlflow server "
-          + "--backend-store-uri " + uri + "` and point flops at that server");
+          + "--backend-store-uri " + printable(uri) + "` and point flops at that server");
     }
     try {
       return fileStore(Path.of(uri));
     } catch (InvalidPathException e) {
-      throw new IllegalArgumentException("the tracking URI '" + uri + "' is not a valid path: "
+      throw new IllegalArgumentException("the tracking URI '" + printable(uri) + "' is not a valid path: "
           + e.getMessage(), e);
     }
   }
@@ -214,13 +230,19 @@ public final class Tracking {
     return OFF;
   }
 
+  /** A URI as it may appear in a message: any {@code user:password@} replaced by {@code ***@}. */
+  private static String printable(String uri) {
+    return uri.replaceAll("(?i)([a-z][a-z0-9+.-]*://)[^/@\\s]*@", "$1***@");
+  }
+
   private static URI parse(String uri) {
     Objects.requireNonNull(uri, "uri");
     try {
       return new URI(uri);
     } catch (URISyntaxException e) {
-      throw new IllegalArgumentException("the tracking URI '" + uri + "' is malformed: "
-          + e.getMessage(), e);
+      // Not chained: URISyntaxException's message repeats the URI, credentials and all.
+      throw new IllegalArgumentException("the tracking URI '" + printable(uri) + "' is malformed: "
+          + e.getReason() + (e.getIndex() < 0 ? "" : " at index " + e.getIndex()));
     }
   }
 
@@ -239,7 +261,7 @@ public final class Tracking {
           "experimentName must be 1 to 500 characters and not blank but was '" + name + "'");
     }
     return new Tracking(backend, directory, server, name, flushTimeout, initialBackoff, maxBackoff,
-        resumeExperimentId, resumeParentRunId, resumeRoundRunIds);
+        resumeExperimentId, resumeParentRunId, resumeRoundRunIds, outbox, systemMetricsInterval);
   }
 
   /**
@@ -256,7 +278,8 @@ public final class Tracking {
       throw new IllegalArgumentException("flushTimeout must not be negative but was " + timeout);
     }
     return new Tracking(backend, directory, server, experimentName, timeout, initialBackoff,
-        maxBackoff, resumeExperimentId, resumeParentRunId, resumeRoundRunIds);
+        maxBackoff, resumeExperimentId, resumeParentRunId, resumeRoundRunIds, outbox,
+        systemMetricsInterval);
   }
 
   /**
@@ -276,7 +299,7 @@ public final class Tracking {
           + initial + ", max=" + max);
     }
     return new Tracking(backend, directory, server, experimentName, flushTimeout, initial, max,
-        resumeExperimentId, resumeParentRunId, resumeRoundRunIds);
+        resumeExperimentId, resumeParentRunId, resumeRoundRunIds, outbox, systemMetricsInterval);
   }
 
   /**
@@ -319,7 +342,73 @@ public final class Tracking {
       }
     });
     return new Tracking(backend, directory, server, experimentName, flushTimeout, initialBackoff,
-        maxBackoff, experimentId, parentRunId, new TreeMap<>(roundRunIds));
+        maxBackoff, experimentId, parentRunId, new TreeMap<>(roundRunIds), outbox,
+        systemMetricsInterval);
+  }
+
+  /**
+   * Sets the directory where tracking calls that could not be delivered wait (default {@value
+   * #DEFAULT_OUTBOX} in the working directory). When the backend is still failing at the end of
+   * training (after {@link #flushTimeout(Duration)}), the calls not yet delivered, the runs' final
+   * statuses included, are written there (forced to disk) instead of being lost; the next
+   * aggregator tracking to the same URI delivers them first, in order, and {@code
+   * flops-aggregator flush-tracking} (or {@link TrackingOutbox#flush}) delivers them at once.
+   *
+   * @param directory the outbox directory, created when first needed
+   * @return a copy with this outbox
+   */
+  public Tracking outbox(Path directory) {
+    Objects.requireNonNull(directory, "outbox");
+    return new Tracking(backend, this.directory, server, experimentName, flushTimeout,
+        initialBackoff, maxBackoff, resumeExperimentId, resumeParentRunId, resumeRoundRunIds,
+        directory.toAbsolutePath().normalize(), systemMetricsInterval);
+  }
+
+  /**
+   * Sets how often the machine's system metrics ({@code system/cpu_utilization_percentage},
+   * {@code system/system_memory_usage_megabytes}, ... as MLflow names them) are sampled into the
+   * parent run, with step = the sample's index; default 10 s, as MLflow.
+   *
+   * @param interval at least 100 ms, or zero to sample none
+   * @return a copy with this interval
+   * @throws IllegalArgumentException if the interval is negative or between 0 and 100 ms
+   */
+  public Tracking systemMetricsInterval(Duration interval) {
+    Objects.requireNonNull(interval, "systemMetricsInterval");
+    if (interval.isNegative() || !interval.isZero() && interval.toMillis() < 100) {
+      throw new IllegalArgumentException("systemMetricsInterval must be zero (off) or at least "
+          + "100 ms but was " + interval);
+    }
+    return new Tracking(backend, directory, server, experimentName, flushTimeout, initialBackoff,
+        maxBackoff, resumeExperimentId, resumeParentRunId, resumeRoundRunIds, outbox, interval);
+  }
+
+  /**
+   * Returns the outbox directory.
+   *
+   * @return the absolute directory where undelivered calls wait
+   */
+  public Path outbox() {
+    return outbox;
+  }
+
+  /**
+   * Returns how often system metrics are sampled.
+   *
+   * @return the interval; zero when off
+   */
+  public Duration systemMetricsInterval() {
+    return systemMetricsInterval;
+  }
+
+  /**
+   * Returns the tracking server's URI as configured, credentials included if the URI had any.
+   * Never log it: {@link #trackingUri()} is the printable form.
+   *
+   * @return the server URI, or empty unless the backend is a server
+   */
+  public Optional<URI> serverUri() {
+    return Optional.ofNullable(server);
   }
 
   /**
@@ -358,7 +447,9 @@ public final class Tracking {
     return switch (backend) {
       case OFF -> "off";
       case FILE_STORE -> directory.toUri().toString();
-      case SERVER -> server.toString();
+      // Credentials in the URI (http://user:password@host) are never printed.
+      case SERVER -> server.getRawUserInfo() == null ? server.toString()
+          : server.toString().replace(server.getRawUserInfo() + "@", "***@");
     };
   }
 

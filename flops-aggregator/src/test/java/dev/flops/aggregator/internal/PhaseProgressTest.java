@@ -2,6 +2,7 @@ package dev.flops.aggregator.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.flops.api.LearnerFailure;
 import dev.flops.proto.v1.TaskKind;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,7 +24,7 @@ class PhaseProgressTest {
   void fitPhase_countsResultsFailuresUploadsDownloadsAndLearnersTraining() {
     List<PendingTask> tasks = tasks(TaskKind.FIT, 6);
     tasks.get(0).succeed(null);
-    tasks.get(1).fail("timed out");
+    tasks.get(1).fail(LearnerFailure.Kind.TIMED_OUT, "timed out");
     tasks.get(2).claimUpload();
     tasks.get(3).claimUpload();
     assertEquals("round 2 fit: 1 of 6 updates in, 1 failed, 2 uploads under way, 1 download "

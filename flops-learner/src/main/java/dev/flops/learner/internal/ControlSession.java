@@ -8,16 +8,19 @@ import dev.flops.api.Parameters;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.ParameterDecoder;
 import dev.flops.proto.codec.Scalars;
+import dev.flops.proto.codec.Statuses;
 import dev.flops.proto.codec.WireFormatException;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.AggregatorMessage;
 import dev.flops.proto.v1.DownloadRequest;
 import dev.flops.proto.v1.FederationGrpc;
+import dev.flops.proto.v1.FederationOutcome;
 import dev.flops.proto.v1.Hello;
 import dev.flops.proto.v1.LearnerMessage;
 import dev.flops.proto.v1.ParameterMessage;
 import dev.flops.proto.v1.Task;
 import dev.flops.proto.v1.TaskFailure;
+import dev.flops.proto.v1.TaskFailureCause;
 import dev.flops.proto.v1.TaskKind;
 import dev.flops.proto.v1.UploadHeader;
 import io.grpc.Channel;
@@ -52,7 +55,13 @@ public final class ControlSession {
     /** The aggregator refused the learner; retrying would not help. */
     REFUSED,
     /** The learner was stopped locally. */
-    STOPPED
+    STOPPED,
+    /**
+     * The aggregator permits keepalive pings less often than this learner sends them and did not
+     * admit this connection: reconnect with a keepalive of at least {@link
+     * #permittedKeepAliveMillis()}.
+     */
+    ADAPT_KEEPALIVE
   }
 
   private record Event(AggregatorMessage message, Throwable error) {}
@@ -69,6 +78,9 @@ public final class ControlSession {
   /** The parameters the model holds as set from the aggregator, untrained since; null if unknown. */
   private String heldParametersId;
   private String endDetail = "";
+  private FederationOutcome outcome = FederationOutcome.FEDERATION_OUTCOME_UNSPECIFIED;
+  private final long keepAliveMillis;
+  private volatile long permittedKeepAliveMillis;
 
   /**
    * Prepares a session.
@@ -77,10 +89,39 @@ public final class ControlSession {
    *     aggregator gives it back the same id (Hello.learner_key)
    */
   public ControlSession(Channel channel, LocalTrainer trainer, String name, String key) {
+    this(channel, trainer, name, key, 0);
+  }
+
+  /**
+   * Prepares a session that tells the aggregator how often its channel pings.
+   *
+   * @param key the learner's key (Hello.learner_key)
+   * @param keepAliveMillis the channel's keepalive time in milliseconds (Hello.keepalive_time_ms);
+   *     0 if not said
+   */
+  public ControlSession(Channel channel, LocalTrainer trainer, String name, String key,
+      long keepAliveMillis) {
     this.channel = channel;
     this.trainer = trainer;
     this.name = name;
     this.key = key;
+    this.keepAliveMillis = keepAliveMillis;
+  }
+
+  /**
+   * Returns how the aggregator said the federation ended, once the session ended with {@link
+   * End#SHUTDOWN}; {@code FEDERATION_OUTCOME_UNSPECIFIED} if it did not say.
+   */
+  public FederationOutcome outcome() {
+    return outcome;
+  }
+
+  /**
+   * Returns the shortest keepalive ping interval the aggregator permits, in milliseconds, as its
+   * Welcome said; 0 before the Welcome or if it did not say.
+   */
+  public long permittedKeepAliveMillis() {
+    return permittedKeepAliveMillis;
   }
 
   /** Returns the id the aggregator gave this learner, or null before it was welcomed. */
@@ -118,7 +159,8 @@ public final class ControlSession {
     });
     out.onNext(LearnerMessage.newBuilder()
         .setEnvelope(WireProtocol.envelope(0))
-        .setHello(Hello.newBuilder().setLearnerName(name).setLearnerKey(key))
+        .setHello(Hello.newBuilder().setLearnerName(name).setLearnerKey(key)
+            .setKeepaliveTimeMs(keepAliveMillis))
         .build());
     try {
       while (true) {
@@ -140,12 +182,23 @@ public final class ControlSession {
         }
         switch (message.getBodyCase()) {
           case WELCOME -> {
+            permittedKeepAliveMillis = message.getWelcome().getPermitKeepaliveTimeMs();
+            if (keepAliveMillis > 0 && keepAliveMillis < permittedKeepAliveMillis) {
+              // The aggregator did not admit this connection: gRPC would close it with
+              // too_many_pings in the middle of a long fit.
+              endDetail = String.format("the aggregator permits one keepalive ping per %d ms "
+                  + "but this learner pings every %d ms", permittedKeepAliveMillis,
+                  keepAliveMillis);
+              closeQuietly();
+              return End.ADAPT_KEEPALIVE;
+            }
             learnerId = message.getWelcome().getLearnerId();
             log.info("joined the federation as {}", learnerId);
           }
           case TASK -> runTask(message.getEnvelope().getRound(), message.getTask());
           case SHUTDOWN -> {
             endDetail = message.getShutdown().getReason();
+            outcome = message.getShutdown().getOutcome();
             closeQuietly();
             return End.SHUTDOWN;
           }
@@ -184,10 +237,15 @@ public final class ControlSession {
       root = root.getCause();
     }
     String what = String.valueOf(root.getMessage());
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof CertificateNameMismatchException mismatch) {
+        return nameMismatchAdvice(mismatch);
+      }
+    }
     if (root instanceof GeneralSecurityException) {
       return "this learner does not trust the aggregator's certificate (" + what + "); give it "
           + "the root certificate that signed the aggregator's (trustedCertificates, "
-          + "--trust-file) and check that this certificate names the host dialled";
+          + "--trust-file)";
     }
     if (what.contains("CERTIFICATE_REQUIRED")) {
       return "the aggregator requires a learner certificate (mutual TLS) and this learner "
@@ -197,6 +255,15 @@ public final class ControlSession {
     return "the aggregator refused the handshake (" + what + "); if it requires learner "
         + "certificates, check that this learner's is signed by the CA the aggregator trusts "
         + "(--client-ca there) and has not expired";
+  }
+
+  private static String nameMismatchAdvice(CertificateNameMismatchException mismatch) {
+    String host = mismatch.host();
+    boolean address = host.matches("[0-9.]+") || host.contains(":");
+    return mismatch.getMessage() + "; dial one of those names (--aggregator NAME:PORT, "
+        + "Learner.builder().aggregator(...)), or reissue the aggregator's certificate with "
+        + (address ? "IP:" : "DNS:") + host + " among its subject alternative names "
+        + "(bin/make-test-certs --host " + host + ")";
   }
 
   /**
@@ -232,7 +299,7 @@ public final class ControlSession {
         heldParametersId = null;
         // No local keeps the received copy: once the model has taken it, it can be collected,
         // so the learner holds at most three copies of the model (received, working, sending).
-        trainer.model().setParameters(download(round, task.getTaskId()));
+        trainer.model().setParameters(download(round, task));
         heldParametersId = parametersId.isEmpty() ? null : parametersId;
       } else {
         log.debug("{}: the model already holds parameters {}; no download", what, parametersId);
@@ -244,7 +311,7 @@ public final class ControlSession {
         heldParametersId = null; // training changes the model's parameters
         FitResult result = trainer.fit(config);
         long fitted = System.nanoTime();
-        upload(round, task.getTaskId(), result);
+        upload(round, task, result);
         outcome = TaskReport.fit(result, computeStart - start, fitted - computeStart,
             System.nanoTime() - fitted);
       } else if (task.getKind() == TaskKind.EVALUATE) {
@@ -263,14 +330,18 @@ public final class ControlSession {
       }
       log.info("{} done in {}: {}", what, TaskReport.seconds(System.nanoTime() - start), outcome);
     } catch (StatusRuntimeException e) {
+      // One line each: Status.toString() would print the cause's whole stack trace (Netty's).
+      String status = Statuses.oneLine(e.getStatus());
+      log.debug("{}: the call failed", what, e);
       if (isTransportFailure(e.getStatus())) {
         // The transfer broke, not the aggregator's judgement: say so on the control stream (if it
         // still works) so that the task fails at once rather than at the round timeout.
-        log.warn("{}: the transfer broke off: {}", what, e.getStatus());
-        reportFailure(round, task.getTaskId(), "the transfer broke off: " + e.getStatus());
+        log.warn("{}: the transfer broke off: {}", what, status);
+        reportBrokenTransfer(round, task.getTaskId(), "the transfer broke off: " + status);
       } else {
-        log.warn("{}: the aggregator refused: {}", what, e.getStatus().getDescription());
+        log.warn("{}: the aggregator refused: {}", what, status);
       }
+
     } catch (InterruptedException e) {
       throw e;
     } catch (Exception e) {
@@ -280,7 +351,8 @@ public final class ControlSession {
           .setEnvelope(WireProtocol.envelope(round))
           .setTaskFailure(TaskFailure.newBuilder()
               .setTaskId(task.getTaskId())
-              .setMessage(String.valueOf(e)))
+              .setMessage(String.valueOf(e))
+              .setCause(TaskFailureCause.LEARNER_CODE))
           .build());
     }
   }
@@ -293,24 +365,26 @@ public final class ControlSession {
     };
   }
 
-  private void reportFailure(long round, String taskId, String message) {
+  private void reportBrokenTransfer(long round, String taskId, String message) {
     try {
       out.onNext(LearnerMessage.newBuilder()
           .setEnvelope(WireProtocol.envelope(round))
-          .setTaskFailure(TaskFailure.newBuilder().setTaskId(taskId).setMessage(message))
+          .setTaskFailure(TaskFailure.newBuilder().setTaskId(taskId).setMessage(message)
+              .setCause(TaskFailureCause.TRANSFER_BROKEN))
           .build());
     } catch (RuntimeException e) {
       log.debug("could not report the failure of task {}: {}", taskId, e.toString());
     }
   }
 
-  private Parameters download(long round, String taskId) {
+  private Parameters download(long round, Task task) {
     Iterator<ParameterMessage> messages = FederationGrpc.newBlockingStub(channel)
         .withMaxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
         .downloadParameters(DownloadRequest.newBuilder()
             .setEnvelope(WireProtocol.envelope(round))
             .setLearnerId(learnerId)
-            .setTaskId(taskId)
+            .setTaskId(task.getTaskId())
+            .setCapability(task.getCapability())
             .build());
     ParameterDecoder decoder = null;
     while (messages.hasNext()) {
@@ -337,12 +411,13 @@ public final class ControlSession {
     return decoder.finish(true);
   }
 
-  private void upload(long round, String taskId, FitResult result)
+  private void upload(long round, Task task, FitResult result)
       throws InterruptedException {
     EncodedParameters encoded = EncodedParameters.encode(result.parameters());
     UploadHeader header = UploadHeader.newBuilder()
         .setLearnerId(learnerId)
-        .setTaskId(taskId)
+        .setTaskId(task.getTaskId())
+        .setCapability(task.getCapability())
         .setNumExamples(result.numExamples())
         .putAllMetrics(Scalars.metricsToWire(result.metrics()))
         .setManifest(encoded.manifest())

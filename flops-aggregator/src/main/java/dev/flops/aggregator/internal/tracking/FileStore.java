@@ -33,6 +33,15 @@ import java.util.concurrent.ConcurrentHashMap;
  *   params/&lt;key&gt;      the value, no newline
  *   tags/&lt;key&gt;        the value, no newline
  *   artifacts/
+ *   outputs/&lt;model_id&gt;/meta.yaml  MLflow 3's run output: destination_id, destination_type,
+ *                                       source_id, source_type, step
+ * DIR/&lt;experiment_id&gt;/models/&lt;model_id&gt;/  an MLflow 3 logged model ({@code m-<32 hex>}):
+ *   meta.yaml  artifact_location, creation_timestamp, experiment_id, last_updated_timestamp,
+ *              lifecycle_stage, model_id, model_type, name, source_run_id, status (1 PENDING,
+ *              2 READY), status_message
+ *   metrics/&lt;key&gt;  one line per value: "&lt;timestamp_ms&gt; &lt;value&gt; &lt;step&gt; &lt;run_id&gt;"
+ *   params/ tags/   as a run's
+ *   artifacts/               the model's files (MLmodel, the model file, ...)
  * </pre>
  *
  * Experiment ids are 18-digit random integers and run ids 32 hex digits, as MLflow makes them.
@@ -40,6 +49,10 @@ import java.util.concurrent.ConcurrentHashMap;
 final class FileStore implements TrackingStore {
   private static final String META = "meta.yaml";
   private static final SecureRandom RANDOM = new SecureRandom();
+  private static final String MODELS = "models";
+  /** MLflow's LoggedModelStatus numbers, as its file store writes them. */
+  private static final int MODEL_PENDING = 1;
+  private static final int MODEL_READY = 2;
 
   private final Path root;
   private final String user;
@@ -241,6 +254,88 @@ final class FileStore implements TrackingStore {
   }
 
   @Override
+  public synchronized CreatedModel createLoggedModel(String experimentId, String name,
+      String sourceRunId, Map<String, String> params, Map<String, String> tags)
+      throws IOException {
+    Path experiment = root.resolve(experimentId);
+    Map<String, Object> experimentMeta = readMeta(experiment);
+    String modelId = "m-" + UUID.randomUUID().toString().replace("-", "");
+    Path dir = Files.createDirectories(experiment.resolve(MODELS).resolve(modelId));
+    String artifactUri = experimentMeta.get("artifact_location") + "/" + MODELS + "/" + modelId
+        + "/artifacts";
+    long now = System.currentTimeMillis();
+    Map<String, Object> meta = new LinkedHashMap<>();
+    meta.put("artifact_location", artifactUri);
+    meta.put("creation_timestamp", now);
+    meta.put("experiment_id", experimentId);
+    meta.put("last_updated_timestamp", now);
+    meta.put("lifecycle_stage", "active");
+    meta.put("model_id", modelId);
+    meta.put("model_type", ModelArtifacts.MODEL_TYPE);
+    meta.put("name", name);
+    meta.put("source_run_id", sourceRunId);
+    meta.put("status", MODEL_PENDING);
+    meta.put("status_message", null);
+    writeAtomically(dir.resolve(META), Yaml.dump(meta));
+    for (String sub : List.of("metrics", "params", "tags")) {
+      Files.createDirectories(dir.resolve(sub));
+    }
+    Files.createDirectories(Path.of(java.net.URI.create(artifactUri)));
+    for (Map.Entry<String, String> param : params.entrySet()) {
+      Files.writeString(dir.resolve("params").resolve(param.getKey()), param.getValue(),
+          StandardCharsets.UTF_8);
+    }
+    for (Map.Entry<String, String> tag : tags.entrySet()) {
+      Files.writeString(dir.resolve("tags").resolve(tag.getKey()), tag.getValue(),
+          StandardCharsets.UTF_8);
+    }
+    return new CreatedModel(modelId, artifactUri);
+  }
+
+  @Override
+  public synchronized void finalizeLoggedModel(String experimentId, String modelId)
+      throws IOException {
+    Path dir = root.resolve(experimentId).resolve(MODELS).resolve(modelId);
+    if (!Files.exists(dir.resolve(META))) {
+      throw new IllegalStateException("no logged model " + modelId + " in experiment "
+          + experimentId + " under " + root);
+    }
+    updateMeta(dir, meta -> {
+      meta.put("status", MODEL_READY);
+      meta.put("last_updated_timestamp", System.currentTimeMillis());
+    });
+  }
+
+  @Override
+  public synchronized void logModelMetrics(String experimentId, String modelId, String runId,
+      List<MetricPoint> metrics) throws IOException {
+    Path dir = root.resolve(experimentId).resolve(MODELS).resolve(modelId).resolve("metrics");
+    if (!Files.isDirectory(dir)) {
+      throw new IllegalStateException("no logged model " + modelId + " in experiment "
+          + experimentId + " under " + root);
+    }
+    for (MetricPoint metric : metrics) {
+      // MLflow 3's logged-model metric line: timestamp value step run_id.
+      Files.writeString(dir.resolve(metric.key()), metric.timestampMs() + " "
+              + PyFloat.format(metric.value()) + " " + metric.step() + " " + runId + "\n",
+          StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    }
+  }
+
+  @Override
+  public synchronized void logOutputs(String runId, String modelId, long step)
+      throws IOException {
+    Path dir = Files.createDirectories(runDir(runId).resolve("outputs").resolve(modelId));
+    Map<String, Object> meta = new LinkedHashMap<>();
+    meta.put("destination_id", modelId);
+    meta.put("destination_type", "MODEL_OUTPUT");
+    meta.put("source_id", runId);
+    meta.put("source_type", "RUN_OUTPUT");
+    meta.put("step", step);
+    writeAtomically(dir.resolve(META), Yaml.dump(meta));
+  }
+
+  @Override
   public boolean isRetryable(Exception failure) {
     return failure instanceof IOException;
   }
@@ -272,7 +367,7 @@ final class FileStore implements TrackingStore {
   private static Map<String, Object> readMeta(Path dir) throws IOException {
     Map<String, Object> meta = Yaml.readFlat(Files.readString(dir.resolve(META)));
     for (String numeric : List.of("creation_time", "last_update_time", "start_time", "end_time",
-        "deleted_time", "status", "source_type")) {
+        "deleted_time", "status", "source_type", "creation_timestamp", "last_updated_timestamp")) {
       Object value = meta.get(numeric);
       if (value instanceof String s) {
         meta.put(numeric, Long.parseLong(s));

@@ -1,6 +1,10 @@
 package dev.flops.aggregator.internal.tracking;
 
 import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.reflect.TypeToken;
+import java.lang.reflect.Type;
 import dev.flops.api.FederatedModel;
 import dev.flops.api.Parameters;
 import dev.flops.api.SavableModel;
@@ -26,8 +30,8 @@ import java.util.UUID;
  *   <li>the model file: the model's own format when it is a {@link SavableModel} (DL4J: {@code
  *       model.zip} from {@code ModelSerializer}), else {@code model.safetensors} (see {@link
  *       SafeTensors});
- *   <li>{@code MLmodel}: MLflow's model descriptor (artifact_path, flavors, model_size_bytes,
- *       model_uuid, run_id, utc_time_created) with the model's flavour and a {@code flops}
+ *   <li>{@code MLmodel}: MLflow's model descriptor (artifact_path, flavors, mlflow_version,
+ *       model_id, model_size_bytes, model_uuid, run_id, utc_time_created) with the model's flavour and a {@code flops}
  *       flavour (best round, its metrics, flops version);
  *   <li>{@code requirements.txt}: Maven coordinates needed to load the model file;
  *   <li>{@code java_env.yaml}: the Java runtime, the operating system and the flops version.
@@ -38,6 +42,13 @@ final class ModelArtifacts {
   static final String MLMODEL = "MLmodel";
   static final String REQUIREMENTS = "requirements.txt";
   static final String ENVIRONMENT = "java_env.yaml";
+  /** The logged model's type in MLflow 3 (a free string MLflow shows in the Models tab). */
+  static final String MODEL_TYPE = "flops";
+  /**
+   * The MLflow version whose MLmodel layout this writes (MLflow 3 adds {@code model_id} and
+   * {@code mlflow_version}); MLflow compares it with its own only to warn on a major mismatch.
+   */
+  static final String MLFLOW_FORMAT_VERSION = "3.6.0";
   private static final DateTimeFormatter UTC_CREATED =
       DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS");
 
@@ -93,7 +104,7 @@ final class ModelArtifacts {
    * returns every file of the model artifact, the model file first, with the MLflow model dict
    * for the run's {@code mlflow.log-model.history} tag.
    */
-  Logged describeFor(String runId, Path directory) throws IOException {
+  Logged describeFor(String runId, String modelId, Path directory) throws IOException {
     Files.createDirectories(directory);
     String created = ZonedDateTime.now(ZoneOffset.UTC).format(UTC_CREATED);
     String uuid = UUID.randomUUID().toString().replace("-", "");
@@ -103,6 +114,10 @@ final class ModelArtifacts {
     Map<String, Object> mlmodel = new LinkedHashMap<>();
     mlmodel.put("artifact_path", ARTIFACT_PATH);
     mlmodel.put("flavors", flavors);
+    mlmodel.put("mlflow_version", MLFLOW_FORMAT_VERSION);
+    if (modelId != null) {
+      mlmodel.put("model_id", modelId);
+    }
     mlmodel.put("model_size_bytes", Files.size(modelFile));
     mlmodel.put("model_uuid", uuid);
     mlmodel.put("run_id", runId);
@@ -126,10 +141,46 @@ final class ModelArtifacts {
     history.put("utc_time_created", created);
     history.put("flavors", flavors);
     history.put("model_uuid", uuid);
-    String historyTag = new Gson().toJson(List.of(history));
+    if (modelId != null) {
+      history.put("model_id", modelId);
+    }
+    // Python's json.loads, which MLflow reads the tag with, accepts NaN and Infinity.
+    String historyTag = new GsonBuilder().serializeSpecialFloatingPointValues().create()
+        .toJson(List.of(history));
     List<Path> files = new ArrayList<>(List.of(modelFile, mlmodelFile, requirementsFile,
         environmentFile));
     return new Logged(files, historyTag);
+  }
+
+  /** The model as JSON, so that a call that logs it can wait in the outbox on disk. */
+  JsonObject toJson() {
+    // Best metrics may be NaN or infinite; the outbox file reads them back leniently.
+    Gson gson = new GsonBuilder().serializeSpecialFloatingPointValues().create();
+    JsonObject json = new JsonObject();
+    json.addProperty("file", modelFile.toAbsolutePath().toString());
+    json.addProperty("flavor", flavor);
+    json.add("flavor_attributes", gson.toJsonTree(flavorAttributes));
+    json.add("requirements", gson.toJsonTree(requirements));
+    json.add("flops_flavor", gson.toJsonTree(flopsFlavor));
+    return json;
+  }
+
+  /** Reads what {@link #toJson()} wrote. */
+  static ModelArtifacts fromJson(JsonObject json) {
+    Gson gson = new Gson();
+    Type map = new TypeToken<LinkedHashMap<String, Object>>() {}.getType();
+    Type list = new TypeToken<List<String>>() {}.getType();
+    return new ModelArtifacts(Path.of(json.get("file").getAsString()),
+        json.get("flavor").getAsString(), integral(gson.fromJson(json.get("flavor_attributes"), map)),
+        gson.fromJson(json.get("requirements"), list), integral(gson.fromJson(json.get(
+            "flops_flavor"), map)));
+  }
+
+  /** Gson reads every JSON number as a double; MLmodel should keep 3 as 3, not 3.0. */
+  private static Map<String, Object> integral(Map<String, Object> map) {
+    map.replaceAll((k, v) -> v instanceof Double d && d == Math.rint(d) && !k.contains("loss")
+        && !k.contains("accuracy") ? (Object) d.longValue() : v);
+    return map;
   }
 
   /** The files of one run's model artifact and its log-model history tag. */

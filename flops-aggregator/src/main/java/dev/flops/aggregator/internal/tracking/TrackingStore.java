@@ -27,6 +27,9 @@ interface TrackingStore extends AutoCloseable {
   /** A created run: its id and where its artifacts go. */
   record CreatedRun(String runId, String artifactUri) {}
 
+  /** A created MLflow 3 logged model: its id ({@code m-<32 hex>}) and where its artifacts go. */
+  record CreatedModel(String modelId, String artifactUri) {}
+
   /** The tracking URI, as MLflow would print it. */
   String uri();
 
@@ -50,8 +53,33 @@ interface TrackingStore extends AutoCloseable {
   /** Stores a local file as the artifact {@code directory/<file name>} of a run. */
   void logArtifact(String runId, String artifactUri, String directory, Path file) throws Exception;
 
+  /**
+   * Creates an MLflow 3 logged model (status PENDING) in an experiment, produced by a run; MLflow
+   * 3 lists it in the experiment's Models tab once it is finalized.
+   */
+  CreatedModel createLoggedModel(String experimentId, String name, String sourceRunId,
+      Map<String, String> params, Map<String, String> tags) throws Exception;
+
+  /** Marks a logged model READY, once its artifacts are uploaded. */
+  void finalizeLoggedModel(String experimentId, String modelId) throws Exception;
+
+  /**
+   * Links metrics a run logged to a logged model (MLflow 3's model metrics, the Models tab's
+   * columns); the run's own metric history is left as it is.
+   */
+  void logModelMetrics(String experimentId, String modelId, String runId,
+      List<MetricPoint> metrics) throws Exception;
+
+  /** Records a logged model as an output of a run at a step (MLflow 3's run outputs). */
+  void logOutputs(String runId, String modelId, long step) throws Exception;
+
   /** Tells whether trying a failed call again may succeed (unreachable, 5xx) or not (4xx). */
   boolean isRetryable(Exception failure);
+
+  /** Tells whether the backend refused the credentials (HTTP 401 or 403). */
+  default boolean isCredentialFailure(Exception failure) {
+    return false;
+  }
 
   @Override
   default void close() {}

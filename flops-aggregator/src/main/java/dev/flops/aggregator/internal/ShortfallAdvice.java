@@ -1,0 +1,80 @@
+package dev.flops.aggregator.internal;
+
+import dev.flops.api.LearnerFailure;
+import dev.flops.api.LearnerFailure.Kind;
+import dev.flops.api.strategy.Strategy;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What to do about a phase that gathered too few results, chosen by the {@linkplain Kind kinds}
+ * of its failures: more learners or a longer round timeout cure time-outs and dropouts, never a
+ * learner whose every update is rejected.
+ */
+final class ShortfallAdvice {
+  /** How much of a failure's reason the advice quotes. */
+  private static final int MAX_QUOTE_CHARS = 300;
+
+  private ShortfallAdvice() {}
+
+  /**
+   * Returns the advice for a phase that fell short.
+   *
+   * @param phase "fit" or "evaluate"
+   * @param failures the failures of the phase's last attempt
+   * @param strategy the strategy, for the knobs the advice names
+   * @return one or more sentences, the first capitalised, without a final full stop
+   */
+  static String advise(String phase, List<LearnerFailure> failures, Strategy strategy) {
+    String minimum = phase.equals("fit") ? "minFitLearners" : "minEvaluateLearners";
+    Map<Kind, List<LearnerFailure>> byKind = new EnumMap<>(Kind.class);
+    for (LearnerFailure failure : failures) {
+      byKind.computeIfAbsent(failure.kind(), k -> new ArrayList<>()).add(failure);
+    }
+    List<String> advice = new ArrayList<>();
+    List<LearnerFailure> rejected = byKind.get(Kind.REJECTED);
+    if (rejected != null) {
+      advice.add(String.format("fix the learners' model or data: %s rejected by the aggregator "
+              + "(first: %s)", rejected.size() == failures.size() ? "every failed result was"
+              : rejected.size() + " of the " + failures.size() + " failed results were",
+          first(rejected)));
+    }
+    List<LearnerFailure> errors = byKind.get(Kind.LEARNER_ERROR);
+    if (errors != null) {
+      advice.add(String.format("fix what fails on the learners (see their logs): %d reported an "
+          + "error (first: %s)", errors.size(), first(errors)));
+    }
+    List<LearnerFailure> timedOut = byKind.get(Kind.TIMED_OUT);
+    if (timedOut != null) {
+      advice.add(String.format("raise roundTimeout (now %s) or give the learners less work per "
+          + "round: %d timed out", strategy.roundTimeout(), timedOut.size()));
+    }
+    List<LearnerFailure> disconnected = byKind.get(Kind.DISCONNECTED);
+    if (disconnected != null) {
+      advice.add(String.format("check the learners' processes and network: %d disconnected "
+          + "(first: %s)", disconnected.size(), first(disconnected)));
+    }
+    List<LearnerFailure> other = byKind.get(Kind.OTHER);
+    if (other != null) {
+      advice.add(String.format("see the aggregator's log: %d failed (first: %s)", other.size(),
+          first(other)));
+    }
+    if (rejected == null && errors == null) {
+      // Too few learners, or learners lost to time-outs and dropouts: more of them cover for it.
+      advice.add("start more learners or lower " + minimum);
+    }
+    String text = String.join("; ", advice);
+    return Character.toUpperCase(text.charAt(0)) + text.substring(1);
+  }
+
+  private static String first(List<LearnerFailure> failures) {
+    LearnerFailure failure = failures.get(0);
+    String reason = failure.reason();
+    if (reason.length() > MAX_QUOTE_CHARS) {
+      reason = reason.substring(0, MAX_QUOTE_CHARS) + "...";
+    }
+    return failure.learnerId() + ": " + reason;
+  }
+}
