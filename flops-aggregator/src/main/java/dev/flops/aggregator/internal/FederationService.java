@@ -477,8 +477,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           case TASK_FAILURE -> {
             PendingTask task = ownedTask(message.getTaskFailure().getTaskId(), session.id,
                 message.getEnvelope());
-            Kind kind = message.getTaskFailure().getCause() == TaskFailureCause.TRANSFER_BROKEN
-                ? Kind.DISCONNECTED : Kind.LEARNER_ERROR;
+            Kind kind = switch (message.getTaskFailure().getCause()) {
+              case TRANSFER_BROKEN -> Kind.DISCONNECTED;
+              case TRANSFER_REFUSED -> Kind.OTHER; // the aggregator's own refusal, reported back
+              default -> Kind.LEARNER_ERROR;
+            };
             if (task.fail(kind, "learner reported: " + message.getTaskFailure().getMessage())) {
               log.warn("{} failed on the learner: {}", task, message.getTaskFailure().getMessage());
             }
