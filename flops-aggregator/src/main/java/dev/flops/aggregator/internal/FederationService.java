@@ -331,7 +331,13 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
             .asRuntimeException();
       }
       ParameterStreamer.start((ServerCallStreamObserver<ParameterMessage>) responseObserver,
-          task.download, task.round, bytesSent, downloadSlots);
+          task.download, task.round, bytesSent, downloadSlots, error -> {
+            String why = outOfMemory(error, task.global);
+            if (task.fail(Kind.OTHER, "the download failed: " + why)) {
+              log.warn("{} failed: the download failed: {}", task, why);
+            }
+            return why;
+          });
     } catch (WireFormatException e) {
       responseObserver.onError(capped(refusal(e)).asRuntimeException());
     } catch (StatusRuntimeException e) {
@@ -382,6 +388,12 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     }
     LearnerSession owner = sessions.get(task.learnerId);
     return owner != null && owner.name.equals(authenticated);
+  }
+
+  /** Says that a transfer found no direct memory, what the model needs, and what to change. */
+  private String outOfMemory(OutOfMemoryError error, Parameters global) {
+    return DirectMemory.budget(global.byteSize(), uploadSlots.capacity(),
+        downloadSlots.capacity()).exhausted(error);
   }
 
   private static Status refusal(WireFormatException e) {
@@ -743,7 +755,12 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         throw refusal.asRuntimeException();
       });
       Manifests.checkWellFormed(h.getManifest());
-      slot = uploadSlots.acquire(this::granted);
+      TransferSlots.Request request = uploadSlots.acquire(this::granted);
+      if (closed) {
+        request.close(); // granted at once, and refused in granted(): give the slot back
+      } else {
+        slot = request;
+      }
     }
 
     /** The upload holds a slot: decode into it and read on. */
@@ -755,6 +772,12 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         decoder = new ParameterDecoder(header.getManifest(), granted);
       } catch (WireFormatException e) {
         reject(refusal(e), Kind.REJECTED);
+        return;
+      } catch (OutOfMemoryError e) {
+        // Caught here, where the slot is known: left to gRPC it would kill the call with UNKNOWN,
+        // keep the slot for ever and leave the task to time out.
+        reject(Status.RESOURCE_EXHAUSTED.withDescription(outOfMemory(e, task.global)),
+            Kind.OTHER);
         return;
       }
       response.request(1);
@@ -792,6 +815,10 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           }
           try {
             aggregation.accept(new LearnerResult<>(task.learnerId, result));
+          } catch (OutOfMemoryError e) {
+            reject(Status.RESOURCE_EXHAUSTED.withDescription(outOfMemory(e, task.global)),
+            Kind.OTHER);
+            return;
           } catch (RuntimeException e) {
             log.error("{}: the strategy could not fold the update", task, e);
             reject(Status.INTERNAL.withDescription(
