@@ -79,6 +79,8 @@ public final class ControlSession {
   private final BlockingDeque<Event> events = new LinkedBlockingDeque<>();
   /** Paces the retries of a refused transfer; reset for every transfer. */
   private final Backoff transferBackoff;
+  /** Whether the current transfer attempt got going: data received, or sent to the aggregator. */
+  private boolean transferStarted;
   private StreamObserver<LearnerMessage> out;
   private volatile String learnerId;
   /** The parameters the model holds as set from the aggregator, untrained since; null if unknown. */
@@ -363,13 +365,14 @@ public final class ControlSession {
 
   /**
    * Refusals that may pass: the aggregator's bounds on calls ({@code RESOURCE_EXHAUSTED}) free up
-   * as other transfers end, and a transfer call that could not start ({@code UNAVAILABLE}) may
-   * start on the next try. Anything else is the aggregator's judgement of this task, or a
-   * transfer that broke off after the aggregator counted it, which a retry cannot change.
+   * as other transfers end, and a transfer call that could not start ({@code UNAVAILABLE} before
+   * any data moved) may start on the next try. Anything else is the aggregator's judgement of
+   * this task, or a transfer that broke off once under way (the aggregator may have counted an
+   * upload's header already), which a retry cannot change.
    */
-  private static boolean isTransient(Status status) {
+  private static boolean isTransient(Status status, boolean started) {
     return status.getCode() == Status.Code.RESOURCE_EXHAUSTED
-        || status.getCode() == Status.Code.UNAVAILABLE;
+        || (status.getCode() == Status.Code.UNAVAILABLE && !started);
   }
 
   /** One attempt at a transfer. */
@@ -411,10 +414,12 @@ public final class ControlSession {
     int refusals = 0;
     while (true) {
       Status status;
+      transferStarted = false;
       try {
         return attempt.run();
       } catch (StatusRuntimeException e) {
         status = e.getStatus();
+        log.debug("{}: the {} call failed", what, transfer, e); // the stack trace, at DEBUG only
       } catch (OutOfMemoryError e) {
         throw new TransferFailed(String.format("the learner ran out of memory for the %s (%s); "
             + "raise its -XX:MaxDirectMemorySize (or -Xmx) to hold about three copies of the "
@@ -423,11 +428,12 @@ public final class ControlSession {
       refusals++;
       String after = refusals == 1 ? "" : String.format(" (refused %d times over %d ms)",
           refusals, (System.nanoTime() - start) / 1_000_000);
-      if (isTransportFailure(status) && !isTransient(status)) {
-        throw new TransferFailed("the " + transfer + " broke off: " + describe(status) + after,
+      boolean mayPass = isTransient(status, transferStarted);
+      if (isTransportFailure(status) && !mayPass) {
+        throw new TransferFailed("the transfer broke off: " + describe(status) + after,
             TaskFailureCause.TRANSFER_BROKEN);
       }
-      if (!isTransient(status)) {
+      if (!mayPass) {
         throw new TransferFailed("the aggregator refused the " + transfer + ": "
             + describe(status) + after, TaskFailureCause.TRANSFER_REFUSED);
       }
@@ -489,6 +495,7 @@ public final class ControlSession {
     ParameterDecoder decoder = null;
     while (messages.hasNext()) {
       ParameterMessage message = messages.next();
+      transferStarted = true;
       WireProtocol.checkVersion(message.getEnvelope());
       if (message.getEnvelope().getRound() != round) {
         throw new WireFormatException("the download carries round "
@@ -531,6 +538,7 @@ public final class ControlSession {
     try {
       sender.result().get();
     } catch (ExecutionException e) {
+      transferStarted = sender.sentAny();
       Throwable cause = e.getCause();
       throw cause instanceof StatusRuntimeException s ? s
           : Status.fromThrowable(cause).asRuntimeException();
