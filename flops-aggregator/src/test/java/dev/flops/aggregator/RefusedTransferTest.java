@@ -9,12 +9,19 @@ import dev.flops.api.RoundSummary;
 import dev.flops.api.Tensor;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
+import dev.flops.proto.v1.AggregatorMessage;
+import dev.flops.proto.v1.FederationGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntConsumer;
 import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -39,7 +46,7 @@ class RefusedTransferTest {
     // made two downloads wait for the 30 s round timeout. Each control stream now entitles its
     // address to one transfer.
     long start = System.nanoTime();
-    TrainingResult result = train(3, 3, builder -> builder.maxCallsPerAddress(4));
+    TrainingResult result = train(3, 3, builder -> builder.maxCallsPerAddress(4), port -> {});
     long seconds = (System.nanoTime() - start) / 1_000_000_000;
     assertEveryTaskSucceeded(result, 3, 3);
     assertTrue(seconds < 10, "3 rounds took " + seconds + " s; the round timeout is 30 s");
@@ -47,11 +54,14 @@ class RefusedTransferTest {
 
   @Test
   void totalBoundRefusesTransfers_learnersRetryWithBackoff_everyTaskSucceeds() throws Exception {
-    // maxCalls(4) with 3 learners: their 3 control streams leave one call for transfers, so two
-    // of every three downloads and uploads are refused with RESOURCE_EXHAUSTED and must be retried.
+    // maxCalls(4) with 3 learners: their 3 control streams leave one call for transfers. A silent
+    // stream opened first holds that call until the handshake timeout (1 s) closes it, so every
+    // download of round 1 is refused with RESOURCE_EXHAUSTED for a while and must be retried.
     try (LogCapture log = new LogCapture()) {
       long start = System.nanoTime();
-      TrainingResult result = train(3, 3, builder -> builder.maxCalls(4));
+      TrainingResult result = train(3, 3,
+          builder -> builder.maxCalls(4).handshakeTimeout(Duration.ofSeconds(1)),
+          this::holdOneCall);
       long seconds = (System.nanoTime() - start) / 1_000_000_000;
       assertEveryTaskSucceeded(result, 3, 3);
       assertTrue(seconds < 10, "3 rounds took " + seconds + " s; the round timeout is 30 s");
@@ -69,14 +79,44 @@ class RefusedTransferTest {
     // transfers: 400 calls against the default per-address bound of 256. In-process Learner
     // threads, each with its own channel and connection, as 200 processes behind a NAT would be.
     long start = System.nanoTime();
-    TrainingResult result = train(200, 2, builder -> builder);
+    TrainingResult result = train(200, 2, builder -> builder, port -> {});
     long seconds = (System.nanoTime() - start) / 1_000_000_000;
     assertEveryTaskSucceeded(result, 200, 2);
     System.out.printf("200 learners on one address: 2 rounds in %d s%n", seconds);
   }
 
-  private TrainingResult train(int learners, int rounds, UnaryOperator<Aggregator.Builder> limits)
-      throws Exception {
+  /** Opens a control stream that never says Hello, and lets it reach the aggregator. */
+  private void holdOneCall(int port) {
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    FederationGrpc.newStub(channel)
+        .connect(new StreamObserver<AggregatorMessage>() {
+          @Override
+          public void onNext(AggregatorMessage message) {}
+
+          @Override
+          public void onError(Throwable t) {}
+
+          @Override
+          public void onCompleted() {}
+        });
+    try {
+      Thread.sleep(300);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private ManagedChannel channel;
+
+  @AfterEach
+  void closeChannel() throws InterruptedException {
+    if (channel != null) {
+      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+  }
+
+  private TrainingResult train(int learners, int rounds, UnaryOperator<Aggregator.Builder> limits,
+      IntConsumer beforeLearners) throws Exception {
     try (Aggregator aggregator = limits.apply(Aggregator.builder()
             .host("127.0.0.1").port(0)
             .model(new ArrayModel(initial))
@@ -87,6 +127,7 @@ class RefusedTransferTest {
             .learnerWaitTimeout(Duration.ofSeconds(60)))
         .build()
         .start()) {
+      beforeLearners.accept(aggregator.port());
       List<CompletableFuture<Void>> running = new ArrayList<>();
       for (int i = 0; i < learners; i++) {
         running.add(Federations.startLearner("learner-" + i, aggregator.port(),
