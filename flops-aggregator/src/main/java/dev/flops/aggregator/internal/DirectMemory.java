@@ -12,8 +12,8 @@ import java.util.Optional;
  * sum (which becomes the next global parameters in place) and one update per upload in flight,
  * {@code (2 + k) × M} for a model of {@code M} bytes and {@code k = maxInFlightUploads}; a
  * previous global model that the collector has not freed yet adds one more, {@code (3 + k) × M}.
- * Transfers add at most one message (a chunk of up to 4 MiB and its framing) per download and
- * upload in progress.
+ * Transfers add one message in transit per transfer in progress: a chunk of the global model (1
+ * MiB) per download, and up to the largest chunk a learner may send (4 MiB) per upload.
  *
  * <p>Without this check an aggregator short of direct memory starts, takes learners, and fails
  * its first uploads with an {@code OutOfMemoryError} on gRPC threads, which learners see as
@@ -21,6 +21,8 @@ import java.util.Optional;
  */
 public final class DirectMemory {
   private static final long MIB = 1L << 20;
+  /** A chunk message's envelope and framing beyond its data, generously. */
+  private static final long FRAMING_BYTES = 64 * 1024;
 
   private DirectMemory() {}
 
@@ -42,7 +44,9 @@ public final class DirectMemory {
 
     /** Bytes of the messages in transit: one per download and upload in progress. */
     public long transferBytes() {
-      return (long) (maxInFlightUploads + maxConcurrentDownloads) * WireProtocol.MAX_MESSAGE_BYTES;
+      long downloadMessage = WireProtocol.DEFAULT_CHUNK_BYTES + FRAMING_BYTES;
+      return (long) maxConcurrentDownloads * downloadMessage
+          + (long) maxInFlightUploads * WireProtocol.MAX_MESSAGE_BYTES;
     }
 
     /** What a round certainly holds at its end: {@code (2 + k) × M} plus transfers. */

@@ -16,10 +16,10 @@ class DirectMemoryBudgetTest {
     // -XX:MaxDirectMemorySize=1g, a 400 MB model, 2 uploads in flight, 16 downloads.
     DirectMemory.Budget budget = new DirectMemory.Budget(400_000_000L, 2, 16, 1024 * MIB);
     IllegalStateException refused = assertThrows(IllegalStateException.class, budget::check);
-    assertEquals("the aggregator needs about 1600 MiB of direct memory for this model (382 MiB) "
+    assertEquals("the aggregator needs about 1552 MiB of direct memory for this model (382 MiB) "
         + "but the JVM allows 1024 MiB: (2 + 2) models of 382 MiB for the global parameters, the "
-        + "running sum and the updates in flight (maxInFlightUploads = 2), plus 74 MiB for transfers. "
-        + "Start it with -XX:MaxDirectMemorySize=1981m or more, or lower maxInFlightUploads (now "
+        + "running sum and the updates in flight (maxInFlightUploads = 2), plus 26 MiB for transfers. "
+        + "Start it with -XX:MaxDirectMemorySize=1933m or more, or lower maxInFlightUploads (now "
         + "2; each costs one model)", refused.getMessage());
   }
 
@@ -29,8 +29,8 @@ class DirectMemoryBudgetTest {
     Optional<String> warning = budget.check();
     assertTrue(warning.isPresent());
     assertTrue(warning.get().startsWith("direct memory is tight: the JVM allows 320 MiB and a "
-        + "round needs 309 MiB"), warning.get());
-    assertTrue(warning.get().endsWith("-XX:MaxDirectMemorySize=409m"), warning.get());
+        + "round needs 306 MiB"), warning.get());
+    assertTrue(warning.get().endsWith("-XX:MaxDirectMemorySize=406m"), warning.get());
   }
 
   @Test
@@ -42,7 +42,7 @@ class DirectMemoryBudgetTest {
   void outOfMemory_saysWhatToRaiseItTo() {
     DirectMemory.Budget budget = new DirectMemory.Budget(100 * MIB, 2, 16, 320 * MIB);
     assertEquals("the aggregator ran out of direct memory (Cannot reserve 1 bytes): raise "
-        + "-XX:MaxDirectMemorySize to 574m ((3 + 2) models of 100 MiB plus 74 MiB for transfers; "
+        + "-XX:MaxDirectMemorySize to 526m ((3 + 2) models of 100 MiB plus 26 MiB for transfers; "
         + "the JVM allows 320 MiB) or lower maxInFlightUploads (now 2; each costs one model)",
         budget.exhausted(new OutOfMemoryError("Cannot reserve 1 bytes")));
   }
