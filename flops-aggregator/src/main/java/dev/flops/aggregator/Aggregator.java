@@ -13,6 +13,7 @@ import dev.flops.aggregator.kernel.Nd4jAveraging;
 import dev.flops.aggregator.tracking.Tracking;
 import dev.flops.api.FederatedModel;
 import dev.flops.api.FederationObserver;
+import dev.flops.api.RoundRanking;
 import dev.flops.api.SavableModel;
 import dev.flops.api.Secret;
 import dev.flops.api.TrainingResult;
@@ -122,6 +123,7 @@ public final class Aggregator implements AutoCloseable {
   private final Duration keepAliveTime;
   private final Duration keepAliveTimeout;
   private final Duration permitKeepAliveTime;
+  private final RoundRanking ranking;
   private Server server;
   private CheckpointStore checkpoints;
   private Checkpoint resumeFrom;
@@ -149,6 +151,8 @@ public final class Aggregator implements AutoCloseable {
     this.keepAliveTimeout = builder.keepAliveTimeout;
     this.permitKeepAliveTime = builder.permitKeepAliveTime;
     service.permitKeepAliveTime(permitKeepAliveTime);
+    this.ranking = builder.ranking;
+    service.rankRoundsBy(ranking);
     if (builder.executor != null) {
       this.executor = builder.executor;
       this.ownedExecutor = null;
@@ -404,7 +408,8 @@ public final class Aggregator implements AutoCloseable {
     }
     RoundLoop loop =
         new RoundLoop(service, strategy, model, kernel, observers, learnerWaitTimeout)
-            .tracking(tracker, new SystemMetrics(kernel instanceof Nd4jAveraging), modelName);
+            .tracking(tracker, new SystemMetrics(kernel instanceof Nd4jAveraging), modelName)
+            .rankRoundsBy(ranking);
     if (checkpoints != null) {
       List<CheckpointExtras> extras = new ArrayList<>();
       extras.add(trackingIds);
@@ -483,6 +488,7 @@ public final class Aggregator implements AutoCloseable {
     private Duration keepAliveTime = Duration.ofSeconds(DEFAULT_KEEP_ALIVE_SECONDS);
     private Duration keepAliveTimeout = Duration.ofSeconds(DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS);
     private Duration permitKeepAliveTime = Duration.ofSeconds(DEFAULT_PERMIT_KEEP_ALIVE_SECONDS);
+    private RoundRanking ranking = RoundRanking.defaults();
 
     private Builder() {}
 
@@ -758,6 +764,22 @@ public final class Aggregator implements AutoCloseable {
     }
 
     /**
+     * Sets how the best round is chosen (default {@link RoundRanking#defaults()}: the highest
+     * federated accuracy, and the lowest loss where no accuracy is reported). The best round is
+     * the one the final log line, {@link TrainingResult#best()}, the observers and the tracked best
+     * model name; a resumed training ranks the checkpoint's rounds by this knob too. Learners must
+     * report the ranking metric as a number: a result that carries it as a bool or string is
+     * refused.
+     *
+     * @param ranking e.g. {@code RoundRanking.minimize("mse")} for a regression model
+     * @return this builder
+     */
+    public Builder bestRound(RoundRanking ranking) {
+      this.ranking = Objects.requireNonNull(ranking, "bestRound");
+      return this;
+    }
+
+    /**
      * Turns on TLS: learners then connect over TLS and check this certificate against their
      * trusted roots. The files are read and checked at once.
      *
@@ -781,7 +803,9 @@ public final class Aggregator implements AutoCloseable {
     /**
      * Turns on mutual TLS: every learner must present a certificate signed by one of these
      * certificate authorities, or its connection is refused during the handshake. Needs
-     * {@link #tls(Path, Path)}.
+     * {@link #tls(Path, Path)}. With {@link #learnerTokens(Map)} too, a learner's certificate
+     * must name its token's learner (subject CN or a DNS subject alternative name), or its calls
+     * are refused with {@code PERMISSION_DENIED}.
      *
      * @param certificateAuthorities PEM file of the CA certificates that sign learners'
      *     certificates

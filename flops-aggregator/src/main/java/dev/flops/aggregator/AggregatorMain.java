@@ -89,6 +89,9 @@ public final class AggregatorMain implements Callable<Integer> {
   Integer maxRoundAttempts;
 
   @Mixin
+  BestRoundOptions bestRound = new BestRoundOptions();
+
+  @Mixin
   CheckpointOptions checkpoints = new CheckpointOptions();
 
   @Option(names = "--fit-config", paramLabel = "KEY=VALUE",
@@ -119,6 +122,7 @@ public final class AggregatorMain implements Callable<Integer> {
   @Override
   public Integer call() throws IOException, InterruptedException {
     Config config = parseConfig(fitConfig);
+    bestRound.ranking(); // checked before the model is made, which may take long
     FedAvg.Builder fedAvg = FedAvg.builder();
     if (maxRoundAttempts != null) {
       fedAvg.maxRoundAttempts(maxRoundAttempts);
@@ -141,7 +145,8 @@ public final class AggregatorMain implements Callable<Integer> {
         .port(port)
         .strategy(strategy)
         .model(model)
-        .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds)));
+        .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds))
+        .bestRound(bestRound.ranking()));
     try (Aggregator aggregator = checkpoints.applyTo(builder).build().start()) {
       TrainingResult result = aggregator.train();
       return result.rounds().size() == rounds ? 0 : 1;

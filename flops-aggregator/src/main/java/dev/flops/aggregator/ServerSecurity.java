@@ -1,7 +1,10 @@
 package dev.flops.aggregator;
 
 import dev.flops.aggregator.internal.CallLimiter;
+import dev.flops.aggregator.internal.HandshakeObserver;
+import dev.flops.aggregator.internal.HandshakeRefusals;
 import dev.flops.aggregator.internal.LearnerAuthenticator;
+import dev.flops.aggregator.internal.LearnerCertificate;
 import dev.flops.api.Secret;
 import dev.flops.proto.security.Hosts;
 import dev.flops.proto.security.TlsFiles;
@@ -47,6 +50,8 @@ final class ServerSecurity {
   Duration maxConnectionIdle = DEFAULT_MAX_CONNECTION_IDLE;
   /** Null: connections live as long as they are used (a learner's control stream spans rounds). */
   Duration maxConnectionAge;
+  /** Where refused TLS handshakes are logged, at most a line per peer address a minute. */
+  private final HandshakeRefusals handshakeRefusals = new HandshakeRefusals();
   /** The limiter of the running server, closed with it. */
   private CallLimiter limiter;
 
@@ -90,6 +95,10 @@ final class ServerSecurity {
     } else if (!learnerTokens.isEmpty()) {
       builder.intercept(LearnerAuthenticator.learnerTokens(learnerTokens));
     }
+    if (clientCertificateAuthorities != null) {
+      // Runs before the token check, which needs the certificate's names to bind them.
+      builder.intercept(LearnerCertificate.interceptor());
+    }
     return builder;
   }
 
@@ -112,7 +121,7 @@ final class ServerSecurity {
         tls.trustManager(clientCertificateAuthorities.toFile())
             .clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
       }
-      return tls.build();
+      return HandshakeObserver.observe(tls.build(), handshakeRefusals);
     } catch (IOException e) {
       throw new UncheckedIOException(
           "cannot read the aggregator's TLS files: " + e.getMessage(), e);

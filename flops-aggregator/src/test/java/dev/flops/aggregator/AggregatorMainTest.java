@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.api.Config;
 import dev.flops.api.FederatedModel;
+import dev.flops.api.RoundRanking;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -113,6 +114,46 @@ class AggregatorMainTest {
     assertEquals(0.01, config.values().get("learning_rate"));
     assertEquals(true, config.values().get("shuffle"));
     assertEquals("adam", config.values().get("optimizer"));
+  }
+
+  @Test
+  void bestMetricWithoutKnownDirection_exitsAskingForTheMode() {
+    Run run = run("--model-factory", SmallModelFactory.class.getName(), "--best-metric", "mse");
+    assertEquals(2, run.exitCode);
+    assertTrue(run.err.contains("--best-metric mse needs --best-mode max"), run.err);
+  }
+
+  @Test
+  void bestModeWithoutMetric_exitsNamingWhatIsMissing() {
+    Run run = run("--model-factory", SmallModelFactory.class.getName(), "--best-mode", "min");
+    assertEquals(2, run.exitCode);
+    assertTrue(run.err.contains("--best-mode min needs --best-metric"), run.err);
+  }
+
+  @Test
+  void bestMetricWithAnInvalidName_exitsNamingIt() {
+    Run run = run("--model-factory", SmallModelFactory.class.getName(), "--best-metric", "../x",
+        "--best-mode", "min");
+    assertEquals(2, run.exitCode);
+    assertTrue(run.err.contains("the best-round metric is invalid: metric name '../x'"), run.err);
+  }
+
+  @Test
+  void bestRoundOptions_resolveToARanking() {
+    assertEquals(RoundRanking.defaults(), BestRoundOptions.ranking(null, null));
+    assertEquals(RoundRanking.minimize("loss"), BestRoundOptions.ranking("loss", null));
+    assertEquals(RoundRanking.maximize("accuracy"), BestRoundOptions.ranking("accuracy", null));
+    assertEquals(RoundRanking.minimize("mse"), BestRoundOptions.ranking("mse", "min"));
+    assertEquals(RoundRanking.maximize("f1"), BestRoundOptions.ranking("f1", "MAX"));
+  }
+
+  @Test
+  void bestModeOtherThanMaxOrMin_exitsNamingIt() {
+    Run run = run("--model-factory", SmallModelFactory.class.getName(), "--best-metric", "mse",
+        "--best-mode", "lowest");
+    assertEquals(2, run.exitCode);
+    assertTrue(run.err.contains("--best-mode must be max (higher is better) or min"), run.err);
+    assertTrue(run.err.contains("'lowest'"), run.err);
   }
 
   private record Run(int exitCode, String err) {}

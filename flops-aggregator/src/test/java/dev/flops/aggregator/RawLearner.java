@@ -28,6 +28,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * A learner driven by hand over the generated gRPC stubs, on its own channel: it can speak the
@@ -53,8 +54,12 @@ final class RawLearner implements AutoCloseable {
   private String id;
 
   private RawLearner(int port, float offset, long examples) {
-    this.channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
-        .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES).build();
+    this(NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
+        .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES).build(), offset, examples);
+  }
+
+  private RawLearner(ManagedChannel channel, float offset, long examples) {
+    this.channel = channel;
     this.offset = offset;
     this.examples = examples;
     this.control = new RawSession(channel);
@@ -63,7 +68,16 @@ final class RawLearner implements AutoCloseable {
   /** Connects, says hello and waits for the welcome. */
   static RawLearner join(int port, String name, float offset, long examples)
       throws InterruptedException {
-    RawLearner learner = new RawLearner(port, offset, examples);
+    return join(new RawLearner(port, offset, examples), name);
+  }
+
+  /** Says hello over {@code channel} (TLS, tokens: whatever it carries), which it then owns. */
+  static RawLearner join(ManagedChannel channel, String name, float offset, long examples)
+      throws InterruptedException {
+    return join(new RawLearner(channel, offset, examples), name);
+  }
+
+  private static RawLearner join(RawLearner learner, String name) throws InterruptedException {
     learner.control.send(LearnerMessage.newBuilder()
         .setEnvelope(WireProtocol.envelope(0))
         .setHello(Hello.newBuilder().setLearnerName(name))
@@ -91,6 +105,11 @@ final class RawLearner implements AutoCloseable {
     return channel;
   }
 
+  /** Sends any message on this learner's control stream. */
+  void send(LearnerMessage message) {
+    control.send(message);
+  }
+
   AggregatorMessage nextMessage() throws InterruptedException {
     return control.next(20);
   }
@@ -109,6 +128,7 @@ final class RawLearner implements AutoCloseable {
         .setEnvelope(WireProtocol.envelope(assigned.round()))
         .setLearnerId(id)
         .setTaskId(assigned.taskId())
+        .setCapability(assigned.task().getCapability())
         .build();
   }
 
@@ -153,6 +173,7 @@ final class RawLearner implements AutoCloseable {
     return UploadHeader.newBuilder()
         .setLearnerId(id)
         .setTaskId(assigned.taskId())
+        .setCapability(assigned.task().getCapability())
         .setNumExamples(examples)
         .setManifest(manifest);
   }
@@ -205,6 +226,14 @@ final class RawLearner implements AutoCloseable {
    * @return completes when the aggregator shut this learner down
    */
   CompletableFuture<Void> serveTheRest() {
+    return serveTheRest(assigned -> correctEvaluation());
+  }
+
+  /**
+   * Like {@link #serveTheRest()}, answering each evaluate task with the result {@code evaluation}
+   * gives for it (its task id is filled in), whatever a test wants to report.
+   */
+  CompletableFuture<Void> serveTheRest(Function<Assigned, EvaluateResult.Builder> evaluation) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     Thread thread = new Thread(() -> {
       try {
@@ -219,7 +248,7 @@ final class RawLearner implements AutoCloseable {
           if (assigned.task().getKind() == TaskKind.FIT) {
             fitCorrectly(assigned);
           } else {
-            evaluate(assigned);
+            evaluate(assigned, evaluation.apply(assigned));
           }
         }
       } catch (Throwable t) {
@@ -232,12 +261,18 @@ final class RawLearner implements AutoCloseable {
   }
 
   void evaluate(Assigned assigned) {
+    evaluate(assigned, correctEvaluation());
+  }
+
+  private EvaluateResult.Builder correctEvaluation() {
+    return EvaluateResult.newBuilder().setLoss(1.0).setNumExamples(examples);
+  }
+
+  /** Sends {@code result} as the evaluation of a task, with the task's id filled in. */
+  void evaluate(Assigned assigned, EvaluateResult.Builder result) {
     control.send(LearnerMessage.newBuilder()
         .setEnvelope(WireProtocol.envelope(assigned.round()))
-        .setEvaluateResult(EvaluateResult.newBuilder()
-            .setTaskId(assigned.taskId())
-            .setLoss(1.0)
-            .setNumExamples(examples))
+        .setEvaluateResult(result.setTaskId(assigned.taskId()))
         .build());
   }
 

@@ -9,6 +9,7 @@ import dev.flops.proto.v1.FederationGrpc;
 import dev.flops.proto.v1.Hello;
 import dev.flops.proto.v1.LearnerMessage;
 import dev.flops.proto.v1.ParameterMessage;
+import dev.flops.proto.v1.Task;
 import io.grpc.ChannelCredentials;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
@@ -65,14 +66,15 @@ final class SecureRawLearner implements AutoCloseable {
    *
    * @throws StatusRuntimeException if the aggregator refuses before sending anything
    */
-  ParameterMessage firstDownloadMessage(long round, String learnerId, String taskId) {
+  ParameterMessage firstDownloadMessage(long round, String learnerId, Task task) {
     Iterator<ParameterMessage> messages = FederationGrpc.newBlockingStub(channel)
         .withMaxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
         .withDeadlineAfter(20, TimeUnit.SECONDS)
         .downloadParameters(DownloadRequest.newBuilder()
             .setEnvelope(WireProtocol.envelope(round))
             .setLearnerId(learnerId)
-            .setTaskId(taskId)
+            .setTaskId(task.getTaskId())
+            .setCapability(task.getCapability())
             .build());
     return messages.next();
   }

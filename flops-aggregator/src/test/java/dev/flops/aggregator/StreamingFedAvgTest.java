@@ -218,6 +218,7 @@ class StreamingFedAvgTest {
         .setHeader(UploadHeader.newBuilder()
             .setLearnerId(learnerId)
             .setTaskId(task.getTask().getTaskId())
+            .setCapability(task.getTask().getCapability())
             .setNumExamples(1024)
             .setManifest(encoded.manifest()))
         .build());

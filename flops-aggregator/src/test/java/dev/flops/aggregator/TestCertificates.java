@@ -17,11 +17,29 @@ record TestCertificates(Path dir) {
   /** Runs the script into {@code dir} with the given learners' client certificates. */
   static TestCertificates make(Path dir, String... learners)
       throws IOException, InterruptedException {
-    List<String> command = new ArrayList<>(List.of(script().toString(), dir.toString()));
+    List<String> arguments = new ArrayList<>();
     for (String learner : learners) {
-      command.add("--learner");
-      command.add(learner);
+      arguments.add("--learner");
+      arguments.add(learner);
     }
+    return run(dir, arguments);
+  }
+
+  /** Runs the script into {@code dir} with an aggregator certificate naming {@code hosts} only. */
+  static TestCertificates forHostsOnly(Path dir, String... hosts)
+      throws IOException, InterruptedException {
+    List<String> arguments = new ArrayList<>(List.of("--only-hosts"));
+    for (String host : hosts) {
+      arguments.add("--host");
+      arguments.add(host);
+    }
+    return run(dir, arguments);
+  }
+
+  private static TestCertificates run(Path dir, List<String> arguments)
+      throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>(List.of(script().toString(), dir.toString()));
+    command.addAll(arguments);
     Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
     String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0) {

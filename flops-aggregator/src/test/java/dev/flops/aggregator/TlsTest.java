@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.api.Parameters;
 import dev.flops.api.RoundSummary;
+import dev.flops.api.Secret;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.learner.Learner;
@@ -14,6 +15,7 @@ import dev.flops.learner.LearnerException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -58,6 +60,60 @@ class TlsTest {
     String message = refused(false, b -> b.trustedCertificates(other.ca()));
     assertTrue(message.contains("refused learner a: the TLS handshake failed: this learner does "
         + "not trust the aggregator's certificate"), message);
+  }
+
+  @Test
+  void tls_certificateForAnotherHost_nameMismatchDiagnosed() throws Exception {
+    TestCertificates elsewhere = TestCertificates.forHostsOnly(
+        certificates.resolve("elsewhere"), "aggregator.example.org", "10.1.2.3");
+    try (LogCapture log = new LogCapture();
+        Aggregator aggregator = Aggregator.builder()
+            .host("127.0.0.1").port(0)
+            .model(new ArrayModel(initial))
+            .tls(elsewhere.aggregatorCertificate(), elsewhere.aggregatorKey())
+            .build().start()) {
+      // Dialled by address and by host name: each gets the names and the fix for its kind.
+      for (String host : List.of("127.0.0.1", "localhost")) {
+        FakeTrainer trainer = FakeTrainer.adding(initial, 1f, 10);
+        CompletableFuture<Void> learner = Federations.startLearner("a", aggregator.port(),
+            trainer, b -> b.aggregator(host, aggregator.port())
+                .trustedCertificates(elsewhere.ca()));
+        ExecutionException failure =
+            assertThrows(ExecutionException.class, () -> learner.get(20, TimeUnit.SECONDS));
+        String message = failure.getCause().getMessage();
+        assertTrue(message.contains("the TLS handshake failed: the aggregator's certificate is "
+            + "trusted but does not name the host dialled, " + host + ": it names "
+            + "aggregator.example.org, 10.1.2.3; dial one of those names"), message);
+        assertTrue(message.contains("or reissue the aggregator's certificate with "
+            + (host.equals("localhost") ? "DNS:" : "IP:") + host
+            + " among its subject alternative names"), message);
+        assertEquals(0, trainer.model().sets());
+      }
+      // The aggregator saw the refusals too, with the peer's address: one line for both, since
+      // they came from one address within a minute.
+      String logged = log.text();
+      assertEquals(1, count(logged, "refused a TLS handshake from /127.0.0.1:"), logged);
+    }
+  }
+
+  @Test
+  void tls_plaintextLearnerRetrying_aggregatorLogsOneLineForItsAddress() throws Exception {
+    try (LogCapture log = new LogCapture()) {
+      refused(false, b -> b.connectTimeout(Duration.ofSeconds(2)));
+      String logged = log.text();
+      assertEquals(1, count(logged, "refused a TLS handshake from /127.0.0.1:"), logged);
+      assertTrue(logged.contains("the peer does not speak TLS"), logged);
+      // The learner tried several times within the minute; the aggregator logged it once.
+      assertTrue(count(logged, "not reachable yet") >= 2, logged);
+    }
+  }
+
+  private static int count(String text, String part) {
+    int count = 0;
+    for (int at = text.indexOf(part); at >= 0; at = text.indexOf(part, at + 1)) {
+      count++;
+    }
+    return count;
   }
 
   @Test
@@ -133,6 +189,45 @@ class TlsTest {
         message);
     assertTrue(message.contains("check that this learner's is signed by the CA the aggregator "
         + "trusts"), message);
+  }
+
+  @Test
+  void mutualTlsAndLearnerTokens_certificateOfOneLearnerWithTokenOfAnother_permissionDenied()
+      throws Exception {
+    Secret tokenA = TokenTest.newToken();
+    Secret tokenB = TokenTest.newToken();
+    try (Aggregator aggregator = Aggregator.builder()
+        .host("127.0.0.1").port(0)
+        .model(new ArrayModel(initial))
+        .strategy(FedAvg.builder().rounds(1).build())
+        .learnerWaitTimeout(Duration.ofSeconds(60))
+        .tls(federation.aggregatorCertificate(), federation.aggregatorKey())
+        .requireClientCertificates(federation.ca())
+        .learnerTokens(Map.of("a", tokenA, "b", tokenB))
+        .build().start()) {
+      // b's certificate with a's token, calling itself a (the name its token binds).
+      FakeTrainer trainer = FakeTrainer.adding(initial, 1f, 10);
+      CompletableFuture<Void> learner = Federations.startLearner("a", aggregator.port(), trainer,
+          b -> b.trustedCertificates(federation.ca())
+              .clientCertificate(federation.certificate("b"), federation.key("b"))
+              .token(tokenA));
+      ExecutionException failure =
+          assertThrows(ExecutionException.class, () -> learner.get(20, TimeUnit.SECONDS));
+      String message = failure.getCause().getMessage();
+      assertTrue(message.contains("PERMISSION_DENIED: this learner's certificate is issued to "
+          + "'b' but its token belongs to learner 'a'"), message);
+      assertTrue(message.contains("give it the certificate and the token issued for one name"),
+          message);
+      assertEquals(0, trainer.model().sets(), "the learner never received parameters");
+
+      // The same learner with its own certificate trains.
+      CompletableFuture<Void> own = Federations.startLearner("a", aggregator.port(),
+          FakeTrainer.adding(initial, 1f, 10), b -> b.trustedCertificates(federation.ca())
+              .clientCertificate(federation.certificate("a"), federation.key("a"))
+              .token(tokenA));
+      assertEquals(1, aggregator.train().rounds().get(0).fitSucceeded());
+      own.get(10, TimeUnit.SECONDS);
+    }
   }
 
   /**

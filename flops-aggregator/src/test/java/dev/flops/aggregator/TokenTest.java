@@ -108,17 +108,16 @@ class TokenTest {
       String learnerId = legit.next().getWelcome().getLearnerId();
       AggregatorMessage task = legit.next();
       long round = task.getEnvelope().getRound();
-      String taskId = task.getTask().getTaskId();
 
       for (SecureRawLearner intruder : List.of(anonymous, forger)) {
         StatusRuntimeException refused = assertThrows(StatusRuntimeException.class,
-            () -> intruder.firstDownloadMessage(round, learnerId, taskId));
+            () -> intruder.firstDownloadMessage(round, learnerId, task.getTask()));
         assertEquals(Status.Code.UNAUTHENTICATED, refused.getStatus().getCode());
         intruder.hello("intruder");
         assertEquals(Status.Code.UNAUTHENTICATED, intruder.awaitError().getCode());
       }
       // The same request with the token does get the parameters: the token made the difference.
-      assertTrue(legit.firstDownloadMessage(round, learnerId, taskId).hasManifest());
+      assertTrue(legit.firstDownloadMessage(round, learnerId, task.getTask()).hasManifest());
     }
   }
 
@@ -159,7 +158,7 @@ class TokenTest {
       AggregatorMessage task = legit.next();
       StatusRuntimeException refused = assertThrows(StatusRuntimeException.class,
           () -> other.firstDownloadMessage(task.getEnvelope().getRound(), learnerId,
-              task.getTask().getTaskId()));
+              task.getTask()));
       assertEquals(Status.Code.PERMISSION_DENIED, refused.getStatus().getCode());
       assertTrue(refused.getStatus().getDescription().contains("belongs to another learner"),
           refused.getStatus().getDescription());

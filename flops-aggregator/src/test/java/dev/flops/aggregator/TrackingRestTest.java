@@ -258,26 +258,36 @@ class TrackingRestTest {
   }
 
   @Test
-  void floatsNanAndInfinity_travelAsProtobufJson() throws Exception {
-    // MLflow accepts NaN and +/-Infinity (proto3 JSON "NaN", "Infinity"); flops sends them as is.
+  void nonFiniteReportedMetric_isRefusedOnArrival_neverReachesMlflow() throws Exception {
+    // An Infinity accuracy once became the round's accuracy and the best round, and MLflow then
+    // refused the best model's metrics. Now the learner's own result refuses it.
     try (FakeMlflowServer server = new FakeMlflowServer()) {
       Parameters initial = Federations.randomParameters(23, false);
       try (Aggregator aggregator = Aggregator.builder()
           .host("127.0.0.1").port(0)
           .model(new ArrayModel(initial))
-          .strategy(FedAvg.builder().rounds(1).build())
+          .strategy(FedAvg.builder().rounds(1).minAvailableLearners(2).build())
           .tracking(Tracking.server(server.uri()))
           .build()
           .start()) {
-        CompletableFuture<Void> learner = Federations.startLearner("one", aggregator.port(),
-            new FakeTrainer(initial, 5, p -> p, 0.25, Double.POSITIVE_INFINITY));
-        aggregator.train();
-        learner.get(30, TimeUnit.SECONDS);
+        List<CompletableFuture<Void>> learners = List.of(
+            Federations.startLearner("finite", aggregator.port(),
+                new FakeTrainer(initial, 5, p -> p, 0.25, 0.75)),
+            Federations.startLearner("infinite", aggregator.port(),
+                new FakeTrainer(initial, 5, p -> p, 0.25, Double.POSITIVE_INFINITY)));
+        TrainingResult result = aggregator.train();
+        assertEquals(0.75, result.finalRound().accuracy(), 1e-12);
+        for (CompletableFuture<Void> learner : learners) {
+          learner.get(30, TimeUnit.SECONDS);
+        }
       }
       assertEquals(List.of(), server.violations);
-      boolean sawInfinity = server.requests("/api/2.0/mlflow/runs/log-batch").stream()
-          .anyMatch(r -> r.body().toString().contains("\"key\":\"accuracy\",\"value\":\"Infinity\""));
-      assertTrue(sawInfinity, "accuracy Infinity sent as proto3 JSON");
+      List<String> batches = server.requests("/api/2.0/mlflow/runs/log-batch").stream()
+          .map(r -> r.body().toString()).toList();
+      assertTrue(batches.stream().anyMatch(b -> b.contains("\"key\":\"accuracy\",\"value\":0.75")),
+          batches.toString());
+      assertFalse(batches.stream().anyMatch(b -> b.contains("Infinity") || b.contains("NaN")),
+          batches.toString());
     }
   }
 

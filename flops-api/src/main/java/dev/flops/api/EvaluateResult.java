@@ -5,24 +5,26 @@ import java.util.Map;
 /**
  * What a learner's local evaluation returns.
  *
- * @param loss the mean loss over the evaluated examples
- * @param numExamples how many examples were evaluated; the weight of this result
- * @param metrics metrics by name; {@value Metrics#ACCURACY} is the one flops ranks rounds by
+ * @param loss the mean loss over the evaluated examples; finite (see {@link ReportedNumbers})
+ * @param numExamples how many examples were evaluated; the weight of this result, 1 to
+ *     {@value ReportedNumbers#MAX_EXAMPLES}
+ * @param metrics metrics by name, finite values; by default rounds are ranked by
+ *     {@value Metrics#ACCURACY} (see {@link RoundRanking})
  */
 public record EvaluateResult(double loss, long numExamples, Map<String, Double> metrics) {
 
   /**
-   * Validates the result.
+   * Validates the result by the rules of {@link ReportedNumbers}.
    *
-   * @throws IllegalArgumentException if {@code numExamples} is not positive
+   * @throws IllegalArgumentException if the loss or a metric is not finite or too large, if
+   *     {@code numExamples} is outside 1 to {@value ReportedNumbers#MAX_EXAMPLES}, or a metric
+   *     name is not a valid MLflow metric name; the message names the field and the value
    * @throws NullPointerException if the metrics map or a value in it is null
    */
   public EvaluateResult {
-    if (numExamples < 1) {
-      throw new IllegalArgumentException(
-          "numExamples must be at least 1 (it weights the result) but was " + numExamples);
-    }
-    metrics = Metrics.copyOf(metrics);
+    ReportedNumbers.loss(loss);
+    ReportedNumbers.numExamples(numExamples);
+    metrics = ReportedNumbers.metrics(Metrics.copyOf(metrics));
   }
 
   /**

@@ -7,8 +7,10 @@ import java.util.Objects;
  * What a learner's local training returns.
  *
  * @param parameters the updated parameters
- * @param numExamples how many examples the training used; the weight of this update in FedAvg
- * @param metrics training metrics by name (e.g. {@code train_loss}); copied
+ * @param numExamples how many examples the training used; the weight of this update in FedAvg, 1
+ *     to {@value ReportedNumbers#MAX_EXAMPLES}
+ * @param metrics training metrics by name (e.g. {@code train_loss}), finite values (see
+ *     {@link ReportedNumbers}); copied
  */
 public record FitResult(Parameters parameters, long numExamples, Map<String, Double> metrics) {
 
@@ -16,15 +18,14 @@ public record FitResult(Parameters parameters, long numExamples, Map<String, Dou
    * Validates the result.
    *
    * @throws NullPointerException if an argument is null
-   * @throws IllegalArgumentException if {@code numExamples} is not positive
+   * @throws IllegalArgumentException if {@code numExamples} is outside 1 to
+   *     {@value ReportedNumbers#MAX_EXAMPLES}, or a metric breaks a rule of
+   *     {@link ReportedNumbers}; the message names the field and the value
    */
   public FitResult {
     Objects.requireNonNull(parameters, "parameters");
-    if (numExamples < 1) {
-      throw new IllegalArgumentException(
-          "numExamples must be at least 1 (it weights the update) but was " + numExamples);
-    }
-    metrics = Metrics.copyOf(metrics);
+    ReportedNumbers.numExamples(numExamples);
+    metrics = ReportedNumbers.metrics(Metrics.copyOf(metrics));
   }
 
   /**

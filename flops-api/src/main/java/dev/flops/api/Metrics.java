@@ -8,7 +8,9 @@ import java.util.TreeMap;
 /** Names of well-known metrics, and the copying rule all metric maps follow. */
 public final class Metrics {
 
-  /** The fraction of correct predictions; rounds are ranked by it. */
+  /**
+   * The fraction of correct predictions; by default rounds are ranked by it ({@link RoundRanking}).
+   */
   public static final String ACCURACY = "accuracy";
 
   private Metrics() {}

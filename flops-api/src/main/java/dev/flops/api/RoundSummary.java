@@ -95,22 +95,15 @@ public record RoundSummary(
   }
 
   /**
-   * Tells whether this round beats another for "best round": higher accuracy wins, equal accuracy
-   * goes to the lower loss, and a round without accuracy never beats one with it.
+   * Tells whether this round beats another for "best round" by the default ranking,
+   * {@link RoundRanking#defaults()}: higher accuracy wins, a round with accuracy beats one
+   * without, ties and rounds without accuracy go to the lower loss, and a round without an
+   * evaluation never wins.
    *
    * @param other the best round so far, or null if there is none yet
    * @return true if this round should become the best round
    */
   public boolean isBetterThan(RoundSummary other) {
-    if (Double.isNaN(accuracy())) {
-      return other == null;
-    }
-    if (other == null || Double.isNaN(other.accuracy())) {
-      return true;
-    }
-    if (accuracy() != other.accuracy()) {
-      return accuracy() > other.accuracy();
-    }
-    return !Double.isNaN(loss()) && (Double.isNaN(other.loss()) || loss() < other.loss());
+    return RoundRanking.defaults().isBetter(this, other);
   }
 }

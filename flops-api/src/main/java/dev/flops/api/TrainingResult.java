@@ -9,8 +9,9 @@ import java.util.Optional;
  * The outcome of a completed federated training.
  *
  * @param rounds the summary of every round, in order
- * @param bestRound the round with the highest federated accuracy (ties to lower loss), or null if
- *     no round was evaluated
+ * @param bestRound the best round by the aggregator's {@link RoundRanking} (by default the highest
+ *     federated accuracy, and the lowest loss where no accuracy is reported), or null if no round
+ *     was evaluated
  * @param finalParameters the global parameters after the last round
  * @param duration the wall time of the whole training
  * @param tracking where the training was tracked, or null if tracking was off

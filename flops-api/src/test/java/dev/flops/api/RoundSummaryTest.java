@@ -50,34 +50,40 @@ class RoundSummaryTest {
   }
 
   @Test
-  void isBetterThan_equalAccuracy_realLossBeatsNaNLoss() {
-    RoundSummary real = round(2, 0.4, 0.8);
-    RoundSummary nanLoss = round(1, Double.NaN, 0.8);
-
-    assertTrue(real.isBetterThan(nanLoss));
-    assertFalse(nanLoss.isBetterThan(real));
-  }
-
-  @Test
-  void isBetterThan_nanAccuracyNeverBeatsARealOne() {
+  void isBetterThan_aRoundWithAccuracyBeatsOneWithout() {
     RoundSummary noAccuracy = lossOnly(2, 0.01);
-    RoundSummary nanAccuracy = round(3, 0.01, Double.NaN);
     RoundSummary notEvaluated = unevaluated(4);
     RoundSummary poor = round(1, 9.0, 0.1);
 
     assertFalse(noAccuracy.isBetterThan(poor));
-    assertFalse(nanAccuracy.isBetterThan(poor));
     assertFalse(notEvaluated.isBetterThan(poor));
     assertTrue(poor.isBetterThan(noAccuracy));
-    assertTrue(poor.isBetterThan(nanAccuracy));
     assertTrue(poor.isBetterThan(notEvaluated));
   }
 
   @Test
-  void isBetterThan_anythingBeatsNull() {
+  void isBetterThan_withoutAccuracy_lowerLossWins() {
+    assertTrue(lossOnly(2, 8.0).isBetterThan(lossOnly(1, 9.0)));
+    assertFalse(lossOnly(2, 9.0).isBetterThan(lossOnly(1, 8.0)));
+    assertFalse(lossOnly(2, 8.0).isBetterThan(lossOnly(1, 8.0)));
+  }
+
+  @Test
+  void isBetterThan_everyEvaluatedRoundBeatsNull_anUnevaluatedOneNever() {
     assertTrue(round(1, 0.5, 0.5).isBetterThan(null));
     assertTrue(lossOnly(1, 0.5).isBetterThan(null));
-    assertTrue(unevaluated(1).isBetterThan(null));
+    assertFalse(unevaluated(1).isBetterThan(null));
+  }
+
+  @Test
+  void evaluation_nonFiniteLossOrMetric_refusedNamingIt() {
+    IllegalArgumentException loss = assertThrows(IllegalArgumentException.class,
+        () -> new Evaluation(Double.NaN, 100, 2, Map.of()));
+    IllegalArgumentException metric = assertThrows(IllegalArgumentException.class,
+        () -> new Evaluation(0.5, 100, 2, Map.of("accuracy", Double.POSITIVE_INFINITY)));
+
+    assertTrue(loss.getMessage().contains("loss is NaN"), loss.getMessage());
+    assertTrue(metric.getMessage().contains("'accuracy' is Infinity"), metric.getMessage());
   }
 
   @Test

@@ -1,6 +1,7 @@
 package dev.flops.learner;
 
 import dev.flops.api.Secret;
+import dev.flops.learner.internal.DiagnosingTrustManager;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.security.BearerToken;
 import dev.flops.proto.security.Hosts;
@@ -70,10 +71,11 @@ final class ClientSecurity {
       return InsecureChannelCredentials.create();
     }
     try {
-      TlsChannelCredentials.Builder builder = TlsChannelCredentials.newBuilder();
-      if (trustedCertificates != null) {
-        builder.trustManager(trustedCertificates.toFile());
-      }
+      // The JDK's own checks, wrapped so that a certificate that does not name the host dialled
+      // is reported as that, not as an untrusted one.
+      TlsChannelCredentials.Builder builder = TlsChannelCredentials.newBuilder()
+          .trustManager(DiagnosingTrustManager.forRoots(trustedCertificates == null ? null
+              : TlsFiles.certificates(trustedCertificates, "the trusted root certificates file")));
       if (certificateChain != null) {
         builder.keyManager(certificateChain.toFile(), privateKey.toFile());
       }

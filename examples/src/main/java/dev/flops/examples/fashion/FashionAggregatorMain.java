@@ -2,6 +2,7 @@ package dev.flops.examples.fashion;
 
 import dev.flops.aggregator.Aggregator;
 import dev.flops.aggregator.AggregatorSecurityOptions;
+import dev.flops.aggregator.BestRoundOptions;
 import dev.flops.aggregator.CheckpointOptions;
 import dev.flops.api.Config;
 import dev.flops.api.strategy.FedAvg;
@@ -58,6 +59,9 @@ public final class FashionAggregatorMain implements Callable<Integer> {
   @Mixin
   CheckpointOptions checkpoints = new CheckpointOptions();
 
+  @Mixin
+  BestRoundOptions bestRound = new BestRoundOptions();
+
   @Option(names = "--seed", defaultValue = "42",
       description = "Seed of the initial model (default: ${DEFAULT-VALUE}).")
   long seed;
@@ -88,7 +92,8 @@ public final class FashionAggregatorMain implements Callable<Integer> {
         .port(port)
         .model(FashionOptions.modelFactory(model).apply(seed))
         .strategy(strategy));
-    try (Aggregator aggregator = checkpoints.applyTo(builder).build().start()) {
+    try (Aggregator aggregator =
+        bestRound.applyTo(checkpoints.applyTo(builder)).build().start()) {
       aggregator.train();
     }
     return 0;

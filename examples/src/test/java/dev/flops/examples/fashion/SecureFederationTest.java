@@ -74,7 +74,7 @@ class SecureFederationTest {
             "--tls-key", certs.resolve("fashion-1.key"))));
     for (int i = 0; i < learners.size(); i++) {
       String log = finish(learners.get(i), dir.resolve("learner-" + i + ".log"), 0);
-      assertTrue(log.contains("the aggregator said shut down (training finished)"), log);
+      assertTrue(log.contains("the aggregator's training finished (2 rounds completed)"), log);
     }
     String log = finish(aggregator, dir.resolve("aggregator.log"), 0);
     assertTrue(log.contains("TLS on; learner certificates required"), log);

@@ -61,7 +61,7 @@ class SeparateProcessesTest {
       assertTrue(learner.waitFor(60, TimeUnit.SECONDS), "learner " + i + " exits");
       String log = Files.readString(logs.resolve("learner-" + i + ".log"));
       assertEquals(0, learner.exitValue(), log);
-      assertTrue(log.contains("the aggregator said shut down (training finished)"), log);
+      assertTrue(log.contains("the aggregator's training finished (2 rounds completed)"), log);
     }
     for (RoundSummary round : result.rounds()) {
       assertEquals(2, round.fitSucceeded(), "round " + round.round());

@@ -478,7 +478,10 @@ public final class CheckpointStore implements AutoCloseable {
     if (e != null && !e.isJsonNull()) {
       JsonObject o = e.getAsJsonObject();
       Map<String, Double> metrics = new LinkedHashMap<>();
-      o.getAsJsonObject("metrics").entrySet()
+      // Earlier versions let non-finite metrics through to the checkpoint: drop them, so that
+      // such a checkpoint still resumes.
+      o.getAsJsonObject("metrics").entrySet().stream()
+          .filter(entry -> Double.isFinite(entry.getValue().getAsDouble()))
           .forEach(entry -> metrics.put(entry.getKey(), entry.getValue().getAsDouble()));
       evaluation = new Evaluation(o.get("loss").getAsDouble(), o.get("num_examples").getAsLong(),
           o.get("learners").getAsInt(), metrics);

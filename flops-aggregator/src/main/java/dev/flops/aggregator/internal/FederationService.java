@@ -1,11 +1,13 @@
 package dev.flops.aggregator.internal;
 
+import com.google.protobuf.ByteString;
 import dev.flops.api.Config;
 import dev.flops.api.EvaluateResult;
 import dev.flops.api.FitResult;
 import dev.flops.api.LearnerFailure.Kind;
 import dev.flops.api.LearnerResult;
 import dev.flops.api.Parameters;
+import dev.flops.api.RoundRanking;
 import dev.flops.api.strategy.FitAggregation;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.Manifests;
@@ -92,6 +94,18 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   }
 
   private volatile UploadLimits uploadLimits = UploadLimits.GLOBAL_MODEL;
+  private volatile ReportChecks reportChecks = new ReportChecks(RoundRanking.defaults());
+
+  /** Sets the ranking of rounds, whose metric every arriving result must report as a number. */
+  public void rankRoundsBy(RoundRanking ranking) {
+    this.reportChecks = new ReportChecks(java.util.Objects.requireNonNull(ranking, "ranking"));
+  }
+
+  /** Names a learner for a refusal: its id and, if it gave one, its name. */
+  private String describeLearner(String learnerId) {
+    LearnerSession session = sessions.get(learnerId);
+    return session == null ? learnerId : session.toString();
+  }
 
   /** Sets the largest update manifest considered; the default is the global model's size. */
   public void uploadLimits(UploadLimits limits) {
@@ -238,6 +252,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
             .setTaskId(taskId)
             .setKind(kind)
             .setParametersId(parametersId)
+            .setCapability(task.capability)
             .putAllConfig(Scalars.toWire(config)))
         .build();
     if (session == null || !session.send(message)) {
@@ -324,7 +339,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       DownloadRequest request, StreamObserver<ParameterMessage> responseObserver) {
     try {
       WireProtocol.checkVersion(request.getEnvelope());
-      PendingTask task = ownedTask(request.getTaskId(), request.getLearnerId(), request.getEnvelope());
+      PendingTask task = transferTask(request.getTaskId(), request.getLearnerId(),
+          request.getCapability(), request.getEnvelope());
       if (task.isDone()) {
         throw Status.FAILED_PRECONDITION
             .withDescription(task + " has already ended: " + task.describeEnd())
@@ -358,7 +374,26 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     return new Upload(call);
   }
 
-  private PendingTask ownedTask(String taskId, String learnerId, Envelope envelope) {
+  /** The task a download or upload acts for, once it proved it may ({@link TaskCapability}). */
+  private PendingTask transferTask(String taskId, String learnerId, ByteString capability,
+      Envelope envelope) {
+    PendingTask task = pendingTask(taskId);
+    TaskCapability.checkTransfer(task, learnerId, capability);
+    return inRound(task, envelope);
+  }
+
+  /** The task a message on {@code session}'s own control stream is about. */
+  private PendingTask sessionTask(String taskId, LearnerSession session, Envelope envelope) {
+    PendingTask task = pendingTask(taskId);
+    if (task.session != session) {
+      throw Status.PERMISSION_DENIED
+          .withDescription("task '" + taskId + "' belongs to another learner or connection")
+          .asRuntimeException();
+    }
+    return inRound(task, envelope);
+  }
+
+  private PendingTask pendingTask(String taskId) {
     PendingTask task = tasks.get(taskId);
     if (task == null) {
       throw Status.NOT_FOUND
@@ -366,11 +401,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
               + "round is over) or never existed; a late update is discarded")
           .asRuntimeException();
     }
-    if (!task.learnerId.equals(learnerId) || !callerOwns(task)) {
-      throw Status.PERMISSION_DENIED
-          .withDescription("task '" + taskId + "' belongs to another learner")
-          .asRuntimeException();
-    }
+    return task;
+  }
+
+  private PendingTask inRound(PendingTask task, Envelope envelope) {
+    String taskId = task.taskId;
     if (envelope.getRound() != task.round || task.round != currentRound) {
       throw Status.FAILED_PRECONDITION.withDescription(String.format(
               "message is for round %d but task '%s' is in round %d and the aggregator is in "
@@ -378,16 +413,6 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           .asRuntimeException();
     }
     return task;
-  }
-
-  /** With per-learner tokens, whether the caller's token is that of the task's learner. */
-  private boolean callerOwns(PendingTask task) {
-    String authenticated = LearnerAuthenticator.AUTHENTICATED_NAME.get();
-    if (authenticated == null) {
-      return true;
-    }
-    LearnerSession owner = sessions.get(task.learnerId);
-    return owner != null && owner.name.equals(authenticated);
   }
 
   /** Says that a transfer found no direct memory, what the model needs, and what to change. */
@@ -487,7 +512,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         switch (message.getBodyCase()) {
           case EVALUATE_RESULT -> evaluated(message);
           case TASK_FAILURE -> {
-            PendingTask task = ownedTask(message.getTaskFailure().getTaskId(), session.id,
+            PendingTask task = sessionTask(message.getTaskFailure().getTaskId(), session,
                 message.getEnvelope());
             Kind kind = switch (message.getTaskFailure().getCause()) {
               case TRANSFER_BROKEN -> Kind.DISCONNECTED;
@@ -542,14 +567,15 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           // Arrived between the end of the federation and the server's close: say so now, or
           // the learner would wait here until the close and then retry for its connectTimeout.
           closed = true;
-          new LearnerSession("", name, outbound).shutdown(ending.outcome(), ending.reason());
+          new LearnerSession("", name, Caller.current(), outbound)
+              .shutdown(ending.outcome(), ending.reason());
           log.info("learner '{}' connected after the federation ended; told it: {}", name,
               ending.reason());
           return;
         }
         known = !key.isEmpty() && identities.containsKey(key);
         String id = key.isEmpty() ? newLearnerId() : identities.computeIfAbsent(key, k -> newLearnerId());
-        session = new LearnerSession(id, name, outbound);
+        session = new LearnerSession(id, name, Caller.current(), outbound);
         session.send(AggregatorMessage.newBuilder()
             .setEnvelope(WireProtocol.envelope(0))
             .setWelcome(Welcome.newBuilder().setLearnerId(id).setPermitKeepaliveTimeMs(permit))
@@ -581,21 +607,20 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
 
     private void evaluated(LearnerMessage message) {
       var result = message.getEvaluateResult();
-      PendingTask task = ownedTask(result.getTaskId(), session.id, message.getEnvelope());
+      PendingTask task = sessionTask(result.getTaskId(), session, message.getEnvelope());
       if (task.kind != TaskKind.EVALUATE) {
         throw Status.FAILED_PRECONDITION
             .withDescription(task + " is not an evaluate task").asRuntimeException();
       }
       EvaluateResult evaluation;
       try {
-        if (!Double.isFinite(result.getLoss())) {
-          throw new IllegalArgumentException("the loss is not finite: " + result.getLoss());
+        evaluation = reportChecks.evaluation(result);
+      } catch (IllegalArgumentException e) {
+        // Only this task fails: the learner stays, and the round averages the others.
+        String reason = session + ": evaluation refused: " + capped(e.getMessage());
+        if (task.fail(Kind.REJECTED, reason)) {
+          log.warn("{}: {}", task, reason);
         }
-        evaluation = new EvaluateResult(
-            result.getLoss(), result.getNumExamples(), Scalars.toMetrics(result.getMetricsMap()));
-      } catch (IllegalArgumentException | WireFormatException e) {
-        task.fail(Kind.REJECTED, "evaluation rejected: " + e.getMessage());
-        log.warn("{}: evaluation rejected: {}", task, e.getMessage());
         return;
       }
       if (!task.succeed(evaluation)) {
@@ -722,7 +747,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
      * only once the manifest is known to be within the limits and to match the global model.
      */
     private void start(UploadHeader h, Envelope envelope) {
-      PendingTask owned = ownedTask(h.getTaskId(), h.getLearnerId(), envelope);
+      PendingTask owned =
+          transferTask(h.getTaskId(), h.getLearnerId(), h.getCapability(), envelope);
       if (owned.kind != TaskKind.FIT) {
         throw Status.FAILED_PRECONDITION
             .withDescription(owned + " is not a fit task").asRuntimeException();
@@ -743,9 +769,10 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       uploadLimits.checkTensorCount(h.getManifest(), task.global).ifPresent(refusal -> {
         throw refusal.asRuntimeException();
       });
-      if (h.getNumExamples() < 1) {
-        throw new WireFormatException("num_examples must be at least 1 (it weights the update) "
-            + "but was " + Long.toUnsignedString(h.getNumExamples()));
+      try {
+        reportChecks.fitHeader(h);
+      } catch (IllegalArgumentException e) {
+        throw new WireFormatException(describeLearner(task.learnerId) + ": " + e.getMessage());
       }
       Manifests.describeMismatch(h.getManifest(), task.global).ifPresent(mismatch -> {
         throw new WireFormatException(
@@ -801,8 +828,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         FitResult result;
         try {
           Parameters parameters = decoder.finish(true);
-          result = new FitResult(
-              parameters, header.getNumExamples(), Scalars.toMetrics(header.getMetricsMap()));
+          result = reportChecks.fitResult(parameters, header);
+        } catch (IllegalArgumentException e) {
+          reject(Status.INVALID_ARGUMENT.withDescription(
+              describeLearner(task.learnerId) + ": " + e.getMessage()), Kind.REJECTED);
+          return;
         } catch (WireFormatException e) {
           reject(refusal(e), Kind.REJECTED);
           return;

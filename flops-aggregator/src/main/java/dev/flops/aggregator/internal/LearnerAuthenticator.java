@@ -24,6 +24,10 @@ import org.slf4j.LoggerFactory;
  * <p>With per-learner tokens, the name a token belongs to is put in the call's {@link Context}
  * ({@link #AUTHENTICATED_NAME}); the service then refuses with {@code PERMISSION_DENIED} a
  * learner whose Hello gives another name, or a call about another learner's task.
+ *
+ * <p>With mutual TLS as well, a token is accepted only from a learner whose certificate names the
+ * token's learner ({@link LearnerCertificate}): otherwise whoever holds one learner's certificate
+ * and another's token could act as the second, and stealing a token alone would be enough.
  */
 public final class LearnerAuthenticator implements ServerInterceptor {
   private static final Logger log = LoggerFactory.getLogger(LearnerAuthenticator.class);
@@ -79,16 +83,29 @@ public final class LearnerAuthenticator implements ServerInterceptor {
     if (name == null) {
       return refuse(call, "the learner token is not valid for this aggregator");
     }
+    LearnerCertificate certificate = LearnerCertificate.CURRENT.get();
+    if (certificate != null && !certificate.names().contains(name)) {
+      return refuse(call, Status.PERMISSION_DENIED, String.format("this learner's certificate "
+              + "is issued to %s but its token belongs to learner '%s'; with mutual TLS and "
+              + "per-learner tokens both must name the same learner: give it the certificate "
+              + "and the token issued for one name (the certificate's CN or a DNS subject "
+              + "alternative name is the learner's name)", certificate.describeNames(), name));
+    }
     Context context = Context.current().withValue(AUTHENTICATED_NAME, name);
     return Contexts.interceptCall(context, call, headers, next);
   }
 
   private <ReqT, RespT> ServerCall.Listener<ReqT> refuse(ServerCall<ReqT, RespT> call,
       String reason) {
+    return refuse(call, Status.UNAUTHENTICATED, reason);
+  }
+
+  private <ReqT, RespT> ServerCall.Listener<ReqT> refuse(ServerCall<ReqT, RespT> call,
+      Status status, String reason) {
     refusals.refused(String.format("refused %s from %s: %s",
         call.getMethodDescriptor().getBareMethodName(),
         call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), reason));
-    call.close(Status.UNAUTHENTICATED.withDescription(reason), new Metadata());
+    call.close(status.withDescription(reason), new Metadata());
     return new ServerCall.Listener<>() {};
   }
 }

@@ -11,12 +11,16 @@ import io.grpc.stub.StreamObserver;
 final class LearnerSession {
   final String id;
   final String name;
+  /** Who opened the control stream; downloads and uploads for its tasks must come from them. */
+  final Caller caller;
   private final StreamObserver<AggregatorMessage> outbound;
   private boolean open = true;
 
-  LearnerSession(String id, String name, StreamObserver<AggregatorMessage> outbound) {
+  LearnerSession(String id, String name, Caller caller,
+      StreamObserver<AggregatorMessage> outbound) {
     this.id = id;
     this.name = name;
+    this.caller = caller;
     this.outbound = outbound;
   }
 

@@ -1,5 +1,6 @@
 package dev.flops.aggregator.internal;
 
+import com.google.protobuf.ByteString;
 import dev.flops.api.EvaluateResult;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.Parameters;
@@ -18,6 +19,8 @@ final class PendingTask {
   final EncodedParameters download;
   /** The structure an uploaded update must have. */
   final Parameters global;
+  /** What a download or upload must present to act for this task (see {@link TaskCapability}). */
+  final ByteString capability = TaskCapability.draw();
   private final CompletableFuture<TaskOutcome> outcome = new CompletableFuture<>();
   private final AtomicBoolean uploadClaimed = new AtomicBoolean();
   /**

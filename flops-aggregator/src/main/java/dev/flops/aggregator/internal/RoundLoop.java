@@ -12,6 +12,7 @@ import dev.flops.api.FederationObserver;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.LearnerResult;
 import dev.flops.api.Parameters;
+import dev.flops.api.RoundRanking;
 import dev.flops.api.RoundResources;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.Tensor;
@@ -24,6 +25,7 @@ import dev.flops.api.strategy.InsufficientResults;
 import dev.flops.api.strategy.Instruction;
 import dev.flops.api.strategy.Strategy;
 import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.codec.FiniteScan;
 import dev.flops.proto.v1.TaskKind;
 import java.io.IOException;
 import java.time.Duration;
@@ -70,6 +72,7 @@ public final class RoundLoop {
   private CheckpointStore checkpoints;
   private List<CheckpointExtras> extras = List.of();
   private Checkpoint resumeFrom;
+  private RoundRanking ranking = RoundRanking.defaults();
 
   public RoundLoop(FederationService service, Strategy strategy, FederatedModel model,
       AveragingKernel kernel, List<FederationObserver> observers, Duration learnerWaitTimeout) {
@@ -114,6 +117,12 @@ public final class RoundLoop {
     return this;
   }
 
+  /** Chooses the best round by {@code ranking} (default: {@link RoundRanking#defaults()}). */
+  public RoundLoop rankRoundsBy(RoundRanking ranking) {
+    this.ranking = ranking;
+    return this;
+  }
+
   /** Runs every round; on failure the observers hear of it and the cause is rethrown. */
   public TrainingResult run() throws Exception {
     Instant started = Instant.now();
@@ -134,7 +143,14 @@ public final class RoundLoop {
         global = resumeFrom.parameters();
         service.checkUploadLimits(global);
         rounds.addAll(resumeFrom.rounds());
-        best = resumeFrom.best().orElse(null);
+        // Ranked again rather than read: a resumed run ranks by its own knob, as an
+        // uninterrupted one with that knob would have.
+        best = ranking.best(rounds).orElse(null);
+        int saved = resumeFrom.best().map(RoundSummary::round).orElse(0);
+        if (best != null && best.round() != saved) {
+          log.info("by {} the best round so far is round {}, not the checkpoint's round {}",
+              ranking.describe(), best.round(), saved);
+        }
         // Only the last completed round's parameters are in the checkpoint.
         bestParameters = best != null && best.round() == resumeFrom.round() ? global : null;
         log.info("resuming after round {} of {} from {}", resumeFrom.round(), strategy.rounds(),
@@ -150,7 +166,7 @@ public final class RoundLoop {
         encoded = state.encoded;
         RoundSummary summary = state.summary;
         rounds.add(summary);
-        if (summary.isBetterThan(best)) {
+        if (ranking.isBetter(summary, best)) {
           best = summary;
           // Kept only to log the best model at the end: without tracking, holding a second
           // model (a 2.5 GB one, say) for nothing would cost that much memory.
@@ -164,7 +180,7 @@ public final class RoundLoop {
       }
       TrainingResult untracked = new TrainingResult(
           rounds, best, global, Duration.ofNanos(System.nanoTime() - startNanos));
-      log.info(describe(untracked));
+      log.info(describe(untracked, ranking));
       Parameters bestModel = bestParameters;
       TrackingInfo info = trackEnd(() -> tracker.trainingSucceeded(untracked, bestModel, model));
       TrainingResult result = info == null ? untracked : untracked.withTracking(info);
@@ -258,6 +274,15 @@ public final class RoundLoop {
 
     Parameters next = global;
     EncodedParameters nextEncoded = encoded;
+    Optional<String> overflow = aggregated.flatMap(FiniteScan::describeNonFinite);
+    if (overflow.isPresent()) {
+      // Finite updates weighted by their example counts can still overflow float32 sums, and a
+      // strategy of the user's may err: a non-finite model must never become the global one.
+      log.error("round {}: the aggregate of {} updates is discarded: {}; the global parameters "
+          + "stay as they were (are some updates' values huge?)", round, fitSucceeded,
+          overflow.get());
+      aggregated = Optional.empty();
+    }
     if (aggregated.isPresent()) {
       next = aggregated.get();
       model.setParameters(next);
@@ -457,16 +482,30 @@ public final class RoundLoop {
         s.evaluateFailed(), fmt(s.loss()), fmt(s.accuracy()), s.duration().toMillis() / 1000.0);
   }
 
-  static String describe(TrainingResult result) {
+  static String describe(TrainingResult result, RoundRanking ranking) {
     RoundSummary last = result.finalRound();
     String best = result.best()
-        .map(b -> String.format(Locale.ROOT, "best round %d (accuracy %s, loss %s)",
-            b.round(), fmt(b.accuracy()), fmt(b.loss())))
+        .map(b -> String.format(Locale.ROOT, "best round %d by %s (%s)", b.round(),
+            ranking.describeChoiceOf(b), bestFigures(b, ranking)))
         .orElse("no round was evaluated");
     return String.format(Locale.ROOT,
         "training finished in %.1f s: %d rounds, final accuracy %s, final loss %s; %s",
         result.duration().toMillis() / 1000.0, result.rounds().size(), fmt(last.accuracy()),
         fmt(last.loss()), best);
+  }
+
+  /** The ranking metric's value, if any, then accuracy where reported, then the loss. */
+  private static String bestFigures(RoundSummary best, RoundRanking ranking) {
+    Map<String, Double> figures = new LinkedHashMap<>();
+    ranking.valueOf(best).ifPresent(value -> figures.put(ranking.metric(), value));
+    if (!Double.isNaN(best.accuracy())) {
+      figures.putIfAbsent(dev.flops.api.Metrics.ACCURACY, best.accuracy());
+    }
+    figures.putIfAbsent(RoundRanking.LOSS, best.loss());
+    StringBuilder text = new StringBuilder();
+    figures.forEach((name, value) ->
+        text.append(text.length() == 0 ? "" : ", ").append(name).append(' ').append(fmt(value)));
+    return text.toString();
   }
 
   private static String fmt(double value) {

@@ -226,6 +226,11 @@ public final class FedAvg implements Strategy {
    * Computes the example-weighted mean loss and metrics of evaluation results. A metric is
    * averaged over the learners that reported it, weighted by their example counts.
    *
+   * <p>The sums cannot overflow: every result follows {@link dev.flops.api.ReportedNumbers} (values
+   * at most 1e100 in magnitude, at most 2<sup>32</sup> examples each), so with fewer than
+   * 2<sup>31</sup> results the example total stays below 2<sup>63</sup> and each weighted sum below
+   * 1e119.
+   *
    * @param results at least one result
    * @return the federated evaluation
    * @throws IllegalArgumentException if there are no results
@@ -239,7 +244,7 @@ public final class FedAvg implements Strategy {
     Map<String, double[]> metricSums = new TreeMap<>();
     for (LearnerResult<EvaluateResult> learnerResult : results) {
       EvaluateResult result = learnerResult.result();
-      examples += result.numExamples();
+      examples = Math.addExact(examples, result.numExamples());
       lossSum += result.loss() * result.numExamples();
       result.metrics().forEach((name, value) -> {
         double[] sum = metricSums.computeIfAbsent(name, k -> new double[2]);

@@ -259,10 +259,15 @@ public final class ControlSession {
       root = root.getCause();
     }
     String what = String.valueOf(root.getMessage());
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof CertificateNameMismatchException mismatch) {
+        return nameMismatchAdvice(mismatch);
+      }
+    }
     if (root instanceof GeneralSecurityException) {
       return "this learner does not trust the aggregator's certificate (" + what + "); give it "
           + "the root certificate that signed the aggregator's (trustedCertificates, "
-          + "--trust-file) and check that this certificate names the host dialled";
+          + "--trust-file)";
     }
     if (what.contains("CERTIFICATE_REQUIRED")) {
       return "the aggregator requires a learner certificate (mutual TLS) and this learner "
@@ -272,6 +277,15 @@ public final class ControlSession {
     return "the aggregator refused the handshake (" + what + "); if it requires learner "
         + "certificates, check that this learner's is signed by the CA the aggregator trusts "
         + "(--client-ca there) and has not expired";
+  }
+
+  private static String nameMismatchAdvice(CertificateNameMismatchException mismatch) {
+    String host = mismatch.host();
+    boolean address = host.matches("[0-9.]+") || host.contains(":");
+    return mismatch.getMessage() + "; dial one of those names (--aggregator NAME:PORT, "
+        + "Learner.builder().aggregator(...)), or reissue the aggregator's certificate with "
+        + (address ? "IP:" : "DNS:") + host + " among its subject alternative names "
+        + "(bin/make-test-certs --host " + host + ")";
   }
 
   /**
@@ -307,7 +321,7 @@ public final class ControlSession {
         // No local keeps the received copy: once the model has taken it, it can be collected,
         // so the learner holds at most three copies of the model (received, working, sending).
         trainer.model().setParameters(
-            retrying(what, "download", () -> download(round, task.getTaskId())));
+            retrying(what, "download", () -> download(round, task)));
         heldParametersId = parametersId.isEmpty() ? null : parametersId;
       } else {
         log.debug("{}: the model already holds parameters {}; no download", what, parametersId);
@@ -316,7 +330,7 @@ public final class ControlSession {
       if (task.getKind() == TaskKind.FIT) {
         heldParametersId = null; // training changes the model's parameters
         FitResult result = trainer.fit(config);
-        upload(what, round, task.getTaskId(), result);
+        upload(what, round, task, result);
       } else if (task.getKind() == TaskKind.EVALUATE) {
         EvaluateResult result = trainer.evaluate(config);
         out.onNext(LearnerMessage.newBuilder()
@@ -471,26 +485,27 @@ public final class ControlSession {
     }
   }
 
-  private Parameters download(long round, String taskId) {
+  private Parameters download(long round, Task task) {
     // A download abandoned half-way (a malformed message, no memory left) is cancelled, so that
     // it does not keep holding one of the aggregator's call and download slots.
     Context.CancellableContext call = Context.current().withCancellation();
     Context previous = call.attach();
     try {
-      return receive(round, taskId);
+      return receive(round, task);
     } finally {
       call.detach(previous);
       call.cancel(null);
     }
   }
 
-  private Parameters receive(long round, String taskId) {
+  private Parameters receive(long round, Task task) {
     Iterator<ParameterMessage> messages = FederationGrpc.newBlockingStub(channel)
         .withMaxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
         .downloadParameters(DownloadRequest.newBuilder()
             .setEnvelope(WireProtocol.envelope(round))
             .setLearnerId(learnerId)
-            .setTaskId(taskId)
+            .setTaskId(task.getTaskId())
+            .setCapability(task.getCapability())
             .build());
     ParameterDecoder decoder = null;
     while (messages.hasNext()) {
@@ -518,12 +533,13 @@ public final class ControlSession {
     return decoder.finish(true);
   }
 
-  private void upload(String what, long round, String taskId, FitResult result)
+  private void upload(String what, long round, Task task, FitResult result)
       throws InterruptedException, TransferFailed, AbandonedTask {
     EncodedParameters encoded = EncodedParameters.encode(result.parameters());
     UploadHeader header = UploadHeader.newBuilder()
         .setLearnerId(learnerId)
-        .setTaskId(taskId)
+        .setTaskId(task.getTaskId())
+        .setCapability(task.getCapability())
         .setNumExamples(result.numExamples())
         .putAllMetrics(Scalars.metricsToWire(result.metrics()))
         .setManifest(encoded.manifest())

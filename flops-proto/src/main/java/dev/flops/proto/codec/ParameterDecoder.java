@@ -9,8 +9,6 @@ import dev.flops.proto.v1.Manifest;
 import dev.flops.proto.v1.TensorSpec;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.DoubleBuffer;
-import java.nio.IntBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.CRC32C;
@@ -47,8 +45,6 @@ public final class ParameterDecoder {
   /** Decodes into new heap buffers. */
   public static final BufferSource HEAP = (index, bytes) -> ByteBuffer.allocate(bytes);
 
-  /** Values scanned per block for non-finite floats: small enough to stay in L1. */
-  private static final int SCAN_BLOCK = 2048;
 
   private final Manifest manifest;
   private final List<ByteBuffer> buffers = new ArrayList<>();
@@ -218,57 +214,11 @@ public final class ParameterDecoder {
     DType dtype = Manifests.fromWire(specs.get(tensor));
     int size = dtype.byteSize();
     int end = target.position() - target.position() % size;
-    if (nonFinite == null && end > scanned
-        && (dtype == DType.FLOAT32 || dtype == DType.FLOAT64)) {
-      ByteBuffer range = target.duplicate().order(ByteOrder.LITTLE_ENDIAN)
-          .position(scanned).limit(end).slice().order(ByteOrder.LITTLE_ENDIAN);
-      int at = dtype == DType.FLOAT32 ? firstNonFiniteFloat(range)
-          : firstNonFinite(range.asDoubleBuffer());
-      if (at >= 0) {
-        int element = scanned / size + at;
-        Object value = dtype == DType.FLOAT32 ? (Object) range.asFloatBuffer().get(at)
-            : (Object) range.asDoubleBuffer().get(at);
-        nonFinite = String.format("tensor '%s' holds a non-finite value (%s) at element %d",
-            specs.get(tensor).getName(), value, element);
-      }
+    if (nonFinite == null && end > scanned) {
+      ByteBuffer range = target.duplicate().position(scanned).limit(end);
+      nonFinite = FiniteScan.describeNonFinite(specs.get(tensor).getName(), dtype, range,
+          scanned / size).orElse(null);
     }
     scanned = Math.max(scanned, end);
-  }
-
-  /**
-   * Finds the first NaN or infinity among float32 values. A float is non-finite exactly when its
-   * exponent bits are all ones; adding one to that exponent field then carries into the sign bit,
-   * so OR-ing {@code (bits & EXPONENT) + ONE} over a block is negative iff the block holds one.
-   * That branch-free loop over an {@code int[]} block is vectorised by the JIT, which keeps the
-   * check far below the cost of receiving the bytes.
-   */
-  private static int firstNonFiniteFloat(ByteBuffer littleEndian) {
-    IntBuffer bits = littleEndian.asIntBuffer();
-    int[] block = new int[Math.min(SCAN_BLOCK, bits.limit())];
-    for (int start = 0; start < bits.limit(); start += block.length) {
-      int len = Math.min(block.length, bits.limit() - start);
-      bits.get(start, block, 0, len);
-      int acc = 0;
-      for (int i = 0; i < len; i++) {
-        acc |= (block[i] & 0x7f80_0000) + 0x0080_0000;
-      }
-      if (acc < 0) {
-        for (int i = 0; i < len; i++) {
-          if (!Float.isFinite(Float.intBitsToFloat(block[i]))) {
-            return start + i;
-          }
-        }
-      }
-    }
-    return -1;
-  }
-
-  private static int firstNonFinite(DoubleBuffer doubles) {
-    for (int i = 0; i < doubles.limit(); i++) {
-      if (!Double.isFinite(doubles.get(i))) {
-        return i;
-      }
-    }
-    return -1;
   }
 }

@@ -52,11 +52,12 @@ public final class Scalars {
   }
 
   /**
-   * Converts wire scalars to metrics; integers are widened, booleans become 0 or 1.
+   * Converts wire scalars to metrics; integers are widened, booleans become 0 or 1. Values are
+   * not range-checked here; {@link dev.flops.api.ReportedNumbers} does that.
    *
    * @param wire the scalar map
    * @return the metrics
-   * @throws WireFormatException if a scalar is a string or empty
+   * @throws WireFormatException if a scalar is a string or empty, naming the metric and its type
    */
   public static Map<String, Double> toMetrics(Map<String, Scalar> wire) {
     Map<String, Double> metrics = new LinkedHashMap<>();
@@ -69,10 +70,42 @@ public final class Scalars {
       } else if (value instanceof Boolean b) {
         metrics.put(key, b ? 1.0 : 0.0);
       } else {
-        throw new WireFormatException("metric '" + key + "' is not a number: " + value);
+        throw new WireFormatException(
+            "metric '" + key + "' is " + describeType(scalar) + "; metrics must be numbers");
       }
     });
     return metrics;
+  }
+
+  /**
+   * Tells whether a wire scalar is a number (an integer or a double), as opposed to a boolean, a
+   * string or nothing.
+   *
+   * @param scalar the scalar
+   * @return true for {@code int_value} and {@code double_value}
+   */
+  public static boolean isNumber(Scalar scalar) {
+    return scalar.getValueCase() == Scalar.ValueCase.INT_VALUE
+        || scalar.getValueCase() == Scalar.ValueCase.DOUBLE_VALUE;
+  }
+
+  /**
+   * Describes a wire scalar's type and value for an error message, e.g. {@code a string ("cat")}.
+   *
+   * @param scalar the scalar
+   * @return the description; a long string is shortened
+   */
+  public static String describeType(Scalar scalar) {
+    return switch (scalar.getValueCase()) {
+      case BOOL_VALUE -> "a bool (" + scalar.getBoolValue() + ")";
+      case INT_VALUE -> "an integer (" + scalar.getIntValue() + ")";
+      case DOUBLE_VALUE -> "a double (" + scalar.getDoubleValue() + ")";
+      case STRING_VALUE -> {
+        String text = scalar.getStringValue();
+        yield "a string (\"" + (text.length() <= 40 ? text : text.substring(0, 40) + "...") + "\")";
+      }
+      case VALUE_NOT_SET -> "empty (no value)";
+    };
   }
 
   private static Scalar toWire(Object value) {

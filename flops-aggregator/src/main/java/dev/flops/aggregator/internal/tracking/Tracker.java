@@ -334,6 +334,8 @@ public final class Tracker implements AutoCloseable {
       finals.put("best_round", (double) best.round());
     });
     finals.put("training_duration_s", result.duration().toNanos() / 1e9);
+    // A model without accuracy has none to log: MLflow would store NaN as a real point.
+    finals.values().removeIf(value -> Double.isNaN(value));
     List<TrackingStore.MetricPoint> points = new ArrayList<>();
     finals.forEach((k, v) -> points.add(new TrackingStore.MetricPoint(k, v, end, last)));
     Map<String, String> tags = new LinkedHashMap<>();
@@ -392,6 +394,7 @@ public final class Tracker implements AutoCloseable {
       Map<String, Double> bestMetrics = new LinkedHashMap<>();
       bestMetrics.put(LOSS, best.loss());
       bestMetrics.put(ACCURACY, best.accuracy());
+      bestMetrics.values().removeIf(value -> Double.isNaN(value));
       artifacts = ModelArtifacts.write(model, parameters, best.round(), bestMetrics, scratch);
     } catch (IOException | RuntimeException e) {
       log.warn("the best model (round {}) could not be written for tracking: {}", best.round(),
