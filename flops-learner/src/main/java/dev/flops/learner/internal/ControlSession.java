@@ -79,8 +79,10 @@ public final class ControlSession {
   private final BlockingDeque<Event> events = new LinkedBlockingDeque<>();
   /** Paces the retries of a refused transfer; reset for every transfer. */
   private final Backoff transferBackoff;
-  /** Whether the current transfer attempt got going: data received, or sent to the aggregator. */
-  private boolean transferStarted;
+  /** Whether the current transfer attempt received data (a download's first message). */
+  private boolean dataReceived;
+  /** Whether the current transfer attempt sent data (an upload's header). */
+  private boolean dataSent;
   private StreamObserver<LearnerMessage> out;
   private volatile String learnerId;
   /** The parameters the model holds as set from the aggregator, untrained since; null if unknown. */
@@ -378,15 +380,20 @@ public final class ControlSession {
   }
 
   /**
-   * Refusals that may pass: the aggregator's bounds on calls ({@code RESOURCE_EXHAUSTED}) free up
-   * as other transfers end, and a transfer call that could not start ({@code UNAVAILABLE} before
-   * any data moved) may start on the next try. Anything else is the aggregator's judgement of
-   * this task, or a transfer that broke off once under way (the aggregator may have counted an
-   * upload's header already), which a retry cannot change.
+   * Refusals that may pass: the aggregator's bounds on calls ({@code RESOURCE_EXHAUSTED} before
+   * any data came back; the bound refuses an upload whose header may already be on its way) free
+   * up as other transfers end, and a transfer call that could not start ({@code UNAVAILABLE}
+   * before any data moved) may start on the next try. Anything else is the aggregator's judgement
+   * of this task, or a transfer that broke off once under way (the aggregator may have counted an
+   * upload's header already), which a retry cannot change; an upload the aggregator did take up
+   * is answered {@code ALREADY_EXISTS} on a retry, which ends the retries.
    */
-  private static boolean isTransient(Status status, boolean started) {
-    return status.getCode() == Status.Code.RESOURCE_EXHAUSTED
-        || (status.getCode() == Status.Code.UNAVAILABLE && !started);
+  private boolean isTransient(Status status) {
+    return switch (status.getCode()) {
+      case RESOURCE_EXHAUSTED -> !dataReceived;
+      case UNAVAILABLE -> !dataReceived && !dataSent;
+      default -> false;
+    };
   }
 
   /** One attempt at a transfer. */
@@ -428,7 +435,8 @@ public final class ControlSession {
     int refusals = 0;
     while (true) {
       Status status;
-      transferStarted = false;
+      dataReceived = false;
+      dataSent = false;
       try {
         return attempt.run();
       } catch (StatusRuntimeException e) {
@@ -442,7 +450,7 @@ public final class ControlSession {
       refusals++;
       String after = refusals == 1 ? "" : String.format(" (refused %d times over %d ms)",
           refusals, (System.nanoTime() - start) / 1_000_000);
-      boolean mayPass = isTransient(status, transferStarted);
+      boolean mayPass = isTransient(status);
       if (isTransportFailure(status) && !mayPass) {
         throw new TransferFailed("the transfer broke off: " + describe(status) + after,
             TaskFailureCause.TRANSFER_BROKEN);
@@ -510,7 +518,7 @@ public final class ControlSession {
     ParameterDecoder decoder = null;
     while (messages.hasNext()) {
       ParameterMessage message = messages.next();
-      transferStarted = true;
+      dataReceived = true;
       WireProtocol.checkVersion(message.getEnvelope());
       if (message.getEnvelope().getRound() != round) {
         throw new WireFormatException("the download carries round "
@@ -554,7 +562,7 @@ public final class ControlSession {
     try {
       sender.result().get();
     } catch (ExecutionException e) {
-      transferStarted = sender.sentAny();
+      dataSent = sender.sentAny();
       Throwable cause = e.getCause();
       throw cause instanceof StatusRuntimeException s ? s
           : Status.fromThrowable(cause).asRuntimeException();

@@ -113,6 +113,21 @@ class TransferRetryTest {
   }
 
   @Test
+  void failureOnceTheDownloadGotGoing_notRetried_reportedAtOnceAsBroken() throws Exception {
+    // Data came already: a retry would fetch the model again for the same end (UNAVAILABLE here
+    // is a connection that broke, not a call that could not start).
+    aggregator.midDownloadFailure = Status.UNAVAILABLE.withDescription("io exception");
+    CompletableFuture<ControlSession.End> session = run();
+
+    String failure = aggregator.failures.poll(10, TimeUnit.SECONDS);
+    assertEquals("TRANSFER_BROKEN the transfer broke off: UNAVAILABLE: io exception", failure);
+    assertEquals(1, aggregator.downloads.get(), "not retried");
+
+    aggregator.shutdown();
+    assertEquals(ControlSession.End.SHUTDOWN, session.get(10, TimeUnit.SECONDS));
+  }
+
+  @Test
   void refusalThatOutlivesTheTask_givenUpWhenTheAggregatorMovesOn() throws Exception {
     for (int i = 0; i < 1000; i++) {
       aggregator.downloadRefusals.add(Status.RESOURCE_EXHAUSTED.withDescription("maxCalls"));
@@ -155,6 +170,8 @@ class TransferRetryTest {
     final AtomicInteger uploads = new AtomicInteger();
     final BlockingQueue<String> failures = new LinkedBlockingQueue<>();
     final BlockingQueue<UploadReceipt> receipts = new LinkedBlockingQueue<>();
+    /** If set, every download ends with this status right after its manifest. */
+    volatile Status midDownloadFailure;
     private volatile StreamObserver<AggregatorMessage> control;
 
     void shutdown() {
@@ -201,6 +218,10 @@ class TransferRetryTest {
       EncodedParameters encoded = EncodedParameters.encode(GLOBAL);
       out.onNext(ParameterMessage.newBuilder().setEnvelope(WireProtocol.envelope(1))
           .setManifest(encoded.manifest()).build());
+      if (midDownloadFailure != null) {
+        out.onError(midDownloadFailure.asRuntimeException());
+        return;
+      }
       for (int i = 0; i < encoded.chunks().size(); i++) {
         out.onNext(ParameterMessage.newBuilder().setEnvelope(WireProtocol.envelope(1))
             .setChunk(encoded.chunk(i)).build());
