@@ -24,7 +24,6 @@ import dev.flops.proto.v1.FederationOutcome;
 import dev.flops.proto.v1.LearnerMessage;
 import dev.flops.proto.v1.ParameterMessage;
 import dev.flops.proto.v1.Task;
-import dev.flops.proto.v1.TaskFailureCause;
 import dev.flops.proto.v1.TaskKind;
 import dev.flops.proto.v1.UploadHeader;
 import dev.flops.proto.v1.UploadMessage;
@@ -847,7 +846,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
             aggregation.accept(new LearnerResult<>(task.learnerId, result));
           } catch (OutOfMemoryError e) {
             reject(Status.RESOURCE_EXHAUSTED.withDescription(outOfMemory(e, task.global)),
-            Kind.OTHER);
+                Kind.OTHER);
             return;
           } catch (RuntimeException e) {
             log.error("{}: the strategy could not fold the update", task, e);
