@@ -3,6 +3,7 @@ package dev.flops.aggregator;
 import dev.flops.aggregator.internal.Checkpoint;
 import dev.flops.aggregator.internal.CheckpointStore;
 import dev.flops.aggregator.internal.DefaultKernel;
+import dev.flops.aggregator.internal.DirectMemory;
 import dev.flops.aggregator.internal.FederationService;
 import dev.flops.aggregator.internal.MalformedMessageGuard;
 import dev.flops.aggregator.internal.RoundLoop;
@@ -200,13 +201,17 @@ public final class Aggregator implements AutoCloseable {
    * @throws IOException if the address cannot be bound, e.g. the port is in use, or the checkpoint
    *     cannot be used (another aggregator holds the directory, the file is corrupt or does not
    *     fit the model); the message says what is wrong and what to do
-   * @throws IllegalStateException if the aggregator was already started, or its checkpoint
-   *     directory holds a checkpoint but resume is off
+   * @throws IllegalStateException if the aggregator was already started, its checkpoint
+   *     directory holds a checkpoint but resume is off, or the JVM's direct memory cannot hold a
+   *     round of this model: {@code (2 + maxInFlightUploads)} models plus transfers (the message
+   *     names {@code -XX:MaxDirectMemorySize} and the size to give it; with less than the
+   *     advised {@code (3 + maxInFlightUploads)} models the aggregator only warns)
    */
   public synchronized Aggregator start() throws IOException {
     if (server != null) {
       throw new IllegalStateException("the aggregator is already started on port " + port());
     }
+    checkDirectMemory();
     if (checkpointDirectory != null && checkpoints == null) {
       openCheckpoints();
     }
@@ -237,6 +242,17 @@ public final class Aggregator implements AutoCloseable {
     log.info("aggregator listening on {}:{} (protocol v{})", host, port(), WireProtocol.VERSION);
     security.logStart(log, host, port());
     return this;
+  }
+
+  /**
+   * Refuses to start when a round of this model cannot fit the JVM's direct memory, rather than
+   * failing the first uploads with an OutOfMemoryError once learners have done their work.
+   */
+  private void checkDirectMemory() {
+    long modelBytes = model.getParameters().byteSize();
+    DirectMemory.budget(modelBytes, service.uploadSlots().capacity(),
+            service.downloadSlots().capacity())
+        .check().ifPresent(warning -> log.warn("{}", warning));
   }
 
   /**
@@ -879,10 +895,12 @@ public final class Aggregator implements AutoCloseable {
     }
 
     /**
-     * Bounds the calls (control streams, downloads, uploads) open at once from one IP address
-     * (default {@value ServerSecurity#DEFAULT_MAX_CALLS_PER_ADDRESS}). Each learner holds one
-     * control stream and at most one transfer; learners behind one NAT share an address. Calls
-     * beyond it are refused with {@code RESOURCE_EXHAUSTED}; a refused learner retries later.
+     * Bounds the learners connected at once from one IP address (default
+     * {@value ServerSecurity#DEFAULT_MAX_CALLS_PER_ADDRESS}): their control streams. Each learner
+     * holds one control stream and at most one transfer (download or upload), and each control
+     * stream entitles its address to one transfer beyond the bound, so an address holds at most
+     * {@code 2 × max} calls; learners behind one NAT share an address. Calls beyond it are refused
+     * with {@code RESOURCE_EXHAUSTED}; a refused learner retries with backoff.
      *
      * @param max at least 2
      * @return this builder

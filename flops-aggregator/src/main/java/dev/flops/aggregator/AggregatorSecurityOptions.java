@@ -40,7 +40,8 @@ public final class AggregatorSecurityOptions {
 
   @Option(names = "--max-calls-per-address", defaultValue = ""
       + ServerSecurity.DEFAULT_MAX_CALLS_PER_ADDRESS,
-      description = "Most calls open at once from one IP address (default: ${DEFAULT-VALUE}).")
+      description = "Most learners (control streams) connected at once from one IP address; "
+          + "each may hold one transfer besides (default: ${DEFAULT-VALUE}).")
   int maxCallsPerAddress = ServerSecurity.DEFAULT_MAX_CALLS_PER_ADDRESS;
 
   @Option(names = "--max-calls", defaultValue = "" + ServerSecurity.DEFAULT_MAX_CALLS,

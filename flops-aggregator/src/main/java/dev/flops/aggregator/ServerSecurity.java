@@ -29,7 +29,7 @@ import org.slf4j.Logger;
  * interceptors and Netty limits. Its {@link #toString()} never shows a token.
  */
 final class ServerSecurity {
-  /** Default bound on calls open at once from one IP address. */
+  /** Default bound on learners (control streams) from one IP address; each adds one transfer. */
   static final int DEFAULT_MAX_CALLS_PER_ADDRESS = 256;
   /** Default bound on calls open at once in total. */
   static final int DEFAULT_MAX_CALLS = 4096;

@@ -60,17 +60,34 @@ public final class ChildJvm implements AutoCloseable {
    */
   public static ChildJvm start(String label, List<String> prefix, Class<?> mainClass, Path log,
       String... args) throws IOException {
-    return start(label, prefix, java.util.Map.of(), mainClass, log, args);
+    return start(label, prefix, java.util.Map.of(), List.of(), mainClass, log, args);
   }
 
   /** Starts {@code mainClass} as above, with extra environment variables. */
   public static ChildJvm start(String label, List<String> prefix,
       java.util.Map<String, String> environment, Class<?> mainClass, Path log, String... args)
       throws IOException {
+    return start(label, prefix, environment, List.of(), mainClass, log, args);
+  }
+
+  /**
+   * As above, with JVM options after the defaults ({@code -Xmx256m}, C1 only), so that an option
+   * given again here wins.
+   */
+  public static ChildJvm start(String label, List<String> prefix, List<String> jvmOptions,
+      Class<?> mainClass, Path log, String... args) throws IOException {
+    return start(label, prefix, java.util.Map.of(), jvmOptions, mainClass, log, args);
+  }
+
+  /** Starts {@code mainClass} with extra environment variables and JVM options. */
+  public static ChildJvm start(String label, List<String> prefix,
+      java.util.Map<String, String> environment, List<String> jvmOptions, Class<?> mainClass,
+      Path log, String... args) throws IOException {
     List<String> command = new ArrayList<>(prefix);
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.add("-Xmx256m");
     command.add("-XX:TieredStopAtLevel=1");
+    command.addAll(jvmOptions);
     command.add("-cp");
     command.add(System.getProperty("java.class.path"));
     command.add(mainClass.getName());

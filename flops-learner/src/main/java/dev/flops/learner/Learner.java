@@ -241,8 +241,8 @@ public final class Learner {
     long deadline = System.nanoTime() + connectTimeout.toNanos();
     boolean everJoined = false;
     while (true) {
-      ControlSession session =
-          new ControlSession(channel, trainer, name, key, pingIntervalMillis());
+      ControlSession session = new ControlSession(channel, trainer, name, key,
+          pingIntervalMillis(), new Backoff(initialBackoff, maxBackoff, random.split()));
       current = session;
       ControlSession.End end = session.run();
       if (session.joined()) {
@@ -377,7 +377,10 @@ public final class Learner {
 
     /**
      * Sets the first and the largest retry delay (defaults 250 ms and 10 s). Each delay doubles
-     * the previous one up to the largest, with jitter.
+     * the previous one up to the largest, with jitter. The same delays pace the retries of a
+     * download or upload that the aggregator refused for now ({@code RESOURCE_EXHAUSTED}: its
+     * call bounds were reached; {@code UNAVAILABLE}), which go on until the transfer passes or
+     * the aggregator ends the task; any other refusal is reported to the aggregator at once.
      *
      * @param initial the first delay
      * @param max the largest delay, at least {@code initial}

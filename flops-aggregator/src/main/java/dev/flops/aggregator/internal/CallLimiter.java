@@ -1,8 +1,10 @@
 package dev.flops.aggregator.internal;
 
+import dev.flops.proto.v1.FederationGrpc;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
@@ -27,6 +29,14 @@ import org.slf4j.LoggerFactory;
  * beyond a bound is closed at once with {@code RESOURCE_EXHAUSTED} and a message naming the
  * bound. A well-behaved learner holds one control stream plus at most one download or upload.
  *
+ * <p>The per-address bound counts learners, not calls: it bounds the control streams of one
+ * address, and each of them entitles that address to one transfer besides (a transfer is also
+ * admitted while the address's calls of both kinds stay within the bound). Counting transfers
+ * against the same bound as control streams made learners behind one address (a host, a NAT)
+ * lose their tasks once more than half the bound had joined: 200 learners hold 200 control
+ * streams and, while a round runs, up to 200 transfers. An address thus holds at most twice the
+ * bound, and a flood of control streams is still refused beyond it.
+ *
  * <p>A streaming call (control stream, upload) that sends nothing for {@code firstMessageTimeout}
  * after it opens is closed with {@code DEADLINE_EXCEEDED}, so that silent streams cannot hold
  * slots for ever. Close the limiter to stop its timer thread.
@@ -38,13 +48,15 @@ public final class CallLimiter implements ServerInterceptor, AutoCloseable {
   private final int maxCallsPerAddress;
   private final Duration firstMessageTimeout;
   private final ScheduledThreadPoolExecutor timer;
-  private final Map<InetAddress, Integer> perAddress = new HashMap<>();
+  /** Per address: its control streams and its other calls (transfers). */
+  private final Map<InetAddress, Held> perAddress = new HashMap<>();
   private final RefusalLog refusals = new RefusalLog(log);
   private int total;
 
   /**
    * @param maxCalls the most calls open at once in total
-   * @param maxCallsPerAddress the most calls open at once from one IP address
+   * @param maxCallsPerAddress the most control streams open at once from one IP address; each
+   *     also admits one transfer beyond it
    * @param firstMessageTimeout how long a streaming call may stay silent after it opens
    */
   public CallLimiter(int maxCalls, int maxCallsPerAddress, Duration firstMessageTimeout) {
@@ -74,7 +86,8 @@ public final class CallLimiter implements ServerInterceptor, AutoCloseable {
   public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call,
       Metadata headers, ServerCallHandler<ReqT, RespT> next) {
     InetAddress address = address(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
-    String refusal = acquire(address);
+    boolean control = isControlStream(call.getMethodDescriptor());
+    String refusal = acquire(address, control);
     if (refusal != null) {
       refusals.refused("refused " + call.getMethodDescriptor().getBareMethodName() + ": "
           + refusal);
@@ -84,7 +97,7 @@ public final class CallLimiter implements ServerInterceptor, AutoCloseable {
     AtomicBoolean released = new AtomicBoolean();
     Runnable release = () -> {
       if (released.compareAndSet(false, true)) {
-        release(address);
+        release(address, control);
       }
     };
     ServerCall.Listener<ReqT> delegate;
@@ -149,24 +162,56 @@ public final class CallLimiter implements ServerInterceptor, AutoCloseable {
     };
   }
 
-  private synchronized String acquire(InetAddress address) {
-    int fromAddress = perAddress.getOrDefault(address, 0);
-    if (fromAddress >= maxCallsPerAddress) {
+  /** The control stream is what makes a learner; every other method is a transfer. */
+  private static boolean isControlStream(MethodDescriptor<?, ?> method) {
+    return method.getFullMethodName().equals(FederationGrpc.getConnectMethod().getFullMethodName());
+  }
+
+  /**
+   * Takes a place for a call, or returns why not. A control stream needs a place under the
+   * per-address bound; a transfer is admitted while its address holds fewer transfers than
+   * control streams (one per learner), or while the address's calls of both kinds stay within the
+   * bound (a transfer on a connection without a control stream, which the service then refuses).
+   */
+  synchronized String acquire(InetAddress address, boolean control) {
+    Held held = perAddress.getOrDefault(address, Held.NONE);
+    if (control && held.controls() >= maxCallsPerAddress) {
       return String.format("%s already has %d calls open, the most one address may hold "
-          + "(maxCallsPerAddress); close some or raise the limit", name(address), fromAddress);
+          + "(maxCallsPerAddress); it bounds the learners of one address (their control "
+          + "streams; each may hold one transfer besides): close some or raise the limit",
+          name(address), held.controls());
+    }
+    if (!control && held.transfers() >= held.controls()
+        && held.controls() + held.transfers() >= maxCallsPerAddress) {
+      return String.format("%s already has %d transfers open for its %d control streams, the "
+          + "most one address may hold (maxCallsPerAddress; a learner holds one transfer at a "
+          + "time); retry once a transfer has ended", name(address), held.transfers(),
+          held.controls());
     }
     if (total >= maxCalls) {
       return String.format("the aggregator already has %d calls open, the most it accepts "
           + "(maxCalls); retry later or raise the limit", total);
     }
-    perAddress.put(address, fromAddress + 1);
+    perAddress.put(address, held.plus(control, 1));
     total++;
     return null;
   }
 
-  private synchronized void release(InetAddress address) {
+  synchronized void release(InetAddress address, boolean control) {
     total--;
-    perAddress.computeIfPresent(address, (a, n) -> n == 1 ? null : n - 1);
+    perAddress.computeIfPresent(address, (a, held) -> {
+      Held left = held.plus(control, -1);
+      return left.equals(Held.NONE) ? null : left;
+    });
+  }
+
+  /** The calls one address holds open. */
+  private record Held(int controls, int transfers) {
+    static final Held NONE = new Held(0, 0);
+
+    Held plus(boolean control, int delta) {
+      return control ? new Held(controls + delta, transfers) : new Held(controls, transfers + delta);
+    }
   }
 
   private static InetAddress address(SocketAddress remote) {

@@ -24,7 +24,6 @@ import dev.flops.proto.v1.FederationOutcome;
 import dev.flops.proto.v1.LearnerMessage;
 import dev.flops.proto.v1.ParameterMessage;
 import dev.flops.proto.v1.Task;
-import dev.flops.proto.v1.TaskFailureCause;
 import dev.flops.proto.v1.TaskKind;
 import dev.flops.proto.v1.UploadHeader;
 import dev.flops.proto.v1.UploadMessage;
@@ -347,7 +346,13 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
             .asRuntimeException();
       }
       ParameterStreamer.start((ServerCallStreamObserver<ParameterMessage>) responseObserver,
-          task.download, task.round, bytesSent, downloadSlots);
+          task.download, task.round, bytesSent, downloadSlots, error -> {
+            String why = outOfMemory(error, task.global);
+            if (task.fail(Kind.OTHER, "the download failed: " + why)) {
+              log.warn("{} failed: the download failed: {}", task, why);
+            }
+            return why;
+          });
     } catch (WireFormatException e) {
       responseObserver.onError(capped(refusal(e)).asRuntimeException());
     } catch (StatusRuntimeException e) {
@@ -407,6 +412,12 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           .asRuntimeException();
     }
     return task;
+  }
+
+  /** Says that a transfer found no direct memory, what the model needs, and what to change. */
+  private String outOfMemory(OutOfMemoryError error, Parameters global) {
+    return DirectMemory.budget(global.byteSize(), uploadSlots.capacity(),
+        downloadSlots.capacity()).exhausted(error);
   }
 
   private static Status refusal(WireFormatException e) {
@@ -502,8 +513,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           case TASK_FAILURE -> {
             PendingTask task = sessionTask(message.getTaskFailure().getTaskId(), session,
                 message.getEnvelope());
-            Kind kind = message.getTaskFailure().getCause() == TaskFailureCause.TRANSFER_BROKEN
-                ? Kind.DISCONNECTED : Kind.LEARNER_ERROR;
+            Kind kind = switch (message.getTaskFailure().getCause()) {
+              case TRANSFER_BROKEN -> Kind.DISCONNECTED;
+              case TRANSFER_REFUSED -> Kind.OTHER; // the aggregator's own refusal, reported back
+              default -> Kind.LEARNER_ERROR;
+            };
             if (task.fail(kind, "learner reported: " + message.getTaskFailure().getMessage())) {
               log.warn("{} failed on the learner: {}", task, message.getTaskFailure().getMessage());
             }
@@ -767,7 +781,12 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         throw refusal.asRuntimeException();
       });
       Manifests.checkWellFormed(h.getManifest());
-      slot = uploadSlots.acquire(this::granted);
+      TransferSlots.Request request = uploadSlots.acquire(this::granted);
+      if (closed) {
+        request.close(); // granted at once, and refused in granted(): give the slot back
+      } else {
+        slot = request;
+      }
     }
 
     /** The upload holds a slot: decode into it and read on. */
@@ -779,6 +798,12 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         decoder = new ParameterDecoder(header.getManifest(), granted);
       } catch (WireFormatException e) {
         reject(refusal(e), Kind.REJECTED);
+        return;
+      } catch (OutOfMemoryError e) {
+        // Caught here, where the slot is known: left to gRPC it would kill the call with UNKNOWN,
+        // keep the slot for ever and leave the task to time out.
+        reject(Status.RESOURCE_EXHAUSTED.withDescription(outOfMemory(e, task.global)),
+            Kind.OTHER);
         return;
       }
       response.request(1);
@@ -819,6 +844,10 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           }
           try {
             aggregation.accept(new LearnerResult<>(task.learnerId, result));
+          } catch (OutOfMemoryError e) {
+            reject(Status.RESOURCE_EXHAUSTED.withDescription(outOfMemory(e, task.global)),
+                Kind.OTHER);
+            return;
           } catch (RuntimeException e) {
             log.error("{}: the strategy could not fold the update", task, e);
             reject(Status.INTERNAL.withDescription(

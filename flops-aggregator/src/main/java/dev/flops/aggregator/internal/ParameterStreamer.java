@@ -4,7 +4,9 @@ import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.ParameterMessage;
 import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.Status;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 
 /**
  * Streams encoded parameters (manifest, then chunks) to one learner, only as fast as gRPC flow
@@ -17,6 +19,7 @@ final class ParameterStreamer implements Runnable {
   private final EncodedParameters parameters;
   private final long round;
   private final AtomicLong bytesSent;
+  private final Function<OutOfMemoryError, String> outOfMemory;
   private int next = -1;
   private boolean done;
   private boolean granted;
@@ -25,8 +28,9 @@ final class ParameterStreamer implements Runnable {
 
   private ParameterStreamer(
       ServerCallStreamObserver<ParameterMessage> out, EncodedParameters parameters, long round,
-      AtomicLong bytesSent) {
+      AtomicLong bytesSent, Function<OutOfMemoryError, String> outOfMemory) {
     this.out = out;
+    this.outOfMemory = outOfMemory;
     this.parameters = parameters;
     this.round = round;
     this.bytesSent = bytesSent;
@@ -34,11 +38,15 @@ final class ParameterStreamer implements Runnable {
 
   /**
    * Streams once a download slot is free; adds the size of every message sent to
-   * {@code bytesSent}.
+   * {@code bytesSent}. If a message cannot be allocated, the download ends with
+   * {@code RESOURCE_EXHAUSTED} and the text {@code outOfMemory} returns (it also fails the task),
+   * and its slot is given back.
    */
   static void start(ServerCallStreamObserver<ParameterMessage> out, EncodedParameters parameters,
-      long round, AtomicLong bytesSent, TransferSlots slots) {
-    ParameterStreamer streamer = new ParameterStreamer(out, parameters, round, bytesSent);
+      long round, AtomicLong bytesSent, TransferSlots slots,
+      Function<OutOfMemoryError, String> outOfMemory) {
+    ParameterStreamer streamer =
+        new ParameterStreamer(out, parameters, round, bytesSent, outOfMemory);
     out.setOnCancelHandler(streamer::cancel);
     out.setOnReadyHandler(streamer);
     streamer.attach(slots.acquire(granted -> streamer.grant()));
@@ -70,6 +78,18 @@ final class ParameterStreamer implements Runnable {
 
   @Override
   public synchronized void run() {
+    try {
+      stream();
+    } catch (OutOfMemoryError e) {
+      // Here rather than in gRPC, which would end the call with UNKNOWN and keep the slot.
+      done = true;
+      release();
+      out.onError(Status.RESOURCE_EXHAUSTED.withDescription(outOfMemory.apply(e))
+          .asRuntimeException());
+    }
+  }
+
+  private void stream() {
     while (granted && !done && out.isReady()) {
       ParameterMessage.Builder message =
           ParameterMessage.newBuilder().setEnvelope(WireProtocol.envelope(round));

@@ -21,10 +21,26 @@ import java.util.function.Consumer;
  *
  * <p>An upload slot keeps its direct buffers for reuse, so updates are decoded off-heap, where the native
  * kernel folds them in place, and no buffer is allocated per upload once the slots are warm.
+ * When an allocation fails (the JVM's direct memory is exhausted) the slot drops all its buffers,
+ * so that what it held can be collected, and the caller releases the slot as for any refusal.
  */
 public final class TransferSlots {
 
+  /** Allocates a slot's buffers; replaceable so that tests can make an allocation fail. */
+  @FunctionalInterface
+  public interface Allocator {
+    /**
+     * Allocates a buffer.
+     *
+     * @param bytes its capacity
+     * @return a buffer of that capacity
+     * @throws OutOfMemoryError if the memory is exhausted
+     */
+    ByteBuffer allocate(int bytes);
+  }
+
   private final int capacity;
+  private volatile Allocator allocator = ByteBuffer::allocateDirect;
   private final Deque<Slot> free = new ArrayDeque<>();
   private final Deque<Consumer<Slot>> waiting = new ArrayDeque<>();
   private int created;
@@ -68,7 +84,7 @@ public final class TransferSlots {
   private Slot take() {
     Slot slot = free.poll();
     if (slot == null && created < capacity) {
-      slot = new Slot();
+      slot = new Slot(this);
       created++;
     }
     if (slot != null) {
@@ -89,6 +105,16 @@ public final class TransferSlots {
       }
     }
     next.accept(slot);
+  }
+
+  /**
+   * Replaces how slots allocate their buffers (default {@link ByteBuffer#allocateDirect}); for
+   * tests that simulate running out of direct memory. Applies to allocations from now on.
+   *
+   * @param allocator the allocator
+   */
+  public void allocator(Allocator allocator) {
+    this.allocator = java.util.Objects.requireNonNull(allocator, "allocator");
   }
 
   /** The most updates buffered at the same time so far. */
@@ -161,6 +187,11 @@ public final class TransferSlots {
   /** Reusable direct buffers for one update, one per tensor, grown on demand. */
   public static final class Slot implements ParameterDecoder.BufferSource {
     private final List<ByteBuffer> buffers = new ArrayList<>();
+    private final TransferSlots pool;
+
+    private Slot(TransferSlots pool) {
+      this.pool = pool;
+    }
 
     @Override
     public ByteBuffer bufferFor(int index, int bytes) {
@@ -169,7 +200,13 @@ public final class TransferSlots {
       }
       ByteBuffer buffer = buffers.get(index);
       if (buffer == null || buffer.capacity() < bytes) {
-        buffer = ByteBuffer.allocateDirect(bytes);
+        buffers.set(index, null); // the smaller buffer can go before the larger one is taken
+        try {
+          buffer = pool.allocator.allocate(bytes);
+        } catch (OutOfMemoryError e) {
+          buffers.clear(); // let the collector have what this slot held
+          throw e;
+        }
         buffers.set(index, buffer);
       }
       return buffer.clear();

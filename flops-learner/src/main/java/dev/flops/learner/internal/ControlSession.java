@@ -24,15 +24,19 @@ import dev.flops.proto.v1.TaskFailureCause;
 import dev.flops.proto.v1.TaskKind;
 import dev.flops.proto.v1.UploadHeader;
 import io.grpc.Channel;
+import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
+import java.time.Duration;
 import java.util.Iterator;
-import java.util.concurrent.BlockingQueue;
+import java.util.SplittableRandom;
+import java.util.concurrent.BlockingDeque;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.LinkedBlockingDeque;
+import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -72,7 +76,13 @@ public final class ControlSession {
   private final LocalTrainer trainer;
   private final String name;
   private final String key;
-  private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+  private final BlockingDeque<Event> events = new LinkedBlockingDeque<>();
+  /** Paces the retries of a refused transfer; reset for every transfer. */
+  private final Backoff transferBackoff;
+  /** Whether the current transfer attempt received data (a download's first message). */
+  private boolean dataReceived;
+  /** Whether the current transfer attempt sent data (an upload's header). */
+  private boolean dataSent;
   private StreamObserver<LearnerMessage> out;
   private volatile String learnerId;
   /** The parameters the model holds as set from the aggregator, untrained since; null if unknown. */
@@ -101,11 +111,25 @@ public final class ControlSession {
    */
   public ControlSession(Channel channel, LocalTrainer trainer, String name, String key,
       long keepAliveMillis) {
+    this(channel, trainer, name, key, keepAliveMillis,
+        new Backoff(Duration.ofMillis(250), Duration.ofSeconds(10), new SplittableRandom()));
+  }
+
+  /**
+   * Prepares a session whose refused transfers are retried after the delays of
+   * {@code transferBackoff} (reset before every transfer).
+   *
+   * @param keepAliveMillis as above
+   * @param transferBackoff paces the retries of a download or upload refused for now
+   */
+  public ControlSession(Channel channel, LocalTrainer trainer, String name, String key,
+      long keepAliveMillis, Backoff transferBackoff) {
     this.channel = channel;
     this.trainer = trainer;
     this.name = name;
     this.key = key;
     this.keepAliveMillis = keepAliveMillis;
+    this.transferBackoff = transferBackoff;
   }
 
   /**
@@ -299,7 +323,8 @@ public final class ControlSession {
         heldParametersId = null;
         // No local keeps the received copy: once the model has taken it, it can be collected,
         // so the learner holds at most three copies of the model (received, working, sending).
-        trainer.model().setParameters(download(round, task));
+        trainer.model().setParameters(
+            retrying(what, "download", () -> download(round, task)));
         heldParametersId = parametersId.isEmpty() ? null : parametersId;
       } else {
         log.debug("{}: the model already holds parameters {}; no download", what, parametersId);
@@ -311,7 +336,7 @@ public final class ControlSession {
         heldParametersId = null; // training changes the model's parameters
         FitResult result = trainer.fit(config);
         long fitted = System.nanoTime();
-        upload(round, task, result);
+        upload(what, round, task, result);
         outcome = TaskReport.fit(result, computeStart - start, fitted - computeStart,
             System.nanoTime() - fitted);
       } else if (task.getKind() == TaskKind.EVALUATE) {
@@ -329,19 +354,15 @@ public final class ControlSession {
         throw new IllegalArgumentException("unknown task kind " + task.getKind());
       }
       log.info("{} done in {}: {}", what, TaskReport.seconds(System.nanoTime() - start), outcome);
-    } catch (StatusRuntimeException e) {
-      // One line each: Status.toString() would print the cause's whole stack trace (Netty's).
-      String status = Statuses.oneLine(e.getStatus());
-      log.debug("{}: the call failed", what, e);
-      if (isTransportFailure(e.getStatus())) {
-        // The transfer broke, not the aggregator's judgement: say so on the control stream (if it
-        // still works) so that the task fails at once rather than at the round timeout.
-        log.warn("{}: the transfer broke off: {}", what, status);
-        reportBrokenTransfer(round, task.getTaskId(), "the transfer broke off: " + status);
-      } else {
-        log.warn("{}: the aggregator refused: {}", what, status);
-      }
-
+    } catch (TransferFailed e) {
+      // Said on the control stream (if it still works) so that the task fails at once rather
+      // than at the round timeout; a refusal the aggregator already counted is ignored there.
+      heldParametersId = null;
+      log.warn("{}: {}", what, e.getMessage());
+      reportFailure(round, task.getTaskId(), e.getMessage(), e.cause);
+    } catch (AbandonedTask e) {
+      heldParametersId = null;
+      log.info("{}: gave up the task: {}", what, e.getMessage());
     } catch (InterruptedException e) {
       throw e;
     } catch (Exception e) {
@@ -365,12 +386,114 @@ public final class ControlSession {
     };
   }
 
-  private void reportBrokenTransfer(long round, String taskId, String message) {
+  /**
+   * Refusals that may pass: the aggregator's bounds on calls ({@code RESOURCE_EXHAUSTED} before
+   * any data came back; the bound refuses an upload whose header may already be on its way) free
+   * up as other transfers end, and a transfer call that could not start ({@code UNAVAILABLE}
+   * before any data moved) may start on the next try. Anything else is the aggregator's judgement
+   * of this task, or a transfer that broke off once under way (the aggregator may have counted an
+   * upload's header already), which a retry cannot change; an upload the aggregator did take up
+   * is answered {@code ALREADY_EXISTS} on a retry, which ends the retries.
+   */
+  private boolean isTransient(Status status) {
+    return switch (status.getCode()) {
+      case RESOURCE_EXHAUSTED -> !dataReceived;
+      case UNAVAILABLE -> !dataReceived && !dataSent;
+      default -> false;
+    };
+  }
+
+  /** One attempt at a transfer. */
+  private interface Attempt<T> {
+    T run() throws InterruptedException;
+  }
+
+  /** A transfer that failed for good; the message says how, for the aggregator and the log. */
+  private static final class TransferFailed extends Exception {
+    final TaskFailureCause cause;
+
+    TransferFailed(String message, TaskFailureCause cause) {
+      super(message, null, false, false);
+      this.cause = cause;
+    }
+  }
+
+  /** The aggregator moved on while a transfer waited to be retried: the task is over. */
+  private static final class AbandonedTask extends Exception {
+    AbandonedTask(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  /**
+   * Runs a transfer, retrying transient refusals with backoff and jitter for as long as the task
+   * can still succeed: until the control stream brings news (a next task, a shutdown, its end),
+   * which means the aggregator ended this task. Retrying rather than giving up keeps a learner
+   * that was refused only because others held the aggregator's call slots from losing its task
+   * to the round timeout; the jitter keeps refused learners from coming back in lockstep.
+   *
+   * @throws TransferFailed on a refusal a retry cannot change, or on a transfer that broke off
+   * @throws AbandonedTask if the aggregator moved on while the transfer waited
+   */
+  private <T> T retrying(String what, String transfer, Attempt<T> attempt)
+      throws InterruptedException, TransferFailed, AbandonedTask {
+    transferBackoff.reset();
+    long start = System.nanoTime();
+    int refusals = 0;
+    while (true) {
+      Status status;
+      dataReceived = false;
+      dataSent = false;
+      try {
+        return attempt.run();
+      } catch (StatusRuntimeException e) {
+        status = e.getStatus();
+        log.debug("{}: the {} call failed", what, transfer, e); // the stack trace, at DEBUG only
+      } catch (OutOfMemoryError e) {
+        throw new TransferFailed(String.format("the learner ran out of memory for the %s (%s); "
+            + "raise its -XX:MaxDirectMemorySize (or -Xmx) to hold about three copies of the "
+            + "model", transfer, e.getMessage()), TaskFailureCause.LEARNER_CODE);
+      }
+      refusals++;
+      String after = refusals == 1 ? "" : String.format(" (refused %d times over %d ms)",
+          refusals, (System.nanoTime() - start) / 1_000_000);
+      boolean mayPass = isTransient(status);
+      if (isTransportFailure(status) && !mayPass) {
+        throw new TransferFailed("the transfer broke off: " + describe(status) + after,
+            TaskFailureCause.TRANSFER_BROKEN);
+      }
+      if (!mayPass) {
+        throw new TransferFailed("the aggregator refused the " + transfer + ": "
+            + describe(status) + after, TaskFailureCause.TRANSFER_REFUSED);
+      }
+      Duration delay = transferBackoff.next();
+      if (refusals == 1) {
+        log.info("{}: the aggregator refused the {} for now ({}); retrying with backoff",
+            what, transfer, describe(status));
+      }
+      log.debug("{}: {} refused {} times; next try in {} ms", what, transfer, refusals,
+          delay.toMillis());
+      Event news = events.poll(delay.toMillis(), TimeUnit.MILLISECONDS);
+      if (news != null) {
+        events.addFirst(news); // the session loop handles it once this task has returned
+        throw new AbandonedTask(String.format("the aggregator moved on while the %s waited to "
+            + "be retried; last refusal: %s%s", transfer, describe(status), after));
+      }
+    }
+  }
+
+  /** One line: Status.toString() would print the cause's whole stack trace (Netty's). */
+  private static String describe(Status status) {
+    return Statuses.oneLine(status);
+  }
+
+  private void reportFailure(long round, String taskId, String message,
+      TaskFailureCause cause) {
     try {
       out.onNext(LearnerMessage.newBuilder()
           .setEnvelope(WireProtocol.envelope(round))
           .setTaskFailure(TaskFailure.newBuilder().setTaskId(taskId).setMessage(message)
-              .setCause(TaskFailureCause.TRANSFER_BROKEN))
+              .setCause(cause))
           .build());
     } catch (RuntimeException e) {
       log.debug("could not report the failure of task {}: {}", taskId, e.toString());
@@ -378,6 +501,19 @@ public final class ControlSession {
   }
 
   private Parameters download(long round, Task task) {
+    // A download abandoned half-way (a malformed message, no memory left) is cancelled, so that
+    // it does not keep holding one of the aggregator's call and download slots.
+    Context.CancellableContext call = Context.current().withCancellation();
+    Context previous = call.attach();
+    try {
+      return receive(round, task);
+    } finally {
+      call.detach(previous);
+      call.cancel(null);
+    }
+  }
+
+  private Parameters receive(long round, Task task) {
     Iterator<ParameterMessage> messages = FederationGrpc.newBlockingStub(channel)
         .withMaxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
         .downloadParameters(DownloadRequest.newBuilder()
@@ -389,6 +525,7 @@ public final class ControlSession {
     ParameterDecoder decoder = null;
     while (messages.hasNext()) {
       ParameterMessage message = messages.next();
+      dataReceived = true;
       WireProtocol.checkVersion(message.getEnvelope());
       if (message.getEnvelope().getRound() != round) {
         throw new WireFormatException("the download carries round "
@@ -411,8 +548,8 @@ public final class ControlSession {
     return decoder.finish(true);
   }
 
-  private void upload(long round, Task task, FitResult result)
-      throws InterruptedException {
+  private void upload(String what, long round, Task task, FitResult result)
+      throws InterruptedException, TransferFailed, AbandonedTask {
     EncodedParameters encoded = EncodedParameters.encode(result.parameters());
     UploadHeader header = UploadHeader.newBuilder()
         .setLearnerId(learnerId)
@@ -422,15 +559,22 @@ public final class ControlSession {
         .putAllMetrics(Scalars.metricsToWire(result.metrics()))
         .setManifest(encoded.manifest())
         .build();
+    retrying(what, "upload", () -> send(round, header, encoded));
+  }
+
+  private Void send(long round, UploadHeader header, EncodedParameters encoded)
+      throws InterruptedException {
     UploadSender sender = new UploadSender(round, header, encoded);
     FederationGrpc.newStub(channel).uploadUpdate(sender);
     try {
       sender.result().get();
     } catch (ExecutionException e) {
+      dataSent = sender.sentAny();
       Throwable cause = e.getCause();
       throw cause instanceof StatusRuntimeException s ? s
           : Status.fromThrowable(cause).asRuntimeException();
     }
+    return null;
   }
 
   private void closeQuietly() {

@@ -32,6 +32,11 @@ final class UploadSender implements ClientResponseObserver<UploadMessage, Upload
     return result;
   }
 
+  /** Whether the header went out: from then on the aggregator may have taken up the upload. */
+  synchronized boolean sentAny() {
+    return next >= 0;
+  }
+
   @Override
   public void beforeStart(ClientCallStreamObserver<UploadMessage> requestStream) {
     this.out = requestStream;

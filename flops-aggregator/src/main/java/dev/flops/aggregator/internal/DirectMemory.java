@@ -1,0 +1,165 @@
+package dev.flops.aggregator.internal;
+
+import com.sun.management.HotSpotDiagnosticMXBean;
+import dev.flops.proto.codec.WireProtocol;
+import java.lang.management.ManagementFactory;
+import java.util.Optional;
+
+/**
+ * The aggregator's need for direct (off-heap) memory against the JVM's limit, and what to say
+ * when they do not fit. Every model-sized buffer of the aggregator is direct (README, "Memory and
+ * large models"): at the end of a round it holds the global parameters being served, the running
+ * sum (which becomes the next global parameters in place) and one update per upload in flight,
+ * {@code (2 + k) × M} for a model of {@code M} bytes and {@code k = maxInFlightUploads}; a
+ * previous global model that the collector has not freed yet adds one more, {@code (3 + k) × M}.
+ * Transfers add one message in transit per transfer in progress: a chunk of the global model (1
+ * MiB) per download, and up to the largest chunk a learner may send (4 MiB) per upload.
+ *
+ * <p>Without this check an aggregator short of direct memory starts, takes learners, and fails
+ * its first uploads with an {@code OutOfMemoryError} on gRPC threads, which learners see as
+ * {@code UNKNOWN}; the training then ends blaming a time-out.
+ */
+public final class DirectMemory {
+  private static final long MIB = 1L << 20;
+  /** A chunk message's envelope and framing beyond its data, generously. */
+  private static final long FRAMING_BYTES = 64 * 1024;
+
+  private DirectMemory() {}
+
+  /** What a model and the transfer bounds need, and what the JVM allows. */
+  public record Budget(long modelBytes, int maxInFlightUploads, int maxConcurrentDownloads,
+      long limit) {
+    /**
+     * Checks the figures.
+     *
+     * @throws IllegalArgumentException if a count is negative or a bound below 1
+     */
+    public Budget {
+      if (modelBytes < 0 || limit < 0 || maxInFlightUploads < 1 || maxConcurrentDownloads < 1) {
+        throw new IllegalArgumentException(String.format("modelBytes %d and limit %d must not "
+                + "be negative, maxInFlightUploads %d and maxConcurrentDownloads %d at least 1",
+            modelBytes, limit, maxInFlightUploads, maxConcurrentDownloads));
+      }
+    }
+
+    /** Bytes of the messages in transit: one per download and upload in progress. */
+    public long transferBytes() {
+      long downloadMessage = WireProtocol.DEFAULT_CHUNK_BYTES + FRAMING_BYTES;
+      return (long) maxConcurrentDownloads * downloadMessage
+          + (long) maxInFlightUploads * WireProtocol.MAX_MESSAGE_BYTES;
+    }
+
+    /** What a round certainly holds at its end: {@code (2 + k) × M} plus transfers. */
+    public long roundBytes() {
+      return saturated(2L + maxInFlightUploads) + transferBytes();
+    }
+
+    /**
+     * What the README advises: {@code (3 + k) × M} plus transfers, one model of slack for a
+     * previous global model not yet collected.
+     */
+    public long advisedBytes() {
+      return saturated(3L + maxInFlightUploads) + transferBytes();
+    }
+
+    private long saturated(long models) {
+      return modelBytes > Long.MAX_VALUE / 2 / models ? Long.MAX_VALUE / 2 : models * modelBytes;
+    }
+
+    /**
+     * Compares the need with the limit.
+     *
+     * @return a warning if only the slack does not fit, else empty
+     * @throws IllegalStateException if a round's certain need does not fit: training could not
+     *     complete a round; the message names {@code -XX:MaxDirectMemorySize} and the size needed
+     */
+    public Optional<String> check() {
+      if (roundBytes() > limit) {
+        throw new IllegalStateException(String.format("the aggregator needs about %d MiB of "
+                + "direct memory for this model (%d MiB) but the JVM allows %d MiB: %s. Start it "
+                + "with -XX:MaxDirectMemorySize=%dm or more%s", mib(roundBytes()), mib(modelBytes),
+            mib(limit), breakdown(2), mib(advisedBytes()), fewerUploads(",")));
+      }
+      if (advisedBytes() > limit) {
+        return Optional.of(String.format("direct memory is tight: the JVM allows %d MiB and a "
+                + "round needs %d MiB (%s); with one model of slack for a previous global model "
+                + "not yet collected it needs %d MiB, so an upload may be refused for want of "
+                + "memory. Start the aggregator with -XX:MaxDirectMemorySize=%dm", mib(limit),
+            mib(roundBytes()), breakdown(2), mib(advisedBytes()), mib(advisedBytes())));
+      }
+      return Optional.empty();
+    }
+
+    /**
+     * Explains an allocation failure of a transfer.
+     *
+     * @param error the failure
+     * @return the message for the task, the log and the learner
+     */
+    public String exhausted(OutOfMemoryError error) {
+      String need = String.format("(3 + %d) models of %d MiB plus %d MiB for transfers",
+          maxInFlightUploads, mib(modelBytes), mib(transferBytes()));
+      if (advisedBytes() > limit) {
+        return String.format("the aggregator ran out of direct memory (%s): raise "
+                + "-XX:MaxDirectMemorySize to %dm (%s; the JVM allows %d MiB)%s",
+            error.getMessage(), mib(advisedBytes()), need, mib(limit), fewerUploads(""));
+      }
+      return String.format("the aggregator ran out of direct memory (%s): its own need, about "
+              + "%d MiB (%s), fits the JVM's %d MiB, so other direct buffers of this process "
+              + "hold the rest; raise -XX:MaxDirectMemorySize above %d MiB%s",
+          error.getMessage(), mib(advisedBytes()), need, mib(limit), mib(limit),
+          fewerUploads(""));
+    }
+
+    private String fewerUploads(String separator) {
+      return maxInFlightUploads == 1 ? ""
+          : String.format("%s or lower maxInFlightUploads (now %d; each costs one model)",
+              separator, maxInFlightUploads);
+    }
+
+    private String breakdown(int models) {
+      return String.format("(%d + %d) models of %d MiB for the global parameters, the running "
+              + "sum and the updates in flight (maxInFlightUploads = %d), plus %d MiB for "
+              + "transfers", models, maxInFlightUploads, mib(modelBytes), maxInFlightUploads,
+          mib(transferBytes()));
+    }
+  }
+
+  /**
+   * Returns the budget of a model under this JVM's limit.
+   *
+   * @param modelBytes the global model's data bytes
+   * @param maxInFlightUploads the aggregator's bound on uploads in flight
+   * @param maxConcurrentDownloads the aggregator's bound on downloads streamed at once
+   * @return the budget
+   */
+  public static Budget budget(long modelBytes, int maxInFlightUploads, int maxConcurrentDownloads) {
+    return new Budget(modelBytes, maxInFlightUploads, maxConcurrentDownloads, limit());
+  }
+
+  /**
+   * Returns the direct memory this JVM allows: {@code -XX:MaxDirectMemorySize}, or the largest
+   * heap when that flag is not set (HotSpot reports 0, and the JDK then uses
+   * {@code Runtime.maxMemory()}).
+   *
+   * @return the limit in bytes
+   */
+  public static long limit() {
+    try {
+      HotSpotDiagnosticMXBean hotSpot =
+          ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
+      long flag = hotSpot == null ? 0
+          : Long.parseLong(hotSpot.getVMOption("MaxDirectMemorySize").getValue());
+      if (flag > 0) {
+        return flag;
+      }
+    } catch (IllegalArgumentException e) {
+      // Not HotSpot, or it does not know the option: the JDK's default applies.
+    }
+    return Runtime.getRuntime().maxMemory();
+  }
+
+  private static long mib(long bytes) {
+    return (bytes + MIB - 1) / MIB;
+  }
+}

@@ -1,0 +1,39 @@
+package dev.flops.aggregator;
+
+import dev.flops.aggregator.kernel.JavaAveraging;
+import dev.flops.aggregator.tracking.Tracking;
+import dev.flops.api.Parameters;
+import dev.flops.api.Tensor;
+
+/**
+ * Starts an aggregator for a model of {@code args[0]} MiB (one float32 tensor) with
+ * {@code args[1]} uploads in flight and one download at a time, under the JVM's direct-memory
+ * limit, and stops it. Prints {@code STARTED}, or {@code REFUSED <message>} and exits with 2 when
+ * the aggregator refuses to start.
+ */
+public final class DirectMemoryMain {
+  private DirectMemoryMain() {}
+
+  public static void main(String[] args) throws Exception {
+    int mib = Integer.parseInt(args[0]);
+    int inFlight = Integer.parseInt(args[1]);
+    Parameters model = Parameters.of(Tensor.ofFloats("w", new long[] {mib * 262_144L},
+        new float[mib * 262_144]));
+    Aggregator aggregator = Aggregator.builder()
+        .host("127.0.0.1").port(0)
+        .model(new ArrayModel(model))
+        .averagingKernel(new JavaAveraging())
+        .tracking(Tracking.off())
+        .maxInFlightUploads(inFlight)
+        .maxConcurrentDownloads(1)
+        .build();
+    try {
+      aggregator.start();
+    } catch (IllegalStateException e) {
+      System.out.println("REFUSED " + e.getMessage());
+      System.exit(2);
+    }
+    System.out.println("STARTED");
+    aggregator.close();
+  }
+}

@@ -1,0 +1,131 @@
+package dev.flops.aggregator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.flops.aggregator.kernel.JavaAveraging;
+import dev.flops.api.LearnerFailure;
+import dev.flops.api.Parameters;
+import dev.flops.api.RoundSummary;
+import dev.flops.api.TrainingResult;
+import dev.flops.api.strategy.FedAvg;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Memory faults fail fast and honestly: an aggregator JVM (a real child process) whose
+ * {@code -XX:MaxDirectMemorySize} cannot hold a round of its model refuses to start, naming the
+ * flag and the size; one that is only tight warns; and an update whose buffers cannot be
+ * allocated fails its task with that cause at once, gives its slot back, and the next upload
+ * goes through.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class DirectMemoryTest {
+  private static final Duration WAIT = Duration.ofSeconds(60);
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void tooLittleDirectMemoryForARound_startRefusedNamingTheFlagAndTheSize() throws Exception {
+    // A 16 MiB model, 1 upload in flight, 1 download: a round holds (2 + 1) × 16 MiB plus a 4 MiB
+    // upload message and a 1 MiB download chunk in transit, 54 MiB; the advice adds a model of
+    // slack, 70 MiB.
+    try (ChildJvm aggregator = aggregatorWithDirectMemory("48m")) {
+      String refused = aggregator.awaitLine(line -> line.startsWith("REFUSED "), WAIT);
+      assertEquals("REFUSED the aggregator needs about 54 MiB of direct memory for this model "
+          + "(16 MiB) but the JVM allows 48 MiB: (2 + 1) models of 16 MiB for the global "
+          + "parameters, the running sum and the updates in flight (maxInFlightUploads = 1), "
+          + "plus 6 MiB for transfers. Start it with -XX:MaxDirectMemorySize=70m or more", refused);
+      assertEquals(2, aggregator.awaitExit(WAIT));
+      assertFalse(aggregator.output().contains("listening"), aggregator.output());
+    }
+  }
+
+  @Test
+  void directMemoryOnlyWithoutSlack_startsWithAWarningNamingTheFlag() throws Exception {
+    try (ChildJvm aggregator = aggregatorWithDirectMemory("64m")) {
+      aggregator.awaitLine("STARTED"::equals, WAIT);
+      assertEquals(0, aggregator.awaitExit(WAIT));
+      assertTrue(aggregator.output().contains("direct memory is tight: the JVM allows 64 MiB and a "
+          + "round needs 54 MiB"), aggregator.output());
+      assertTrue(aggregator.output().contains("Start the aggregator with "
+          + "-XX:MaxDirectMemorySize=70m"), aggregator.output());
+    }
+  }
+
+  @Test
+  void enoughDirectMemory_startsWithoutAWarning() throws Exception {
+    try (ChildJvm aggregator = aggregatorWithDirectMemory("80m")) {
+      aggregator.awaitLine("STARTED"::equals, WAIT);
+      assertEquals(0, aggregator.awaitExit(WAIT));
+      assertFalse(aggregator.output().contains("direct memory"), aggregator.output());
+    }
+  }
+
+  /** An aggregator JVM for a 16 MiB model, one upload in flight, under the given limit. */
+  private ChildJvm aggregatorWithDirectMemory(String limit) throws Exception {
+    return ChildJvm.start("aggregator", List.of(), List.of("-XX:MaxDirectMemorySize=" + limit),
+        DirectMemoryMain.class, dir.resolve(limit + ".log"), "16", "1");
+  }
+
+  @Test
+  void allocationFailureInAnUploadSlot_failsThatTaskWithTheCause_slotReleased_nextUploadsPass()
+      throws Exception {
+    Parameters initial = Federations.randomParameters(3, false);
+    try (LogCapture log = new LogCapture();
+        Aggregator aggregator = Aggregator.builder()
+            .host("127.0.0.1").port(0)
+            .model(new ArrayModel(initial))
+            .averagingKernel(new JavaAveraging())
+            .maxInFlightUploads(1)
+            .strategy(FedAvg.builder().rounds(2).minAvailableLearners(2)
+                .roundTimeout(Duration.ofSeconds(30)).build())
+            .build()
+            .start()) {
+      // The JVM's own message when -XX:MaxDirectMemorySize is reached, once: a fake, since
+      // exhausting this test JVM's direct memory would starve everything else running in it.
+      AtomicInteger allocations = new AtomicInteger();
+      aggregator.uploadSlots().allocator(bytes -> {
+        if (allocations.incrementAndGet() == 1) {
+          throw new OutOfMemoryError("Cannot reserve " + bytes + " bytes of direct buffer memory "
+              + "(allocated: 1073741000, limit: 1073741824)");
+        }
+        return ByteBuffer.allocateDirect(bytes);
+      });
+      List<CompletableFuture<Void>> learners = List.of(
+          Federations.startLearner("a", aggregator.port(), FakeTrainer.adding(initial, 1f, 10)),
+          Federations.startLearner("b", aggregator.port(), FakeTrainer.adding(initial, 2f, 10)));
+      long start = System.nanoTime();
+      TrainingResult result = aggregator.train();
+      long seconds = (System.nanoTime() - start) / 1_000_000_000;
+      for (CompletableFuture<Void> learner : learners) {
+        learner.get(10, TimeUnit.SECONDS);
+      }
+
+      RoundSummary first = result.rounds().get(0);
+      assertEquals(1, first.fitSucceeded(), first.toString());
+      assertEquals(1, first.fitFailed(), first.toString());
+      LearnerFailure failure = first.failures().get(0);
+      assertTrue(failure.reason().startsWith("update rejected: the aggregator ran out of direct "
+          + "memory (Cannot reserve 2400 bytes of direct buffer memory (allocated: 1073741000, "
+          + "limit: 1073741824)): "), failure.reason());
+      assertTrue(failure.reason().contains("raise -XX:MaxDirectMemorySize"), failure.reason());
+      assertEquals(2, result.rounds().get(1).fitSucceeded(), "no slot was leaked");
+      assertEquals(0, aggregator.uploadSlots().held(), "every slot given back");
+      assertTrue(seconds < 20, "no task waited for the 30 s round timeout: " + seconds + " s");
+      assertTrue(log.text().contains("the aggregator refused the upload for now "
+          + "(RESOURCE_EXHAUSTED: the aggregator ran out of direct memory (Cannot reserve"),
+          "the learner was told the real cause:\n" + log.text());
+    }
+  }
+}

@@ -1,0 +1,108 @@
+package dev.flops.aggregator.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.flops.api.Parameters;
+import dev.flops.api.Tensor;
+import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.v1.ParameterMessage;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A download whose next message cannot be allocated: the streamer ends it with
+ * RESOURCE_EXHAUSTED and the aggregator's explanation, and gives its download slot back.
+ *
+ * <p>The call is a fake: running a real download out of direct memory would need Netty's buffers
+ * to fail on cue. The upload side of the same fault runs end to end in DirectMemoryTest.
+ */
+class ParameterStreamerTest {
+  @Test
+  void outOfMemoryWhileSending_downloadEndsWithTheCause_slotReleased_nextDownloadStreams() {
+    Parameters global = Parameters.of(Tensor.ofFloats("w", new long[] {4}, new float[4]));
+    EncodedParameters encoded = EncodedParameters.encode(global);
+    TransferSlots slots = new TransferSlots(1);
+    List<OutOfMemoryError> reported = new ArrayList<>();
+
+    FakeCall failing = new FakeCall(1);
+    ParameterStreamer.start(failing, encoded, 1, new AtomicLong(), slots, error -> {
+      reported.add(error);
+      return "the aggregator ran out of direct memory (" + error.getMessage() + ")";
+    });
+    assertEquals(1, reported.size());
+    Status status = Status.fromThrowable(failing.error);
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, status.getCode());
+    assertEquals("the aggregator ran out of direct memory (Cannot reserve 1048576 bytes of "
+        + "direct buffer memory)", status.getDescription());
+    assertEquals(0, slots.held(), "the download slot was given back");
+
+    FakeCall next = new FakeCall(-1);
+    ParameterStreamer.start(next, encoded, 1, new AtomicLong(), slots, error -> "unexpected");
+    assertTrue(next.completed, "the next download got the slot and finished");
+    assertEquals(1 + encoded.chunks().size(), next.sent.size());
+    assertEquals(0, slots.held());
+  }
+
+  /** A ready call that records what it is sent and fails the {@code failAt}-th message. */
+  private static final class FakeCall extends ServerCallStreamObserver<ParameterMessage> {
+    private final int failAt;
+    final List<ParameterMessage> sent = new ArrayList<>();
+    Throwable error;
+    boolean completed;
+
+    FakeCall(int failAt) {
+      this.failAt = failAt;
+    }
+
+    @Override
+    public void onNext(ParameterMessage message) {
+      if (sent.size() == failAt) {
+        throw new OutOfMemoryError("Cannot reserve 1048576 bytes of direct buffer memory");
+      }
+      sent.add(message);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      error = t;
+    }
+
+    @Override
+    public void onCompleted() {
+      completed = true;
+    }
+
+    @Override
+    public boolean isReady() {
+      return true;
+    }
+
+    @Override
+    public boolean isCancelled() {
+      return false;
+    }
+
+    @Override
+    public void setOnReadyHandler(Runnable handler) {}
+
+    @Override
+    public void setOnCancelHandler(Runnable handler) {}
+
+    @Override
+    public void setCompression(String compression) {}
+
+    @Override
+    public void disableAutoInboundFlowControl() {}
+
+    @Override
+    public void request(int count) {}
+
+    @Override
+    public void setMessageCompression(boolean enable) {}
+  }
+}
