@@ -2,6 +2,7 @@ package dev.flops.aggregator;
 
 import dev.flops.aggregator.internal.Checkpoint;
 import dev.flops.aggregator.internal.CheckpointStore;
+import dev.flops.aggregator.internal.DefaultKernel;
 import dev.flops.aggregator.internal.DirectMemory;
 import dev.flops.aggregator.internal.FederationService;
 import dev.flops.aggregator.internal.MalformedMessageGuard;
@@ -109,6 +110,7 @@ public final class Aggregator implements AutoCloseable {
   private final AveragingKernel kernel;
   private final List<FederationObserver> observers;
   private final Duration learnerWaitTimeout;
+  private final Duration progressInterval;
   private final Executor executor;
   private final ExecutorService ownedExecutor;
   private final ServerSecurity security;
@@ -134,9 +136,11 @@ public final class Aggregator implements AutoCloseable {
     this.requestedPort = builder.port;
     this.strategy = builder.strategy;
     this.model = builder.model;
-    this.kernel = builder.kernel;
+    this.kernel = builder.kernel != null ? builder.kernel
+        : DefaultKernel.choose(Aggregator.class.getClassLoader());
     this.observers = List.copyOf(builder.observers);
     this.learnerWaitTimeout = builder.learnerWaitTimeout;
+    this.progressInterval = builder.progressInterval;
     this.security = builder.security.copy();
     this.service =
         new FederationService(builder.maxInFlightUploads, builder.maxConcurrentDownloads);
@@ -408,6 +412,7 @@ public final class Aggregator implements AutoCloseable {
     }
     RoundLoop loop =
         new RoundLoop(service, strategy, model, kernel, observers, learnerWaitTimeout)
+            .progressEvery(progressInterval)
             .tracking(tracker, new SystemMetrics(kernel instanceof Nd4jAveraging), modelName)
             .rankRoundsBy(ranking);
     if (checkpoints != null) {
@@ -472,9 +477,11 @@ public final class Aggregator implements AutoCloseable {
     private int port = DEFAULT_PORT;
     private Strategy strategy = FedAvg.withDefaults();
     private FederatedModel model;
-    private AveragingKernel kernel = new Nd4jAveraging();
+    /** Null: {@link DefaultKernel} chooses at build time. */
+    private AveragingKernel kernel;
     private final List<FederationObserver> observers = new ArrayList<>();
     private Duration learnerWaitTimeout = Duration.ofMinutes(10);
+    private Duration progressInterval = RoundLoop.DEFAULT_PROGRESS_INTERVAL;
     private Executor executor;
     private int maxInFlightUploads = DEFAULT_MAX_IN_FLIGHT_UPLOADS;
     private int maxConcurrentDownloads = FederationService.DEFAULT_MAX_CONCURRENT_DOWNLOADS;
@@ -547,7 +554,8 @@ public final class Aggregator implements AutoCloseable {
     }
 
     /**
-     * Sets the averaging kernel (default {@link Nd4jAveraging}).
+     * Sets the averaging kernel (default {@link Nd4jAveraging} when ND4J is on the classpath,
+     * else {@link dev.flops.aggregator.kernel.JavaAveraging}, which the log then says).
      *
      * @param kernel the kernel
      * @return this builder
@@ -581,6 +589,25 @@ public final class Aggregator implements AutoCloseable {
         throw new IllegalArgumentException("learnerWaitTimeout must be positive but was " + timeout);
       }
       this.learnerWaitTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Sets how often a fit or evaluate phase that is still running logs a progress line (default
+     * 10 seconds): results in, failures, uploads under way, downloads streaming and the learners
+     * still working, e.g. {@code round 2 fit: 3 of 5 updates in, 1 upload under way, 1 learner
+     * still training; 40 s}. A phase that ends sooner logs no progress line.
+     *
+     * @param interval a positive duration
+     * @return this builder
+     * @throws IllegalArgumentException if {@code interval} is zero or negative
+     */
+    public Builder progressInterval(Duration interval) {
+      Objects.requireNonNull(interval, "progressInterval");
+      if (interval.isZero() || interval.isNegative()) {
+        throw new IllegalArgumentException("progressInterval must be positive but was " + interval);
+      }
+      this.progressInterval = interval;
       return this;
     }
 

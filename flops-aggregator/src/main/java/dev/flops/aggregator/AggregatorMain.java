@@ -6,6 +6,8 @@ import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.InsufficientResults;
 import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -113,7 +115,13 @@ public final class AggregatorMain implements Callable<Integer> {
       System.exit(FlushTrackingCommand.run(
           java.util.Arrays.copyOfRange(args, 1, args.length), System.getenv()));
     }
-    System.exit(commandLine(new AggregatorMain()).execute(args));
+    // Standard output is for results: libraries' own prints (ND4J's and OpenBLAS's notices, a
+    // console logging backend) go to standard error with the logs.
+    PrintStream results = System.out;
+    System.setOut(System.err);
+    CommandLine commandLine = commandLine(new AggregatorMain());
+    commandLine.setOut(new PrintWriter(results, true)); // --help and --version
+    System.exit(commandLine.execute(args));
   }
 
   static CommandLine commandLine(Object command) {

@@ -14,9 +14,12 @@ import java.util.Optional;
  * @param evaluateSucceeded learners whose evaluation results were aggregated
  * @param evaluateFailed learners whose evaluate task failed or timed out
  * @param evaluation the federated evaluation, or null if no learner evaluated
- * @param duration wall time of the whole round, fit and evaluate
+ * @param duration wall time of the round's fit and evaluate phases, without the time spent
+ *     waiting for enough learners to be connected (that is {@code learnerWait})
  * @param failures what went wrong, one entry per failed task
  * @param resources the traffic and aggregator resources of the round
+ * @param learnerWait wall time the round spent waiting for the strategy's minimum of connected
+ *     learners before its phases (and their retries) could start; zero or more
  */
 public record RoundSummary(
     int round,
@@ -27,13 +30,15 @@ public record RoundSummary(
     Evaluation evaluation,
     Duration duration,
     List<LearnerFailure> failures,
-    RoundResources resources) {
+    RoundResources resources,
+    Duration learnerWait) {
 
   /**
    * Validates the arguments.
    *
-   * @throws IllegalArgumentException if the round is below 1 or a count is negative
-   * @throws NullPointerException if the duration, the failure list or the resources are null
+   * @throws IllegalArgumentException if the round is below 1, a count is negative or a duration
+   *     is negative
+   * @throws NullPointerException if a duration, the failure list or the resources are null
    */
   public RoundSummary {
     if (round < 1) {
@@ -45,6 +50,34 @@ public record RoundSummary(
     Objects.requireNonNull(duration, "duration");
     failures = List.copyOf(failures);
     Objects.requireNonNull(resources, "resources");
+    Objects.requireNonNull(learnerWait, "learnerWait");
+    if (duration.isNegative() || learnerWait.isNegative()) {
+      throw new IllegalArgumentException("durations must not be negative but duration was "
+          + duration + " and learnerWait " + learnerWait);
+    }
+  }
+
+  /**
+   * Creates a summary of a round that did not wait for learners.
+   *
+   * @param round the round number, from 1
+   * @param fitSucceeded learners whose updates were accepted into the aggregate
+   * @param fitFailed learners whose fit task failed, was rejected or timed out
+   * @param evaluateSucceeded learners whose evaluation results were aggregated
+   * @param evaluateFailed learners whose evaluate task failed or timed out
+   * @param evaluation the federated evaluation, or null if no learner evaluated
+   * @param duration wall time of the round's fit and evaluate phases
+   * @param failures what went wrong, one entry per failed task
+   * @param resources the traffic and aggregator resources of the round
+   * @throws IllegalArgumentException if the round is below 1 or a count or the duration is
+   *     negative
+   * @throws NullPointerException if the duration, the failure list or the resources are null
+   */
+  public RoundSummary(int round, int fitSucceeded, int fitFailed, int evaluateSucceeded,
+      int evaluateFailed, Evaluation evaluation, Duration duration, List<LearnerFailure> failures,
+      RoundResources resources) {
+    this(round, fitSucceeded, fitFailed, evaluateSucceeded, evaluateFailed, evaluation, duration,
+        failures, resources, Duration.ZERO);
   }
 
   /**
@@ -56,9 +89,10 @@ public record RoundSummary(
    * @param evaluateSucceeded learners whose evaluation results were aggregated
    * @param evaluateFailed learners whose evaluate task failed or timed out
    * @param evaluation the federated evaluation, or null if no learner evaluated
-   * @param duration wall time of the whole round, fit and evaluate
+   * @param duration wall time of the round's fit and evaluate phases
    * @param failures what went wrong, one entry per failed task
-   * @throws IllegalArgumentException if the round is below 1 or a count is negative
+   * @throws IllegalArgumentException if the round is below 1 or a count or the duration is
+   *     negative
    * @throws NullPointerException if the duration or the failure list is null
    */
   public RoundSummary(int round, int fitSucceeded, int fitFailed, int evaluateSucceeded,

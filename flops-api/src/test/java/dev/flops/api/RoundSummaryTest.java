@@ -110,4 +110,22 @@ class RoundSummaryTest {
 
     assertTrue(e.getMessage().contains("0"), e.getMessage());
   }
+
+  @Test
+  void learnerWait_isApartFromTheDuration_andZeroWhenNotGiven() {
+    RoundSummary waited = new RoundSummary(1, 2, 0, 2, 0, null, Duration.ofSeconds(3), List.of(),
+        RoundResources.UNKNOWN, Duration.ofSeconds(40));
+    assertEquals(Duration.ofSeconds(3), waited.duration());
+    assertEquals(Duration.ofSeconds(40), waited.learnerWait());
+    assertEquals(Duration.ZERO, round(1, 0.5, 0.5).learnerWait());
+  }
+
+  @Test
+  void constructor_negativeLearnerWait_throwsWithValue() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> new RoundSummary(1, 0, 0, 0, 0, null, Duration.ZERO, List.of(),
+            RoundResources.UNKNOWN, Duration.ofSeconds(-1)));
+    assertEquals("durations must not be negative but duration was PT0S and learnerWait PT-1S",
+        e.getMessage());
+  }
 }

@@ -1,6 +1,8 @@
 package dev.flops.learner;
 
 import dev.flops.api.LocalTrainer;
+import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
@@ -52,13 +54,22 @@ public final class LearnerMain implements Callable<Integer> {
   @Mixin
   LearnerSecurityOptions security = new LearnerSecurityOptions();
 
+  @Mixin
+  NativeThreadsOptions nativeThreads = new NativeThreadsOptions();
+
   /**
    * Runs the learner.
    *
    * @param args command-line arguments; {@code --help} lists them
    */
   public static void main(String[] args) {
-    System.exit(commandLine(new LearnerMain()).execute(args));
+    // Standard output is for results: libraries' own prints (ND4J's and OpenBLAS's notices, a
+    // console logging backend) go to standard error with the logs.
+    PrintStream results = System.out;
+    System.setOut(System.err);
+    CommandLine commandLine = commandLine(new LearnerMain());
+    commandLine.setOut(new PrintWriter(results, true)); // --help and --version
+    System.exit(commandLine.execute(args));
   }
 
   /**
@@ -83,6 +94,7 @@ public final class LearnerMain implements Callable<Integer> {
   @Override
   public Integer call() throws LearnerException, InterruptedException {
     LocalTrainer trainer = load(trainerFactory);
+    nativeThreads.apply(LearnerMain.class.getName());
     security.applyTo(Learner.builder()
             .aggregator(aggregator)
             .name(name)

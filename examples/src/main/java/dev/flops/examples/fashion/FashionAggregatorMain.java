@@ -8,8 +8,14 @@ import dev.flops.api.Config;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.dl4j.Dl4jTrainer;
 import dev.flops.learner.LearnerMain;
+import dev.flops.api.TrainingResult;
+import java.io.PrintStream;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -21,6 +27,7 @@ import picocli.CommandLine.Option;
 @Command(name = "fashion-aggregator", mixinStandardHelpOptions = true,
     description = "Runs the Fashion-MNIST aggregator; learners connect to it.")
 public final class FashionAggregatorMain implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(FashionAggregatorMain.class);
 
   @Mixin
   TrackingOptions tracking = new TrackingOptions();
@@ -69,18 +76,62 @@ public final class FashionAggregatorMain implements Callable<Integer> {
   @Mixin
   AggregatorSecurityOptions security = new AggregatorSecurityOptions();
 
+  @Option(names = "--central-evaluation", defaultValue = "true", negatable = true,
+      description = "Evaluate the global model on the whole Fashion-MNIST test set after every "
+          + "round (default: ${DEFAULT-VALUE}; --no-central-evaluation turns it off).")
+  boolean centralEvaluation;
+
+  @Option(names = "--data-dir", paramLabel = "DIR",
+      description = "Directory with the Fashion-MNIST IDX .gz files, for the central evaluation. "
+          + "Default: /usr/share/datasets/fashion-mnist if installed, else the embedded subset.")
+  Path dataDir;
+
+  @Option(names = "--test-limit",
+      description = "Evaluate centrally on only the first N test images.")
+  Integer testLimit;
+
+  private final PrintStream out;
+
+  /** Creates the command printing its results to standard output. */
+  public FashionAggregatorMain() {
+    this(System.out);
+  }
+
+  FashionAggregatorMain(PrintStream out) {
+    this.out = out;
+  }
+
   /**
    * Runs the aggregator.
    *
    * @param args command-line arguments; {@code --help} lists them
    */
   public static void main(String[] args) {
-    System.exit(LearnerMain.commandLine(new FashionAggregatorMain()).execute(args));
+    System.exit(StandardOutput.execute(FashionAggregatorMain::new, args));
   }
 
   @Override
   public Integer call() throws Exception {
-    FedAvg strategy = FedAvg.builder()
+    long start = System.nanoTime();
+    String setup = String.format(Locale.ROOT,
+        "Fashion-MNIST aggregator: %d rounds, %d learners needed, %d local epoch(s)", rounds,
+        minLearners, localEpochs);
+    CentralTestSet central = null;
+    if (centralEvaluation) {
+      FashionMnist.Loader loader = FashionMnist.loader().dataDir(dataDir).limitTrain(1);
+      if (testLimit != null) {
+        loader.limitTest(testLimit);
+      }
+      FashionMnist data = loader.load();
+      central = new CentralTestSet(FashionOptions.modelFactory(model).apply(seed), data.test());
+      setup += "; central evaluation on " + data.source().description();
+      log.info(setup);
+    }
+    FedAvg.Builder fedAvg = FedAvg.builder();
+    if (central != null) {
+      fedAvg.centralEvaluation(central);
+    }
+    FedAvg strategy = fedAvg
         .rounds(rounds)
         .minAvailableLearners(minLearners)
         .roundTimeout(Duration.ofSeconds(roundTimeoutSeconds))
@@ -92,10 +143,12 @@ public final class FashionAggregatorMain implements Callable<Integer> {
         .port(port)
         .model(FashionOptions.modelFactory(model).apply(seed))
         .strategy(strategy));
+    TrainingResult result;
     try (Aggregator aggregator =
         bestRound.applyTo(checkpoints.applyTo(builder)).build().start()) {
-      aggregator.train();
+      result = aggregator.train();
     }
+    RoundTable.print(out, setup, result, central, Duration.ofNanos(System.nanoTime() - start));
     return 0;
   }
 }

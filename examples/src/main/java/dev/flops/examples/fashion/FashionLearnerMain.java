@@ -3,6 +3,7 @@ package dev.flops.examples.fashion;
 import dev.flops.learner.Learner;
 import dev.flops.learner.LearnerMain;
 import dev.flops.learner.LearnerSecurityOptions;
+import dev.flops.learner.NativeThreadsOptions;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -28,6 +29,9 @@ public final class FashionLearnerMain implements Callable<Integer> {
   int index;
 
   @Mixin
+  NativeThreadsOptions nativeThreads = new NativeThreadsOptions();
+
+  @Mixin
   LearnerSecurityOptions security = new LearnerSecurityOptions();
 
   /**
@@ -36,7 +40,8 @@ public final class FashionLearnerMain implements Callable<Integer> {
    * @param args command-line arguments; {@code --help} lists them
    */
   public static void main(String[] args) {
-    System.exit(LearnerMain.commandLine(new FashionLearnerMain()).execute(args));
+    // A learner prints no results: its standard output carries only --help.
+    System.exit(StandardOutput.execute(results -> new FashionLearnerMain(), args));
   }
 
   @Override
@@ -47,10 +52,13 @@ public final class FashionLearnerMain implements Callable<Integer> {
           "--index %d is outside [0, %d): there are --learners %d",
           index, options.learners, options.learners));
     }
+    FashionMnist data = options.load();
+    // Sized once the data is loaded: learners started together all exist by then.
+    nativeThreads.apply(FashionLearnerMain.class.getName());
     security.applyTo(Learner.builder()
             .aggregator(aggregator)
             .name("fashion-" + index)
-            .trainer(options.trainer(options.load(), index)))
+            .trainer(options.trainer(data, index)))
         .build()
         .run();
     return 0;

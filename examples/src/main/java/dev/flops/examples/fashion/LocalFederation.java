@@ -2,7 +2,6 @@ package dev.flops.examples.fashion;
 
 import dev.flops.aggregator.Aggregator;
 import dev.flops.api.Config;
-import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.dl4j.Dl4jTrainer;
@@ -43,6 +42,11 @@ public final class LocalFederation implements Callable<Integer> {
       description = "Federated rounds (default: ${DEFAULT-VALUE}).")
   int rounds;
 
+  @Option(names = "--central-evaluation", defaultValue = "true", negatable = true,
+      description = "Also evaluate the global model on the whole test set after every round "
+          + "(default: ${DEFAULT-VALUE}; --no-central-evaluation turns it off).")
+  boolean centralEvaluation;
+
   @Option(names = "--port", defaultValue = "0",
       description = "Aggregator port on 127.0.0.1; 0 picks a free one (default: ${DEFAULT-VALUE}).")
   int port;
@@ -65,7 +69,7 @@ public final class LocalFederation implements Callable<Integer> {
    * @param args command-line arguments; {@code --help} lists them
    */
   public static void main(String[] args) {
-    System.exit(LearnerMain.commandLine(new LocalFederation()).execute(args));
+    System.exit(StandardOutput.execute(LocalFederation::new, args));
   }
 
   /** Returns the result of the last run, for tests. */
@@ -83,7 +87,13 @@ public final class LocalFederation implements Callable<Integer> {
         data.source().description());
     log.info(setup);
 
-    FedAvg strategy = FedAvg.builder()
+    CentralTestSet central =
+        centralEvaluation ? new CentralTestSet(options.newModel(), data.test()) : null;
+    FedAvg.Builder fedAvg = FedAvg.builder();
+    if (central != null) {
+      fedAvg.centralEvaluation(central);
+    }
+    FedAvg strategy = fedAvg
         .rounds(rounds)
         .minAvailableLearners(options.learners)
         .fitConfig(round -> Config.of(
@@ -113,46 +123,7 @@ public final class LocalFederation implements Callable<Integer> {
         learner.get(1, TimeUnit.MINUTES);
       }
     }
-    printSummary(setup, Duration.ofNanos(System.nanoTime() - start));
+    RoundTable.print(out, setup, result, central, Duration.ofNanos(System.nanoTime() - start));
     return 0;
-  }
-
-  private void printSummary(String setup, Duration wall) {
-    out.println();
-    out.println(setup);
-    out.println("round  fit ok/failed  evaluate ok/failed  loss    accuracy  duration");
-    for (RoundSummary round : result.rounds()) {
-      out.printf(Locale.ROOT, "%5d  %6d/%-6d  %11d/%-6d  %.4f  %.4f    %.1f s%n", round.round(),
-          round.fitSucceeded(), round.fitFailed(), round.evaluateSucceeded(),
-          round.evaluateFailed(), round.loss(), round.accuracy(),
-          round.duration().toMillis() / 1000.0);
-    }
-    result.best().ifPresent(best -> out.printf(Locale.ROOT,
-        "best round: %d (accuracy %.4f, loss %.4f); final accuracy %.4f; wall time %.1f s%n",
-        best.round(), best.accuracy(), best.loss(), result.finalRound().accuracy(),
-        wall.toMillis() / 1000.0));    result.trackingInfo().ifPresent(info -> {
-      // "tracked" only when the backend has the runs; else what waits and how to deliver it.
-      if (info.tracked()) {
-        out.printf("tracked in MLflow at %s: experiment %s, parent run %s, best round's run %s%n",
-            info.trackingUri(), info.experimentId(), info.parentRunId(), info.bestRoundRunId());
-      } else {
-        out.printf("not tracked yet: nothing reached MLflow at %s%n", info.trackingUri());
-      }
-      if (info.tracked() && info.trackingUri().startsWith("file:")) {
-        out.printf("view it: MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri %s%n",
-            info.trackingUri());
-      }
-      info.pendingOutbox().ifPresent(outbox -> out.printf("%d tracking call(s) wait in %s; the "
-              + "next aggregator tracking to %s delivers them, or now: flops-aggregator "
-              + "flush-tracking --outbox %s --tracking-uri %s%n", info.unsent().stream()
-              .filter(u -> u.contains("kept in the outbox")).count(), outbox,
-          info.trackingUri(), outbox, info.trackingUri()));
-      long refused = info.unsent().stream().filter(u -> !u.contains("kept in the outbox"))
-          .count();
-      if (refused > 0) {
-        out.printf("%d tracking call(s) were refused and dropped: %s%n", refused,
-            String.join("; ", info.unsent()));
-      }
-    });
   }
 }

@@ -67,8 +67,9 @@ import org.slf4j.LoggerFactory;
  * round with {@code round}, {@code fit_succeeded}, {@code fit_failed}, {@code evaluate_succeeded},
  * {@code evaluate_failed}, {@code duration_nanos}, {@code failures} (a list of
  * {@code {learner_id, reason, kind}}, kind optional), {@code evaluation} ({@code null} or
- * {@code {loss, num_examples, learners, metrics}}) and {@code resources} ({@code {bytes_received, bytes_sent,
- * process_cpu_seconds, heap_used_bytes, non_heap_used_bytes, off_heap_bytes}}).
+ * {@code {loss, num_examples, learners, metrics}}), {@code resources} ({@code {bytes_received, bytes_sent,
+ * process_cpu_seconds, heap_used_bytes, non_heap_used_bytes, off_heap_bytes}}) and
+ * {@code learner_wait_nanos} (absent in checkpoints written before it existed: read as zero).
  *
  * <p>Writing is atomic: the checkpoint goes to a temporary file in the same directory, is forced
  * to disk ({@code fsync}), then renamed over the previous one in one atomic step, and the
@@ -355,6 +356,7 @@ public final class CheckpointStore implements AutoCloseable {
     json.addProperty("evaluate_succeeded", s.evaluateSucceeded());
     json.addProperty("evaluate_failed", s.evaluateFailed());
     json.addProperty("duration_nanos", s.duration().toNanos());
+    json.addProperty("learner_wait_nanos", s.learnerWait().toNanos());
     JsonArray failures = new JsonArray();
     for (LearnerFailure failure : s.failures()) {
       JsonObject f = new JsonObject();
@@ -498,7 +500,9 @@ public final class CheckpointStore implements AutoCloseable {
     return new RoundSummary(json.get("round").getAsInt(), json.get("fit_succeeded").getAsInt(),
         json.get("fit_failed").getAsInt(), json.get("evaluate_succeeded").getAsInt(),
         json.get("evaluate_failed").getAsInt(), evaluation,
-        Duration.ofNanos(json.get("duration_nanos").getAsLong()), failures, resources);
+        Duration.ofNanos(json.get("duration_nanos").getAsLong()), failures, resources,
+        Duration.ofNanos(json.has("learner_wait_nanos")
+            ? json.get("learner_wait_nanos").getAsLong() : 0));
   }
 
   private static Map<String, String> stringMap(JsonObject json) {

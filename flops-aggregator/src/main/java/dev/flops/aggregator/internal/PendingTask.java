@@ -69,6 +69,11 @@ final class PendingTask {
     return uploadClaimed.compareAndSet(false, true);
   }
 
+  /** Tells whether an upload has claimed this task: the learner finished its fit and is sending. */
+  boolean uploadStarted() {
+    return uploadClaimed.get();
+  }
+
   boolean succeed(EvaluateResult evaluation) {
     return outcome.complete(TaskOutcome.succeeded(learnerId, evaluation));
   }

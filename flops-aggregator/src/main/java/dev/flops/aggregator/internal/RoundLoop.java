@@ -38,7 +38,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -72,6 +71,9 @@ public final class RoundLoop {
   private CheckpointStore checkpoints;
   private List<CheckpointExtras> extras = List.of();
   private Checkpoint resumeFrom;
+  private PhaseProgress progress;
+  /** Time the current round has spent waiting for connected learners, reported apart. */
+  private long learnerWaitNanos;
   private RoundRanking ranking = RoundRanking.defaults();
 
   public RoundLoop(FederationService service, Strategy strategy, FederatedModel model,
@@ -82,6 +84,21 @@ public final class RoundLoop {
     this.kernel = kernel;
     this.observers = List.copyOf(observers);
     this.learnerWaitTimeout = learnerWaitTimeout;
+    this.progress = new PhaseProgress(DEFAULT_PROGRESS_INTERVAL, service.downloadSlots());
+  }
+
+  /** How often a running phase logs its progress unless {@link #progressEvery} says otherwise. */
+  public static final Duration DEFAULT_PROGRESS_INTERVAL = Duration.ofSeconds(10);
+
+  /**
+   * Logs a running phase's progress (results in, transfers under way, learners still working)
+   * every {@code interval}.
+   *
+   * @return this loop
+   */
+  public RoundLoop progressEvery(Duration interval) {
+    this.progress = new PhaseProgress(interval, service.downloadSlots());
+    return this;
   }
 
   /**
@@ -239,6 +256,7 @@ public final class RoundLoop {
   private RoundState runRound(int round, Parameters global, EncodedParameters encoded)
       throws Exception {
     long start = System.nanoTime();
+    learnerWaitNanos = 0;
     long sentBefore = service.bytesSent();
     long receivedBefore = service.bytesReceived();
     double cpuBefore = systemMetrics.processCpuSeconds();
@@ -249,8 +267,7 @@ public final class RoundLoop {
     int fitSucceeded;
     Optional<Parameters> aggregated;
     for (int attempt = 1; ; attempt++) {
-      List<String> available =
-          service.awaitLearners(strategy.minAvailableLearners(), learnerWaitTimeout);
+      List<String> available = awaitLearners(strategy.minAvailableLearners());
       fitInstructions = strategy.configureFit(round, global, available);
       FitAggregation aggregation = strategy.beginFitAggregation(round, global, kernel);
       service.beginRound(round, aggregation);
@@ -299,7 +316,7 @@ public final class RoundLoop {
     for (int attempt = 1; ; attempt++) {
       int needed = strategy.minEvaluateResults();
       List<String> available = needed > 0
-          ? service.awaitLearners(needed, learnerWaitTimeout) : service.availableLearners();
+          ? awaitLearners(needed) : service.availableLearners();
       evaluateInstructions = strategy.configureEvaluate(round, next, available);
       service.beginRound(round, null);
       List<PendingTask> evaluateTasks =
@@ -334,10 +351,21 @@ public final class RoundLoop {
         systemMetrics.heapUsedBytes(), systemMetrics.nonHeapUsedBytes(),
         systemMetrics.offHeapBytes());
     RoundSummary summary = new RoundSummary(round, fitSucceeded, fitFailed, results.size(),
-        allFailures.size() - fitFailed, evaluation, Duration.ofNanos(System.nanoTime() - start),
-        allFailures, resources);
+        allFailures.size() - fitFailed, evaluation,
+        Duration.ofNanos(System.nanoTime() - start - learnerWaitNanos), allFailures, resources,
+        Duration.ofNanos(learnerWaitNanos));
     return new RoundState(next, nextEncoded, summary, firstConfig(fitInstructions),
         firstConfig(evaluateInstructions));
+  }
+
+  /** Waits for {@code count} connected learners; the time counts as the round's learner wait. */
+  private List<String> awaitLearners(int count) throws InterruptedException, TimeoutException {
+    long start = System.nanoTime();
+    try {
+      return service.awaitLearners(count, learnerWaitTimeout);
+    } finally {
+      learnerWaitNanos += System.nanoTime() - start;
+    }
   }
 
   /** Failures of a retried attempt say which attempt they belong to. */
@@ -441,8 +469,7 @@ public final class RoundLoop {
     CompletableFuture<?>[] futures =
         tasks.stream().map(PendingTask::outcome).toArray(CompletableFuture[]::new);
     try {
-      CompletableFuture.allOf(futures)
-          .get(strategy.roundTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      progress.await(CompletableFuture.allOf(futures), tasks, strategy.roundTimeout());
     } catch (TimeoutException e) {
       service.expire(tasks, "timed out after " + strategy.roundTimeout());
     } catch (ExecutionException e) {
@@ -476,10 +503,13 @@ public final class RoundLoop {
   }
 
   static String describe(RoundSummary s, int rounds) {
-    return String.format(Locale.ROOT,
+    String line = String.format(Locale.ROOT,
         "round %d/%d | fit %d ok, %d failed | evaluate %d ok, %d failed | loss %s | accuracy %s | %.2f s",
         s.round(), rounds, s.fitSucceeded(), s.fitFailed(), s.evaluateSucceeded(),
         s.evaluateFailed(), fmt(s.loss()), fmt(s.accuracy()), s.duration().toMillis() / 1000.0);
+    // The wait for learners is not the round's work: a round that waited says so apart.
+    return s.learnerWait().toMillis() < 1 ? line : line + String.format(Locale.ROOT,
+        " (+ %.2f s waiting for learners)", s.learnerWait().toMillis() / 1000.0);
   }
 
   static String describe(TrainingResult result, RoundRanking ranking) {

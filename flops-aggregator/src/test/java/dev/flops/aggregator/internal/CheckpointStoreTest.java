@@ -44,7 +44,8 @@ class CheckpointStoreTest {
       rounds.add(new RoundSummary(r, 3, 1, evaluation == null ? 0 : 3, 0, evaluation,
           Duration.ofMillis(1234 + r),
           List.of(new LearnerFailure("learner-4", "attempt 2: timed out after PT1S \"quoted\"")),
-          new RoundResources(1L << 33, 4096 * r, 0.25 * r, 123_456_789, 9_876_543, -1)));
+          new RoundResources(1L << 33, 4096 * r, 0.25 * r, 123_456_789, 9_876_543, -1),
+          Duration.ofMillis(r == 1 ? 2500 : 0)));
     }
     return new Checkpoint(round, parameters(seed), Map.of("sampling_seed", "-42",
         "sampling_draws", "7"), rounds, 1, Map.of("mlflow.experiment_id", "12",

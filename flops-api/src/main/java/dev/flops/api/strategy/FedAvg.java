@@ -64,6 +64,7 @@ public final class FedAvg implements Strategy {
   private final Parameters initialParameters;
   private final InsufficientResults onInsufficientResults;
   private final int maxRoundAttempts;
+  private final CentralEvaluation centralEvaluation;
   /** Sampling is a pure function of this seed and {@link #draws}, so a checkpoint can hold it. */
   private long samplingSeed;
   private long draws;
@@ -82,6 +83,7 @@ public final class FedAvg implements Strategy {
     this.initialParameters = builder.initialParameters;
     this.onInsufficientResults = builder.onInsufficientResults;
     this.maxRoundAttempts = builder.maxRoundAttempts;
+    this.centralEvaluation = builder.centralEvaluation;
     this.samplingSeed =
         builder.samplingSeed == null ? new SplittableRandom().nextLong() : builder.samplingSeed;
   }
@@ -223,6 +225,24 @@ public final class FedAvg implements Strategy {
   }
 
   /**
+   * Evaluates the global parameters with the {@link Builder#centralEvaluation} function, if one
+   * was given.
+   *
+   * @param round the round, from 1
+   * @param global the new global parameters
+   * @return the central evaluation, or empty without a central evaluation function
+   * @throws NullPointerException if the function returns null
+   */
+  @Override
+  public Optional<EvaluateResult> evaluate(int round, Parameters global) {
+    if (centralEvaluation == null) {
+      return Optional.empty();
+    }
+    return Optional.of(Objects.requireNonNull(centralEvaluation.evaluate(round, global),
+        () -> "the central evaluation function returned null for round " + round));
+  }
+
+  /**
    * Computes the example-weighted mean loss and metrics of evaluation results. A metric is
    * averaged over the learners that reported it, weighted by their example counts.
    *
@@ -355,8 +375,22 @@ public final class FedAvg implements Strategy {
     private InsufficientResults onInsufficientResults = InsufficientResults.RETRY;
     private int maxRoundAttempts = DEFAULT_MAX_ROUND_ATTEMPTS;
     private boolean maxRoundAttemptsSet;
+    private CentralEvaluation centralEvaluation;
 
     private Builder() {}
+
+    /**
+     * Evaluates the global parameters on the aggregator after every round (default: none), e.g.
+     * on a central test set; the aggregator logs the result as the round's central evaluation.
+     *
+     * @param evaluation the function, called on the training thread once a round
+     * @return this builder
+     * @throws NullPointerException if {@code evaluation} is null
+     */
+    public Builder centralEvaluation(CentralEvaluation evaluation) {
+      this.centralEvaluation = Objects.requireNonNull(evaluation, "centralEvaluation");
+      return this;
+    }
 
     /**
      * Sets the number of rounds (default 3).

@@ -313,8 +313,9 @@ public final class ControlSession {
   }
 
   private void runTask(long round, Task task) throws InterruptedException {
-    String what = task.getKind() + " task " + task.getTaskId() + " (round " + round + ")";
-    log.info("running {}", what);
+    String what = name + ": " + task.getKind() + " task " + task.getTaskId() + " (round " + round
+        + ")";
+    log.info("{} started", what);
     long start = System.nanoTime();
     try {
       String parametersId = task.getParametersId();
@@ -329,12 +330,18 @@ public final class ControlSession {
         log.debug("{}: the model already holds parameters {}; no download", what, parametersId);
       }
       Config config = Scalars.toConfig(task.getConfigMap());
+      long computeStart = System.nanoTime();
+      String outcome;
       if (task.getKind() == TaskKind.FIT) {
         heldParametersId = null; // training changes the model's parameters
         FitResult result = trainer.fit(config);
+        long fitted = System.nanoTime();
         upload(what, round, task, result);
+        outcome = TaskReport.fit(result, computeStart - start, fitted - computeStart,
+            System.nanoTime() - fitted);
       } else if (task.getKind() == TaskKind.EVALUATE) {
         EvaluateResult result = trainer.evaluate(config);
+        outcome = TaskReport.evaluate(result);
         out.onNext(LearnerMessage.newBuilder()
             .setEnvelope(WireProtocol.envelope(round))
             .setEvaluateResult(dev.flops.proto.v1.EvaluateResult.newBuilder()
@@ -346,7 +353,7 @@ public final class ControlSession {
       } else {
         throw new IllegalArgumentException("unknown task kind " + task.getKind());
       }
-      log.info("{} done in {} ms", what, (System.nanoTime() - start) / 1_000_000);
+      log.info("{} done in {}: {}", what, TaskReport.seconds(System.nanoTime() - start), outcome);
     } catch (TransferFailed e) {
       // Said on the control stream (if it still works) so that the task fails at once rather
       // than at the round timeout; a refusal the aggregator already counted is ignored there.
