@@ -112,6 +112,10 @@ class BestRoundTest {
     assertEquals("3.0", lastValue(parent.resolve("metrics/best_round")));
     assertFalse(Files.exists(parent.resolve("metrics/best_accuracy")),
         "no accuracy was reported: none is tracked as NaN");
+    assertEquals("1.0", lastValue(parent.resolve("metrics/best_mse")), "round 3's mse");
+    Path round3 = runDirectory(run, run.result.trackingInfo().orElseThrow().bestRoundRunId());
+    assertTrue(Double.parseDouble(lastValue(round3.resolve("metrics/round_learner_wait_s"))) >= 0,
+        "the wait for learners is tracked apart from the round's duration");
   }
 
   @Test
@@ -121,6 +125,9 @@ class BestRoundTest {
     assertEquals(2, run.result.best().orElseThrow().round());
     assertTrue(run.log.contains("best round 2 by lowest mse (mse 1.0000, loss 8.0000)"), run.log);
     assertTrackedBestModel(run, 2, FakeTrainer.add(run.initial, 2f));
+    Path parent = runDirectory(run, run.result.trackingInfo().orElseThrow().parentRunId());
+    assertEquals("1.0", lastValue(parent.resolve("metrics/best_mse")),
+        "the ranking metric's value in the best round (round 2), not the lowest loss's round");
   }
 
   @Test

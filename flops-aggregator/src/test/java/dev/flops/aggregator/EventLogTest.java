@@ -39,7 +39,7 @@ class EventLogTest {
       "training_started", Set.of("started_at", "rounds", "strategy"),
       "round_finished", Set.of("round", "fit_succeeded", "fit_failed", "evaluate_succeeded",
           "evaluate_failed", "loss", "accuracy", "evaluate_examples", "metrics", "duration_s",
-          "bytes_received", "bytes_sent", "process_cpu_s", "heap_used_bytes",
+          "learner_wait_s", "bytes_received", "bytes_sent", "process_cpu_s", "heap_used_bytes",
           "nonheap_used_bytes", "offheap_bytes", "failures"),
       "training_succeeded", Set.of("rounds", "duration_s", "final", "best", "tracking"),
       "training_failed", Set.of("error", "message"));

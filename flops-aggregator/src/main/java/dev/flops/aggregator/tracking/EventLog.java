@@ -118,6 +118,7 @@ public final class EventLog implements FederationObserver, AutoCloseable {
     summary.federatedEvaluation().ifPresent(e -> e.metrics().forEach((k, v) -> number(metrics, k, v)));
     line.add("metrics", metrics);
     line.addProperty("duration_s", summary.duration().toNanos() / 1e9);
+    line.addProperty("learner_wait_s", summary.learnerWait().toNanos() / 1e9);
     RoundResources r = summary.resources();
     line.addProperty("bytes_received", r.bytesReceived());
     line.addProperty("bytes_sent", r.bytesSent());

@@ -59,6 +59,8 @@ public final class Tracker implements AutoCloseable {
   public static final String EVALUATE_FAILED_LEARNERS = "evaluate_failed_learners";
   public static final String EVALUATE_EXAMPLES = "evaluate_examples";
   public static final String ROUND_DURATION = "round_duration_s";
+  /** Seconds the round waited for enough learners before it started; not in its duration. */
+  public static final String ROUND_LEARNER_WAIT = "round_learner_wait_s";
   public static final String BYTES_RECEIVED = "bytes_received";
   public static final String BYTES_SENT = "bytes_sent";
   /** CPU seconds the aggregator process used during the round (not a running total). */
@@ -373,6 +375,7 @@ public final class Tracker implements AutoCloseable {
     metrics.put(EVALUATE_FAILED_LEARNERS, (double) summary.evaluateFailed());
     double seconds = summary.duration().toNanos() / 1e9;
     metrics.put(ROUND_DURATION, seconds);
+    metrics.put(ROUND_LEARNER_WAIT, summary.learnerWait().toNanos() / 1e9);
     RoundResources r = summary.resources();
     metrics.put(BYTES_RECEIVED, (double) r.bytesReceived());
     metrics.put(BYTES_SENT, (double) r.bytesSent());
@@ -418,6 +421,9 @@ public final class Tracker implements AutoCloseable {
     result.best().ifPresent(best -> {
       finals.put("best_loss", best.loss());
       finals.put("best_accuracy", best.accuracy());
+      // Whatever metric ranked the rounds (bestRound), its value in the best round is there too.
+      best.federatedEvaluation().ifPresent(
+          evaluation -> evaluation.metrics().forEach((k, v) -> finals.putIfAbsent("best_" + k, v)));
       finals.put("best_round", (double) best.round());
     });
     finals.put("training_duration_s", result.duration().toNanos() / 1e9);
