@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "flops-aggregator", mixinStandardHelpOptions = true,
     description = "Runs a flops aggregator (FedAvg) until every round has run. "
-        + "`flops-aggregator flush-tracking --help`: deliver a tracking outbox.")
+        + "`AggregatorMain flush-tracking --help`: deliver a tracking outbox.")
 public final class AggregatorMain implements Callable<Integer> {
 
   @Option(names = "--model-factory", required = true,

@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code flops-aggregator flush-tracking}: delivers the tracking calls that waited in an outbox
+ * {@code AggregatorMain flush-tracking}: delivers the tracking calls that waited in an outbox
  * because the tracking server was down until after training ended (see {@link TrackingOutbox}).
  * Exit status 0 when nothing is left waiting, 1 when calls still wait (the server is still
  * unreachable), 2 for bad options.

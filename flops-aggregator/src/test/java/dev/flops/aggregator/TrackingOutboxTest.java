@@ -26,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A tracking server that is down until after training ends: what was not delivered waits in the
  * outbox on disk, no run stays RUNNING once it is delivered (by the next aggregator tracking to
- * the same server, or by {@code flops-aggregator flush-tracking} in a process of its own), and
+ * the same server, or by {@code AggregatorMain flush-tracking} in a process of its own), and
  * the end of training says "tracked" only when something was. Against {@link FakeMlflowServer}:
  * NOT a real MLflow server, none can be installed here (MLflow is a Python package and PyPI is
  * unreachable from this machine); the fake checks every request against MLflow's REST reference.

@@ -20,7 +20,7 @@ import java.util.Optional;
  * @param unsent a description of every tracking call that could not be completed, in order;
  *     empty when everything reached the store
  * @param outbox the directory where calls not yet delivered wait to be delivered later (by the
- *     next aggregator tracking to the same URI, or {@code flops-aggregator flush-tracking}), or
+ *     next aggregator tracking to the same URI, or {@code AggregatorMain flush-tracking}), or
  *     null when none wait
  */
 public record TrackingInfo(

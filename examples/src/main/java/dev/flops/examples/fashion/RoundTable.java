@@ -57,7 +57,7 @@ final class RoundTable {
             info.trackingUri());
       }
       info.pendingOutbox().ifPresent(outbox -> out.printf("%d tracking call(s) wait in %s; the "
-              + "next aggregator tracking to %s delivers them, or now: flops-aggregator "
+              + "next aggregator tracking to %s delivers them, or now: bin/run-example "
               + "flush-tracking --outbox %s --tracking-uri %s%n", info.unsent().stream()
               .filter(u -> u.contains("kept in the outbox")).count(), outbox,
           info.trackingUri(), outbox, info.trackingUri()));

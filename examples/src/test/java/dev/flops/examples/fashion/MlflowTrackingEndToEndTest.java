@@ -182,7 +182,7 @@ class MlflowTrackingEndToEndTest {
     assertTrue(output.contains("not tracked yet: nothing reached MLflow at http://127.0.0.1:"
         + closedPort), output);
     assertTrue(output.contains("wait in " + outbox) && output.contains(
-        "flops-aggregator flush-tracking --outbox " + outbox + " --tracking-uri http://"), output);
+        "bin/run-example flush-tracking --outbox " + outbox + " --tracking-uri http://"), output);
     try (Stream<Path> files = Files.list(outbox)) {
       assertEquals(1, files.filter(f -> f.toString().endsWith(".jsonl")).count());
     }

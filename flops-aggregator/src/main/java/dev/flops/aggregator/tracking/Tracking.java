@@ -352,7 +352,7 @@ public final class Tracking {
    * training (after {@link #flushTimeout(Duration)}), the calls not yet delivered, the runs' final
    * statuses included, are written there (forced to disk) instead of being lost; the next
    * aggregator tracking to the same URI delivers them first, in order, and {@code
-   * flops-aggregator flush-tracking} (or {@link TrackingOutbox#flush}) delivers them at once.
+   * AggregatorMain flush-tracking} (or {@link TrackingOutbox#flush}) delivers them at once.
    *
    * @param directory the outbox directory, created when first needed
    * @return a copy with this outbox

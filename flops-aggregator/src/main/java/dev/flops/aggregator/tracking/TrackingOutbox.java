@@ -10,7 +10,7 @@ import java.util.Objects;
  * down until after training ended) and that wait in an outbox directory ({@link
  * Tracking#outbox(java.nio.file.Path)}): runs' final statuses, metrics, the best model. An
  * aggregator that tracks to the same URI delivers them by itself when its training starts; this
- * class (and {@code flops-aggregator flush-tracking}) does it at once, without a training.
+ * class (and {@code AggregatorMain flush-tracking}) does it at once, without a training.
  *
  * <pre>{@code
  * TrackingOutbox.Result result = TrackingOutbox.flush(

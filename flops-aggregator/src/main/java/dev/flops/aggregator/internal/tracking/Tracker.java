@@ -570,8 +570,10 @@ public final class Tracker implements AutoCloseable {
   String pendingAdvice(int calls, String outboxDirectory) {
     return calls + " tracking call(s) wait in the outbox " + outboxDirectory + "; they are "
         + "delivered by the next aggregator that tracks to " + store.uri() + ", or now with "
-        + "`flops-aggregator flush-tracking --outbox " + outboxDirectory + " --tracking-uri "
-        + store.uri() + "`";
+        + "`java -cp <the aggregator's classpath> dev.flops.aggregator.AggregatorMain "
+        + "flush-tracking --outbox " + outboxDirectory + " --tracking-uri " + store.uri()
+        + "` (in a flops checkout: `bin/run-example flush-tracking --outbox " + outboxDirectory
+        + " --tracking-uri " + store.uri() + "`)";
   }
 
   /** Loads what earlier trainings left in the outbox for this URI and queues it first. */
