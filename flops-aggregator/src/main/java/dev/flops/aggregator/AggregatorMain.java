@@ -104,6 +104,9 @@ public final class AggregatorMain implements Callable<Integer> {
   @Mixin
   AggregatorSecurityOptions security = new AggregatorSecurityOptions();
 
+  @Mixin
+  TrackingOptions tracking = new TrackingOptions(null);
+
   /**
    * Runs the aggregator.
    *
@@ -154,7 +157,7 @@ public final class AggregatorMain implements Callable<Integer> {
         .fitConfig(round -> config)
         .build();
     FederatedModel model = instantiate(modelFactory, FederatedModel.class).get();
-    Aggregator.Builder builder = security.applyTo(Aggregator.builder()
+    Aggregator.Builder builder = security.applyTo(tracking.applyTo(Aggregator.builder())
         .host(host)
         .port(port)
         .strategy(strategy)

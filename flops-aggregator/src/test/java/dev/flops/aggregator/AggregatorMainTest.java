@@ -156,6 +156,36 @@ class AggregatorMainTest {
     assertTrue(run.err.contains("'lowest'"), run.err);
   }
 
+  @Test
+  void trackingOptions_sameAsTheExamplesMains(@TempDir Path dir) {
+    AggregatorMain main = new AggregatorMain();
+    new CommandLine(main).parseArgs("--model-factory", SmallModelFactory.class.getName(),
+        "--tracking-uri", dir.resolve("runs").toString(), "--experiment", "regression");
+    assertEquals("regression", main.tracking.tracking().experimentName().orElseThrow());
+    assertTrue(main.tracking.tracking().trackingUri().endsWith("/runs"),
+        main.tracking.tracking().trackingUri());
+
+    AggregatorMain untracked = new AggregatorMain();
+    new CommandLine(untracked).parseArgs("--model-factory", SmallModelFactory.class.getName(),
+        "--no-tracking");
+    assertTrue(!untracked.tracking.tracking().enabled());
+
+    AggregatorMain defaults = new AggregatorMain();
+    new CommandLine(defaults).parseArgs("--model-factory", SmallModelFactory.class.getName());
+    assertTrue(defaults.tracking.tracking().experimentName().isEmpty(),
+        "without --experiment the aggregator names it after the model (flops-<model class>)");
+  }
+
+  @Test
+  void eventLogInADirectoryThatCannotBeMade_exitsNamingTheFile(@TempDir Path dir)
+      throws Exception {
+    Path blocker = Files.writeString(dir.resolve("a-file"), "not a directory");
+    Run run = run("--model-factory", SmallModelFactory.class.getName(), "--no-tracking",
+        "--event-log", blocker.resolve("events.jsonl").toString());
+    assertEquals(2, run.exitCode);
+    assertTrue(run.err.contains("cannot open the event log"), run.err);
+  }
+
   private record Run(int exitCode, String err) {}
 
   private static Run run(String... args) {

@@ -1,6 +1,7 @@
 package dev.flops.examples.fashion;
 
 import dev.flops.aggregator.Aggregator;
+import dev.flops.aggregator.TrackingOptions;
 import dev.flops.aggregator.AggregatorSecurityOptions;
 import dev.flops.aggregator.BestRoundOptions;
 import dev.flops.aggregator.CheckpointOptions;
@@ -30,7 +31,7 @@ public final class FashionAggregatorMain implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(FashionAggregatorMain.class);
 
   @Mixin
-  TrackingOptions tracking = new TrackingOptions();
+  TrackingOptions tracking = new TrackingOptions(FashionMnist.EXPERIMENT);
 
   @Option(names = "--host", defaultValue = "0.0.0.0",
       description = "Address to listen on (default: ${DEFAULT-VALUE}).")
@@ -138,7 +139,7 @@ public final class FashionAggregatorMain implements Callable<Integer> {
         .fitConfig(round -> Config.of(
             Dl4jTrainer.LOCAL_EPOCHS, localEpochs, Dl4jTrainer.BATCH_SIZE, batchSize))
         .build();
-    Aggregator.Builder builder = security.applyTo(tracking.apply(Aggregator.builder())
+    Aggregator.Builder builder = security.applyTo(tracking.applyTo(Aggregator.builder())
         .host(host)
         .port(port)
         .model(FashionOptions.modelFactory(model).apply(seed))

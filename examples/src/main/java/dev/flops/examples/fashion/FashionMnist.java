@@ -54,6 +54,9 @@ public record FashionMnist(Source source, Split train, Split test) {
   /** Where the Debian package {@code dataset-fashion-mnist} installs the full data set. */
   public static final Path SYSTEM_DIR = Path.of("/usr/share/datasets/fashion-mnist");
 
+  /** The MLflow experiment the Fashion-MNIST examples track into unless told otherwise. */
+  public static final String EXPERIMENT = "fashion-mnist";
+
   /** The command that installs the full data set into {@link #SYSTEM_DIR}. */
   public static final String INSTALL_COMMAND = "apt-get install -y dataset-fashion-mnist";
 

@@ -1,6 +1,7 @@
 package dev.flops.examples.fashion;
 
 import dev.flops.aggregator.Aggregator;
+import dev.flops.aggregator.TrackingOptions;
 import dev.flops.api.Config;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
@@ -32,7 +33,7 @@ import picocli.CommandLine.Option;
 public final class LocalFederation implements Callable<Integer> {
 
   @Mixin
-  TrackingOptions tracking = new TrackingOptions();
+  TrackingOptions tracking = new TrackingOptions(FashionMnist.EXPERIMENT);
   private static final Logger log = LoggerFactory.getLogger(LocalFederation.class);
 
   @Mixin
@@ -101,7 +102,7 @@ public final class LocalFederation implements Callable<Integer> {
         .evaluateConfig(round -> Config.of(Dl4jTrainer.BATCH_SIZE, 1000))
         .build();
     long start = System.nanoTime();
-    try (Aggregator aggregator = tracking.apply(Aggregator.builder())
+    try (Aggregator aggregator = tracking.applyTo(Aggregator.builder())
         .host("127.0.0.1")
         .port(port)
         .model(options.newModel())
