@@ -56,6 +56,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
 
   private final Map<String, LearnerSession> sessions = new ConcurrentHashMap<>();
   private final Map<String, PendingTask> tasks = new ConcurrentHashMap<>();
+  /** Tasks forgotten at the end of their round, so that late reports about them read as such. */
+  private final EndedTasks endedTasks = new EndedTasks();
   /** Learner key (Hello.learner_key) to the id that learner was given: its identity. */
   private final Map<String, String> identities = new ConcurrentHashMap<>();
   private static final int MAX_LEARNER_KEY_CHARS = 128;
@@ -278,7 +280,10 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   public void endRound(List<PendingTask> roundTasks) {
     synchronized (foldLock) {
       aggregation = null;
-      roundTasks.forEach(task -> tasks.remove(task.taskId));
+      roundTasks.forEach(task -> {
+        tasks.remove(task.taskId);
+        endedTasks.remember(task);
+      });
     }
   }
 
@@ -383,7 +388,14 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
 
   /** The task a message on {@code session}'s own control stream is about. */
   private PendingTask sessionTask(String taskId, LearnerSession session, Envelope envelope) {
-    PendingTask task = pendingTask(taskId);
+    PendingTask task = tasks.get(taskId);
+    if (task == null) {
+      // Reports about this session's own ended tasks are handled before (aboutEndedTask): what
+      // is left is a task this connection was never given.
+      throw Status.NOT_FOUND.withDescription("this connection was never given a task '" + taskId
+              + "' (or it ended more than " + EndedTasks.CAPACITY + " tasks ago)")
+          .asRuntimeException();
+    }
     if (task.session != session) {
       throw Status.PERMISSION_DENIED
           .withDescription("task '" + taskId + "' belongs to another learner or connection")
@@ -509,8 +521,15 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
               + "least " + permitKeepAliveMillis + " ms").asRuntimeException();
         }
         switch (message.getBodyCase()) {
-          case EVALUATE_RESULT -> evaluated(message);
+          case EVALUATE_RESULT -> {
+            if (!aboutEndedTask(message.getEvaluateResult().getTaskId(), true)) {
+              evaluated(message);
+            }
+          }
           case TASK_FAILURE -> {
+            if (aboutEndedTask(message.getTaskFailure().getTaskId(), false)) {
+              return;
+            }
             PendingTask task = sessionTask(message.getTaskFailure().getTaskId(), session,
                 message.getEnvelope());
             Kind kind = switch (message.getTaskFailure().getCause()) {
@@ -539,6 +558,40 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         log.warn("rejected a message from learner {}: {}", session, e.toString());
         close(Status.INVALID_ARGUMENT.withDescription(String.valueOf(e.getMessage())));
       }
+    }
+
+    /**
+     * Returns whether a report is about one of this session's own tasks that has already ended,
+     * and logs it as the expected traffic it is: the learner's report of an upload the aggregator
+     * refused crosses that refusal, which already failed the task and may have ended its round.
+     * Only a result that arrives after its task timed out is worth an INFO line; nothing else
+     * here deserves a warning. A task that never was this session's returns false, so that it is
+     * still refused and logged as the protocol violation it is.
+     */
+    private boolean aboutEndedTask(String taskId, boolean result) {
+      String what = result ? "its evaluation" : "a failure report";
+      PendingTask task = tasks.get(taskId);
+      EndedTasks.Ended ended;
+      if (task != null) {
+        TaskOutcome outcome = task.outcome().getNow(null);
+        if (task.session != session || outcome == null) {
+          return false;
+        }
+        ended = EndedTasks.of(task, outcome);
+      } else {
+        ended = endedTasks.find(taskId, session);
+        if (ended == null) {
+          return false;
+        }
+      }
+      if (ended.timedOut() && result) {
+        log.info("learner {} sent {} for task '{}' after the task had ended ({}): discarded",
+            session, what, taskId, ended.description());
+      } else {
+        log.debug("learner {} sent {} for task '{}', which had already ended ({}): nothing to do",
+            session, what, taskId, ended.description());
+      }
+      return true;
     }
 
     private void join(String name, String key) {
