@@ -402,7 +402,8 @@ public final class Learner {
       positive("max backoff", max);
       if (max.compareTo(initial) < 0) {
         throw new IllegalArgumentException(
-            "max backoff " + max + " is shorter than the initial backoff " + initial);
+            "max backoff " + Durations.forPeople(max) + " is shorter than the initial backoff "
+                + Durations.forPeople(initial));
       }
       this.initialBackoff = initial;
       this.maxBackoff = max;
@@ -540,7 +541,8 @@ public final class Learner {
     private static Duration positive(String knob, Duration value) {
       Objects.requireNonNull(value, knob);
       if (value.isZero() || value.isNegative()) {
-        throw new IllegalArgumentException(knob + " must be positive but was " + value);
+        throw new IllegalArgumentException(
+            knob + " must be positive but was " + Durations.forPeople(value));
       }
       return value;
     }

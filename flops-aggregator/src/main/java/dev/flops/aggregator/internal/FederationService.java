@@ -9,6 +9,7 @@ import dev.flops.api.LearnerResult;
 import dev.flops.api.Parameters;
 import dev.flops.api.RoundRanking;
 import dev.flops.api.strategy.FitAggregation;
+import dev.flops.proto.codec.Durations;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.Manifests;
 import dev.flops.proto.codec.ParameterDecoder;
@@ -167,32 +168,49 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   }
 
   /**
-   * Waits until at least {@code count} learners are connected.
+   * Waits until at least {@code count} learners are connected, logging a line when the wait
+   * starts, whenever the number connected changes, and every {@code progressInterval} while it
+   * does not, so that a person watching sees what the aggregator waits for.
    *
+   * @param count the learners needed
+   * @param timeout how long to wait at most
+   * @param progressInterval how often an unchanged wait is reported; positive
    * @return the connected learners
    * @throws TimeoutException naming how many came, if fewer than {@code count} came in time
    */
-  public List<String> awaitLearners(int count, Duration timeout)
+  public List<String> awaitLearners(int count, Duration timeout, Duration progressInterval)
       throws InterruptedException, TimeoutException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    boolean announced = false;
+    long start = System.nanoTime();
+    long deadline = start + timeout.toNanos();
+    long nextReport = 0;
+    int reported = -1;
     synchronized (membership) {
       while (true) {
         List<String> available = availableLearners();
         if (available.size() >= count) {
           return available;
         }
-        if (!announced) {
-          log.info("waiting for learners: {} of {} connected", available.size(), count);
-          announced = true;
+        long now = System.nanoTime();
+        if (reported < 0) {
+          log.info("waiting for learners: {} of {} connected (waiting up to {})",
+              available.size(), count, Durations.forPeople(timeout));
+        } else if (available.size() != reported || now - nextReport >= 0) {
+          log.info("still waiting for learners: {} of {} connected ({} of {})", available.size(),
+              count, Durations.forPeople(Duration.ofMillis((now - start) / 1_000_000)),
+              Durations.forPeople(timeout));
         }
-        long left = deadline - System.nanoTime();
+        if (available.size() != reported || now - nextReport >= 0) {
+          reported = available.size();
+          nextReport = now + progressInterval.toNanos();
+        }
+        long left = deadline - now;
         if (left <= 0) {
           throw new TimeoutException(String.format(
               "only %d of the %d learners needed connected within %s; start more learners or "
-                  + "lower minAvailableLearners", available.size(), count, timeout));
+                  + "lower minAvailableLearners", available.size(), count,
+              Durations.forPeople(timeout)));
         }
-        membership.wait(Math.max(1, left / 1_000_000));
+        membership.wait(Math.max(1, Math.min(left, nextReport - now) / 1_000_000));
       }
     }
   }
