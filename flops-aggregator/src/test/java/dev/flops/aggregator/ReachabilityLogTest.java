@@ -76,6 +76,29 @@ class ReachabilityLogTest {
     }
   }
 
+  @Test
+  void learnerWithTheDefaultName_isCalledLearnerOnce_notLearnerLearner() throws Exception {
+    int port;
+    try (ServerSocket socket = new ServerSocket(0)) {
+      port = socket.getLocalPort();
+    }
+    try (LogCapture log = new LogCapture()) {
+      Learner learner = Learner.builder()
+          .aggregator("127.0.0.1", port)
+          .trainer(FakeTrainer.adding(initial, 1f, 10))
+          .connectTimeout(Duration.ofMillis(300))
+          .backoff(Duration.ofMillis(50), Duration.ofMillis(100))
+          .build();
+      learner.runAsync().handle((ok, error) -> null).get(10, TimeUnit.SECONDS);
+      String text = log.text();
+      assertTrue(text.contains("INFO Learner - learner prepared its data; connecting to "
+          + "127.0.0.1:" + port), text);
+      assertTrue(text.contains("INFO Learner - learner: aggregator at 127.0.0.1:" + port
+          + " not reachable yet"), text);
+      assertFalse(text.contains("learner learner"), text);
+    }
+  }
+
   /**
    * Runs a learner named "a" with a one-minute connectTimeout against {@code port} and returns its
    * first warning, which must come within 10 seconds.
