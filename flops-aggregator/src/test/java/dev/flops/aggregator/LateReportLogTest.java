@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Timeout;
  * A learner's report about one of its own tasks that has already ended (its TaskFailure after the
  * aggregator refused its upload, a result sent twice) is expected traffic: over real gRPC, the
  * aggregator logs no warning for it and blames no time-out; a report about a task that connection
- * was never given is still a warning.
+ * was never given is still a warning. A late upload for the task is told how the task ended.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class LateReportLogTest {
@@ -69,6 +69,11 @@ class LateReportLogTest {
       bad.evaluate(badEvaluate); // the same result again, for a task that succeeded
       bad.send(failure(new RawLearner.Assigned(2, badSecondFit.task().toBuilder()
           .setTaskId("r2-fit-424242").build()), "a task this learner was never given"));
+      // A late upload for the same task is refused with how the task really ended.
+      Status late = bad.upload(bad.uploadMessages(badFit, otherShape));
+      assertEquals(Status.Code.NOT_FOUND, late.getCode(), late.toString());
+      assertTrue(late.getDescription().startsWith("no pending task '" + badFit.taskId()
+          + "': it has ended: it failed: update rejected: "), late.getDescription());
       bad.fitCorrectly(badSecondFit);
       CompletableFuture<Void> goodRest = good.serveTheRest();
       CompletableFuture<Void> badRest = bad.serveTheRest();
@@ -83,11 +88,11 @@ class LateReportLogTest {
       for (String line : text.split("\n")) {
         boolean aboutEnded = line.contains("'" + badFit.taskId() + "'")
             || line.contains("'" + badEvaluate.taskId() + "'");
-        assertFalse(aboutEnded && line.contains("WARN"),
+        boolean lateUpload = line.contains("rejected an upload: no pending task");
+        assertFalse(aboutEnded && !lateUpload && line.contains("WARN"),
             "a report about an ended task is no warning: " + line);
       }
       assertFalse(text.contains("timed out"), "nothing timed out: " + text);
-      assertFalse(text.contains("a late update is discarded"), text);
       assertTrue(text.contains("WARN FederationService - ignored a message from learner "
               + bad.id() + " (lin-1): this connection was never given a task 'r2-fit-424242'"),
           "a task the learner never had is still a visible protocol violation: " + text);

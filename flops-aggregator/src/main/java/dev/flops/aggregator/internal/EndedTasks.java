@@ -1,5 +1,6 @@
 package dev.flops.aggregator.internal;
 
+import com.google.protobuf.ByteString;
 import dev.flops.api.LearnerFailure;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -26,8 +27,11 @@ final class EndedTasks {
    * @param session the control stream the task was sent over, or null if there was none
    * @param description how it ended, e.g. "it failed: ..." (see {@link PendingTask#describeEnd})
    * @param failureKind the kind of failure, or null if the task succeeded
+   * @param capability what the task's transfers presented ({@link TaskCapability}): only they
+   *     may learn how it ended
    */
-  record Ended(LearnerSession session, String description, LearnerFailure.Kind failureKind) {
+  record Ended(LearnerSession session, String description, LearnerFailure.Kind failureKind,
+      ByteString capability) {
 
     /** Whether the task ended by timing out: a result arriving now arrived late. */
     boolean timedOut() {
@@ -59,8 +63,17 @@ final class EndedTasks {
     return found != null && found.session() == session ? found : null;
   }
 
+  /**
+   * Returns how the task with this id ended if {@code presented} is its capability, else null:
+   * a download or upload that cannot prove it acted for the task learns nothing about it.
+   */
+  synchronized Ended findForTransfer(String taskId, ByteString presented) {
+    Ended found = ended.get(taskId);
+    return found != null && TaskCapability.matches(found.capability(), presented) ? found : null;
+  }
+
   /** How a task that is done ended, without keeping the task (and its parameters) alive. */
   static Ended of(PendingTask task, TaskOutcome outcome) {
-    return new Ended(task.session, task.describeEnd(), outcome.kind());
+    return new Ended(task.session, task.describeEnd(), outcome.kind(), task.capability);
   }
 }

@@ -399,6 +399,14 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   /** The task a download or upload acts for, once it proved it may ({@link TaskCapability}). */
   private PendingTask transferTask(String taskId, String learnerId, ByteString capability,
       Envelope envelope) {
+    EndedTasks.Ended ended = tasks.containsKey(taskId) ? null
+        : endedTasks.findForTransfer(taskId, capability);
+    if (ended != null) {
+      // The task's own learner, late: say how the task really ended rather than guess.
+      throw Status.NOT_FOUND.withDescription("no pending task '" + taskId + "': it has ended: "
+              + ended.description() + "; a late update is discarded")
+          .asRuntimeException();
+    }
     PendingTask task = pendingTask(taskId);
     TaskCapability.checkTransfer(task, learnerId, capability);
     return inRound(task, envelope);
