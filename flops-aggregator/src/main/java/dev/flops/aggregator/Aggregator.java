@@ -21,6 +21,7 @@ import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.AveragingKernel;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.Strategy;
+import dev.flops.proto.codec.Durations;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.FederationOutcome;
 import io.grpc.Server;
@@ -586,7 +587,8 @@ public final class Aggregator implements AutoCloseable {
     public Builder learnerWaitTimeout(Duration timeout) {
       Objects.requireNonNull(timeout, "learnerWaitTimeout");
       if (timeout.isZero() || timeout.isNegative()) {
-        throw new IllegalArgumentException("learnerWaitTimeout must be positive but was " + timeout);
+        throw new IllegalArgumentException("learnerWaitTimeout must be positive but was "
+            + Durations.forPeople(timeout));
       }
       this.learnerWaitTimeout = timeout;
       return this;
@@ -605,7 +607,8 @@ public final class Aggregator implements AutoCloseable {
     public Builder progressInterval(Duration interval) {
       Objects.requireNonNull(interval, "progressInterval");
       if (interval.isZero() || interval.isNegative()) {
-        throw new IllegalArgumentException("progressInterval must be positive but was " + interval);
+        throw new IllegalArgumentException("progressInterval must be positive but was "
+            + Durations.forPeople(interval));
       }
       this.progressInterval = interval;
       return this;
@@ -986,7 +989,8 @@ public final class Aggregator implements AutoCloseable {
     private static Duration positive(String knob, Duration value) {
       Objects.requireNonNull(value, knob);
       if (value.isZero() || value.isNegative()) {
-        throw new IllegalArgumentException(knob + " must be positive but was " + value);
+        throw new IllegalArgumentException(
+            knob + " must be positive but was " + Durations.forPeople(value));
       }
       return value;
     }

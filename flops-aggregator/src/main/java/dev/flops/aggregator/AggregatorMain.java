@@ -5,6 +5,7 @@ import dev.flops.api.FederatedModel;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.InsufficientResults;
+import dev.flops.proto.codec.CommandLineFlags;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -32,7 +33,7 @@ import picocli.CommandLine.Option;
 @Command(name = "flops-aggregator", mixinStandardHelpOptions = true,
     description = "Runs a flops aggregator (FedAvg) until every round has run. "
         + "`AggregatorMain flush-tracking --help`: deliver a tracking outbox.")
-public final class AggregatorMain implements Callable<Integer> {
+public final class AggregatorMain implements Callable<Integer>, CommandLineFlags.Command {
 
   @Option(names = "--model-factory", required = true,
       description = "Class implementing Supplier<FederatedModel>: the aggregator's model copy.")
@@ -127,10 +128,39 @@ public final class AggregatorMain implements Callable<Integer> {
     System.exit(commandLine.execute(args));
   }
 
+  /**
+   * The builder knobs this command's flags set, so that an error names the flag the user typed
+   * ({@code --min-available}) rather than the knob ({@code minAvailableLearners}).
+   */
+  static final CommandLineFlags FLAGS = CommandLineFlags.of(Map.ofEntries(
+      Map.entry("rounds must", "--rounds must"),
+      Map.entry("fractionFit", "--fraction-fit"),
+      Map.entry("fractionEvaluate", "--fraction-evaluate"),
+      Map.entry("minFitLearners", "--min-fit"),
+      Map.entry("minEvaluateLearners", "--min-evaluate"),
+      Map.entry("minAvailableLearners", "--min-available"),
+      Map.entry("acceptFailures", "--accept-failures"),
+      Map.entry("roundTimeout", "--round-timeout"),
+      Map.entry("learnerWaitTimeout", "--learner-wait"),
+      Map.entry("onInsufficientResults", "--on-insufficient-results"),
+      Map.entry("maxRoundAttempts", "--max-round-attempts"),
+      Map.entry("checkpointDirectory", "--checkpoint-dir"),
+      Map.entry("resume(true)", "--resume"),
+      Map.entry("requireClientCertificates", "--client-ca"),
+      Map.entry("learnerToken", "--token-file"),
+      Map.entry("learnerTokens", "--learner-tokens"),
+      Map.entry("maxCallsPerAddress", "--max-calls-per-address"),
+      Map.entry("maxCalls", "--max-calls")));
+
+  @Override
+  public CommandLineFlags commandLineFlags() {
+    return FLAGS;
+  }
+
   static CommandLine commandLine(Object command) {
     CommandLine commandLine = new CommandLine(command);
     commandLine.setExecutionExceptionHandler((e, cl, parsed) -> {
-      cl.getErr().println("error: " + e.getMessage());
+      cl.getErr().println("error: " + CommandLineFlags.inTermsOf(cl.getCommand(), e.getMessage()));
       return e instanceof IllegalArgumentException || e instanceof IllegalStateException ? 2 : 1;
     });
     return commandLine;

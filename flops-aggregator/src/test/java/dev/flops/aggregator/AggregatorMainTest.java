@@ -32,14 +32,14 @@ class AggregatorMainTest {
   void roundsBelowOne_exitsWithMessageNamingKnobAndValue() {
     Run run = run("--model-factory", SmallModelFactory.class.getName(), "--rounds", "0");
     assertEquals(2, run.exitCode);
-    assertEquals("error: rounds must be at least 1 but was 0", run.err.strip());
+    assertEquals("error: --rounds must be at least 1 but was 0", run.err.strip());
   }
 
   @Test
   void fractionOutsideRange_exitsWithMessageNamingKnobAndValue() {
     Run run = run("--model-factory", SmallModelFactory.class.getName(), "--fraction-fit", "1.5");
     assertEquals(2, run.exitCode);
-    assertTrue(run.err.contains("fractionFit must be in (0, 1] but was 1.5"), run.err);
+    assertTrue(run.err.contains("--fraction-fit must be in (0, 1] but was 1.5"), run.err);
   }
 
   @Test
@@ -47,7 +47,23 @@ class AggregatorMainTest {
     Run run = run("--model-factory", SmallModelFactory.class.getName(), "--min-fit", "4",
         "--min-available", "2");
     assertEquals(2, run.exitCode);
-    assertTrue(run.err.contains("minFitLearners (4) exceeds minAvailableLearners (2)"), run.err);
+    assertTrue(run.err.contains("--min-fit (4) exceeds --min-available (2): a round could "
+        + "start without enough learners to fit; raise --min-available to at least 4"), run.err);
+  }
+
+  @Test
+  void minFitAboveMinAvailable_namesTheFlagsTyped_notTheBuilderKnobs() {
+    Run run = run("--model-factory", SmallModelFactory.class.getName(), "--min-fit", "3");
+    assertEquals(2, run.exitCode);
+    assertEquals("error: --min-fit (3) exceeds --min-available (1): a round could start without "
+        + "enough learners to fit; raise --min-available to at least 3", run.err.strip());
+  }
+
+  @Test
+  void nonPositiveTimeouts_nameTheFlags() {
+    Run run = run("--model-factory", SmallModelFactory.class.getName(), "--learner-wait", "0");
+    assertEquals(2, run.exitCode);
+    assertEquals("error: --learner-wait must be positive but was 0 ms", run.err.strip());
   }
 
   @Test
@@ -69,7 +85,7 @@ class AggregatorMainTest {
   void resumeWithoutCheckpointDirectory_saysWhatItNeeds() {
     Run run = run("--model-factory", SmallModelFactory.class.getName(), "--resume");
     assertEquals(2, run.exitCode);
-    assertTrue(run.err.contains("resume(true) needs checkpointDirectory"), run.err);
+    assertTrue(run.err.contains("--resume needs --checkpoint-dir"), run.err);
   }
 
   @Test
@@ -77,8 +93,9 @@ class AggregatorMainTest {
     Run run = run("--model-factory", SmallModelFactory.class.getName(),
         "--on-insufficient-results", "FAIL", "--max-round-attempts", "4");
     assertEquals(2, run.exitCode);
-    assertTrue(run.err.contains("maxRoundAttempts (4) conflicts with onInsufficientResults(FAIL)"),
-        run.err);
+    assertTrue(run.err.contains("--max-round-attempts (4) conflicts with "
+        + "--on-insufficient-results FAIL, which never retries; use --on-insufficient-results "
+        + "RETRY or drop --max-round-attempts"), run.err);
   }
 
   @Test

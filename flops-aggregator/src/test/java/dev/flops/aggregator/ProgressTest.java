@@ -130,6 +130,6 @@ class ProgressTest {
   void progressInterval_rejectsANonPositiveValue() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> Aggregator.builder().progressInterval(Duration.ZERO));
-    assertEquals("progressInterval must be positive but was PT0S", e.getMessage());
+    assertEquals("progressInterval must be positive but was 0 ms", e.getMessage());
   }
 }

@@ -93,7 +93,7 @@ class TransportSettingsTest {
         "maxCallsPerAddress must be at least 2 but was 1");
     assertMessage(() -> Aggregator.builder().maxCalls(0), "maxCalls must be at least 2 but was 0");
     assertMessage(() -> Aggregator.builder().handshakeTimeout(Duration.ZERO),
-        "handshakeTimeout must be positive but was PT0S");
+        "handshakeTimeout must be positive but was 0 ms");
     assertMessage(() -> Secret.of("short"), "the secret is shorter than 16 characters");
     assertMessage(() -> Secret.of("has a space in the middle"),
         "the secret holds a space, a control or a non-ASCII character at position 3");

@@ -85,19 +85,19 @@ final class ClientSecurity {
     }
   }
 
-  /** Warns when what the learner sends can be read on the way. */
-  void warnIfExposed(Logger log, String name, AggregatorAddress aggregator) {
+  /** Warns when what the learner sends can be read on the way; {@code who} names the learner. */
+  void warnIfExposed(Logger log, String who, AggregatorAddress aggregator) {
     if (tls) {
       return;
     }
     if (!Hosts.isLoopback(aggregator.host())) {
-      log.warn("PLAINTEXT ON THE NETWORK: learner {} talks to {} without TLS; anyone on the path "
+      log.warn("PLAINTEXT ON THE NETWORK: {} talks to {} without TLS; anyone on the path "
           + "can read the model and its updates{}. Set trustedCertificates(rootCertificates) "
-          + "(--trust-file) and run the aggregator with TLS.", name, aggregator,
+          + "(--trust-file) and run the aggregator with TLS.", who, aggregator,
           token != null ? " and copy the learner's token" : "");
     } else if (token != null) {
-      log.warn("learner {} sends its token without TLS; set trustedCertificates(rootCertificates) "
-          + "(--trust-file) and run the aggregator with TLS", name);
+      log.warn("{} sends its token without TLS; set trustedCertificates(rootCertificates) "
+          + "(--trust-file) and run the aggregator with TLS", who);
     }
   }
 

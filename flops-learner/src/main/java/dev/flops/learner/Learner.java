@@ -4,6 +4,8 @@ import dev.flops.api.LocalTrainer;
 import dev.flops.api.Secret;
 import dev.flops.learner.internal.Backoff;
 import dev.flops.learner.internal.ControlSession;
+import dev.flops.learner.internal.ReachabilityAdvice;
+import dev.flops.proto.codec.Durations;
 import dev.flops.proto.v1.FederationOutcome;
 import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
@@ -53,6 +55,10 @@ public final class Learner {
   private final AggregatorAddress aggregator;
   private final LocalTrainer trainer;
   private final String name;
+  /** How messages name this learner: "learner a", or just "learner" for the default name. */
+  private final String who;
+  /** The name of a learner that was given none. */
+  private static final String DEFAULT_NAME = "learner";
   private final Duration connectTimeout;
   private final Duration initialBackoff;
   private final Duration maxBackoff;
@@ -79,6 +85,7 @@ public final class Learner {
     this.aggregator = builder.aggregator;
     this.trainer = builder.trainer;
     this.name = builder.name;
+    this.who = DEFAULT_NAME.equals(name) ? "learner" : "learner " + name;
     this.connectTimeout = builder.connectTimeout;
     this.initialBackoff = builder.initialBackoff;
     this.maxBackoff = builder.maxBackoff;
@@ -122,11 +129,11 @@ public final class Learner {
     try {
       trainer.prepare();
     } catch (Exception e) {
-      throw new LearnerException("learner " + name + " could not load its local data: " + e, e);
+      throw new LearnerException(who + " could not load its local data: " + e, e);
     }
-    log.info("learner {} prepared its data; connecting to {}", name, aggregator);
+    log.info("{} prepared its data; connecting to {}", who, aggregator);
     resolve();
-    security.warnIfExposed(log, name, aggregator);
+    security.warnIfExposed(log, who, aggregator);
     keepAliveInUse = keepAliveTime;
     channel = openChannel();
     try {
@@ -162,8 +169,8 @@ public final class Learner {
   /** Replaces the channel by one whose keepalive the aggregator permits. */
   private void adaptKeepAlive(ControlSession session) {
     Duration permitted = Duration.ofMillis(session.permittedKeepAliveMillis());
-    log.info("learner {}: {}; reconnecting with a keepalive time of {} ms instead of {} ms "
-            + "(raise keepAlive to at least that to connect once only)", name,
+    log.info("{}: {}; reconnecting with a keepalive time of {} ms instead of {} ms "
+            + "(raise keepAlive to at least that to connect once only)", who,
         session.endDetail(), permitted.toMillis(), pingIntervalMillis());
     keepAliveInUse = permitted;
     ManagedChannel previous = channel;
@@ -184,7 +191,7 @@ public final class Learner {
         throw failure;
       }
       // UNSPECIFIED: an aggregator from before outcomes, which only ever said this on success.
-      default -> log.info("learner {}: the aggregator's training finished ({})", name,
+      default -> log.info("{}: the aggregator's training finished ({})", who,
           session.endDetail());
     }
   }
@@ -202,12 +209,12 @@ public final class Learner {
         run();
         done.complete(null);
       } catch (InterruptedException e) {
-        log.info("learner {} stopped", name);
+        log.info("{} stopped", who);
         done.completeExceptionally(e);
       } catch (FederationFailedException e) {
         done.completeExceptionally(e); // run() logged it
       } catch (LearnerException | RuntimeException e) {
-        log.error("learner {} stopped: {}", name, e.getMessage());
+        log.error("{} stopped: {}", who, e.getMessage());
         done.completeExceptionally(e);
       }
     }, name);
@@ -240,6 +247,8 @@ public final class Learner {
     Backoff backoff = new Backoff(initialBackoff, maxBackoff, random);
     long deadline = System.nanoTime() + connectTimeout.toNanos();
     boolean everJoined = false;
+    ReachabilityAdvice reachability =
+        new ReachabilityAdvice(aggregator.toString(), security.tls, System::nanoTime);
     while (true) {
       ControlSession session = new ControlSession(channel, trainer, name, key,
           pingIntervalMillis(), new Backoff(initialBackoff, maxBackoff, random.split()));
@@ -249,6 +258,7 @@ public final class Learner {
         lastId = session.learnerId();
         everJoined = true;
         backoff.reset();
+        reachability.reset();
         deadline = System.nanoTime() + connectTimeout.toNanos();
       }
       switch (end) {
@@ -257,29 +267,30 @@ public final class Learner {
           return;
         }
         case COMPLETED -> {
-          log.info("learner {}: the aggregator closed the connection without saying how the "
-              + "federation ended", name);
+          log.info("{}: the aggregator closed the connection without saying how the "
+              + "federation ended", who);
           return;
         }
         case ADAPT_KEEPALIVE -> adaptKeepAlive(session);
-        case STOPPED -> throw new InterruptedException("learner " + name + " was stopped");
+        case STOPPED -> throw new InterruptedException(who + " was stopped");
         case REFUSED -> throw new LearnerException(
-            "the aggregator at " + aggregator + " refused learner " + name + ": "
+            "the aggregator at " + aggregator + " refused " + who + ": "
                 + session.endDetail(), null);
         case UNAVAILABLE -> {
           if (System.nanoTime() > deadline) {
             throw new LearnerException(String.format(
-                "the aggregator at %s was not reachable for %s (%s); check that it is running "
-                    + "and that the address is right%s", aggregator, connectTimeout,
-                session.endDetail(), security.tls
-                    ? "; this learner uses TLS: if the aggregator runs without it, give the "
-                        + "aggregator a certificate (--tls-cert, --tls-key)"
-                    : "; if it runs TLS, give this learner the root certificate that signed "
-                        + "the aggregator's (--trust-file)"), null);
+                "the aggregator at %s was not reachable for %s (%s); %s", aggregator,
+                Durations.forPeople(connectTimeout), session.endDetail(),
+                reachability.advice(session.endStatus())), null);
           }
           Duration delay = backoff.next();
-          log.info("learner {}: aggregator at {} {} ({}); retrying in {} ms", name, aggregator,
-              everJoined ? "lost" : "not reachable yet", session.endDetail(), delay.toMillis());
+          log.info("{}: aggregator at {} {} ({}); retrying in {}", who, aggregator,
+              everJoined ? "lost" : "not reachable yet", session.endDetail(),
+              Durations.forPeople(delay));
+          String warning = everJoined ? null : reachability.failed(session.endStatus());
+          if (warning != null) {
+            log.warn("{}: {}", who, warning);
+          }
           Thread.sleep(delay.toMillis());
         }
       }
@@ -300,7 +311,7 @@ public final class Learner {
   public static final class Builder {
     private AggregatorAddress aggregator;
     private LocalTrainer trainer;
-    private String name = "learner";
+    private String name = DEFAULT_NAME;
     private Duration connectTimeout = Duration.ofMinutes(10);
     private Duration initialBackoff = Duration.ofMillis(250);
     private Duration maxBackoff = Duration.ofSeconds(10);
@@ -391,7 +402,8 @@ public final class Learner {
       positive("max backoff", max);
       if (max.compareTo(initial) < 0) {
         throw new IllegalArgumentException(
-            "max backoff " + max + " is shorter than the initial backoff " + initial);
+            "max backoff " + Durations.forPeople(max) + " is shorter than the initial backoff "
+                + Durations.forPeople(initial));
       }
       this.initialBackoff = initial;
       this.maxBackoff = max;
@@ -529,7 +541,8 @@ public final class Learner {
     private static Duration positive(String knob, Duration value) {
       Objects.requireNonNull(value, knob);
       if (value.isZero() || value.isNegative()) {
-        throw new IllegalArgumentException(knob + " must be positive but was " + value);
+        throw new IllegalArgumentException(
+            knob + " must be positive but was " + Durations.forPeople(value));
       }
       return value;
     }

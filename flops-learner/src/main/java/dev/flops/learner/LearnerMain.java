@@ -1,9 +1,11 @@
 package dev.flops.learner;
 
 import dev.flops.api.LocalTrainer;
+import dev.flops.proto.codec.CommandLineFlags;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
 import picocli.CommandLine;
@@ -33,7 +35,19 @@ import picocli.CommandLine.Option;
         "1:the learner failed (data, unreachable or refusing aggregator)", "2:bad options",
         "3:the aggregator's training failed (restart to join the resumed aggregator)",
         "4:the aggregator stopped before its training ended"})
-public final class LearnerMain implements Callable<Integer> {
+public final class LearnerMain implements Callable<Integer>, CommandLineFlags.Command {
+  /**
+   * The builder knobs these flags set, so that an error names the flag the user typed (the
+   * security options name their own flags already).
+   */
+  private static final CommandLineFlags FLAGS =
+      CommandLineFlags.of(Map.of("connectTimeout", "--connect-timeout"));
+
+  @Override
+  public CommandLineFlags commandLineFlags() {
+    return FLAGS;
+  }
+
 
   @Option(names = "--aggregator", required = true, paramLabel = "HOST:PORT",
       description = "The aggregator's address.")
@@ -82,7 +96,7 @@ public final class LearnerMain implements Callable<Integer> {
   public static CommandLine commandLine(Object command) {
     CommandLine commandLine = new CommandLine(command);
     commandLine.setExecutionExceptionHandler((e, cl, parsed) -> {
-      cl.getErr().println("error: " + e.getMessage());
+      cl.getErr().println("error: " + CommandLineFlags.inTermsOf(cl.getCommand(), e.getMessage()));
       if (e instanceof FederationFailedException failed) {
         return failed.exitCode();
       }

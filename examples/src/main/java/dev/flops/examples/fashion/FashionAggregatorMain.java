@@ -9,11 +9,13 @@ import dev.flops.api.Config;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.dl4j.Dl4jTrainer;
 import dev.flops.learner.LearnerMain;
+import dev.flops.proto.codec.CommandLineFlags;
 import dev.flops.api.TrainingResult;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,7 +29,13 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "fashion-aggregator", mixinStandardHelpOptions = true,
     description = "Runs the Fashion-MNIST aggregator; learners connect to it.")
-public final class FashionAggregatorMain implements Callable<Integer> {
+public final class FashionAggregatorMain implements Callable<Integer>, CommandLineFlags.Command {
+  /** The builder knobs these flags set, so that an error names the flag the user typed. */
+  private static final CommandLineFlags FLAGS = CommandLineFlags.of(Map.of(
+      "rounds must", "--rounds must",
+      "minAvailableLearners", "--min-learners",
+      "roundTimeout", "--round-timeout"));
+
   private static final Logger log = LoggerFactory.getLogger(FashionAggregatorMain.class);
 
   @Mixin
@@ -109,6 +117,11 @@ public final class FashionAggregatorMain implements Callable<Integer> {
    */
   public static void main(String[] args) {
     System.exit(StandardOutput.execute(FashionAggregatorMain::new, args));
+  }
+
+  @Override
+  public CommandLineFlags commandLineFlags() {
+    return FLAGS;
   }
 
   @Override

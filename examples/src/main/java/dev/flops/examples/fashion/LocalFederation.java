@@ -8,11 +8,13 @@ import dev.flops.api.strategy.FedAvg;
 import dev.flops.dl4j.Dl4jTrainer;
 import dev.flops.learner.Learner;
 import dev.flops.learner.LearnerMain;
+import dev.flops.proto.codec.CommandLineFlags;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -30,7 +32,12 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "local-federation", mixinStandardHelpOptions = true,
     description = "Runs an aggregator and N learners on Fashion-MNIST over gRPC on loopback.")
-public final class LocalFederation implements Callable<Integer> {
+public final class LocalFederation implements Callable<Integer>, CommandLineFlags.Command {
+  /** The builder knobs these flags set, so that an error names the flag the user typed. */
+  private static final CommandLineFlags FLAGS = CommandLineFlags.of(Map.of(
+      "rounds must", "--rounds must",
+      "minAvailableLearners", "--learners"));
+
 
   @Mixin
   TrackingOptions tracking = new TrackingOptions(FashionMnist.EXPERIMENT);
@@ -76,6 +83,11 @@ public final class LocalFederation implements Callable<Integer> {
   /** Returns the result of the last run, for tests. */
   TrainingResult result() {
     return result;
+  }
+
+  @Override
+  public CommandLineFlags commandLineFlags() {
+    return FLAGS;
   }
 
   @Override

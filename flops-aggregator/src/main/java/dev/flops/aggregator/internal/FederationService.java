@@ -9,6 +9,7 @@ import dev.flops.api.LearnerResult;
 import dev.flops.api.Parameters;
 import dev.flops.api.RoundRanking;
 import dev.flops.api.strategy.FitAggregation;
+import dev.flops.proto.codec.Durations;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.Manifests;
 import dev.flops.proto.codec.ParameterDecoder;
@@ -56,6 +57,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
 
   private final Map<String, LearnerSession> sessions = new ConcurrentHashMap<>();
   private final Map<String, PendingTask> tasks = new ConcurrentHashMap<>();
+  /** Tasks forgotten at the end of their round, so that late reports about them read as such. */
+  private final EndedTasks endedTasks = new EndedTasks();
   /** Learner key (Hello.learner_key) to the id that learner was given: its identity. */
   private final Map<String, String> identities = new ConcurrentHashMap<>();
   private static final int MAX_LEARNER_KEY_CHARS = 128;
@@ -165,32 +168,49 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   }
 
   /**
-   * Waits until at least {@code count} learners are connected.
+   * Waits until at least {@code count} learners are connected, logging a line when the wait
+   * starts, whenever the number connected changes, and every {@code progressInterval} while it
+   * does not, so that a person watching sees what the aggregator waits for.
    *
+   * @param count the learners needed
+   * @param timeout how long to wait at most
+   * @param progressInterval how often an unchanged wait is reported; positive
    * @return the connected learners
    * @throws TimeoutException naming how many came, if fewer than {@code count} came in time
    */
-  public List<String> awaitLearners(int count, Duration timeout)
+  public List<String> awaitLearners(int count, Duration timeout, Duration progressInterval)
       throws InterruptedException, TimeoutException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    boolean announced = false;
+    long start = System.nanoTime();
+    long deadline = start + timeout.toNanos();
+    long nextReport = 0;
+    int reported = -1;
     synchronized (membership) {
       while (true) {
         List<String> available = availableLearners();
         if (available.size() >= count) {
           return available;
         }
-        if (!announced) {
-          log.info("waiting for learners: {} of {} connected", available.size(), count);
-          announced = true;
+        long now = System.nanoTime();
+        if (reported < 0) {
+          log.info("waiting for learners: {} of {} connected (waiting up to {})",
+              available.size(), count, Durations.forPeople(timeout));
+        } else if (available.size() != reported || now - nextReport >= 0) {
+          log.info("still waiting for learners: {} of {} connected ({} of {})", available.size(),
+              count, Durations.forPeople(Duration.ofMillis((now - start) / 1_000_000)),
+              Durations.forPeople(timeout));
         }
-        long left = deadline - System.nanoTime();
+        if (available.size() != reported || now - nextReport >= 0) {
+          reported = available.size();
+          nextReport = now + progressInterval.toNanos();
+        }
+        long left = deadline - now;
         if (left <= 0) {
           throw new TimeoutException(String.format(
               "only %d of the %d learners needed connected within %s; start more learners or "
-                  + "lower minAvailableLearners", available.size(), count, timeout));
+                  + "lower minAvailableLearners", available.size(), count,
+              Durations.forPeople(timeout)));
         }
-        membership.wait(Math.max(1, left / 1_000_000));
+        membership.wait(Math.max(1, Math.min(left, nextReport - now) / 1_000_000));
       }
     }
   }
@@ -278,7 +298,10 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   public void endRound(List<PendingTask> roundTasks) {
     synchronized (foldLock) {
       aggregation = null;
-      roundTasks.forEach(task -> tasks.remove(task.taskId));
+      roundTasks.forEach(task -> {
+        tasks.remove(task.taskId);
+        endedTasks.remember(task);
+      });
     }
   }
 
@@ -376,6 +399,14 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   /** The task a download or upload acts for, once it proved it may ({@link TaskCapability}). */
   private PendingTask transferTask(String taskId, String learnerId, ByteString capability,
       Envelope envelope) {
+    EndedTasks.Ended ended = tasks.containsKey(taskId) ? null
+        : endedTasks.findForTransfer(taskId, capability);
+    if (ended != null) {
+      // The task's own learner, late: say how the task really ended rather than guess.
+      throw Status.NOT_FOUND.withDescription("no pending task '" + taskId + "': it has ended: "
+              + ended.description() + "; a late update is discarded")
+          .asRuntimeException();
+    }
     PendingTask task = pendingTask(taskId);
     TaskCapability.checkTransfer(task, learnerId, capability);
     return inRound(task, envelope);
@@ -383,7 +414,14 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
 
   /** The task a message on {@code session}'s own control stream is about. */
   private PendingTask sessionTask(String taskId, LearnerSession session, Envelope envelope) {
-    PendingTask task = pendingTask(taskId);
+    PendingTask task = tasks.get(taskId);
+    if (task == null) {
+      // Reports about this session's own ended tasks are handled before (aboutEndedTask): what
+      // is left is a task this connection was never given.
+      throw Status.NOT_FOUND.withDescription("this connection was never given a task '" + taskId
+              + "' (or it ended more than " + EndedTasks.CAPACITY + " tasks ago)")
+          .asRuntimeException();
+    }
     if (task.session != session) {
       throw Status.PERMISSION_DENIED
           .withDescription("task '" + taskId + "' belongs to another learner or connection")
@@ -509,8 +547,15 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
               + "least " + permitKeepAliveMillis + " ms").asRuntimeException();
         }
         switch (message.getBodyCase()) {
-          case EVALUATE_RESULT -> evaluated(message);
+          case EVALUATE_RESULT -> {
+            if (!aboutEndedTask(message.getEvaluateResult().getTaskId(), true)) {
+              evaluated(message);
+            }
+          }
           case TASK_FAILURE -> {
+            if (aboutEndedTask(message.getTaskFailure().getTaskId(), false)) {
+              return;
+            }
             PendingTask task = sessionTask(message.getTaskFailure().getTaskId(), session,
                 message.getEnvelope());
             Kind kind = switch (message.getTaskFailure().getCause()) {
@@ -539,6 +584,40 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         log.warn("rejected a message from learner {}: {}", session, e.toString());
         close(Status.INVALID_ARGUMENT.withDescription(String.valueOf(e.getMessage())));
       }
+    }
+
+    /**
+     * Returns whether a report is about one of this session's own tasks that has already ended,
+     * and logs it as the expected traffic it is: the learner's report of an upload the aggregator
+     * refused crosses that refusal, which already failed the task and may have ended its round.
+     * Only a result that arrives after its task timed out is worth an INFO line; nothing else
+     * here deserves a warning. A task that never was this session's returns false, so that it is
+     * still refused and logged as the protocol violation it is.
+     */
+    private boolean aboutEndedTask(String taskId, boolean result) {
+      String what = result ? "its evaluation" : "a failure report";
+      PendingTask task = tasks.get(taskId);
+      EndedTasks.Ended ended;
+      if (task != null) {
+        TaskOutcome outcome = task.outcome().getNow(null);
+        if (task.session != session || outcome == null) {
+          return false;
+        }
+        ended = EndedTasks.of(task, outcome);
+      } else {
+        ended = endedTasks.find(taskId, session);
+        if (ended == null) {
+          return false;
+        }
+      }
+      if (ended.timedOut() && result) {
+        log.info("learner {} sent {} for task '{}' after the task had ended ({}): discarded",
+            session, what, taskId, ended.description());
+      } else {
+        log.debug("learner {} sent {} for task '{}', which had already ended ({}): nothing to do",
+            session, what, taskId, ended.description());
+      }
+      return true;
     }
 
     private void join(String name, String key) {

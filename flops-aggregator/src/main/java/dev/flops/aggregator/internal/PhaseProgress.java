@@ -1,5 +1,6 @@
 package dev.flops.aggregator.internal;
 
+import dev.flops.proto.codec.Durations;
 import dev.flops.proto.v1.TaskKind;
 import java.time.Duration;
 import java.util.List;
@@ -32,10 +33,16 @@ final class PhaseProgress {
    */
   PhaseProgress(Duration interval, TransferSlots downloads) {
     if (interval.isZero() || interval.isNegative()) {
-      throw new IllegalArgumentException("progress interval must be positive but was " + interval);
+      throw new IllegalArgumentException("progress interval must be positive but was "
+          + Durations.forPeople(interval));
     }
     this.interval = interval;
     this.downloads = downloads;
+  }
+
+  /** How often a running phase (or a wait for learners) is reported. */
+  Duration interval() {
+    return interval;
   }
 
   /**

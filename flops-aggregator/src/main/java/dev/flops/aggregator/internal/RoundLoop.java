@@ -24,6 +24,7 @@ import dev.flops.api.strategy.FitAggregation;
 import dev.flops.api.strategy.InsufficientResults;
 import dev.flops.api.strategy.Instruction;
 import dev.flops.api.strategy.Strategy;
+import dev.flops.proto.codec.Durations;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.FiniteScan;
 import dev.flops.proto.v1.TaskKind;
@@ -362,7 +363,7 @@ public final class RoundLoop {
   private List<String> awaitLearners(int count) throws InterruptedException, TimeoutException {
     long start = System.nanoTime();
     try {
-      return service.awaitLearners(count, learnerWaitTimeout);
+      return service.awaitLearners(count, learnerWaitTimeout, progress.interval());
     } finally {
       learnerWaitNanos += System.nanoTime() - start;
     }
@@ -471,7 +472,7 @@ public final class RoundLoop {
     try {
       progress.await(CompletableFuture.allOf(futures), tasks, strategy.roundTimeout());
     } catch (TimeoutException e) {
-      service.expire(tasks, "timed out after " + strategy.roundTimeout());
+      service.expire(tasks, "timed out after " + Durations.forPeople(strategy.roundTimeout()));
     } catch (ExecutionException e) {
       throw new IllegalStateException("task futures never complete exceptionally", e);
     }

@@ -1,5 +1,6 @@
 package dev.flops.aggregator.tracking;
 
+import dev.flops.proto.codec.Durations;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.InvalidPathException;
@@ -275,7 +276,8 @@ public final class Tracking {
   public Tracking flushTimeout(Duration timeout) {
     Objects.requireNonNull(timeout, "flushTimeout");
     if (timeout.isNegative()) {
-      throw new IllegalArgumentException("flushTimeout must not be negative but was " + timeout);
+      throw new IllegalArgumentException("flushTimeout must not be negative but was "
+          + Durations.forPeople(timeout));
     }
     return new Tracking(backend, directory, server, experimentName, timeout, initialBackoff,
         maxBackoff, resumeExperimentId, resumeParentRunId, resumeRoundRunIds, outbox,
@@ -296,7 +298,7 @@ public final class Tracking {
     Objects.requireNonNull(max, "max");
     if (initial.isZero() || initial.isNegative() || max.compareTo(initial) < 0) {
       throw new IllegalArgumentException("retryBackoff needs 0 < initial <= max but was initial="
-          + initial + ", max=" + max);
+          + Durations.forPeople(initial) + ", max=" + Durations.forPeople(max));
     }
     return new Tracking(backend, directory, server, experimentName, flushTimeout, initial, max,
         resumeExperimentId, resumeParentRunId, resumeRoundRunIds, outbox, systemMetricsInterval);
@@ -377,7 +379,7 @@ public final class Tracking {
     Objects.requireNonNull(interval, "systemMetricsInterval");
     if (interval.isNegative() || !interval.isZero() && interval.toMillis() < 100) {
       throw new IllegalArgumentException("systemMetricsInterval must be zero (off) or at least "
-          + "100 ms but was " + interval);
+          + "100 ms but was " + Durations.forPeople(interval));
     }
     return new Tracking(backend, directory, server, experimentName, flushTimeout, initialBackoff,
         maxBackoff, resumeExperimentId, resumeParentRunId, resumeRoundRunIds, outbox, interval);

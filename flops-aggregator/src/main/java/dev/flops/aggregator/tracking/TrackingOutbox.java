@@ -1,6 +1,7 @@
 package dev.flops.aggregator.tracking;
 
 import dev.flops.aggregator.internal.tracking.OutboxDelivery;
+import dev.flops.proto.codec.Durations;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -64,7 +65,8 @@ public final class TrackingOutbox {
           + "outbox were meant for (--tracking-uri, or MLFLOW_TRACKING_URI)");
     }
     if (timeout.isNegative()) {
-      throw new IllegalArgumentException("timeout must not be negative but was " + timeout);
+      throw new IllegalArgumentException("timeout must not be negative but was "
+          + Durations.forPeople(timeout));
     }
     OutboxDelivery.Outcome outcome = OutboxDelivery.deliver(tracking, timeout);
     return new Result(outcome.trackingUri(), outcome.delivered(), outcome.pending(),

@@ -88,6 +88,8 @@ public final class ControlSession {
   /** The parameters the model holds as set from the aggregator, untrained since; null if unknown. */
   private String heldParametersId;
   private String endDetail = "";
+  /** The status the session's stream ended with, or null if it did not end with an error. */
+  private Status endStatus;
   private FederationOutcome outcome = FederationOutcome.FEDERATION_OUTCOME_UNSPECIFIED;
   private final long keepAliveMillis;
   private volatile long permittedKeepAliveMillis;
@@ -161,6 +163,16 @@ public final class ControlSession {
   /** Returns what the aggregator said when the session ended (shutdown reason or error). */
   public String endDetail() {
     return endDetail;
+  }
+
+  /**
+   * Returns the error status the session's stream ended with, cause included, for a diagnosis
+   * of why the aggregator is not reachable ({@link ReachabilityAdvice}).
+   *
+   * @return the status, or null if the stream did not end with an error
+   */
+  public Status endStatus() {
+    return endStatus;
   }
 
   /** Runs the session until it ends; interrupting the thread stops it. */
@@ -239,8 +251,10 @@ public final class ControlSession {
   }
 
   private End classify(Status status) {
-    endDetail = status.getCode() + (status.getDescription() == null ? ""
-        : ": " + status.getDescription());
+    endStatus = status;
+    // With the root cause on the same line: "UNAVAILABLE: io exception" alone hides whether the
+    // connection was refused, reset or timed out.
+    endDetail = Statuses.oneLine(status);
     SSLException tlsFailure = tlsFailure(status.getCause());
     if (tlsFailure != null && !joined()) {
       // A certificate the other side does not accept stays unaccepted: retrying cannot help.

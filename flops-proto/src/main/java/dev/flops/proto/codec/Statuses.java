@@ -8,7 +8,7 @@ public final class Statuses {
 
   /**
    * Returns a status as one line: its code, its description and the message of its cause's root,
-   * never a stack trace ({@code Status.toString()} prints the cause's whole stack trace, 20 lines
+   * never a stack trace, and line breaks in either become spaces ({@code Status.toString()} prints the cause's whole stack trace, 20 lines
    * of Netty for a broken connection).
    *
    * @param status the status
@@ -30,6 +30,7 @@ public final class Statuses {
       }
       line.append(')');
     }
-    return line.toString();
+    // Netty puts its channel pipeline on a line of its own in some descriptions.
+    return line.toString().replaceAll("\\s*\\R\\s*", " ");
   }
 }
