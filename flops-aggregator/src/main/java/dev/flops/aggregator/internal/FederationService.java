@@ -529,6 +529,9 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
             Kind kind = switch (message.getTaskFailure().getCause()) {
               case TRANSFER_BROKEN -> Kind.DISCONNECTED;
               case TRANSFER_REFUSED -> Kind.OTHER; // the aggregator's own refusal, reported back
+              // Found on the learner but of the same kind as the aggregator's own refusals of
+              // wrong shapes and NaNs: the same learner would fail the same way again.
+              case MODEL_MISMATCH, RESULT_INVALID -> Kind.REJECTED;
               default -> Kind.LEARNER_ERROR;
             };
             if (task.fail(kind, "learner reported: " + message.getTaskFailure().getMessage())) {
