@@ -97,7 +97,7 @@ class LearnerSideRefusalTest {
       String message = train(first, second, log);
 
       assertTrue(message.contains("round 1: the fit phase gathered 0 of the 2"), message);
-      assertTrue(message.contains("the aggregator's parameters do not fit this learner's model"),
+      assertTrue(message.contains("its setParameters refused the aggregator's parameters"),
           message);
       assertTrue(message.contains("the learner's model does not have the aggregator's "
           + "architecture: give both the same model (the same --model"), message);

@@ -23,7 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class SignalStopProcessesTest {
 
-  private static Process java(Path dir, String name, Class<?> main, String... args)
+  /** Starts {@code main} in a JVM of its own, its output (both streams) in {@code name}.log. */
+  static Process java(Path dir, String name, Class<?> main, String... args)
       throws IOException {
     List<String> command = new ArrayList<>(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),

@@ -412,9 +412,10 @@ public final class ControlSession {
   }
 
   private static String mismatch(IllegalArgumentException e) {
-    return "the aggregator's parameters do not fit this learner's model (" + e.getMessage()
-        + "); the learner's model does not have the aggregator's architecture: give both the "
-        + "same model (the same --model, or the same network configuration)";
+    // The fix first: messages quoting this may shorten the detail that follows.
+    return "the learner's model does not have the aggregator's architecture: give both the same "
+        + "model (the same --model, or the same network configuration); its setParameters "
+        + "refused the aggregator's parameters: " + e.getMessage();
   }
 
   /** The global parameters do not fit the learner's model. */
