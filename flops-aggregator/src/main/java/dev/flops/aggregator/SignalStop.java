@@ -123,7 +123,7 @@ public final class SignalStop implements FederationObserver, AutoCloseable {
     fired = true;
     int last = lastRound;
     String when = last == 0
-        ? "before any round finished"
+        ? "before any round of this run finished"
         : "after round " + last + (rounds > 0 ? " of " + rounds : "");
     log.warn("aggregator stopped by a signal (SIGTERM or Ctrl-C) {}; telling the learners", when);
     // Closed on its own thread so that a close stuck behind the main thread's cannot hold the
