@@ -131,6 +131,8 @@ public final class Aggregator implements AutoCloseable {
   private CheckpointStore checkpoints;
   private Checkpoint resumeFrom;
   private boolean trained;
+  /** Set by the first {@link #closeBecause}. */
+  private boolean closed;
 
   private Aggregator(Builder builder) {
     this.host = builder.host;
@@ -447,13 +449,27 @@ public final class Aggregator implements AutoCloseable {
   }
 
   /**
-   * Stops the server (learners still connected are disconnected) and, unless the executor was
-   * supplied by the caller, shuts down the aggregator's own threads.
+   * Stops the server (learners still connected are told that the aggregator stopped, unless they
+   * already heard how training ended) and, unless the executor was supplied by the caller, shuts
+   * down the aggregator's own threads. Closing again does nothing.
    */
   @Override
-  public synchronized void close() {
+  public void close() {
+    closeBecause("it was closed");
+  }
+
+  /**
+   * Closes as {@link #close()} does, telling learners {@code reason} (e.g. that a signal stopped
+   * the process) if training has not ended yet.
+   */
+  synchronized void closeBecause(String reason) {
+    // A shutdown hook may close while the main thread's try-with-resources does too.
+    if (closed) {
+      return;
+    }
+    closed = true;
     if (server != null) {
-      service.shutdownLearners(FederationOutcome.STOPPED, "it was closed");
+      service.shutdownLearners(FederationOutcome.STOPPED, reason);
       server.shutdown();
       try {
         if (!server.awaitTermination(5, TimeUnit.SECONDS)) {

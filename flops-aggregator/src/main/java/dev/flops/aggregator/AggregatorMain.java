@@ -194,7 +194,9 @@ public final class AggregatorMain implements Callable<Integer>, CommandLineFlags
         .model(model)
         .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds))
         .bestRound(bestRound.ranking()));
-    try (Aggregator aggregator = checkpoints.applyTo(builder).build().start()) {
+    SignalStop signals = new SignalStop();
+    try (Aggregator aggregator = signals.observe(checkpoints.applyTo(builder)).build().start();
+        SignalStop armed = signals.arm(aggregator)) {
       TrainingResult result = aggregator.train();
       return result.rounds().size() == rounds ? 0 : 1;
     }

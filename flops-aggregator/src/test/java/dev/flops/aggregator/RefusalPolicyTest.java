@@ -79,11 +79,12 @@ class RefusalPolicyTest {
       assertEquals(1, second.fits, "the same learners are not asked for the same update again");
       assertFalse(log.text().contains("retried (attempt 2"), log.text());
       assertTrue(message.contains("round 1: the fit phase gathered 0 of the 2 results it needs "
-          + "(attempt 1;"), message);
+          + "(attempt 1)"), message);
       assertTrue(message.contains("every failure was a rejected result and no other learner is "
           + "connected"), message);
       assertTrue(message.contains("Fix the learners' model or data: every failed result was "
-          + "rejected by the aggregator (first: learner-"), message);
+          + "rejected by the aggregator."), message);
+      assertTrue(message.contains("\n  learner-"), message);
       assertTrue(message.contains(reason), message);
       assertFalse(message.contains("start more learners"), message);
       assertFalse(message.contains("roundTimeout"), message);

@@ -78,7 +78,7 @@ class RoundPolicyTest {
       // Attempt 2 only: (10*10 + 30*10 + 60*100) / 100; attempt 1's +1 updates were discarded.
       assertClose(FakeTrainer.add(initial, 64f), result.finalParameters(), 1e-4);
       assertTrue(log.text().contains("round 1: the fit phase gathered 2 of the 3 results it needs "
-          + "(attempt 1;"), log.text());
+          + "(attempt 1)"), log.text());
       assertTrue(log.text().contains("retried (attempt 2 of 3)"), log.text());
     }
   }
@@ -121,7 +121,7 @@ class RoundPolicyTest {
 
       TrainingException e = assertThrows(TrainingException.class, aggregator::train);
 
-      assertTrue(e.getMessage().contains("gathered 0 of the 1 results it needs (attempt 2;"),
+      assertTrue(e.getMessage().contains("gathered 0 of the 1 results it needs (attempt 2)"),
           e.getMessage());
       assertTrue(e.getMessage().contains("all 2 attempts fell short"), e.getMessage());
       assertEquals(2, broken.fits);

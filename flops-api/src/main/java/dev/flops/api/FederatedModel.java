@@ -26,7 +26,9 @@ public interface FederatedModel {
    * Replaces the model's parameters.
    *
    * @param parameters the new values; same names, dtypes and shapes as {@link #getParameters()}
-   * @throws IllegalArgumentException if the structure does not match the model
+   * @throws IllegalArgumentException if the structure does not match the model (preferably a
+   *     {@link ParameterMismatchException}); a learner reports it as a model unlike the
+   *     aggregator's, which is not retried within the round
    */
   void setParameters(Parameters parameters);
 }

@@ -33,8 +33,8 @@ import java.util.Objects;
  * </table>
  *
  * <p>A method returns its argument when it follows the rule and otherwise throws an
- * {@link IllegalArgumentException} whose message names the field and the value and says what a
- * learner must report instead. Stateless and safe to call from any thread.
+ * {@link InvalidResultException} (an {@link IllegalArgumentException}) whose message names the
+ * field and the value and says what a learner must report instead. Stateless and safe to call from any thread.
  */
 public final class ReportedNumbers {
 
@@ -54,7 +54,7 @@ public final class ReportedNumbers {
    *
    * @param loss the mean loss of a result
    * @return {@code loss}
-   * @throws IllegalArgumentException if it is NaN, infinite, or its magnitude exceeds
+   * @throws InvalidResultException if it is NaN, infinite, or its magnitude exceeds
    *     {@value #MAX_MAGNITUDE}
    */
   public static double loss(double loss) {
@@ -66,7 +66,7 @@ public final class ReportedNumbers {
    *
    * @param numExamples how many examples a result is about; the weight of the result
    * @return {@code numExamples}
-   * @throws IllegalArgumentException if it is below 1 or above {@value #MAX_EXAMPLES}
+   * @throws InvalidResultException if it is below 1 or above {@value #MAX_EXAMPLES}
    */
   public static long numExamples(long numExamples) {
     return numExamples("num_examples", numExamples);
@@ -80,15 +80,15 @@ public final class ReportedNumbers {
    * @param field the field's name in the message, e.g. {@code num_examples}
    * @param numExamples the count
    * @return {@code numExamples}
-   * @throws IllegalArgumentException if it is 0 or above {@value #MAX_EXAMPLES} (unsigned)
+   * @throws InvalidResultException if it is 0 or above {@value #MAX_EXAMPLES} (unsigned)
    */
   public static long numExamples(String field, long numExamples) {
     if (numExamples == 0) {
-      throw new IllegalArgumentException(field + " is 0; a result must be about at least 1 "
+      throw new InvalidResultException(field + " is 0; a result must be about at least 1 "
           + "example (the count weights it)");
     }
     if (numExamples < 0 || numExamples > MAX_EXAMPLES) {
-      throw new IllegalArgumentException(field + " is " + Long.toUnsignedString(numExamples)
+      throw new InvalidResultException(field + " is " + Long.toUnsignedString(numExamples)
           + ", above the limit of " + MAX_EXAMPLES + " (2^32) examples a result; report the "
           + "number of examples this result is about");
     }
@@ -101,7 +101,7 @@ public final class ReportedNumbers {
    * @param name the metric's name
    * @param value its value
    * @return {@code value}
-   * @throws IllegalArgumentException if the name breaks the naming rule, or the value is NaN,
+   * @throws InvalidResultException if the name breaks the naming rule, or the value is NaN,
    *     infinite or of magnitude above {@value #MAX_MAGNITUDE}
    * @throws NullPointerException if the name is null
    */
@@ -115,13 +115,13 @@ public final class ReportedNumbers {
    *
    * @param metrics metrics by name
    * @return {@code metrics}
-   * @throws IllegalArgumentException naming the first metric that breaks a rule
+   * @throws InvalidResultException naming the first metric that breaks a rule
    * @throws NullPointerException if the map, a name or a value is null
    */
   public static Map<String, Double> metrics(Map<String, Double> metrics) {
     Objects.requireNonNull(metrics, "metrics");
     if (metrics.size() > MAX_METRICS) {
-      throw new IllegalArgumentException("a result carries " + metrics.size()
+      throw new InvalidResultException("a result carries " + metrics.size()
           + " metrics; at most " + MAX_METRICS + " are allowed");
     }
     metrics.forEach((name, value) ->
@@ -134,7 +134,7 @@ public final class ReportedNumbers {
    *
    * @param name the name
    * @return {@code name}
-   * @throws IllegalArgumentException if the name is empty, too long, holds a character other than
+   * @throws InvalidResultException if the name is empty, too long, holds a character other than
    *     letters, digits, {@code _ - . : /} and space, or has an empty, {@code .} or {@code ..} path
    *     segment
    * @throws NullPointerException if the name is null
@@ -142,7 +142,7 @@ public final class ReportedNumbers {
   public static String metricName(String name) {
     Objects.requireNonNull(name, "metric name");
     if (name.isEmpty() || name.length() > MAX_METRIC_NAME_CHARS) {
-      throw new IllegalArgumentException(String.format(Locale.ROOT,
+      throw new InvalidResultException(String.format(Locale.ROOT,
           "metric name '%s' has %d characters; a name has 1 to %d", shortened(name),
           name.length(), MAX_METRIC_NAME_CHARS));
     }
@@ -151,7 +151,7 @@ public final class ReportedNumbers {
       boolean allowed = Character.isLetterOrDigit(c)
           || c == '_' || c == '-' || c == '.' || c == '/' || c == ' ' || c == ':';
       if (!allowed) {
-        throw new IllegalArgumentException(String.format(Locale.ROOT,
+        throw new InvalidResultException(String.format(Locale.ROOT,
             "metric name '%s' holds the character U+%04X at index %d; a metric name may hold "
                 + "only letters, digits, '_', '-', '.', ':', '/' and spaces", shortened(name),
             (int) c, i));
@@ -159,7 +159,7 @@ public final class ReportedNumbers {
     }
     for (String segment : name.split("/", -1)) {
       if (segment.isEmpty() || segment.equals(".") || segment.equals("..")) {
-        throw new IllegalArgumentException("metric name '" + name + "' has an empty, '.' or '..' "
+        throw new InvalidResultException("metric name '" + name + "' has an empty, '.' or '..' "
             + "path segment; MLflow stores a metric under its name as a path, e.g. "
             + "'system/cpu_utilization'");
       }
@@ -169,11 +169,11 @@ public final class ReportedNumbers {
 
   private static double value(String field, double value, String what) {
     if (Double.isNaN(value) || Double.isInfinite(value)) {
-      throw new IllegalArgumentException(field + " is " + value + "; a learner must report "
+      throw new InvalidResultException(field + " is " + value + "; a learner must report "
           + (what.equals("a loss") ? "a finite loss" : "finite metrics"));
     }
     if (Math.abs(value) > MAX_MAGNITUDE) {
-      throw new IllegalArgumentException(field + " is " + value + ", beyond 1e100 in "
+      throw new InvalidResultException(field + " is " + value + ", beyond 1e100 in "
           + "magnitude; a learner must report " + what + " of at most 1e100 in magnitude (a mean "
           + "per example, not a sum)");
     }

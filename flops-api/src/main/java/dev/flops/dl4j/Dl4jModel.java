@@ -1,6 +1,7 @@
 package dev.flops.dl4j;
 
 import dev.flops.api.FederatedModel;
+import dev.flops.api.ParameterMismatchException;
 import dev.flops.api.Parameters;
 import dev.flops.api.SavableModel;
 import dev.flops.api.Tensor;
@@ -121,7 +122,8 @@ public final class Dl4jModel implements SavableModel {
   public void setParameters(Parameters parameters) {
     Objects.requireNonNull(parameters, "parameters");
     describeMismatch(parameters).ifPresent(mismatch -> {
-      throw new IllegalArgumentException("parameters do not fit this DL4J network: " + mismatch);
+      throw new ParameterMismatchException(
+          "parameters do not fit this DL4J network: " + mismatch);
     });
     DataType networkType = network.params().dataType();
     for (Tensor tensor : parameters) {

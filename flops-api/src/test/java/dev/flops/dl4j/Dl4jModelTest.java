@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.flops.api.ParameterMismatchException;
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
 import java.util.ArrayList;
@@ -272,7 +273,8 @@ class Dl4jModelTest {
     List<Tensor> tensors = new ArrayList<>(randomParameters(model.getParameters(), 7).tensors());
     tensors.remove(3);
 
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+    // Its own type, so that a learner reports a model unlike the aggregator's, not an error.
+    ParameterMismatchException e = assertThrows(ParameterMismatchException.class,
         () -> model.setParameters(new Parameters(tensors)));
 
     assertTrue(e.getMessage().contains("expected 4 tensors"), e.getMessage());
@@ -288,7 +290,7 @@ class Dl4jModelTest {
     Tensor outB = tensors.get(3);
     tensors.set(3, Tensor.ofFloats("output_b", outB.shape(), outB.toFloatArray()));
 
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(ParameterMismatchException.class,
         () -> model.setParameters(new Parameters(tensors)));
 
     assertEquals(before, graph.params());

@@ -48,8 +48,10 @@ public final class FederationFailedException extends LearnerException {
     Objects.requireNonNull(outcome, "outcome");
     Objects.requireNonNull(reason, "aggregatorReason");
     return switch (outcome) {
+      // The reason may end in a sentence of its own (the aggregator's advice).
       case FAILED -> "learner " + learner + ": the aggregator's training failed: " + reason
-          + "; this learner exits so that it can be restarted for the resumed aggregator";
+          + (reason.endsWith(".") ? " This" : "; this") + " learner exits with a failure so "
+          + "that a supervisor can restart it for the aggregator's next run";
       case STOPPED -> "learner " + learner + ": the aggregator stopped before its training "
           + "ended: " + reason;
     };

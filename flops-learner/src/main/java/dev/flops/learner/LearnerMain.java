@@ -33,7 +33,7 @@ import picocli.CommandLine.Option;
     exitCodeListHeading = "Exit codes:%n",
     exitCodeList = {"0:the aggregator's training finished",
         "1:the learner failed (data, unreachable or refusing aggregator)", "2:bad options",
-        "3:the aggregator's training failed (restart to join the resumed aggregator)",
+        "3:the aggregator's training failed (restart to join its next run)",
         "4:the aggregator stopped before its training ended"})
 public final class LearnerMain implements Callable<Integer>, CommandLineFlags.Command {
   /**

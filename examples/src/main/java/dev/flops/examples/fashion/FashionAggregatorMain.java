@@ -5,6 +5,7 @@ import dev.flops.aggregator.TrackingOptions;
 import dev.flops.aggregator.AggregatorSecurityOptions;
 import dev.flops.aggregator.BestRoundOptions;
 import dev.flops.aggregator.CheckpointOptions;
+import dev.flops.aggregator.SignalStop;
 import dev.flops.api.Config;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.dl4j.Dl4jTrainer;
@@ -158,8 +159,10 @@ public final class FashionAggregatorMain implements Callable<Integer>, CommandLi
         .model(FashionOptions.modelFactory(model).apply(seed))
         .strategy(strategy));
     TrainingResult result;
+    SignalStop signals = new SignalStop();
     try (Aggregator aggregator =
-        bestRound.applyTo(checkpoints.applyTo(builder)).build().start()) {
+        signals.observe(bestRound.applyTo(checkpoints.applyTo(builder))).build().start();
+        SignalStop armed = signals.arm(aggregator)) {
       result = aggregator.train();
     }
     RoundTable.print(out, setup, result, central, Duration.ofNanos(System.nanoTime() - start));

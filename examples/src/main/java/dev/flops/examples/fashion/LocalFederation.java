@@ -1,6 +1,7 @@
 package dev.flops.examples.fashion;
 
 import dev.flops.aggregator.Aggregator;
+import dev.flops.aggregator.SignalStop;
 import dev.flops.aggregator.TrackingOptions;
 import dev.flops.api.Config;
 import dev.flops.api.TrainingResult;
@@ -114,14 +115,16 @@ public final class LocalFederation implements Callable<Integer>, CommandLineFlag
         .evaluateConfig(round -> Config.of(Dl4jTrainer.BATCH_SIZE, 1000))
         .build();
     long start = System.nanoTime();
-    try (Aggregator aggregator = tracking.applyTo(Aggregator.builder())
+    SignalStop signals = new SignalStop();
+    try (Aggregator aggregator = signals.observe(tracking.applyTo(Aggregator.builder()))
         .host("127.0.0.1")
         .port(port)
         .model(options.newModel())
         .strategy(strategy)
         .learnerWaitTimeout(Duration.ofMinutes(5))
         .build()
-        .start()) {
+        .start();
+        SignalStop armed = signals.arm(aggregator)) {
       List<CompletableFuture<Void>> learners = new ArrayList<>();
       for (int i = 0; i < options.learners; i++) {
         Learner learner = Learner.builder()

@@ -330,6 +330,19 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
     }
   }
 
+  /** The name each learner id last joined with, for messages that outlive its session. */
+  private final Map<String, String> names = new ConcurrentHashMap<>();
+
+  /**
+   * Returns the name the learner joined with, for messages about it.
+   *
+   * @param learnerId the id the aggregator gave it
+   * @return its name, or null if no learner joined with this id
+   */
+  public String learnerName(String learnerId) {
+    return names.get(learnerId);
+  }
+
   /** How the federation ended; learners that join afterwards are told this. */
   private record Ending(FederationOutcome outcome, String reason) {}
 
@@ -561,6 +574,9 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
             Kind kind = switch (message.getTaskFailure().getCause()) {
               case TRANSFER_BROKEN -> Kind.DISCONNECTED;
               case TRANSFER_REFUSED -> Kind.OTHER; // the aggregator's own refusal, reported back
+              // Found on the learner but of the same kind as the aggregator's own refusals of
+              // wrong shapes and NaNs: the same learner would fail the same way again.
+              case MODEL_MISMATCH, RESULT_INVALID -> Kind.REJECTED;
               default -> Kind.LEARNER_ERROR;
             };
             if (task.fail(kind, "learner reported: " + message.getTaskFailure().getMessage())) {
@@ -654,6 +670,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
         known = !key.isEmpty() && identities.containsKey(key);
         String id = key.isEmpty() ? newLearnerId() : identities.computeIfAbsent(key, k -> newLearnerId());
         session = new LearnerSession(id, name, Caller.current(), outbound);
+        names.put(id, name);
         session.send(AggregatorMessage.newBuilder()
             .setEnvelope(WireProtocol.envelope(0))
             .setWelcome(Welcome.newBuilder().setLearnerId(id).setPermitKeepaliveTimeMs(permit))

@@ -395,8 +395,9 @@ public final class RoundLoop {
   private void insufficient(int round, String phase, int attempt, int got, int needed,
       List<LearnerFailure> failures, boolean othersAvailable) {
     String what = String.format(Locale.ROOT,
-        "round %d: the %s phase gathered %d of the %d results it needs (attempt %d; failed: %s)",
-        round, phase, got, needed, attempt, failures.isEmpty() ? "none" : failures);
+        "round %d: the %s phase gathered %d of the %d results it needs (attempt %d)",
+        round, phase, got, needed, attempt);
+    String failed = ShortfallAdvice.failureLines(failures, service::learnerName);
     InsufficientResults policy = strategy.onInsufficientResults();
     int attempts = strategy.maxRoundAttempts();
     boolean allRejected = !failures.isEmpty()
@@ -410,13 +411,27 @@ public final class RoundLoop {
       why = "every failure was a rejected result and no other learner is connected, so a retry "
           + "would only repeat the rejections";
     } else {
-      log.warn("{}; its results are discarded and the phase is retried (attempt {} of {})", what,
-          attempt + 1, attempts);
+      log.warn("{}; its results are discarded and the phase is retried (attempt {} of {}){}",
+          what, attempt + 1, attempts, failed);
       return;
     }
-    throw new IllegalStateException(what + "; training stops because " + why + ". "
-        + ShortfallAdvice.advise(phase, failures, strategy)
-        + "; with a checkpoint directory, resume continues after round " + (round - 1));
+    throw new IllegalStateException(what + "; training stops because " + why + "." + failed
+        + "\n" + ShortfallAdvice.advise(phase, failures, strategy) + "." + resumeAdvice(round));
+  }
+
+  /**
+   * What a resume would do, only when checkpoints are written: every completed round is
+   * checkpointed, so the last one is the round before the failed one.
+   */
+  private String resumeAdvice(int failedRound) {
+    if (checkpoints == null) {
+      return "";
+    }
+    int last = failedRound - 1;
+    return last == 0
+        ? " No round was checkpointed yet, so a resume starts again from round 1."
+        : " A resume (--resume, or Aggregator.Builder.resume(true)) continues after round " + last
+            + " from " + checkpoints.file() + ".";
   }
 
   private void checkpoint(int round, Parameters global, List<RoundSummary> rounds,

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * What to do about a phase that gathered too few results, chosen by the {@linkplain Kind kinds}
@@ -16,6 +17,8 @@ import java.util.Map;
 final class ShortfallAdvice {
   /** How much of a failure's reason the advice quotes. */
   private static final int MAX_QUOTE_CHARS = 300;
+  /** How many failures a message lists one per line; the rest are counted. */
+  static final int MAX_LISTED = 5;
 
   private ShortfallAdvice() {}
 
@@ -36,15 +39,14 @@ final class ShortfallAdvice {
     List<String> advice = new ArrayList<>();
     List<LearnerFailure> rejected = byKind.get(Kind.REJECTED);
     if (rejected != null) {
-      advice.add(String.format("fix the learners' model or data: %s rejected by the aggregator "
-              + "(first: %s)", rejected.size() == failures.size() ? "every failed result was"
-              : rejected.size() + " of the " + failures.size() + " failed results were",
-          first(rejected)));
+      advice.add(String.format("fix the learners' model or data: %s rejected by the aggregator",
+          rejected.size() == failures.size() ? "every failed result was"
+              : rejected.size() + " of the " + failures.size() + " failed results were"));
     }
     List<LearnerFailure> errors = byKind.get(Kind.LEARNER_ERROR);
     if (errors != null) {
       advice.add(String.format("fix what fails on the learners (see their logs): %d reported an "
-          + "error (first: %s)", errors.size(), first(errors)));
+          + "error", errors.size()));
     }
     List<LearnerFailure> timedOut = byKind.get(Kind.TIMED_OUT);
     if (timedOut != null) {
@@ -53,13 +55,12 @@ final class ShortfallAdvice {
     }
     List<LearnerFailure> disconnected = byKind.get(Kind.DISCONNECTED);
     if (disconnected != null) {
-      advice.add(String.format("check the learners' processes and network: %d disconnected "
-          + "(first: %s)", disconnected.size(), first(disconnected)));
+      advice.add(String.format("check the learners' processes and network: %d disconnected",
+          disconnected.size()));
     }
     List<LearnerFailure> other = byKind.get(Kind.OTHER);
     if (other != null) {
-      advice.add(String.format("see the aggregator's log: %d failed (first: %s)", other.size(),
-          first(other)));
+      advice.add(String.format("see the aggregator's log: %d failed otherwise", other.size()));
     }
     if (rejected == null && errors == null) {
       // Too few learners, or learners lost to time-outs and dropouts: more of them cover for it.
@@ -69,12 +70,31 @@ final class ShortfallAdvice {
     return Character.toUpperCase(text.charAt(0)) + text.substring(1);
   }
 
-  private static String first(List<LearnerFailure> failures) {
-    LearnerFailure failure = failures.get(0);
-    String reason = failure.reason();
-    if (reason.length() > MAX_QUOTE_CHARS) {
-      reason = reason.substring(0, MAX_QUOTE_CHARS) + "...";
+  /**
+   * Renders failures for a person: one indented line each, {@code learner-1 (name): reason}, the
+   * first {@link #MAX_LISTED} of them, then how many more there were. The advice itself quotes
+   * none, so that every cause appears once.
+   *
+   * @param failures the failures, in the order they came
+   * @param names the name a learner id joined with, or null if unknown
+   * @return the lines, each starting with a line break; empty if there are no failures
+   */
+  static String failureLines(List<LearnerFailure> failures, Function<String, String> names) {
+    StringBuilder lines = new StringBuilder();
+    int listed = Math.min(failures.size(), MAX_LISTED);
+    for (LearnerFailure failure : failures.subList(0, listed)) {
+      String name = names.apply(failure.learnerId());
+      String reason = failure.reason();
+      if (reason.length() > MAX_QUOTE_CHARS) {
+        reason = reason.substring(0, MAX_QUOTE_CHARS) + "...";
+      }
+      lines.append("\n  ").append(failure.learnerId())
+          .append(name == null || name.isEmpty() ? "" : " (" + name + ")")
+          .append(": ").append(reason);
     }
-    return failure.learnerId() + ": " + reason;
+    if (failures.size() > listed) {
+      lines.append("\n  and ").append(failures.size() - listed).append(" more");
+    }
+    return lines.toString();
   }
 }

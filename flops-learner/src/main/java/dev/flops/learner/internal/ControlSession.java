@@ -3,7 +3,9 @@ package dev.flops.learner.internal;
 import dev.flops.api.Config;
 import dev.flops.api.EvaluateResult;
 import dev.flops.api.FitResult;
+import dev.flops.api.InvalidResultException;
 import dev.flops.api.LocalTrainer;
+import dev.flops.api.ParameterMismatchException;
 import dev.flops.api.Parameters;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.ParameterDecoder;
@@ -337,8 +339,7 @@ public final class ControlSession {
         heldParametersId = null;
         // No local keeps the received copy: once the model has taken it, it can be collected,
         // so the learner holds at most three copies of the model (received, working, sending).
-        trainer.model().setParameters(
-            retrying(what, "download", () -> download(round, task)));
+        setParameters(retrying(what, "download", () -> download(round, task)));
         heldParametersId = parametersId.isEmpty() ? null : parametersId;
       } else {
         log.debug("{}: the model already holds parameters {}; no download", what, parametersId);
@@ -379,6 +380,23 @@ public final class ControlSession {
       log.info("{}: gave up the task: {}", what, e.getMessage());
     } catch (InterruptedException e) {
       throw e;
+    } catch (ModelMismatch e) {
+      heldParametersId = null;
+      log.error("{}: {}", what, e.getMessage());
+      reportFailure(round, task.getTaskId(), e.getMessage(), TaskFailureCause.MODEL_MISMATCH);
+    } catch (ParameterMismatchException e) {
+      // The trainer set parameters of its own into the model (flops' adapters say so by type).
+      heldParametersId = null;
+      String message = mismatch(e);
+      log.error("{}: {}", what, message);
+      reportFailure(round, task.getTaskId(), message, TaskFailureCause.MODEL_MISMATCH);
+    } catch (InvalidResultException e) {
+      // flops' own check of the numbers the trainer's result reports (FitResult, EvaluateResult,
+      // ReportedNumbers): the trainer's numbers, not a fault of its code, and the same next time.
+      heldParametersId = null;
+      log.error("{}: the result was refused: {}", what, e.getMessage());
+      reportFailure(round, task.getTaskId(), "the learner's result was refused: " + e.getMessage(),
+          TaskFailureCause.RESULT_INVALID);
     } catch (Exception e) {
       heldParametersId = null;
       log.warn("{} failed: {}", what, e.toString(), e);
@@ -389,6 +407,35 @@ public final class ControlSession {
               .setMessage(String.valueOf(e))
               .setCause(TaskFailureCause.LEARNER_CODE))
           .build());
+    }
+  }
+
+  /**
+   * Sets the global parameters into the model. Whatever {@code setParameters} refuses with an
+   * {@link IllegalArgumentException} (its contract for parameters that do not fit; a
+   * {@link ParameterMismatchException} from flops' own models) means that this
+   * learner's model is not the aggregator's: classified here, where it is known which call
+   * failed, not from the message.
+   */
+  private void setParameters(Parameters global) throws ModelMismatch {
+    try {
+      trainer.model().setParameters(global);
+    } catch (IllegalArgumentException e) {
+      throw new ModelMismatch(mismatch(e));
+    }
+  }
+
+  private static String mismatch(IllegalArgumentException e) {
+    // The fix first: messages quoting this may shorten the detail that follows.
+    return "the learner's model does not have the aggregator's architecture: give both the same "
+        + "model (the same --model, or the same network configuration); its setParameters "
+        + "refused the aggregator's parameters: " + e.getMessage();
+  }
+
+  /** The global parameters do not fit the learner's model. */
+  private static final class ModelMismatch extends Exception {
+    ModelMismatch(String message) {
+      super(message, null, false, false);
     }
   }
 
