@@ -147,7 +147,7 @@ class RefusalPolicyTest {
       TrainingException e = assertThrows(TrainingException.class, aggregator::train);
 
       String message = e.getMessage();
-      assertTrue(message.contains("Raise roundTimeout (now PT0.3S) or give the learners less work "
+      assertTrue(message.contains("Raise roundTimeout (now 300 ms) or give the learners less work "
           + "per round: 1 timed out; start more learners or lower minFitLearners"), message);
       assertFalse(message.contains("model or data"), message);
     }

@@ -47,12 +47,14 @@ public final class FederationFailedException extends LearnerException {
   private static String message(Outcome outcome, String reason, String learner) {
     Objects.requireNonNull(outcome, "outcome");
     Objects.requireNonNull(reason, "aggregatorReason");
+    // A learner keeps its default name "learner": call it that once, not "learner learner".
+    String who = learner.equals("learner") ? learner : "learner " + learner;
     return switch (outcome) {
       // The reason may end in a sentence of its own (the aggregator's advice).
-      case FAILED -> "learner " + learner + ": the aggregator's training failed: " + reason
+      case FAILED -> who + ": the aggregator's training failed: " + reason
           + (reason.endsWith(".") ? " This" : "; this") + " learner exits with a failure so "
           + "that a supervisor can restart it for the aggregator's next run";
-      case STOPPED -> "learner " + learner + ": the aggregator stopped before its training "
+      case STOPPED -> who + ": the aggregator stopped before its training "
           + "ended: " + reason;
     };
   }

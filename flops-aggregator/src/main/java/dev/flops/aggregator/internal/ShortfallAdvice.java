@@ -3,6 +3,7 @@ package dev.flops.aggregator.internal;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.LearnerFailure.Kind;
 import dev.flops.api.strategy.Strategy;
+import dev.flops.proto.codec.Durations;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -51,7 +52,7 @@ final class ShortfallAdvice {
     List<LearnerFailure> timedOut = byKind.get(Kind.TIMED_OUT);
     if (timedOut != null) {
       advice.add(String.format("raise roundTimeout (now %s) or give the learners less work per "
-          + "round: %d timed out", strategy.roundTimeout(), timedOut.size()));
+          + "round: %d timed out", Durations.forPeople(strategy.roundTimeout()), timedOut.size()));
     }
     List<LearnerFailure> disconnected = byKind.get(Kind.DISCONNECTED);
     if (disconnected != null) {

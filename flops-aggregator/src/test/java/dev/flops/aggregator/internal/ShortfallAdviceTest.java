@@ -25,7 +25,7 @@ class ShortfallAdviceTest {
 
   @Test
   void timeoutsAndDisconnects_moreTimeOrLearners_namingThePhasesMinimum() {
-    assertEquals("Raise roundTimeout (now PT30S) or give the learners less work per round: 1 "
+    assertEquals("Raise roundTimeout (now 30 s) or give the learners less work per round: 1 "
             + "timed out; check the learners' processes and network: 1 disconnected; start more "
             + "learners or lower minEvaluateLearners",
         ShortfallAdvice.advise("evaluate", List.of(
