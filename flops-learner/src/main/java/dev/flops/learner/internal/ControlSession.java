@@ -20,6 +20,7 @@ import dev.flops.proto.v1.FederationOutcome;
 import dev.flops.proto.v1.Hello;
 import dev.flops.proto.v1.LearnerMessage;
 import dev.flops.proto.v1.ParameterMessage;
+import dev.flops.proto.v1.Shutdown;
 import dev.flops.proto.v1.Task;
 import dev.flops.proto.v1.TaskFailure;
 import dev.flops.proto.v1.TaskFailureCause;
@@ -95,6 +96,12 @@ public final class ControlSession {
   private FederationOutcome outcome = FederationOutcome.FEDERATION_OUTCOME_UNSPECIFIED;
   private final long keepAliveMillis;
   private volatile long permittedKeepAliveMillis;
+  /**
+   * The Shutdown the aggregator sent, as soon as it arrives (set by the gRPC callback, read by the
+   * session thread while it runs a task): a task under way is then over, and its transfers are
+   * neither started nor retried.
+   */
+  private volatile Shutdown shutdownReceived;
 
   /**
    * Prepares a session.
@@ -182,6 +189,13 @@ public final class ControlSession {
     out = FederationGrpc.newStub(channel).connect(new StreamObserver<>() {
       @Override
       public void onNext(AggregatorMessage message) {
+        if (message.hasShutdown() && shutdownReceived == null) {
+          shutdownReceived = message.getShutdown();
+          // Said now: the session thread may be inside a long local fit, which is not interrupted.
+          log.info("{}: the aggregator ended the federation ({}: {}); the learner stops once its "
+              + "current local computation returns", name,
+              message.getShutdown().getOutcome(), message.getShutdown().getReason());
+        }
         events.add(new Event(message, null));
       }
 
@@ -339,6 +353,7 @@ public final class ControlSession {
         heldParametersId = null;
         // No local keeps the received copy: once the model has taken it, it can be collected,
         // so the learner holds at most three copies of the model (received, working, sending).
+        abandonIfEnded("download");
         setParameters(retrying(what, "download", () -> download(round, task)));
         heldParametersId = parametersId.isEmpty() ? null : parametersId;
       } else {
@@ -351,6 +366,7 @@ public final class ControlSession {
         heldParametersId = null; // training changes the model's parameters
         FitResult result = trainer.fit(config);
         long fitted = System.nanoTime();
+        abandonIfEnded("upload");
         upload(what, round, task, result);
         outcome = TaskReport.fit(result, computeStart - start, fitted - computeStart,
             System.nanoTime() - fitted);
@@ -537,9 +553,25 @@ public final class ControlSession {
       Event news = events.poll(delay.toMillis(), TimeUnit.MILLISECONDS);
       if (news != null) {
         events.addFirst(news); // the session loop handles it once this task has returned
-        throw new AbandonedTask(String.format("the aggregator moved on while the %s waited to "
-            + "be retried; last refusal: %s%s", transfer, describe(status), after));
+        abandonIfEnded(transfer);
+        String moved = news.message != null ? "the aggregator moved on"
+            : "the connection to the aggregator ended";
+        throw new AbandonedTask(String.format("%s while the %s waited to be retried; last "
+            + "refusal: %s%s", moved, transfer, describe(status), after));
       }
+    }
+  }
+
+  /**
+   * Ends the task under way if the aggregator has ended the federation meanwhile: its transfer
+   * could only be refused, and retrying it would log refusals of an aggregator that is gone.
+   */
+  private void abandonIfEnded(String transfer) throws AbandonedTask {
+    Shutdown shutdown = shutdownReceived;
+    if (shutdown != null) {
+      throw new AbandonedTask(String.format("the aggregator ended the federation while this task "
+          + "ran (%s: %s); the %s is not attempted", shutdown.getOutcome(), shutdown.getReason(),
+          transfer));
     }
   }
 
