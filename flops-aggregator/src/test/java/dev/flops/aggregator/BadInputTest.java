@@ -78,14 +78,24 @@ class BadInputTest {
   }
 
   @Test
-  void aggregatorHostThatDoesNotResolve_clearError() {
+  void aggregatorHostThatDoesNotResolve_warnedAtOnce_retriedUntilTheConnectTimeout()
+      throws Exception {
     Learner learner = Learner.builder()
         .aggregator("no-such-aggregator.invalid:50051")
         .trainer(FakeTrainer.adding(Federations.randomParameters(4, false), 1f, 1))
+        .connectTimeout(java.time.Duration.ofSeconds(2))
+        .backoff(java.time.Duration.ofMillis(100), java.time.Duration.ofMillis(400))
         .build();
-    LearnerException e = assertThrows(LearnerException.class, learner::run);
-    assertTrue(e.getMessage().contains("'no-such-aggregator.invalid' does not resolve"),
-        e.getMessage());
+    try (LogCapture log = new LogCapture()) {
+      long start = System.nanoTime();
+      LearnerException e = assertThrows(LearnerException.class, learner::run);
+      long seconds = (System.nanoTime() - start) / 1_000_000_000;
+      assertTrue(e.getMessage().contains("'no-such-aggregator.invalid' does not resolve (tried "
+          + "for 2 s)"), e.getMessage());
+      assertTrue(seconds >= 2, "a name that may appear later is retried for the connect timeout");
+      assertTrue(log.text().contains("the aggregator host 'no-such-aggregator.invalid' does not "
+          + "resolve (yet); retrying for up to 2 s"), log.text());
+    }
   }
 
   @Test

@@ -77,7 +77,7 @@ class LearnerSideRefusalTest {
       assertTrue(message.contains("(attempt 1); training stops because every failure was a "
           + "rejected result and no other learner is connected"), message);
       assertTrue(message.contains("Fix the learners' model or data: every failed result was "
-          + "rejected by the aggregator."), message);
+          + "refused as invalid"), message);
       assertFalse(message.contains("start more learners"), message);
       assertFalse(message.contains("roundTimeout"), message);
       assertFalse(message.contains("minFitLearners"), message);

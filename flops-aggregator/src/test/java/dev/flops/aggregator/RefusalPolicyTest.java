@@ -83,7 +83,7 @@ class RefusalPolicyTest {
       assertTrue(message.contains("every failure was a rejected result and no other learner is "
           + "connected"), message);
       assertTrue(message.contains("Fix the learners' model or data: every failed result was "
-          + "rejected by the aggregator."), message);
+          + "refused as invalid"), message);
       assertTrue(message.contains("\n  learner-"), message);
       assertTrue(message.contains(reason), message);
       assertFalse(message.contains("start more learners"), message);

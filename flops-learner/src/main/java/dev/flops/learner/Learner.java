@@ -119,8 +119,8 @@ public final class Learner {
    *
    * @throws FederationFailedException if the aggregator said that its training failed, or that it
    *     stopped before its training ended; the message quotes the aggregator's reason
-   * @throws LearnerException if the data cannot be loaded, the aggregator's host does not resolve,
-   *     the aggregator stays unreachable past the connect timeout, or it refuses the learner (e.g.
+   * @throws LearnerException if the data cannot be loaded, the aggregator's host does not resolve
+   *     or the aggregator stays unreachable past the connect timeout, or it refuses the learner (e.g.
    *     another protocol version)
    * @throws InterruptedException if the thread is interrupted or {@link #stop()} is called
    */
@@ -297,13 +297,39 @@ public final class Learner {
     }
   }
 
-  private void resolve() throws LearnerException {
-    try {
-      InetAddress.getByName(aggregator.host());
-    } catch (UnknownHostException e) {
-      throw new LearnerException(String.format(
-          "the aggregator host '%s' does not resolve; check the address given as host:port "
-              + "(it is %s)", aggregator.host(), aggregator), e);
+  /**
+   * Waits, within the connect timeout, until the aggregator's host name resolves. A name may
+   * appear after the learner starts (a Kubernetes Service created with the aggregator, a DNS
+   * record on its way), so a name that does not resolve yet is retried like an aggregator that
+   * is not up yet; a typo is said at once in a warning and fails at the connect timeout.
+   */
+  private void resolve() throws LearnerException, InterruptedException {
+    Backoff backoff = new Backoff(initialBackoff, maxBackoff, random.split());
+    long deadline = System.nanoTime() + connectTimeout.toNanos();
+    boolean warned = false;
+    while (true) {
+      try {
+        InetAddress.getByName(aggregator.host());
+        if (warned) {
+          log.info("{}: the aggregator host '{}' resolves now", who, aggregator.host());
+        }
+        return;
+      } catch (UnknownHostException e) {
+        if (System.nanoTime() > deadline) {
+          throw new LearnerException(String.format(
+              "the aggregator host '%s' does not resolve (tried for %s); check the address "
+                  + "given as host:port (it is %s)", aggregator.host(),
+              Durations.forPeople(connectTimeout), aggregator), e);
+        }
+        if (!warned) {
+          log.warn("{}: the aggregator host '{}' does not resolve (yet); retrying for up to {} "
+                  + "in case the name appears later (e.g. a Kubernetes Service created with the "
+                  + "aggregator); if it is a typo, fix the address given as host:port", who,
+              aggregator.host(), Durations.forPeople(connectTimeout));
+          warned = true;
+        }
+        Thread.sleep(backoff.next().toMillis());
+      }
     }
   }
 

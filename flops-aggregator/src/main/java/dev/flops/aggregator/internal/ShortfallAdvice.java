@@ -17,7 +17,7 @@ import java.util.function.Function;
  */
 final class ShortfallAdvice {
   /** How much of a failure's reason the advice quotes. */
-  private static final int MAX_QUOTE_CHARS = 300;
+  private static final int MAX_QUOTE_CHARS = 600;
   /** How many failures a message lists one per line; the rest are counted. */
   static final int MAX_LISTED = 5;
 
@@ -40,8 +40,9 @@ final class ShortfallAdvice {
     List<String> advice = new ArrayList<>();
     List<LearnerFailure> rejected = byKind.get(Kind.REJECTED);
     if (rejected != null) {
-      advice.add(String.format("fix the learners' model or data: %s rejected by the aggregator",
-          rejected.size() == failures.size() ? "every failed result was"
+      advice.add(String.format("fix the learners' model or data: %s refused as invalid (a model "
+          + "that does not fit the global parameters, or numbers flops refuses; the lines above "
+          + "say which)", rejected.size() == failures.size() ? "every failed result was"
               : rejected.size() + " of the " + failures.size() + " failed results were"));
     }
     List<LearnerFailure> errors = byKind.get(Kind.LEARNER_ERROR);

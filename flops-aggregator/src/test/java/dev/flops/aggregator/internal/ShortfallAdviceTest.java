@@ -16,8 +16,9 @@ class ShortfallAdviceTest {
 
   @Test
   void allRejected_fixTheModelOrData_only() {
-    assertEquals("Fix the learners' model or data: every failed result was rejected by the "
-            + "aggregator",
+    assertEquals("Fix the learners' model or data: every failed result was refused as invalid (a "
+            + "model that does not fit the global parameters, or numbers flops refuses; the lines "
+            + "above say which)",
         ShortfallAdvice.advise("fit", List.of(
             new LearnerFailure("learner-1", "update rejected: x", Kind.REJECTED),
             new LearnerFailure("learner-2", "update rejected: y", Kind.REJECTED)), STRATEGY));
@@ -36,8 +37,9 @@ class ShortfallAdviceTest {
 
   @Test
   void someRejected_someErrors_countsEachAndNeverAdvisesMoreLearners() {
-    assertEquals("Fix the learners' model or data: 1 of the 2 failed results were rejected by "
-            + "the aggregator; fix what fails on the learners (see their logs): 1 reported an "
+    assertEquals("Fix the learners' model or data: 1 of the 2 failed results were refused as "
+            + "invalid (a model that does not fit the global parameters, or numbers flops refuses; "
+            + "the lines above say which); fix what fails on the learners (see their logs): 1 reported an "
             + "error",
         ShortfallAdvice.advise("fit", List.of(
             new LearnerFailure("learner-1", "r", Kind.REJECTED),
@@ -59,7 +61,7 @@ class ShortfallAdviceTest {
     }
     String lines = ShortfallAdvice.failureLines(failures,
         id -> id.equals("learner-3") ? null : "site-" + id.substring(8));
-    assertEquals("\n  learner-1 (site-1): " + "x".repeat(300) + "..."
+    assertEquals("\n  learner-1 (site-1): " + "x".repeat(600) + "..."
         + "\n  learner-2 (site-2): no GPU\n  learner-3: no GPU\n  learner-4 (site-4): no GPU"
         + "\n  learner-5 (site-5): no GPU\n  and 2 more", lines);
     assertEquals("", ShortfallAdvice.failureLines(List.of(), id -> "x"));
