@@ -9,13 +9,7 @@ import dev.flops.api.Parameters;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.learner.Learner;
-import dev.flops.proto.v1.FederationGrpc;
-import io.grpc.CallOptions;
-import io.grpc.Channel;
-import io.grpc.ClientCall;
 import io.grpc.ClientInterceptor;
-import io.grpc.ForwardingClientCall;
-import io.grpc.MethodDescriptor;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -35,28 +29,11 @@ class BrokenTransferLogTest {
   /** Resets every connection through {@code proxy} once the upload's header and a chunk went out. */
   private static ClientInterceptor cutDuringUpload(CuttableProxy proxy) {
     AtomicBoolean cut = new AtomicBoolean();
-    return new ClientInterceptor() {
-      @Override
-      public <Q, A> ClientCall<Q, A> interceptCall(
-          MethodDescriptor<Q, A> method, CallOptions options, Channel next) {
-        ClientCall<Q, A> call = next.newCall(method, options);
-        if (!method.getFullMethodName()
-            .equals(FederationGrpc.getUploadUpdateMethod().getFullMethodName())) {
-          return call;
-        }
-        return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
-          private int sent;
-
-          @Override
-          public void sendMessage(Q message) {
-            super.sendMessage(message);
-            if (++sent == 2 && cut.compareAndSet(false, true)) {
-              proxy.cut();
-            }
-          }
-        };
+    return UploadFaults.afterMessages(2, call -> {
+      if (cut.compareAndSet(false, true)) {
+        proxy.cut();
       }
-    };
+    });
   }
 
   @Test

@@ -12,13 +12,7 @@ import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.InsufficientResults;
 import dev.flops.learner.Learner;
-import dev.flops.proto.v1.FederationGrpc;
-import io.grpc.CallOptions;
-import io.grpc.Channel;
-import io.grpc.ClientCall;
 import io.grpc.ClientInterceptor;
-import io.grpc.ForwardingClientCall;
-import io.grpc.MethodDescriptor;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -168,28 +162,9 @@ class RoundPolicyTest {
   @Test
   void brokenUploadStream_failsTheTaskAtOnce_notAtTheRoundTimeout() throws Exception {
     Parameters initial = Federations.randomParameters(25, true);
-    ClientInterceptor breakUploads = new ClientInterceptor() {
-      @Override
-      public <Q, A> ClientCall<Q, A> interceptCall(
-          MethodDescriptor<Q, A> method, CallOptions options, Channel next) {
-        ClientCall<Q, A> call = next.newCall(method, options);
-        if (!method.getFullMethodName()
-            .equals(FederationGrpc.getUploadUpdateMethod().getFullMethodName())) {
-          return call;
-        }
-        return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
-          private int sent;
-
-          @Override
-          public void sendMessage(Q message) {
-            super.sendMessage(message);
-            if (++sent == 2) { // the header and the first chunk went out
-              cancel("the learner's network broke", null);
-            }
-          }
-        };
-      }
-    };
+    // The header and the first chunk went out, then the learner's network breaks.
+    ClientInterceptor breakUploads = UploadFaults.afterMessages(2,
+        call -> call.cancel("the learner's network broke", null));
     try (Aggregator aggregator = aggregator(initial, strategy(2)
         .roundTimeout(Duration.ofSeconds(60)).build())) {
       Federations.startLearner("steady", aggregator.port(),
