@@ -5,6 +5,7 @@ import dev.flops.aggregator.internal.CheckpointStore;
 import dev.flops.aggregator.internal.DefaultKernel;
 import dev.flops.aggregator.internal.DirectMemory;
 import dev.flops.aggregator.internal.FederationService;
+import dev.flops.aggregator.internal.LoopClock;
 import dev.flops.aggregator.internal.MalformedMessageGuard;
 import dev.flops.aggregator.internal.RoundLoop;
 import dev.flops.aggregator.internal.UploadLimits;
@@ -13,13 +14,10 @@ import dev.flops.aggregator.internal.tracking.Tracker;
 import dev.flops.aggregator.kernel.Nd4jAveraging;
 import dev.flops.aggregator.tracking.Tracking;
 import dev.flops.api.FederatedModel;
-import dev.flops.api.FederationObserver;
-import dev.flops.api.RoundRanking;
 import dev.flops.api.SavableModel;
 import dev.flops.api.Secret;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.AveragingKernel;
-import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.Strategy;
 import dev.flops.proto.codec.Durations;
 import dev.flops.proto.codec.WireProtocol;
@@ -46,34 +44,32 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The aggregator of a federation: a gRPC server that learners connect to, and the round loop that
- * trains with them.
+ * The aggregator of a federation: a long-lived gRPC server that learners connect to, on which
+ * trainings run one after the other with the same connected learners.
  *
  * <pre>{@code
  * try (Aggregator aggregator = Aggregator.builder()
  *     .port(50051)
  *     .model(Dl4jModel.of(net))                 // the aggregator's own copy, built without data
- *     .strategy(FedAvg.builder().rounds(3).build())
- *     .build()
- *     .start()) {
- *   TrainingResult result = aggregator.train(); // blocks until every round has run
- * }
+ *     .build()                                  // no socket, thread or file yet
+ *     .start()) {                               // binds; learners may connect from now on
+ *   TrainingResult result = aggregator.train(   // blocks until every round has run
+ *       TrainingPlan.builder().rounds(3).build(),
+ *       FedAvg.builder().fractionFit(0.5).build());
+ *   TrainingResult second = aggregator.train(   // the same learners, another experiment
+ *       TrainingPlan.builder().rounds(5).name("lr 0.01").build(), otherStrategy);
+ * }                                             // close(): learners told to shut down
  * }</pre>
  *
- * <p>At the end of {@link #train()} the learners are told to shut down, and whether the training
- * succeeded or failed (a learner then exits non-zero); learners that connect after that, until
- * {@link #close()}, are told the same at once. The model copy holds the final global parameters
- * afterwards.
+ * <p>The server owns the transport, the connected learners and the transfers; a training owns its
+ * rounds, its tracking (MLflow runs) and its checkpoint, as its {@link TrainingPlan} says, and
+ * its decisions are its {@link Strategy}'s. Learners stay connected between trainings; they are
+ * told to shut down, with the outcome of the last training, at {@link #shutdownLearners()} or
+ * {@link #close()}. The model copy holds the last training's final global parameters.
  *
- * <p>Training is tracked in MLflow as {@link Builder#tracking(Tracking)} says; by default in
- * MLflow's file store under {@code ./mlruns}, or at {@code MLFLOW_TRACKING_URI} when that is set.
- *
- * <p>With a {@linkplain Builder#checkpointDirectory checkpoint directory} the aggregator writes a
- * checkpoint after every completed round (global parameters, round, strategy state, round
- * summaries and best round, learner identities, {@link CheckpointExtras}); an aggregator built
- * with {@link Builder#resume resume(true)} continues after the last completed round, and the
- * learners, which reconnect by themselves, keep their ids. The checkpoint also holds the MLflow
- * experiment and run ids, and a resumed training continues the same runs.
+ * <p>Thread rules: {@link #train} runs on the calling thread, one training at a time per
+ * aggregator; {@link #close()} may be called from any thread (a signal handler's, say) and ends a
+ * running training's transfers.
  */
 public final class Aggregator implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Aggregator.class);
@@ -106,72 +102,47 @@ public final class Aggregator implements AutoCloseable {
 
   private final String host;
   private final int requestedPort;
-  private final Strategy strategy;
   private final FederatedModel model;
-  private final AveragingKernel kernel;
-  private final List<FederationObserver> observers;
-  private final Duration learnerWaitTimeout;
+  private final AveragingKernel suppliedKernel;
   private final Duration progressInterval;
-  private final Executor executor;
-  private final ExecutorService ownedExecutor;
+  private final Executor suppliedExecutor;
   private final ServerSecurity security;
   private final FederationService service;
-  private final Tracking tracking;
-  /** Replaced once, at start, when a checkpoint says which MLflow run to continue. */
-  private Tracker tracker;
   private final String modelName;
-  private final Path checkpointDirectory;
-  private final boolean resume;
-  private final List<CheckpointExtras> checkpointExtras;
   private final Duration keepAliveTime;
   private final Duration keepAliveTimeout;
   private final Duration permitKeepAliveTime;
-  private final RoundRanking ranking;
+  /** Chosen at start: choosing may load ND4J, which unpacks native libraries. */
+  private AveragingKernel kernel;
+  private ExecutorService ownedExecutor;
   private Server server;
-  private CheckpointStore checkpoints;
-  private Checkpoint resumeFrom;
-  private boolean trained;
+  /** Held while a training runs: one at a time. */
+  private final Object training = new Object();
+  private boolean trainingRunning;
+  /** How the last training ended: what the learners are told at shutdown. */
+  private volatile FederationOutcome lastOutcome = FederationOutcome.STOPPED;
+  private volatile String lastEnd = "no training ran";
+  /** The running training's tracker, closed by {@link #close()} if it closes mid-training. */
+  private volatile Tracker runningTracker;
   /** Set by the first {@link #closeBecause}. */
   private boolean closed;
 
   private Aggregator(Builder builder) {
     this.host = builder.host;
     this.requestedPort = builder.port;
-    this.strategy = builder.strategy;
     this.model = builder.model;
-    this.kernel = builder.kernel != null ? builder.kernel
-        : DefaultKernel.choose(Aggregator.class.getClassLoader());
-    this.observers = List.copyOf(builder.observers);
-    this.learnerWaitTimeout = builder.learnerWaitTimeout;
+    this.suppliedKernel = builder.kernel;
     this.progressInterval = builder.progressInterval;
     this.security = builder.security.copy();
     this.service =
         new FederationService(builder.maxInFlightUploads, builder.maxConcurrentDownloads);
     this.modelName = modelName(model);
-    this.tracking = builder.tracking == null ? Tracking.defaults() : builder.tracking;
-    this.tracker = Tracker.open(tracking, "flops-" + modelName);
     service.uploadLimits(new UploadLimits(builder.maxTensorCount, builder.maxUpdateBytes));
-    this.checkpointDirectory = builder.checkpointDirectory;
-    this.resume = builder.resume;
-    this.checkpointExtras = List.copyOf(builder.checkpointExtras);
     this.keepAliveTime = builder.keepAliveTime;
     this.keepAliveTimeout = builder.keepAliveTimeout;
     this.permitKeepAliveTime = builder.permitKeepAliveTime;
     service.permitKeepAliveTime(permitKeepAliveTime);
-    this.ranking = builder.ranking;
-    service.rankRoundsBy(ranking);
-    if (builder.executor != null) {
-      this.executor = builder.executor;
-      this.ownedExecutor = null;
-    } else {
-      AtomicInteger threads = new AtomicInteger();
-      this.ownedExecutor = Executors.newCachedThreadPool(r -> {
-        Thread thread = new Thread(r, "flops-aggregator-" + threads.incrementAndGet());
-        thread.setDaemon(true);
-        return thread;
-      });
-      this.executor = ownedExecutor;
-    }
+    this.suppliedExecutor = builder.executor;
   }
 
   /** Names the model for tracking: the framework's class when it says, else the model's class. */
@@ -189,34 +160,46 @@ public final class Aggregator implements AutoCloseable {
   /**
    * Returns a new builder.
    *
-   * @return a builder with the defaults: all interfaces, port {@value #DEFAULT_PORT}, FedAvg with
-   *     its defaults, the ND4J kernel, a 10 minute wait for learners
+   * @return a builder with the defaults: all interfaces, port {@value #DEFAULT_PORT}, the ND4J
+   *     kernel when ND4J is on the classpath
    */
   public static Builder builder() {
     return new Builder();
   }
 
   /**
-   * Opens the checkpoint directory (and, to resume, loads its checkpoint), binds the server and
-   * starts accepting learners.
+   * Chooses the averaging kernel, binds the server and starts accepting learners.
    *
    * @return this aggregator
-   * @throws IOException if the address cannot be bound, e.g. the port is in use, or the checkpoint
-   *     cannot be used (another aggregator holds the directory, the file is corrupt or does not
-   *     fit the model); the message says what is wrong and what to do
-   * @throws IllegalStateException if the aggregator was already started, its checkpoint
-   *     directory holds a checkpoint but resume is off, or the JVM's direct memory cannot hold a
-   *     round of this model: {@code (2 + maxInFlightUploads)} models plus transfers (the message
-   *     names {@code -XX:MaxDirectMemorySize} and the size to give it; with less than the
-   *     advised {@code (3 + maxInFlightUploads)} models the aggregator only warns)
+   * @throws IOException if the address cannot be bound, e.g. the port is in use; the message says
+   *     what to do
+   * @throws IllegalStateException if the aggregator was already started or closed, or the JVM's
+   *     direct memory cannot hold a round of this model: {@code (2 + maxInFlightUploads)} models
+   *     plus transfers (the message names {@code -XX:MaxDirectMemorySize} and the size to give
+   *     it; with less than the advised {@code (3 + maxInFlightUploads)} models the aggregator only
+   *     warns)
    */
   public synchronized Aggregator start() throws IOException {
+    if (closed) {
+      throw new IllegalStateException("the aggregator is closed; build a new one");
+    }
     if (server != null) {
       throw new IllegalStateException("the aggregator is already started on port " + port());
     }
     checkDirectMemory();
-    if (checkpointDirectory != null && checkpoints == null) {
-      openCheckpoints();
+    if (kernel == null) {
+      kernel = suppliedKernel != null ? suppliedKernel
+          : DefaultKernel.choose(Aggregator.class.getClassLoader());
+    }
+    Executor executor = suppliedExecutor;
+    if (executor == null) {
+      AtomicInteger threads = new AtomicInteger();
+      ownedExecutor = Executors.newCachedThreadPool(r -> {
+        Thread thread = new Thread(r, "flops-aggregator-" + threads.incrementAndGet());
+        thread.setDaemon(true);
+        return thread;
+      });
+      executor = ownedExecutor;
     }
     Server built = security.serverBuilder(new InetSocketAddress(host, requestedPort))
         .addService(MalformedMessageGuard.guard(service))
@@ -232,7 +215,7 @@ public final class Aggregator implements AutoCloseable {
       built.start();
     } catch (IOException e) {
       security.close();
-      closeCheckpoints();
+      shutdownOwnedExecutor();
       if (isAddressInUse(e)) {
         throw new IOException(String.format(
             "cannot listen on %s:%d: the port is already in use; choose another port or stop "
@@ -256,101 +239,6 @@ public final class Aggregator implements AutoCloseable {
     DirectMemory.budget(modelBytes, service.uploadSlots().capacity(),
             service.downloadSlots().capacity())
         .check().ifPresent(warning -> log.warn("{}", warning));
-  }
-
-  /**
-   * Locks the checkpoint directory and, to resume, loads the checkpoint into the model copy, the
-   * strategy, the learner identities and the {@link CheckpointExtras}, before any learner can
-   * connect.
-   */
-  private void openCheckpoints() throws IOException {
-    CheckpointStore store = CheckpointStore.open(checkpointDirectory);
-    try {
-      if (!resume) {
-        if (Files.exists(store.file())) {
-          throw new IllegalStateException(String.format("the checkpoint directory %s already "
-              + "holds a checkpoint (%s); resume from it with resume(true) (--resume), or give "
-              + "a new directory to start over", checkpointDirectory, store.file().getFileName()));
-        }
-      } else {
-        Checkpoint checkpoint = store.read(model.getParameters()).orElse(null);
-        if (checkpoint == null) {
-          log.info("no checkpoint in {} yet: training starts from round 1", checkpointDirectory);
-        } else {
-          strategy.restoreState(checkpoint.strategyState());
-          model.setParameters(checkpoint.parameters());
-          service.restoreIdentities(checkpoint.learners());
-          continueTracking(checkpoint);
-          for (CheckpointExtras extras : checkpointExtras) {
-            try {
-              extras.restore(checkpoint.extras(), checkpoint.round());
-            } catch (RuntimeException e) {
-              log.warn("CheckpointExtras {} threw on restore; training goes on",
-                  extras.getClass().getName(), e);
-            }
-          }
-          log.info("loaded the checkpoint of round {} from {}", checkpoint.round(), store.file());
-          resumeFrom = checkpoint;
-        }
-      }
-    } catch (IOException | RuntimeException e) {
-      store.close();
-      throw e;
-    }
-    checkpoints = store;
-  }
-
-  /** Checkpoint extras under which the aggregator keeps its MLflow ids. */
-  static final String TRACKING_EXPERIMENT = "flops.mlflow.experiment_id";
-  static final String TRACKING_PARENT_RUN = "flops.mlflow.parent_run_id";
-  static final String TRACKING_ROUND_RUN = "flops.mlflow.round_run_id.";
-
-  /** Stores the MLflow ids in every checkpoint, so that a resumed training continues its runs. */
-  private final CheckpointExtras trackingIds = round -> {
-    Map<String, String> ids = new LinkedHashMap<>();
-    if (tracker.experimentId() != null && tracker.parentRunId() != null) {
-      ids.put(TRACKING_EXPERIMENT, tracker.experimentId());
-      ids.put(TRACKING_PARENT_RUN, tracker.parentRunId());
-      tracker.roundRunIds().forEach((r, id) -> ids.put(TRACKING_ROUND_RUN + r, id));
-    }
-    return ids;
-  };
-
-  /**
-   * Continues the MLflow runs of the checkpointed training, unless tracking is off or the
-   * application already said which run to resume.
-   */
-  private void continueTracking(Checkpoint checkpoint) {
-    Map<String, String> extras = checkpoint.extras();
-    String experiment = extras.get(TRACKING_EXPERIMENT);
-    String parent = extras.get(TRACKING_PARENT_RUN);
-    if (!tracker.enabled() || experiment == null || parent == null
-        || tracking.resumeParentRunId().isPresent()) {
-      return;
-    }
-    Map<Integer, String> roundRuns = new TreeMap<>();
-    extras.forEach((key, id) -> {
-      if (key.startsWith(TRACKING_ROUND_RUN)) {
-        try {
-          roundRuns.put(Integer.parseInt(key.substring(TRACKING_ROUND_RUN.length())), id);
-        } catch (NumberFormatException e) {
-          log.warn("ignored the checkpoint entry '{}': not a round number", key);
-        }
-      }
-    });
-    tracker.close();
-    tracker = Tracker.open(tracking.resume(experiment, parent, roundRuns), "flops-" + modelName);
-  }
-
-  private void closeCheckpoints() {
-    if (checkpoints != null) {
-      try {
-        checkpoints.close();
-      } catch (IOException e) {
-        log.warn("could not release the checkpoint directory lock: {}", e.toString());
-      }
-      checkpoints = null;
-    }
   }
 
   private static boolean isAddressInUse(Throwable e) {
@@ -396,71 +284,247 @@ public final class Aggregator implements AutoCloseable {
   }
 
   /**
-   * Runs every round, then tells the learners to shut down with the outcome (succeeded, failed
-   * with the reason, or stopped when interrupted). Blocks until done.
+   * Runs one training over the live server with the learners connected to it: every round of
+   * {@code plan}, deciding with {@code strategy}. Blocks until done. The learners stay connected
+   * afterwards, for the next training; they are told to shut down at {@link #shutdownLearners()}
+   * or {@link #close()}.
    *
+   * <p>With a checkpoint directory in the plan, a checkpoint is written after every completed
+   * round; with {@code resume} on, the training continues after the checkpoint's last round (its
+   * parameters, strategy state, learner identities, rounds and MLflow runs).
+   *
+   * @param plan the loop policy: rounds, timeouts, minimums, tracking, checkpoints, observers
+   * @param strategy the decisions: sampling, configs, aggregation, evaluation
    * @return the per-round summaries, the best round and the final parameters
    * @throws TrainingException if training stops before its last round (e.g. too few learners
-   *     connected in time, or the model copy rejected the new parameters)
+   *     connected in time, or the model copy rejected the new parameters), or the checkpoint
+   *     cannot be used (another aggregator holds the directory, the file is corrupt or does not
+   *     fit the model, or it holds a checkpoint but resume is off); the message says what to do
    * @throws InterruptedException if the calling thread is interrupted
-   * @throws IllegalStateException if the aggregator is not started or has already trained
+   * @throws IllegalStateException if the aggregator is not started, is closed or has told its
+   *     learners to shut down, or another training is running
+   * @throws IllegalArgumentException if tracking cannot work: the file store directory is not
+   *     writable, or the tracking URI is invalid
    */
-  public TrainingResult train() throws InterruptedException {
+  public TrainingResult train(TrainingPlan plan, Strategy strategy) throws InterruptedException {
+    Objects.requireNonNull(plan, "plan");
+    Objects.requireNonNull(strategy, "strategy");
     synchronized (this) {
       port();
-      if (trained) {
-        throw new IllegalStateException("this aggregator has already trained; build a new one");
+      if (closed) {
+        throw new IllegalStateException("the aggregator is closed; build a new one to train");
       }
-      trained = true;
-    }
-    RoundLoop loop =
-        new RoundLoop(service, strategy, model, kernel, observers, learnerWaitTimeout)
-            .progressEvery(progressInterval)
-            .tracking(tracker, new SystemMetrics(kernel instanceof Nd4jAveraging), modelName)
-            .rankRoundsBy(ranking);
-    if (checkpoints != null) {
-      List<CheckpointExtras> extras = new ArrayList<>();
-      extras.add(trackingIds);
-      extras.addAll(checkpointExtras);
-      loop.checkpointTo(checkpoints, extras);
-      if (resumeFrom != null) {
-        loop.resumeFrom(resumeFrom);
+      if (learnersShutDown) {
+        throw new IllegalStateException("the learners were told to shut down; build and start "
+            + "a new aggregator to train again");
       }
     }
-    // The learners hear how it ended: they exit non-zero after a failure, so that a supervisor
-    // restarts them for the resumed aggregator.
-    FederationOutcome outcome = FederationOutcome.STOPPED;
-    String end = "it was interrupted";
+    synchronized (training) {
+      if (trainingRunning) {
+        throw new IllegalStateException("another training is running on this aggregator; "
+            + "trainings run one after the other");
+      }
+      trainingRunning = true;
+    }
     try {
-      TrainingResult result = loop.run();
-      outcome = FederationOutcome.SUCCEEDED;
-      end = result.rounds().size() + " rounds completed";
-      return result;
-    } catch (InterruptedException e) {
-      throw e;
-    } catch (Exception e) {
-      outcome = FederationOutcome.FAILED;
-      end = e.getMessage();
-      throw new TrainingException("federated training failed: " + e.getMessage(), e);
+      return new TrainingRun(plan, strategy).run();
     } finally {
-      service.shutdownLearners(outcome, end);
-      tracker.close();
+      synchronized (training) {
+        trainingRunning = false;
+      }
     }
   }
 
+  /** One call of {@link #train}: its tracker, its checkpoint store, its loop. */
+  private final class TrainingRun {
+    private final TrainingPlan plan;
+    private final Strategy strategy;
+    private Tracker tracker;
+    private CheckpointStore checkpoints;
+    private Checkpoint resumeFrom;
+
+    TrainingRun(TrainingPlan plan, Strategy strategy) {
+      this.plan = plan;
+      this.strategy = strategy;
+    }
+
+    TrainingResult run() throws InterruptedException {
+      tracker = Tracker.open(plan.tracking(), "flops-" + modelName);
+      runningTracker = tracker;
+      try {
+        if (plan.checkpointDirectory().isPresent()) {
+          openCheckpoints(plan.checkpointDirectory().get());
+        }
+        RoundLoop loop = new RoundLoop(service, plan, strategy, model, kernel, LoopClock.SYSTEM)
+            .progressEvery(progressInterval)
+            .tracking(tracker, new SystemMetrics(kernel instanceof Nd4jAveraging), modelName);
+        if (checkpoints != null) {
+          List<CheckpointExtras> extras = new ArrayList<>();
+          extras.add(trackingIds);
+          extras.addAll(plan.checkpointExtras());
+          loop.checkpointTo(checkpoints, extras);
+          if (resumeFrom != null) {
+            loop.resumeFrom(resumeFrom);
+          }
+        }
+        FederationOutcome outcome = FederationOutcome.STOPPED;
+        String end = "it was interrupted";
+        try {
+          TrainingResult result = loop.run();
+          outcome = FederationOutcome.SUCCEEDED;
+          end = "training '" + plan.name() + "' completed " + result.rounds().size() + " rounds";
+          return result;
+        } catch (InterruptedException e) {
+          throw e;
+        } catch (Exception e) {
+          outcome = FederationOutcome.FAILED;
+          end = e.getMessage();
+          throw new TrainingException("federated training failed: " + e.getMessage(), e);
+        } finally {
+          // The learners hear it at shutdown: they exit non-zero after a failure, so that a
+          // supervisor restarts them for the resumed aggregator.
+          lastOutcome = outcome;
+          lastEnd = end;
+        }
+      } catch (IOException e) {
+        lastOutcome = FederationOutcome.FAILED;
+        lastEnd = e.getMessage();
+        throw new TrainingException(e.getMessage(), e);
+      } finally {
+        runningTracker = null;
+        tracker.close();
+        closeCheckpoints();
+      }
+    }
+
+    /**
+     * Locks the checkpoint directory and, to resume, loads the checkpoint into the model copy, the
+     * strategy, the learner identities and the {@link CheckpointExtras}.
+     */
+    private void openCheckpoints(Path directory) throws IOException {
+      CheckpointStore store = CheckpointStore.open(directory);
+      try {
+        if (!plan.resume()) {
+          if (Files.exists(store.file())) {
+            throw new IllegalStateException(String.format("the checkpoint directory %s already "
+                + "holds a checkpoint (%s); resume from it with resume(true) (--resume), or give "
+                + "a new directory to start over", directory, store.file().getFileName()));
+          }
+        } else {
+          Checkpoint checkpoint = store.read(model.getParameters()).orElse(null);
+          if (checkpoint == null) {
+            log.info("no checkpoint in {} yet: training starts from round 1", directory);
+          } else {
+            strategy.restoreState(checkpoint.strategyState());
+            model.setParameters(checkpoint.parameters());
+            service.restoreIdentities(checkpoint.learners());
+            continueTracking(checkpoint);
+            for (CheckpointExtras extras : plan.checkpointExtras()) {
+              try {
+                extras.restore(checkpoint.extras(), checkpoint.round());
+              } catch (RuntimeException e) {
+                log.warn("CheckpointExtras {} threw on restore; training goes on",
+                    extras.getClass().getName(), e);
+              }
+            }
+            log.info("loaded the checkpoint of round {} from {}", checkpoint.round(),
+                store.file());
+            resumeFrom = checkpoint;
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        store.close();
+        throw e;
+      }
+      checkpoints = store;
+    }
+
+    /** Stores the MLflow ids in every checkpoint, so that a resumed training continues its runs. */
+    private final CheckpointExtras trackingIds = round -> {
+      Map<String, String> ids = new LinkedHashMap<>();
+      if (tracker.experimentId() != null && tracker.parentRunId() != null) {
+        ids.put(TRACKING_EXPERIMENT, tracker.experimentId());
+        ids.put(TRACKING_PARENT_RUN, tracker.parentRunId());
+        tracker.roundRunIds().forEach((r, id) -> ids.put(TRACKING_ROUND_RUN + r, id));
+      }
+      return ids;
+    };
+
+    /**
+     * Continues the MLflow runs of the checkpointed training, unless tracking is off or the
+     * application already said which run to resume.
+     */
+    private void continueTracking(Checkpoint checkpoint) {
+      Map<String, String> extras = checkpoint.extras();
+      String experiment = extras.get(TRACKING_EXPERIMENT);
+      String parent = extras.get(TRACKING_PARENT_RUN);
+      Tracking tracking = plan.tracking();
+      if (!tracker.enabled() || experiment == null || parent == null
+          || tracking.resumeParentRunId().isPresent()) {
+        return;
+      }
+      Map<Integer, String> roundRuns = new TreeMap<>();
+      extras.forEach((key, id) -> {
+        if (key.startsWith(TRACKING_ROUND_RUN)) {
+          try {
+            roundRuns.put(Integer.parseInt(key.substring(TRACKING_ROUND_RUN.length())), id);
+          } catch (NumberFormatException e) {
+            log.warn("ignored the checkpoint entry '{}': not a round number", key);
+          }
+        }
+      });
+      tracker.close();
+      tracker = Tracker.open(tracking.resume(experiment, parent, roundRuns), "flops-" + modelName);
+      runningTracker = tracker;
+    }
+
+    private void closeCheckpoints() {
+      if (checkpoints != null) {
+        try {
+          checkpoints.close();
+        } catch (IOException e) {
+          log.warn("could not release the checkpoint directory lock: {}", e.toString());
+        }
+        checkpoints = null;
+      }
+    }
+  }
+
+  /** Checkpoint extras under which a training keeps its MLflow ids. */
+  static final String TRACKING_EXPERIMENT = "flops.mlflow.experiment_id";
+  static final String TRACKING_PARENT_RUN = "flops.mlflow.parent_run_id";
+  static final String TRACKING_ROUND_RUN = "flops.mlflow.round_run_id.";
+
+  /** Set once the learners were told to shut down: no training can run after that. */
+  private boolean learnersShutDown;
+
   /**
-   * Stops the server (learners still connected are told that the aggregator stopped, unless they
-   * already heard how training ended) and, unless the executor was supplied by the caller, shuts
-   * down the aggregator's own threads. Closing again does nothing.
+   * Tells every connected learner, and every learner that connects until {@link #close()}, to
+   * shut down, with how the last training ended (succeeded, failed with its reason, or stopped
+   * if none ran or it was interrupted): a learner exits non-zero after a failure. No training can
+   * run afterwards. Calling it again does nothing.
+   */
+  public synchronized void shutdownLearners() {
+    if (learnersShutDown) {
+      return;
+    }
+    learnersShutDown = true;
+    service.shutdownLearners(lastOutcome, lastEnd);
+  }
+
+  /**
+   * Tells the learners to shut down as {@link #shutdownLearners()} does (if not yet), stops the
+   * server and, unless the executor was supplied by the caller, the aggregator's own threads. A
+   * training still running fails: its learners are gone. Closing again does nothing.
    */
   @Override
   public void close() {
-    closeBecause("it was closed");
+    closeBecause(null);
   }
 
   /**
-   * Closes as {@link #close()} does, telling learners {@code reason} (e.g. that a signal stopped
-   * the process) if training has not ended yet.
+   * Closes as {@link #close()} does; {@code reason}, if not null, is what the learners are told
+   * (e.g. that a signal stopped the process) unless they were told already.
    */
   synchronized void closeBecause(String reason) {
     // A shutdown hook may close while the main thread's try-with-resources does too.
@@ -469,7 +533,13 @@ public final class Aggregator implements AutoCloseable {
     }
     closed = true;
     if (server != null) {
-      service.shutdownLearners(FederationOutcome.STOPPED, reason);
+      if (trainingRunningNow()) {
+        service.shutdownLearners(FederationOutcome.STOPPED,
+            reason != null ? reason : "it was closed during a training");
+      } else if (lastOutcome == FederationOutcome.STOPPED && reason != null) {
+        lastEnd = reason;
+      }
+      shutdownLearners();
       server.shutdown();
       try {
         if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
@@ -481,38 +551,43 @@ public final class Aggregator implements AutoCloseable {
       }
     }
     security.close();
+    shutdownOwnedExecutor();
+    Tracker running = runningTracker;
+    if (running != null) {
+      running.close();
+    }
+  }
+
+  private boolean trainingRunningNow() {
+    synchronized (training) {
+      return trainingRunning;
+    }
+  }
+
+  private void shutdownOwnedExecutor() {
     if (ownedExecutor != null) {
       ownedExecutor.shutdownNow();
+      ownedExecutor = null;
     }
-    tracker.close();
-    closeCheckpoints();
   }
 
   /** Builds an {@link Aggregator}; setters check their values at once. */
   public static final class Builder {
     private String host = "0.0.0.0";
     private int port = DEFAULT_PORT;
-    private Strategy strategy = FedAvg.withDefaults();
     private FederatedModel model;
     /** Null: {@link DefaultKernel} chooses at build time. */
     private AveragingKernel kernel;
-    private final List<FederationObserver> observers = new ArrayList<>();
-    private Duration learnerWaitTimeout = Duration.ofMinutes(10);
     private Duration progressInterval = RoundLoop.DEFAULT_PROGRESS_INTERVAL;
     private Executor executor;
     private int maxInFlightUploads = DEFAULT_MAX_IN_FLIGHT_UPLOADS;
     private int maxConcurrentDownloads = FederationService.DEFAULT_MAX_CONCURRENT_DOWNLOADS;
-    private Tracking tracking;
     private int maxTensorCount;
     private long maxUpdateBytes;
     private final ServerSecurity security = new ServerSecurity();
-    private Path checkpointDirectory;
-    private boolean resume;
-    private final List<CheckpointExtras> checkpointExtras = new ArrayList<>();
     private Duration keepAliveTime = Duration.ofSeconds(DEFAULT_KEEP_ALIVE_SECONDS);
     private Duration keepAliveTimeout = Duration.ofSeconds(DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS);
     private Duration permitKeepAliveTime = Duration.ofSeconds(DEFAULT_PERMIT_KEEP_ALIVE_SECONDS);
-    private RoundRanking ranking = RoundRanking.defaults();
 
     private Builder() {}
 
@@ -547,17 +622,6 @@ public final class Aggregator implements AutoCloseable {
     }
 
     /**
-     * Sets the strategy (default {@link FedAvg#withDefaults()}).
-     *
-     * @param strategy the strategy
-     * @return this builder
-     */
-    public Builder strategy(Strategy strategy) {
-      this.strategy = Objects.requireNonNull(strategy, "strategy");
-      return this;
-    }
-
-    /**
      * Sets the aggregator's own copy of the user's model (required). Its parameters start the
      * training unless the strategy says otherwise, and it receives the global parameters after
      * every round.
@@ -579,34 +643,6 @@ public final class Aggregator implements AutoCloseable {
      */
     public Builder averagingKernel(AveragingKernel kernel) {
       this.kernel = Objects.requireNonNull(kernel, "averagingKernel");
-      return this;
-    }
-
-    /**
-     * Adds an observer of the training's lifecycle events.
-     *
-     * @param observer the observer
-     * @return this builder
-     */
-    public Builder observer(FederationObserver observer) {
-      observers.add(Objects.requireNonNull(observer, "observer"));
-      return this;
-    }
-
-    /**
-     * Sets how long a round waits for the strategy's minimum of connected learners before
-     * training fails (default 10 minutes).
-     *
-     * @param timeout a positive duration
-     * @return this builder
-     */
-    public Builder learnerWaitTimeout(Duration timeout) {
-      Objects.requireNonNull(timeout, "learnerWaitTimeout");
-      if (timeout.isZero() || timeout.isNegative()) {
-        throw new IllegalArgumentException("learnerWaitTimeout must be positive but was "
-            + Durations.forPeople(timeout));
-      }
-      this.learnerWaitTimeout = timeout;
       return this;
     }
 
@@ -685,19 +721,6 @@ public final class Aggregator implements AutoCloseable {
     }
 
     /**
-     * Sets where the training is tracked in MLflow (default {@link Tracking#defaults()}: the
-     * {@code MLFLOW_TRACKING_URI} environment variable if set, else the file store {@code
-     * ./mlruns}); {@link Tracking#off()} disables tracking.
-     *
-     * @param tracking the tracking backend and its options
-     * @return this builder
-     */
-    public Builder tracking(Tracking tracking) {
-      this.tracking = Objects.requireNonNull(tracking, "tracking");
-      return this;
-    }
-
-    /**
      * Sets the most tensors an update's manifest may declare (default: the global model's tensor
      * count). The limit is checked on the upload's header, before anything is allocated for the
      * update; a manifest above it is refused with {@code RESOURCE_EXHAUSTED} naming this knob. An
@@ -736,45 +759,6 @@ public final class Aggregator implements AutoCloseable {
     }
 
     /**
-     * Makes the aggregator write a checkpoint into {@code directory} after every completed round
-     * (default: no checkpoints). The directory is created if needed and locked while the
-     * aggregator runs; it must not hold a checkpoint unless {@link #resume resume} is on.
-     *
-     * @param directory a directory of its own for this federation
-     * @return this builder
-     */
-    public Builder checkpointDirectory(Path directory) {
-      this.checkpointDirectory = Objects.requireNonNull(directory, "checkpointDirectory");
-      return this;
-    }
-
-    /**
-     * Makes the aggregator continue from the checkpoint in its checkpoint directory, if there is
-     * one, with the round after it (default false). The checkpoint must fit the model copy (same
-     * tensor names, dtypes and shapes). Without a checkpoint yet, training starts from round 1,
-     * so a supervisor may always start the aggregator with resume on.
-     *
-     * @param resume whether to resume
-     * @return this builder
-     */
-    public Builder resume(boolean resume) {
-      this.resume = resume;
-      return this;
-    }
-
-    /**
-     * Adds entries of the application's own to every checkpoint, and receives them back on
-     * resume; see {@link CheckpointExtras}.
-     *
-     * @param extras the provider of the entries
-     * @return this builder
-     */
-    public Builder checkpointExtras(CheckpointExtras extras) {
-      checkpointExtras.add(Objects.requireNonNull(extras, "checkpointExtras"));
-      return this;
-    }
-
-    /**
      * Sets the aggregator's gRPC keepalive (defaults {@value Aggregator#DEFAULT_KEEP_ALIVE_SECONDS}
      * s and {@value Aggregator#DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS} s): after {@code time} without
      * traffic on a learner's connection the aggregator pings it, and a ping unanswered for
@@ -806,22 +790,6 @@ public final class Aggregator implements AutoCloseable {
      */
     public Builder permitKeepAliveTime(Duration time) {
       this.permitKeepAliveTime = positive("permitKeepAliveTime", time);
-      return this;
-    }
-
-    /**
-     * Sets how the best round is chosen (default {@link RoundRanking#defaults()}: the highest
-     * federated accuracy, and the lowest loss where no accuracy is reported). The best round is
-     * the one the final log line, {@link TrainingResult#best()}, the observers and the tracked best
-     * model name; a resumed training ranks the checkpoint's rounds by this knob too. Learners must
-     * report the ranking metric as a number: a result that carries it as a bool or string is
-     * refused.
-     *
-     * @param ranking e.g. {@code RoundRanking.minimize("mse")} for a regression model
-     * @return this builder
-     */
-    public Builder bestRound(RoundRanking ranking) {
-      this.ranking = Objects.requireNonNull(ranking, "bestRound");
       return this;
     }
 
@@ -1012,24 +980,18 @@ public final class Aggregator implements AutoCloseable {
     }
 
     /**
-     * Builds the aggregator (not yet listening; call {@link Aggregator#start()}).
+     * Builds the aggregator. Like grpc-java's {@code ServerBuilder.build()}, this has no side
+     * effect: no socket, thread or file until {@link Aggregator#start()}.
      *
-     * @return the aggregator
+     * @return the aggregator, not yet listening
      * @throws IllegalStateException if no model was set, or settings conflict (client
-     *     certificates without TLS, a shared token and per-learner tokens, resume without a
-     *     checkpoint directory)
-     * @throws IllegalArgumentException if tracking cannot work: the file store directory is not
-     *     writable, or {@code MLFLOW_TRACKING_URI} holds an invalid or unsupported URI
+     *     certificates without TLS, a shared token and per-learner tokens)
      */
     public Aggregator build() {
       security.checkConsistent();
       if (model == null) {
         throw new IllegalStateException("an Aggregator needs model(...): the aggregator's own "
             + "copy of the user's model, e.g. model(Dl4jModel.of(net))");
-      }
-      if (resume && checkpointDirectory == null) {
-        throw new IllegalStateException("resume(true) needs checkpointDirectory(...): the "
-            + "directory whose checkpoint the aggregator continues from");
       }
       return new Aggregator(this);
     }

@@ -4,7 +4,6 @@ import dev.flops.api.Config;
 import dev.flops.api.FederatedModel;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
-import dev.flops.api.strategy.InsufficientResults;
 import dev.flops.proto.codec.CommandLineFlags;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -59,11 +58,11 @@ public final class AggregatorMain implements Callable<Integer>, CommandLineFlags
   double fractionEvaluate;
 
   @Option(names = "--min-fit", defaultValue = "1",
-      description = "Least learners sampled to fit (default: ${DEFAULT-VALUE}).")
+      description = "Least learners sampled to fit, and least updates a round needs (default: ${DEFAULT-VALUE}).")
   int minFit;
 
   @Option(names = "--min-evaluate", defaultValue = "1",
-      description = "Least learners sampled to evaluate (default: ${DEFAULT-VALUE}).")
+      description = "Least learners sampled to evaluate, and least results a round needs (default: ${DEFAULT-VALUE}).")
   int minEvaluate;
 
   @Option(names = "--min-available", defaultValue = "1",
@@ -89,7 +88,7 @@ public final class AggregatorMain implements Callable<Integer>, CommandLineFlags
 
   @Option(names = "--max-round-attempts",
       description = "Attempts a round phase gets under RETRY before training fails (default: "
-          + FedAvg.DEFAULT_MAX_ROUND_ATTEMPTS + ").")
+          + TrainingPlan.DEFAULT_MAX_ROUND_ATTEMPTS + ").")
   Integer maxRoundAttempts;
 
   @Mixin
@@ -138,10 +137,12 @@ public final class AggregatorMain implements Callable<Integer>, CommandLineFlags
       Map.entry("fractionEvaluate", "--fraction-evaluate"),
       Map.entry("minFitLearners", "--min-fit"),
       Map.entry("minEvaluateLearners", "--min-evaluate"),
+      Map.entry("minFitResults", "--min-fit"),
+      Map.entry("minEvaluateResults", "--min-evaluate"),
       Map.entry("minAvailableLearners", "--min-available"),
       Map.entry("acceptFailures", "--accept-failures"),
       Map.entry("roundTimeout", "--round-timeout"),
-      Map.entry("learnerWaitTimeout", "--learner-wait"),
+      Map.entry("learnerWait", "--learner-wait"),
       Map.entry("onInsufficientResults", "--on-insufficient-results"),
       Map.entry("maxRoundAttempts", "--max-round-attempts"),
       Map.entry("checkpointDirectory", "--checkpoint-dir"),
@@ -170,34 +171,37 @@ public final class AggregatorMain implements Callable<Integer>, CommandLineFlags
   public Integer call() throws IOException, InterruptedException {
     Config config = parseConfig(fitConfig);
     bestRound.ranking(); // checked before the model is made, which may take long
-    FedAvg.Builder fedAvg = FedAvg.builder();
-    if (maxRoundAttempts != null) {
-      fedAvg.maxRoundAttempts(maxRoundAttempts);
-    }
-    FedAvg strategy = fedAvg
-        .rounds(rounds)
+    FedAvg strategy = FedAvg.builder()
         .fractionFit(fractionFit)
         .fractionEvaluate(fractionEvaluate)
         .minFitLearners(minFit)
         .minEvaluateLearners(minEvaluate)
-        .minAvailableLearners(minAvailable)
         .acceptFailures(acceptFailures)
-        .roundTimeout(Duration.ofSeconds(roundTimeoutSeconds))
-        .onInsufficientResults(onInsufficientResults)
         .fitConfig(round -> config)
         .build();
+    SignalStop signals = new SignalStop();
+    TrainingPlan.Builder plan = TrainingPlan.builder()
+        .rounds(rounds)
+        .minFitResults(minFit)
+        .minEvaluateResults(minEvaluate)
+        .minAvailableLearners(minAvailable)
+        .roundTimeout(Duration.ofSeconds(roundTimeoutSeconds))
+        .learnerWait(Duration.ofSeconds(learnerWaitSeconds))
+        .onInsufficientResults(onInsufficientResults)
+        .bestRound(bestRound.ranking());
+    if (maxRoundAttempts != null) {
+      plan.maxRoundAttempts(maxRoundAttempts);
+    }
+    TrainingPlan training =
+        signals.observe(checkpoints.applyTo(tracking.applyTo(plan))).build();
     FederatedModel model = instantiate(modelFactory, FederatedModel.class).get();
-    Aggregator.Builder builder = security.applyTo(tracking.applyTo(Aggregator.builder())
+    Aggregator.Builder builder = security.applyTo(Aggregator.builder()
         .host(host)
         .port(port)
-        .strategy(strategy)
-        .model(model)
-        .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds))
-        .bestRound(bestRound.ranking()));
-    SignalStop signals = new SignalStop();
-    try (Aggregator aggregator = signals.observe(checkpoints.applyTo(builder)).build().start();
+        .model(model));
+    try (Aggregator aggregator = builder.build().start();
         SignalStop armed = signals.arm(aggregator)) {
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(training, strategy);
       return result.rounds().size() == rounds ? 0 : 1;
     }
   }

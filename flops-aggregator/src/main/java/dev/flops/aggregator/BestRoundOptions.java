@@ -23,13 +23,13 @@ public final class BestRoundOptions {
   String mode;
 
   /**
-   * Sets the ranking on an aggregator builder.
+   * Sets the ranking on a training plan's builder.
    *
    * @param builder the builder
    * @return the builder
    * @throws IllegalArgumentException as {@link #ranking()} does
    */
-  public Aggregator.Builder applyTo(Aggregator.Builder builder) {
+  public TrainingPlan.Builder applyTo(TrainingPlan.Builder builder) {
     return builder.bestRound(ranking());
   }
 

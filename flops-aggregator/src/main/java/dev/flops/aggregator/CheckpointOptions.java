@@ -19,12 +19,12 @@ public final class CheckpointOptions {
   boolean resume;
 
   /**
-   * Sets the options on an aggregator builder.
+   * Sets the options on a training plan's builder.
    *
    * @param builder the builder
    * @return the builder
    */
-  public Aggregator.Builder applyTo(Aggregator.Builder builder) {
+  public TrainingPlan.Builder applyTo(TrainingPlan.Builder builder) {
     if (directory != null) {
       builder.checkpointDirectory(directory);
     }

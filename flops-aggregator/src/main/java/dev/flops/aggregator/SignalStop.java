@@ -16,9 +16,9 @@ import org.slf4j.LoggerFactory;
  *
  * <pre>
  * SignalStop signals = new SignalStop();
- * try (Aggregator aggregator = signals.observe(builder).build().start();
+ * try (Aggregator aggregator = builder.build().start();
  *     SignalStop armed = signals.arm(aggregator)) {
- *   aggregator.train();
+ *   aggregator.train(signals.observe(TrainingPlan.builder()).build(), strategy);
  * }
  * </pre>
  *
@@ -59,13 +59,13 @@ public final class SignalStop implements FederationObserver, AutoCloseable {
   }
 
   /**
-   * Registers this as an observer of the aggregator to build, so that the stop line can name the
+   * Registers this as an observer of the training to plan, so that the stop line can name the
    * last finished round.
    *
-   * @param builder the aggregator's builder
+   * @param builder the training plan's builder
    * @return the builder
    */
-  public Aggregator.Builder observe(Aggregator.Builder builder) {
+  public TrainingPlan.Builder observe(TrainingPlan.Builder builder) {
     return builder.observer(this);
   }
 

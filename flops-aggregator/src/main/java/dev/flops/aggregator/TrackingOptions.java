@@ -74,7 +74,7 @@ public final class TrackingOptions {
   }
 
   /**
-   * Sets tracking and, with {@code --event-log}, the event log on an aggregator builder; the
+   * Sets tracking and, with {@code --event-log}, the event log on a training plan's builder; the
    * event log's file is opened (for appending) here.
    *
    * @param builder the builder
@@ -82,7 +82,7 @@ public final class TrackingOptions {
    * @throws IllegalArgumentException as {@link #tracking()} does, or naming an event log that
    *     cannot be opened
    */
-  public Aggregator.Builder applyTo(Aggregator.Builder builder) {
+  public TrainingPlan.Builder applyTo(TrainingPlan.Builder builder) {
     builder.tracking(tracking());
     if (eventLog != null) {
       builder.observer(EventLog.toFile(eventLog, experiment == null ? "flops" : experiment));

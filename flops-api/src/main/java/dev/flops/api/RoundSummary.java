@@ -2,6 +2,7 @@ package dev.flops.api;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -18,8 +19,14 @@ import java.util.Optional;
  *     waiting for enough learners to be connected (that is {@code learnerWait})
  * @param failures what went wrong, one entry per failed task
  * @param resources the traffic and aggregator resources of the round
- * @param learnerWait wall time the round spent waiting for the strategy's minimum of connected
- *     learners before its phases (and their retries) could start; zero or more
+ * @param learnerWait wall time the round spent waiting for the training plan's minimum of
+ *     connected learners before its phases (and their retries) could start; zero or more
+ * @param fitExamples the examples the aggregated updates were trained on: their total weight in
+ *     FedAvg; zero or more
+ * @param fitMetrics the strategy's aggregate of the learners' fit metrics (FedAvg: example-weighted
+ *     means, e.g. {@code train_loss}); copied, possibly empty
+ * @param centralEvaluation the strategy's evaluation of the new global parameters on the
+ *     aggregator itself ({@link dev.flops.api.strategy.Strategy#evaluate}), or null if it has none
  */
 public record RoundSummary(
     int round,
@@ -31,7 +38,10 @@ public record RoundSummary(
     Duration duration,
     List<LearnerFailure> failures,
     RoundResources resources,
-    Duration learnerWait) {
+    Duration learnerWait,
+    long fitExamples,
+    Map<String, Double> fitMetrics,
+    EvaluateResult centralEvaluation) {
 
   /**
    * Validates the arguments.
@@ -55,6 +65,42 @@ public record RoundSummary(
       throw new IllegalArgumentException("durations must not be negative but duration was "
           + duration + " and learnerWait " + learnerWait);
     }
+    if (fitExamples < 0) {
+      throw new IllegalArgumentException("fitExamples must not be negative but was " + fitExamples);
+    }
+    fitMetrics = Metrics.copyOf(fitMetrics);
+  }
+
+  /**
+   * Creates a summary without fit totals or central evaluation.
+   *
+   * @param round the round number, from 1
+   * @param fitSucceeded learners whose updates were accepted into the aggregate
+   * @param fitFailed learners whose fit task failed, was rejected or timed out
+   * @param evaluateSucceeded learners whose evaluation results were aggregated
+   * @param evaluateFailed learners whose evaluate task failed or timed out
+   * @param evaluation the federated evaluation, or null if no learner evaluated
+   * @param duration wall time of the round's fit and evaluate phases
+   * @param failures what went wrong, one entry per failed task
+   * @param resources the traffic and aggregator resources of the round
+   * @param learnerWait wall time the round spent waiting for learners
+   * @throws IllegalArgumentException if the round is below 1 or a count or a duration is negative
+   * @throws NullPointerException if a duration, the failure list or the resources are null
+   */
+  public RoundSummary(int round, int fitSucceeded, int fitFailed, int evaluateSucceeded,
+      int evaluateFailed, Evaluation evaluation, Duration duration, List<LearnerFailure> failures,
+      RoundResources resources, Duration learnerWait) {
+    this(round, fitSucceeded, fitFailed, evaluateSucceeded, evaluateFailed, evaluation, duration,
+        failures, resources, learnerWait, 0, Map.of(), null);
+  }
+
+  /**
+   * Returns the central evaluation.
+   *
+   * @return the aggregator's own evaluation of the round's global parameters, or empty
+   */
+  public Optional<EvaluateResult> central() {
+    return Optional.ofNullable(centralEvaluation);
   }
 
   /**

@@ -5,10 +5,8 @@ import dev.flops.api.Config;
 import dev.flops.api.EvaluateResult;
 import dev.flops.api.FitResult;
 import dev.flops.api.LearnerFailure.Kind;
-import dev.flops.api.LearnerResult;
 import dev.flops.api.Parameters;
 import dev.flops.api.RoundRanking;
-import dev.flops.api.strategy.FitAggregation;
 import dev.flops.proto.codec.Durations;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.Manifests;
@@ -52,7 +50,8 @@ import org.slf4j.LoggerFactory;
  * any state; an update is fully validated (manifest against the global model, every chunk once and
  * in order, checksum, finite values) before it is folded into the round's aggregation.
  */
-public final class FederationService extends FederationGrpc.FederationImplBase {
+public final class FederationService extends FederationGrpc.FederationImplBase
+    implements LearnerPool {
   private static final Logger log = LoggerFactory.getLogger(FederationService.class);
 
   private final Map<String, LearnerSession> sessions = new ConcurrentHashMap<>();
@@ -66,7 +65,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   private final AtomicLong learnerIds = new AtomicLong();
   private final AtomicLong taskIds = new AtomicLong();
   private final Object membership = new Object();
-  /** Guards folding into {@link #aggregation} against tasks being expired concurrently. */
+  /** Guards folding into {@link #sink} against tasks being expired concurrently. */
   private final Object foldLock = new Object();
   /** The default bound on downloads streamed at once. */
   public static final int DEFAULT_MAX_CONCURRENT_DOWNLOADS = 16;
@@ -74,7 +73,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   private final TransferSlots uploadSlots;
   private final TransferSlots downloadSlots;
   private volatile long currentRound;
-  private FitAggregation aggregation;
+  /** Where the current fit phase's validated updates go; null outside a fit phase. */
+  private UpdateSink sink;
+  /** The global parameters learners download, encoded once per version; loop thread only. */
+  private EncodedParameters encoded;
+  private String encodedId;
   /** Protobuf bytes of parameter downloads sent and uploads received, since the start. */
   private final AtomicLong bytesSent = new AtomicLong();
   private final AtomicLong bytesReceived = new AtomicLong();
@@ -101,6 +104,39 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   /** Sets the ranking of rounds, whose metric every arriving result must report as a number. */
   public void rankRoundsBy(RoundRanking ranking) {
     this.reportChecks = new ReportChecks(java.util.Objects.requireNonNull(ranking, "ranking"));
+  }
+
+  @Override
+  public void prepare(Parameters global, RoundRanking ranking) {
+    checkUploadLimits(global);
+    rankRoundsBy(ranking);
+  }
+
+  @Override
+  public Traffic traffic() {
+    return new Traffic(bytesSent.get(), bytesReceived.get());
+  }
+
+  @Override
+  public List<String> connected() {
+    return availableLearners();
+  }
+
+  @Override
+  public Phase dispatch(int round, PhaseKind kind, Parameters global, String parametersId,
+      List<Assignment> assignments, UpdateSink updates) {
+    if (encoded == null || !parametersId.equals(encodedId)) {
+      encoded = EncodedParameters.encode(global);
+      encodedId = parametersId;
+    }
+    beginRound(round, kind == PhaseKind.FIT ? updates : null);
+    TaskKind taskKind = kind == PhaseKind.FIT ? TaskKind.FIT : TaskKind.EVALUATE;
+    List<PendingTask> sent = new ArrayList<>(assignments.size());
+    for (Assignment assignment : assignments) {
+      sent.add(assign(assignment.learnerId(), round, taskKind, assignment.config(), encoded,
+          global, parametersId));
+    }
+    return new TaskPhase(this, sent);
   }
 
   /** Names a learner for a refusal: its id and, if it gave one, its name. */
@@ -178,6 +214,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
    * @return the connected learners
    * @throws TimeoutException naming how many came, if fewer than {@code count} came in time
    */
+  @Override
   public List<String> awaitLearners(int count, Duration timeout, Duration progressInterval)
       throws InterruptedException, TimeoutException {
     long start = System.nanoTime();
@@ -219,18 +256,52 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
    * Returns the identities handed out so far, learner key to learner id, for a checkpoint: an
    * aggregator resumed from it gives a reconnecting learner its previous id.
    */
+  @Override
   public Map<String, String> identities() {
     return Map.copyOf(identities);
   }
 
-  /** Restores identities saved by {@link #identities()}; call before learners connect. */
+  /**
+   * Restores identities saved by {@link #identities()}. A learner that connected before (to this
+   * new server, so it got a fresh id) and whose id now belongs to another identity, or whose key
+   * was saved under another id, is asked to reconnect: it then joins with its saved id.
+   */
+  @Override
   public void restoreIdentities(Map<String, String> saved) {
-    identities.putAll(saved);
-    long highest = 0;
-    for (String id : saved.values()) {
-      highest = Math.max(highest, idNumber(id));
+    List<LearnerSession> moved = new ArrayList<>();
+    synchronized (membership) {
+      long highest = 0;
+      for (String id : saved.values()) {
+        highest = Math.max(highest, idNumber(id));
+      }
+      learnerIds.accumulateAndGet(highest, Math::max);
+      java.util.Set<String> savedIds = new java.util.HashSet<>(saved.values());
+      java.util.Set<String> keyedIds = new java.util.HashSet<>(identities.values());
+      for (Map.Entry<String, String> identity : identities.entrySet()) {
+        String key = identity.getKey();
+        String now = identity.getValue();
+        String restored = saved.containsKey(key) ? saved.get(key)
+            : savedIds.contains(now) ? newLearnerId() : now;
+        if (!restored.equals(now)) {
+          identity.setValue(restored);
+          LearnerSession session = sessions.remove(now);
+          if (session != null) {
+            moved.add(session);
+          }
+        }
+      }
+      saved.forEach(identities::putIfAbsent);
+      // A learner without a key has no identity to keep; one whose fresh id is now another's
+      // must take a new one.
+      sessions.values().removeIf(session -> savedIds.contains(session.id)
+          && !keyedIds.contains(session.id) && moved.add(session));
     }
-    learnerIds.accumulateAndGet(highest, Math::max);
+    for (LearnerSession session : moved) {
+      log.info("learner {} joined before the checkpoint was read; its identity there differs, "
+          + "so it is asked to reconnect", session);
+      session.abort(Status.UNAVAILABLE.withDescription("the aggregator restored the learner "
+          + "identities of its checkpoint; reconnect to take yours"));
+    }
   }
 
   private String newLearnerId() {
@@ -238,10 +309,10 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   }
 
   /** Starts a round: from now on only traffic for {@code round} is accepted. */
-  public void beginRound(long round, FitAggregation fitAggregation) {
+  public void beginRound(long round, UpdateSink updates) {
     synchronized (foldLock) {
       this.currentRound = round;
-      this.aggregation = fitAggregation;
+      this.sink = updates;
     }
   }
 
@@ -297,7 +368,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
   /** Forgets the tasks of a finished round and stops folding. */
   public void endRound(List<PendingTask> roundTasks) {
     synchronized (foldLock) {
-      aggregation = null;
+      sink = null;
       roundTasks.forEach(task -> {
         tasks.remove(task.taskId);
         endedTasks.remember(task);
@@ -339,6 +410,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
    * @param learnerId the id the aggregator gave it
    * @return its name, or null if no learner joined with this id
    */
+  @Override
   public String learnerName(String learnerId) {
     return names.get(learnerId);
   }
@@ -933,13 +1005,13 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
           return;
         }
         synchronized (foldLock) {
-          if (task.isDone() || aggregation == null) {
+          if (task.isDone() || sink == null) {
             reject(Status.FAILED_PRECONDITION.withDescription(
                 task + " has already ended: " + task.describeEnd() + "; late update discarded"));
             return;
           }
           try {
-            aggregation.accept(new LearnerResult<>(task.learnerId, result));
+            sink.accept(task.learnerId, result);
           } catch (OutOfMemoryError e) {
             reject(Status.RESOURCE_EXHAUSTED.withDescription(outOfMemory(e, task.global)),
                 Kind.OTHER);

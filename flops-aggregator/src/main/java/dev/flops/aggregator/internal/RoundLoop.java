@@ -1,6 +1,11 @@
 package dev.flops.aggregator.internal;
 
 import dev.flops.aggregator.CheckpointExtras;
+import dev.flops.aggregator.InsufficientResults;
+import dev.flops.aggregator.TrainingPlan;
+import dev.flops.aggregator.internal.LearnerPool.Assignment;
+import dev.flops.aggregator.internal.LearnerPool.PhaseKind;
+import dev.flops.aggregator.internal.LearnerPool.Traffic;
 import dev.flops.aggregator.internal.tracking.SystemMetrics;
 import dev.flops.aggregator.internal.tracking.Tracker;
 import dev.flops.api.Config;
@@ -19,15 +24,14 @@ import dev.flops.api.Tensor;
 import dev.flops.api.TrackingInfo;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.TrainingStarted;
+import dev.flops.api.strategy.AggregationResult;
 import dev.flops.api.strategy.AveragingKernel;
+import dev.flops.api.strategy.BorrowedUpdate;
 import dev.flops.api.strategy.FitAggregation;
-import dev.flops.api.strategy.InsufficientResults;
 import dev.flops.api.strategy.Instruction;
 import dev.flops.api.strategy.Strategy;
 import dev.flops.proto.codec.Durations;
-import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.FiniteScan;
-import dev.flops.proto.v1.TaskKind;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
@@ -38,31 +42,35 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The aggregator's training loop (DESIGN.md, "The lifecycle"): for each round wait for learners,
- * fit on a sample, aggregate, update the model copy, evaluate on a sample, summarise, checkpoint,
- * notify.
+ * One training's loop (DESIGN.md, "The lifecycle"): for each round wait for learners, fit on a
+ * sample, aggregate, update the model copy, evaluate on a sample, evaluate centrally, summarise,
+ * checkpoint, notify. It reaches the learners only through a {@link LearnerPool} and reads time
+ * only from a {@link LoopClock}, so tests drive it with a fake pool and a virtual clock.
  *
- * <p>The round policy: a phase (fit, then evaluate) that ends with fewer accepted results than the
- * strategy's minimum is discarded and, under {@link InsufficientResults#RETRY}, run again with a
- * fresh sample, up to the strategy's attempts; otherwise training fails. A round is complete, and
- * checkpointed, only when both phases met their minimum.
+ * <p>The round policy (the {@link TrainingPlan}'s): a phase (fit, then evaluate) that ends with
+ * fewer accepted results than the plan's minimum is discarded and, under
+ * {@link InsufficientResults#RETRY}, run again with a fresh sample, up to the plan's attempts;
+ * otherwise training fails. A round is complete, and checkpointed, only when both phases met their
+ * minimum.
+ *
+ * <p>One loop runs one training, on the thread that calls {@link #run()}.
  */
 public final class RoundLoop {
   private static final Logger log = LoggerFactory.getLogger(RoundLoop.class);
 
-  private final FederationService service;
+  private final LearnerPool pool;
+  private final TrainingPlan plan;
   private final Strategy strategy;
   private final FederatedModel model;
   private final AveragingKernel kernel;
   private final List<FederationObserver> observers;
-  private final Duration learnerWaitTimeout;
+  private final LoopClock clock;
   /** Names this run's global parameters for learners: "run/version", unique across runs. */
   private final String runId = java.util.UUID.randomUUID().toString();
   private long parametersVersion;
@@ -75,17 +83,29 @@ public final class RoundLoop {
   private PhaseProgress progress;
   /** Time the current round has spent waiting for connected learners, reported apart. */
   private long learnerWaitNanos;
-  private RoundRanking ranking = RoundRanking.defaults();
+  private final RoundRanking ranking;
 
-  public RoundLoop(FederationService service, Strategy strategy, FederatedModel model,
-      AveragingKernel kernel, List<FederationObserver> observers, Duration learnerWaitTimeout) {
-    this.service = service;
+  /**
+   * Creates the loop of one training.
+   *
+   * @param pool the learners, through the transport
+   * @param plan the loop policy
+   * @param strategy the decisions
+   * @param model the aggregator's model copy, which receives every new global model
+   * @param kernel the averaging kernel the strategy gets
+   * @param clock the loop's time
+   */
+  public RoundLoop(LearnerPool pool, TrainingPlan plan, Strategy strategy, FederatedModel model,
+      AveragingKernel kernel, LoopClock clock) {
+    this.pool = pool;
+    this.plan = plan;
     this.strategy = strategy;
     this.model = model;
     this.kernel = kernel;
-    this.observers = List.copyOf(observers);
-    this.learnerWaitTimeout = learnerWaitTimeout;
-    this.progress = new PhaseProgress(DEFAULT_PROGRESS_INTERVAL, service.downloadSlots());
+    this.observers = plan.observers();
+    this.ranking = plan.bestRound();
+    this.clock = clock;
+    this.progress = new PhaseProgress(DEFAULT_PROGRESS_INTERVAL, clock);
   }
 
   /** How often a running phase logs its progress unless {@link #progressEvery} says otherwise. */
@@ -98,7 +118,7 @@ public final class RoundLoop {
    * @return this loop
    */
   public RoundLoop progressEvery(Duration interval) {
-    this.progress = new PhaseProgress(interval, service.downloadSlots());
+    this.progress = new PhaseProgress(interval, clock);
     return this;
   }
 
@@ -135,21 +155,15 @@ public final class RoundLoop {
     return this;
   }
 
-  /** Chooses the best round by {@code ranking} (default: {@link RoundRanking#defaults()}). */
-  public RoundLoop rankRoundsBy(RoundRanking ranking) {
-    this.ranking = ranking;
-    return this;
-  }
-
   /** Runs every round; on failure the observers hear of it and the cause is rethrown. */
   public TrainingResult run() throws Exception {
     Instant started = Instant.now();
-    long startNanos = System.nanoTime();
+    long startNanos = clock.nanoTime();
     TrainingStarted startedEvent =
-        new TrainingStarted(strategy.toString(), strategy.rounds(), started);
+        new TrainingStarted(strategy.toString(), plan.rounds(), started);
     notify(o -> o.onTrainingStarted(startedEvent));
-    log.info("training started: {} rounds with {}", strategy.rounds(), strategy);
-    track(() -> tracker.trainingStarted(startedEvent, strategy, modelName));
+    log.info("training '{}' started: {} rounds with {}", plan.name(), plan.rounds(), strategy);
+    track(() -> tracker.trainingStarted(startedEvent, strategy, plan, modelName));
     RoundSummary best = null;
     Parameters bestParameters = null;
     try {
@@ -159,7 +173,7 @@ public final class RoundLoop {
         global = initialParameters();
       } else {
         global = resumeFrom.parameters();
-        service.checkUploadLimits(global);
+        pool.prepare(global, ranking);
         rounds.addAll(resumeFrom.rounds());
         // Ranked again rather than read: a resumed run ranks by its own knob, as an
         // uninterrupted one with that knob would have.
@@ -171,17 +185,15 @@ public final class RoundLoop {
         }
         // Only the last completed round's parameters are in the checkpoint.
         bestParameters = best != null && best.round() == resumeFrom.round() ? global : null;
-        log.info("resuming after round {} of {} from {}", resumeFrom.round(), strategy.rounds(),
+        log.info("resuming after round {} of {} from {}", resumeFrom.round(), plan.rounds(),
             checkpoints.file());
       }
-      EncodedParameters encoded = EncodedParameters.encode(global);
-      for (int round = rounds.size() + 1; round <= strategy.rounds(); round++) {
+      for (int round = rounds.size() + 1; round <= plan.rounds(); round++) {
         final int number = round;
         Instant roundStart = Instant.now();
         track(() -> tracker.roundStarted(number, roundStart));
-        RoundState state = runRound(round, global, encoded);
+        RoundState state = runRound(round, global);
         global = state.global;
-        encoded = state.encoded;
         RoundSummary summary = state.summary;
         rounds.add(summary);
         if (ranking.isBetter(summary, best)) {
@@ -191,13 +203,13 @@ public final class RoundLoop {
           bestParameters = tracker.enabled() ? state.global : null;
         }
         checkpoint(round, global, rounds, best);
-        log.info(describe(summary, strategy.rounds()));
+        log.info(describe(summary, plan.rounds()));
         Instant roundEnd = Instant.now();
-        track(() -> tracker.roundFinished(summary, roundEnd, state.fitConfig, state.evaluateConfig));
+        track(() -> tracker.roundFinished(summary, roundEnd, state.fitConfigs, state.evaluateConfigs));
         notify(o -> o.onRoundFinished(summary));
       }
       TrainingResult untracked = new TrainingResult(
-          rounds, best, global, Duration.ofNanos(System.nanoTime() - startNanos));
+          rounds, best, global, Duration.ofNanos(clock.nanoTime() - startNanos));
       log.info(describe(untracked, ranking));
       Parameters bestModel = bestParameters;
       TrackingInfo info = trackEnd(() -> tracker.trainingSucceeded(untracked, bestModel, model));
@@ -244,67 +256,76 @@ public final class RoundLoop {
             + " is not FLOAT32; flops aggregates float32 parameters");
       }
     }
-    service.checkUploadLimits(initial);
+    pool.prepare(initial, ranking);
     log.info("initial parameters: {} tensors, {} values ({} MB)", initial.size(),
         initial.elementCount(), String.format(Locale.ROOT, "%.1f", initial.byteSize() / 1e6));
     return initial;
   }
 
-  /** The global parameters after a round, encoded once for every learner that downloads them. */
-  private record RoundState(Parameters global, EncodedParameters encoded, RoundSummary summary,
-      Config fitConfig, Config evaluateConfig) {}
+  /** The global parameters after a round, its summary and the configs it sent. */
+  private record RoundState(Parameters global, RoundSummary summary,
+      List<Instruction> fitConfigs, List<Instruction> evaluateConfigs) {}
 
-  private RoundState runRound(int round, Parameters global, EncodedParameters encoded)
-      throws Exception {
-    long start = System.nanoTime();
+  private String parametersId() {
+    return runId + "/" + parametersVersion;
+  }
+
+  private RoundState runRound(int round, Parameters global) throws Exception {
+    long start = clock.nanoTime();
     learnerWaitNanos = 0;
-    long sentBefore = service.bytesSent();
-    long receivedBefore = service.bytesReceived();
+    Traffic before = pool.traffic();
     double cpuBefore = systemMetrics.processCpuSeconds();
-    String globalId = runId + "/" + parametersVersion;
     List<LearnerFailure> allFailures = new ArrayList<>();
     List<LearnerFailure> failures;
     List<Instruction> fitInstructions;
-    int fitSucceeded;
-    Optional<Parameters> aggregated;
+    AggregationResult aggregated;
     for (int attempt = 1; ; attempt++) {
-      List<String> available = awaitLearners(strategy.minAvailableLearners());
+      List<String> available = awaitLearners(plan.minAvailableLearners());
       fitInstructions = strategy.configureFit(round, global, available);
       FitAggregation aggregation = strategy.beginFitAggregation(round, global, kernel);
-      service.beginRound(round, aggregation);
-      List<PendingTask> fitTasks =
-          assign(round, TaskKind.FIT, fitInstructions, encoded, global, globalId);
-      List<TaskOutcome> fitOutcomes = awaitAll(fitTasks);
-      service.endRound(fitTasks);
+      List<TaskOutcome> fitOutcomes = runPhase(round, PhaseKind.FIT, global, fitInstructions,
+          (learnerId, result) -> {
+            BorrowedUpdate update = BorrowedUpdate.lend(learnerId, result);
+            try {
+              aggregation.accept(update);
+            } finally {
+              update.release();
+            }
+          });
       failures = failures(fitOutcomes);
       allFailures.addAll(tagged(failures, attempt));
       int accepted = fitOutcomes.size() - failures.size();
-      if (fitInstructions.isEmpty() || accepted >= strategy.minFitResults()) {
-        fitSucceeded = accepted;
+      if (fitInstructions.isEmpty() || accepted >= plan.minFitResults()) {
         aggregated = aggregation.finish(failures);
         break;
       }
       aggregation.discard();
-      insufficient(round, "fit", attempt, accepted, strategy.minFitResults(), failures,
+      insufficient(round, "fit", attempt, accepted, plan.minFitResults(), failures,
           othersAvailable(fitInstructions));
     }
     int fitFailed = allFailures.size();
+    int fitSucceeded = fitInstructions.size() - failures.size();
 
     Parameters next = global;
-    EncodedParameters nextEncoded = encoded;
-    Optional<String> overflow = aggregated.flatMap(FiniteScan::describeNonFinite);
+    Optional<Parameters> newGlobal = aggregated.parameters();
+    Optional<String> overflow = newGlobal.flatMap(FiniteScan::describeNonFinite);
     if (overflow.isPresent()) {
       // Finite updates weighted by their example counts can still overflow float32 sums, and a
       // strategy of the user's may err: a non-finite model must never become the global one.
       log.error("round {}: the aggregate of {} updates is discarded: {}; the global parameters "
           + "stay as they were (are some updates' values huge?)", round, fitSucceeded,
           overflow.get());
-      aggregated = Optional.empty();
+      newGlobal = Optional.empty();
     }
-    if (aggregated.isPresent()) {
-      next = aggregated.get();
+    if (newGlobal.isPresent()) {
+      Optional<String> mismatch = newGlobal.get().describeMismatch(global);
+      if (mismatch.isPresent()) {
+        throw new IllegalStateException("round " + round + ": the strategy " + strategy
+            + " returned new global parameters whose structure differs from the model's: "
+            + mismatch.get());
+      }
+      next = newGlobal.get();
       model.setParameters(next);
-      nextEncoded = EncodedParameters.encode(next);
       parametersVersion++;
     } else {
       log.warn("round {}: no update was aggregated ({} accepted, {} failed); the global "
@@ -315,16 +336,11 @@ public final class RoundLoop {
     List<LearnerResult<EvaluateResult>> results;
     Evaluation evaluation;
     for (int attempt = 1; ; attempt++) {
-      int needed = strategy.minEvaluateResults();
-      List<String> available = needed > 0
-          ? awaitLearners(needed) : service.availableLearners();
+      int needed = plan.minEvaluateResults();
+      List<String> available = needed > 0 ? awaitLearners(needed) : pool.connected();
       evaluateInstructions = strategy.configureEvaluate(round, next, available);
-      service.beginRound(round, null);
-      List<PendingTask> evaluateTasks =
-          assign(round, TaskKind.EVALUATE, evaluateInstructions, nextEncoded, next,
-              runId + "/" + parametersVersion);
-      List<TaskOutcome> evaluateOutcomes = awaitAll(evaluateTasks);
-      service.endRound(evaluateTasks);
+      List<TaskOutcome> evaluateOutcomes =
+          runPhase(round, PhaseKind.EVALUATE, next, evaluateInstructions, null);
       List<LearnerFailure> evaluateFailures = failures(evaluateOutcomes);
       allFailures.addAll(tagged(evaluateFailures, attempt));
       results = new ArrayList<>();
@@ -340,32 +356,59 @@ public final class RoundLoop {
       insufficient(round, "evaluate", attempt, results.size(), needed, evaluateFailures,
           othersAvailable(evaluateInstructions));
     }
-    final Parameters evaluated = next;
-    strategy.evaluate(round, evaluated).ifPresent(central -> log.info(
-        "round {}: central evaluation loss {} accuracy {}", round,
-        fmt(central.loss()), fmt(central.accuracy())));
+    EvaluateResult central = strategy.evaluate(round, next).orElse(null);
+    if (central != null) {
+      log.info("round {}: central evaluation loss {} accuracy {}", round, fmt(central.loss()),
+          fmt(central.accuracy()));
+    }
 
     double cpuAfter = systemMetrics.processCpuSeconds();
+    Traffic after = pool.traffic();
     RoundResources resources = new RoundResources(
-        service.bytesReceived() - receivedBefore, service.bytesSent() - sentBefore,
+        after.bytesReceived() - before.bytesReceived(), after.bytesSent() - before.bytesSent(),
         cpuBefore < 0 || cpuAfter < 0 ? -1 : cpuAfter - cpuBefore,
         systemMetrics.heapUsedBytes(), systemMetrics.nonHeapUsedBytes(),
         systemMetrics.offHeapBytes());
     RoundSummary summary = new RoundSummary(round, fitSucceeded, fitFailed, results.size(),
         allFailures.size() - fitFailed, evaluation,
-        Duration.ofNanos(System.nanoTime() - start - learnerWaitNanos), allFailures, resources,
-        Duration.ofNanos(learnerWaitNanos));
-    return new RoundState(next, nextEncoded, summary, firstConfig(fitInstructions),
-        firstConfig(evaluateInstructions));
+        Duration.ofNanos(clock.nanoTime() - start - learnerWaitNanos), allFailures, resources,
+        Duration.ofNanos(learnerWaitNanos), aggregated.totalExamples(), aggregated.metrics(),
+        central);
+    return new RoundState(next, summary, fitInstructions, evaluateInstructions);
+  }
+
+  /** Runs one phase: sends its tasks, waits for them until the round timeout, forgets them. */
+  private List<TaskOutcome> runPhase(int round, PhaseKind kind, Parameters global,
+      List<Instruction> instructions, LearnerPool.UpdateSink sink) throws InterruptedException {
+    List<Assignment> assignments = new ArrayList<>(instructions.size());
+    for (Instruction instruction : instructions) {
+      assignments.add(new Assignment(instruction.learnerId(), instruction.config()));
+    }
+    Phase phase = pool.dispatch(round, kind, global, parametersId(), assignments, sink);
+    try {
+      List<CompletableFuture<TaskOutcome>> outcomes = phase.outcomes();
+      CompletableFuture<Void> all =
+          CompletableFuture.allOf(outcomes.toArray(CompletableFuture[]::new));
+      if (!progress.await(all, phase, plan.roundTimeout())) {
+        phase.expire("timed out after " + Durations.forPeople(plan.roundTimeout()));
+      }
+      List<TaskOutcome> ended = new ArrayList<>(outcomes.size());
+      for (CompletableFuture<TaskOutcome> outcome : outcomes) {
+        ended.add(outcome.join());
+      }
+      return ended;
+    } finally {
+      phase.close();
+    }
   }
 
   /** Waits for {@code count} connected learners; the time counts as the round's learner wait. */
   private List<String> awaitLearners(int count) throws InterruptedException, TimeoutException {
-    long start = System.nanoTime();
+    long start = clock.nanoTime();
     try {
-      return service.awaitLearners(count, learnerWaitTimeout, progress.interval());
+      return pool.awaitLearners(count, plan.learnerWait(), progress.interval());
     } finally {
-      learnerWaitNanos += System.nanoTime() - start;
+      learnerWaitNanos += clock.nanoTime() - start;
     }
   }
 
@@ -383,7 +426,7 @@ public final class RoundLoop {
   private boolean othersAvailable(List<Instruction> instructions) {
     java.util.Set<String> asked = new java.util.HashSet<>();
     instructions.forEach(instruction -> asked.add(instruction.learnerId()));
-    return !asked.containsAll(service.availableLearners());
+    return !asked.containsAll(pool.connected());
   }
 
   /**
@@ -397,9 +440,9 @@ public final class RoundLoop {
     String what = String.format(Locale.ROOT,
         "round %d: the %s phase gathered %d of the %d results it needs (attempt %d)",
         round, phase, got, needed, attempt);
-    String failed = ShortfallAdvice.failureLines(failures, service::learnerName);
-    InsufficientResults policy = strategy.onInsufficientResults();
-    int attempts = strategy.maxRoundAttempts();
+    String failed = ShortfallAdvice.failureLines(failures, pool::learnerName);
+    InsufficientResults policy = plan.onInsufficientResults();
+    int attempts = plan.maxRoundAttempts();
     boolean allRejected = !failures.isEmpty()
         && failures.stream().allMatch(f -> f.kind() == LearnerFailure.Kind.REJECTED);
     String why;
@@ -416,7 +459,7 @@ public final class RoundLoop {
       return;
     }
     throw new IllegalStateException(what + "; training stops because " + why + "." + failed
-        + "\n" + ShortfallAdvice.advise(phase, failures, strategy) + "." + resumeAdvice(round));
+        + "\n" + ShortfallAdvice.advise(phase, failures, plan) + "." + resumeAdvice(round));
   }
 
   /**
@@ -453,49 +496,17 @@ public final class RoundLoop {
             + "{}", extra.getClass().getName(), round, e);
       }
     }
-    long start = System.nanoTime();
+    long start = clock.nanoTime();
     try {
       checkpoints.write(new Checkpoint(round, global, strategy.saveState(), rounds,
-          best == null ? 0 : best.round(), entries, service.identities()));
+          best == null ? 0 : best.round(), entries, pool.identities()));
     } catch (IOException e) {
       throw new IOException("round " + round + " completed but its checkpoint could not be "
           + "written to " + checkpoints.file() + ": " + e.getMessage()
           + "; free space or fix the directory's permissions, then resume", e);
     }
     log.info("round {}: checkpoint written in {} ms", round,
-        (System.nanoTime() - start) / 1_000_000);
-  }
-
-  /** The config a round sent (every learner gets the same from FedAvg), or empty. */
-  private static Config firstConfig(List<Instruction> instructions) {
-    return instructions.isEmpty() ? Config.empty() : instructions.get(0).config();
-  }
-
-  private List<PendingTask> assign(int round, TaskKind kind, List<Instruction> instructions,
-      EncodedParameters encoded, Parameters global, String parametersId) {
-    List<PendingTask> assigned = new ArrayList<>(instructions.size());
-    for (Instruction instruction : instructions) {
-      assigned.add(service.assign(instruction.learnerId(), round, kind, instruction.config(),
-          encoded, global, parametersId));
-    }
-    return assigned;
-  }
-
-  private List<TaskOutcome> awaitAll(List<PendingTask> tasks) throws InterruptedException {
-    CompletableFuture<?>[] futures =
-        tasks.stream().map(PendingTask::outcome).toArray(CompletableFuture[]::new);
-    try {
-      progress.await(CompletableFuture.allOf(futures), tasks, strategy.roundTimeout());
-    } catch (TimeoutException e) {
-      service.expire(tasks, "timed out after " + Durations.forPeople(strategy.roundTimeout()));
-    } catch (ExecutionException e) {
-      throw new IllegalStateException("task futures never complete exceptionally", e);
-    }
-    List<TaskOutcome> outcomes = new ArrayList<>(tasks.size());
-    for (PendingTask task : tasks) {
-      outcomes.add(task.outcome().join());
-    }
-    return outcomes;
+        (clock.nanoTime() - start) / 1_000_000);
   }
 
   private static List<LearnerFailure> failures(List<TaskOutcome> outcomes) {

@@ -2,7 +2,7 @@ package dev.flops.aggregator.internal;
 
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.LearnerFailure.Kind;
-import dev.flops.api.strategy.Strategy;
+import dev.flops.aggregator.TrainingPlan;
 import dev.flops.proto.codec.Durations;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -28,11 +28,11 @@ final class ShortfallAdvice {
    *
    * @param phase "fit" or "evaluate"
    * @param failures the failures of the phase's last attempt
-   * @param strategy the strategy, for the knobs the advice names
+   * @param plan the training plan, for the knobs the advice names
    * @return one or more sentences, the first capitalised, without a final full stop
    */
-  static String advise(String phase, List<LearnerFailure> failures, Strategy strategy) {
-    String minimum = phase.equals("fit") ? "minFitLearners" : "minEvaluateLearners";
+  static String advise(String phase, List<LearnerFailure> failures, TrainingPlan plan) {
+    String minimum = phase.equals("fit") ? "minFitResults" : "minEvaluateResults";
     Map<Kind, List<LearnerFailure>> byKind = new EnumMap<>(Kind.class);
     for (LearnerFailure failure : failures) {
       byKind.computeIfAbsent(failure.kind(), k -> new ArrayList<>()).add(failure);
@@ -53,7 +53,7 @@ final class ShortfallAdvice {
     List<LearnerFailure> timedOut = byKind.get(Kind.TIMED_OUT);
     if (timedOut != null) {
       advice.add(String.format("raise roundTimeout (now %s) or give the learners less work per "
-          + "round: %d timed out", Durations.forPeople(strategy.roundTimeout()), timedOut.size()));
+          + "round: %d timed out", Durations.forPeople(plan.roundTimeout()), timedOut.size()));
     }
     List<LearnerFailure> disconnected = byKind.get(Kind.DISCONNECTED);
     if (disconnected != null) {

@@ -11,7 +11,7 @@ import dev.flops.api.LearnerFailure;
  * @param kind what kind of failure, or null if it succeeded
  * @param evaluation the evaluation result of a successful evaluate task, else null
  */
-record TaskOutcome(String learnerId, String failure, LearnerFailure.Kind kind,
+public record TaskOutcome(String learnerId, String failure, LearnerFailure.Kind kind,
     EvaluateResult evaluation) {
 
   static TaskOutcome succeeded(String learnerId, EvaluateResult evaluation) {
@@ -22,7 +22,7 @@ record TaskOutcome(String learnerId, String failure, LearnerFailure.Kind kind,
     return new TaskOutcome(learnerId, reason, kind, null);
   }
 
-  boolean ok() {
+  public boolean ok() {
     return failure == null;
   }
 }

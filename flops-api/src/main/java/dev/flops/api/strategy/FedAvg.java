@@ -7,7 +7,6 @@ import dev.flops.api.FitResult;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.LearnerResult;
 import dev.flops.api.Parameters;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -25,73 +24,64 @@ import java.util.function.IntFunction;
  * parameters are the mean of their updates weighted by the number of examples each trained on.
  * Federated evaluation is the example-weighted mean of the learners' losses and metrics.
  *
- * <p>A round completes only with at least {@code minFitLearners} accepted updates and
- * {@code minEvaluateLearners} evaluation results; a phase that falls short is retried or fails
- * training, as {@code onInsufficientResults} says (default: retry, 3 attempts in all).
+ * How many rounds run, how long they may take and how many results a round needs are the
+ * aggregator's training plan, not the strategy's: FedAvg only decides whom to ask, with which
+ * config, and how to combine what comes back.
  *
  * <pre>{@code
  * FedAvg fedAvg = FedAvg.builder()
- *     .rounds(5)
  *     .fractionFit(0.5)
  *     .minFitLearners(2)
- *     .minAvailableLearners(4)
  *     .fitConfig(round -> Config.of("local_epochs", 1, "batch_size", 64))
  *     .build();
  * }</pre>
+ *
+ * <p>A variant overrides one hook and inherits the rest: {@link #fitConfig(int)} to add a
+ * setting to every fit task (FedProx's {@code proximal_mu}), {@link #serverUpdate} to turn the
+ * weighted mean into the new global parameters differently (a server learning rate or momentum,
+ * as in FedAvgM), {@link #saveState()}/{@link #restoreState(Map)} for what that hook remembers.
+ * A variant is constructed from a builder: {@code super(FedAvg.builder().fractionFit(0.5))}.
  */
-public final class FedAvg implements Strategy {
-
-  /** Default number of rounds. */
-  public static final int DEFAULT_ROUNDS = 3;
-  /** Default timeout of one task of a round. */
-  public static final Duration DEFAULT_ROUND_TIMEOUT = Duration.ofMinutes(10);
-  /** Default number of attempts a round phase gets under {@link InsufficientResults#RETRY}. */
-  public static final int DEFAULT_MAX_ROUND_ATTEMPTS = 3;
+public class FedAvg implements Strategy {
 
   private static final String STATE_SEED = "sampling_seed";
   private static final String STATE_DRAWS = "sampling_draws";
 
-  private final int rounds;
   private final double fractionFit;
   private final double fractionEvaluate;
   private final int minFitLearners;
   private final int minEvaluateLearners;
-  private final int minAvailableLearners;
   private final boolean acceptFailures;
-  private final Duration roundTimeout;
   private final IntFunction<Config> fitConfig;
   private final IntFunction<Config> evaluateConfig;
   private final Parameters initialParameters;
-  private final InsufficientResults onInsufficientResults;
-  private final int maxRoundAttempts;
   private final CentralEvaluation centralEvaluation;
   /** Sampling is a pure function of this seed and {@link #draws}, so a checkpoint can hold it. */
   private long samplingSeed;
   private long draws;
 
-  private FedAvg(Builder builder) {
-    this.rounds = builder.rounds;
+  /**
+   * Creates FedAvg, or a variant of it, from a builder's settings.
+   *
+   * @param builder the settings; the builder may be reused afterwards
+   */
+  protected FedAvg(Builder builder) {
     this.fractionFit = builder.fractionFit;
     this.fractionEvaluate = builder.fractionEvaluate;
     this.minFitLearners = builder.minFitLearners;
     this.minEvaluateLearners = builder.minEvaluateLearners;
-    this.minAvailableLearners = builder.minAvailableLearners;
     this.acceptFailures = builder.acceptFailures;
-    this.roundTimeout = builder.roundTimeout;
     this.fitConfig = builder.fitConfig;
     this.evaluateConfig = builder.evaluateConfig;
     this.initialParameters = builder.initialParameters;
-    this.onInsufficientResults = builder.onInsufficientResults;
-    this.maxRoundAttempts = builder.maxRoundAttempts;
     this.centralEvaluation = builder.centralEvaluation;
     this.samplingSeed =
         builder.samplingSeed == null ? new SplittableRandom().nextLong() : builder.samplingSeed;
   }
 
   /**
-   * Returns a builder with the defaults: 3 rounds, both fractions 1.0, every minimum 1, failures
-   * accepted, a 10 minute round timeout, empty configs, a phase with too few results retried up to
-   * 3 attempts in all.
+   * Returns a builder with the defaults: both fractions 1.0, both minimums 1, failures accepted,
+   * empty configs, a random sampling seed.
    *
    * @return a new builder
    */
@@ -106,43 +96,6 @@ public final class FedAvg implements Strategy {
    */
   public static FedAvg withDefaults() {
     return builder().build();
-  }
-
-  @Override
-  public int rounds() {
-    return rounds;
-  }
-
-  @Override
-  public Duration roundTimeout() {
-    return roundTimeout;
-  }
-
-  @Override
-  public int minAvailableLearners() {
-    return minAvailableLearners;
-  }
-
-  /** Returns {@code minFitLearners}: a round needs that many accepted updates. */
-  @Override
-  public int minFitResults() {
-    return minFitLearners;
-  }
-
-  /** Returns {@code minEvaluateLearners}: a round needs that many evaluation results. */
-  @Override
-  public int minEvaluateResults() {
-    return minEvaluateLearners;
-  }
-
-  @Override
-  public InsufficientResults onInsufficientResults() {
-    return onInsufficientResults;
-  }
-
-  @Override
-  public int maxRoundAttempts() {
-    return maxRoundAttempts;
   }
 
   /**
@@ -198,21 +151,72 @@ public final class FedAvg implements Strategy {
     return initialParameters;
   }
 
+  /**
+   * Samples {@code max(fractionFit × available, minFitLearners)} learners (all of them if fewer
+   * are connected) and gives each the config of {@link #fitConfig(int)}.
+   */
   @Override
   public List<Instruction> configureFit(int round, Parameters global, List<String> available) {
-    return instructions(
-        sample(available, fractionFit, minFitLearners), fitConfig.apply(round), round);
+    return instructions(sample(available, fractionFit, minFitLearners), fitConfig(round), round);
   }
 
+  /**
+   * Returns the config every fit task of a round carries: the builder's {@code fitConfig}
+   * function's. A variant that adds a setting (FedProx's {@code proximal_mu}) overrides this.
+   *
+   * @param round the round, from 1
+   * @return the config
+   * @throws NullPointerException if the config function returns null
+   */
+  protected Config fitConfig(int round) {
+    return Objects.requireNonNull(fitConfig.apply(round),
+        () -> "the fitConfig function returned null for round " + round);
+  }
+
+  /**
+   * Returns the config every evaluate task of a round carries: the builder's
+   * {@code evaluateConfig} function's.
+   *
+   * @param round the round, from 1
+   * @return the config
+   * @throws NullPointerException if the config function returns null
+   */
+  protected Config evaluateConfig(int round) {
+    return Objects.requireNonNull(evaluateConfig.apply(round),
+        () -> "the evaluateConfig function returned null for round " + round);
+  }
+
+  /**
+   * Begins the example-weighted mean of the round's updates on the kernel (one running sum: memory
+   * O(model) however many learners), which {@link #serverUpdate} turns into the new global
+   * parameters when the round's fit phase ends.
+   */
   @Override
   public FitAggregation beginFitAggregation(int round, Parameters global, AveragingKernel kernel) {
-    return new WeightedMean(kernel.begin(global), acceptFailures);
+    return new WeightedMean(round, global, kernel);
+  }
+
+  /**
+   * Turns the round's weighted mean into the new global parameters: FedAvg takes the mean as it is.
+   * A variant that applies the mean as a pseudo-gradient {@code Δ = average - global} with a server
+   * learning rate or momentum (FedAvgM, Hsu et al. 2019) overrides this one hook.
+   *
+   * @param round the round, from 1
+   * @param global the global parameters the learners started from
+   * @param average the example-weighted mean of the round's accepted updates, float32 with the
+   *     global structure; owned by the caller of this hook from now on
+   * @param kernel the aggregator's kernel, for maths on large parameters
+   * @return the new global parameters, with the global structure
+   */
+  protected Parameters serverUpdate(
+      int round, Parameters global, Parameters average, AveragingKernel kernel) {
+    return average;
   }
 
   @Override
   public List<Instruction> configureEvaluate(int round, Parameters global, List<String> available) {
     return instructions(
-        sample(available, fractionEvaluate, minEvaluateLearners), evaluateConfig.apply(round), round);
+        sample(available, fractionEvaluate, minEvaluateLearners), evaluateConfig(round), round);
   }
 
   @Override
@@ -285,22 +289,18 @@ public final class FedAvg implements Strategy {
   @Override
   public Map<String, Object> knobs() {
     Map<String, Object> knobs = new LinkedHashMap<>();
-    knobs.put("rounds", rounds);
     knobs.put("fraction_fit", fractionFit);
     knobs.put("fraction_evaluate", fractionEvaluate);
     knobs.put("min_fit_learners", minFitLearners);
     knobs.put("min_evaluate_learners", minEvaluateLearners);
-    knobs.put("min_available_learners", minAvailableLearners);
     knobs.put("accept_failures", acceptFailures);
-    knobs.put("round_timeout_s", roundTimeout.toMillis() / 1000.0);
-    knobs.put("on_insufficient_results", onInsufficientResults.name());
-    knobs.put("max_round_attempts", maxRoundAttempts);
     return knobs;
   }
 
+  /** Names the strategy (a variant by its own class) and its knobs. */
   @Override
   public String toString() {
-    return "FedAvg" + knobs();
+    return getClass().getSimpleName() + knobs();
   }
 
   private List<String> sample(List<String> available, double fraction, int minimum) {
@@ -316,7 +316,6 @@ public final class FedAvg implements Strategy {
   }
 
   private static List<Instruction> instructions(List<String> learners, Config config, int round) {
-    Objects.requireNonNull(config, () -> "the config function returned null for round " + round);
     List<Instruction> instructions = new ArrayList<>(learners.size());
     for (String learner : learners) {
       instructions.add(new Instruction(learner, config));
@@ -324,19 +323,34 @@ public final class FedAvg implements Strategy {
     return instructions;
   }
 
-  /** Folds each update into a weighted sum as it arrives; weights are example counts. */
-  private static final class WeightedMean implements FitAggregation {
+  /**
+   * Folds each update into a weighted sum as it arrives; weights are example counts. The fit
+   * metrics are averaged the same way, over the updates that report each one.
+   */
+  private final class WeightedMean implements FitAggregation {
+    private final int round;
+    private final Parameters global;
+    private final AveragingKernel kernel;
     private final AveragingKernel.WeightedSum sum;
-    private final boolean acceptFailures;
+    private final Map<String, double[]> metricSums = new TreeMap<>();
+    private long examples;
 
-    WeightedMean(AveragingKernel.WeightedSum sum, boolean acceptFailures) {
-      this.sum = sum;
-      this.acceptFailures = acceptFailures;
+    WeightedMean(int round, Parameters global, AveragingKernel kernel) {
+      this.round = round;
+      this.global = global;
+      this.kernel = kernel;
+      this.sum = kernel.begin(global);
     }
 
     @Override
-    public void accept(LearnerResult<FitResult> result) {
-      sum.add(result.result().parameters(), result.result().numExamples());
+    public void accept(BorrowedUpdate update) {
+      update.addTo(sum, update.numExamples());
+      examples = Math.addExact(examples, update.numExamples());
+      update.metrics().forEach((name, value) -> {
+        double[] metricSum = metricSums.computeIfAbsent(name, k -> new double[2]);
+        metricSum[0] += value * update.numExamples();
+        metricSum[1] += update.numExamples();
+      });
     }
 
     @Override
@@ -345,12 +359,16 @@ public final class FedAvg implements Strategy {
     }
 
     @Override
-    public Optional<Parameters> finish(List<LearnerFailure> failures) {
+    public AggregationResult finish(List<LearnerFailure> failures) {
       try (sum) {
-        if (sum.count() == 0 || (!acceptFailures && !failures.isEmpty())) {
-          return Optional.empty();
+        int updates = sum.count();
+        if (updates == 0 || (!acceptFailures && !failures.isEmpty())) {
+          return AggregationResult.keep(updates, examples);
         }
-        return Optional.of(sum.mean());
+        Map<String, Double> metrics = new LinkedHashMap<>();
+        metricSums.forEach((name, metricSum) -> metrics.put(name, metricSum[0] / metricSum[1]));
+        return AggregationResult.of(
+            serverUpdate(round, global, sum.mean(), kernel), updates, examples, metrics);
       }
     }
   }
@@ -360,28 +378,23 @@ public final class FedAvg implements Strategy {
    * values agree with each other.
    */
   public static final class Builder {
-    private int rounds = DEFAULT_ROUNDS;
     private double fractionFit = 1.0;
     private double fractionEvaluate = 1.0;
     private int minFitLearners = 1;
     private int minEvaluateLearners = 1;
-    private int minAvailableLearners = 1;
     private boolean acceptFailures = true;
-    private Duration roundTimeout = DEFAULT_ROUND_TIMEOUT;
     private IntFunction<Config> fitConfig = round -> Config.empty();
     private IntFunction<Config> evaluateConfig = round -> Config.empty();
     private Parameters initialParameters;
     private Long samplingSeed;
-    private InsufficientResults onInsufficientResults = InsufficientResults.RETRY;
-    private int maxRoundAttempts = DEFAULT_MAX_ROUND_ATTEMPTS;
-    private boolean maxRoundAttemptsSet;
     private CentralEvaluation centralEvaluation;
 
     private Builder() {}
 
     /**
      * Evaluates the global parameters on the aggregator after every round (default: none), e.g.
-     * on a central test set; the aggregator logs the result as the round's central evaluation.
+     * on a central test set; the result is the round's central evaluation: logged, in the round
+     * summary and tracked.
      *
      * @param evaluation the function, called on the training thread once a round
      * @return this builder
@@ -389,21 +402,6 @@ public final class FedAvg implements Strategy {
      */
     public Builder centralEvaluation(CentralEvaluation evaluation) {
       this.centralEvaluation = Objects.requireNonNull(evaluation, "centralEvaluation");
-      return this;
-    }
-
-    /**
-     * Sets the number of rounds (default 3).
-     *
-     * @param rounds at least 1
-     * @return this builder
-     * @throws IllegalArgumentException if {@code rounds} is below 1
-     */
-    public Builder rounds(int rounds) {
-      if (rounds < 1) {
-        throw new IllegalArgumentException("rounds must be at least 1 but was " + rounds);
-      }
-      this.rounds = rounds;
       return this;
     }
 
@@ -432,10 +430,10 @@ public final class FedAvg implements Strategy {
     }
 
     /**
-     * Sets the least number of learners sampled to fit (default 1). It is also the least number of
-     * accepted updates a round needs to complete; see {@link #onInsufficientResults}.
+     * Sets the least number of learners sampled to fit (default 1), when that many are connected.
+     * How many accepted updates a round needs is the training plan's {@code minFitResults}.
      *
-     * @param count at least 1 and at most {@code minAvailableLearners}
+     * @param count at least 1
      * @return this builder
      * @throws IllegalArgumentException if {@code count} is below 1
      */
@@ -445,27 +443,15 @@ public final class FedAvg implements Strategy {
     }
 
     /**
-     * Sets the least number of learners sampled to evaluate (default 1). It is also the least
-     * number of evaluation results a round needs to complete; see {@link #onInsufficientResults}.
-     *
-     * @param count at least 1 and at most {@code minAvailableLearners}
-     * @return this builder
-     * @throws IllegalArgumentException if {@code count} is below 1
-     */
-    public Builder minEvaluateLearners(int count) {
-      this.minEvaluateLearners = checkCount("minEvaluateLearners", count);
-      return this;
-    }
-
-    /**
-     * Sets how many learners must be connected before a round starts (default 1).
+     * Sets the least number of learners sampled to evaluate (default 1), when that many are
+     * connected. How many results a round needs is the training plan's {@code minEvaluateResults}.
      *
      * @param count at least 1
      * @return this builder
      * @throws IllegalArgumentException if {@code count} is below 1
      */
-    public Builder minAvailableLearners(int count) {
-      this.minAvailableLearners = checkCount("minAvailableLearners", count);
+    public Builder minEvaluateLearners(int count) {
+      this.minEvaluateLearners = checkCount("minEvaluateLearners", count);
       return this;
     }
 
@@ -478,22 +464,6 @@ public final class FedAvg implements Strategy {
      */
     public Builder acceptFailures(boolean accept) {
       this.acceptFailures = accept;
-      return this;
-    }
-
-    /**
-     * Sets how long one task of a round may take (default 10 minutes).
-     *
-     * @param timeout a positive duration
-     * @return this builder
-     * @throws IllegalArgumentException if the timeout is zero or negative
-     */
-    public Builder roundTimeout(Duration timeout) {
-      Objects.requireNonNull(timeout, "roundTimeout");
-      if (timeout.isZero() || timeout.isNegative()) {
-        throw new IllegalArgumentException("roundTimeout must be positive but was " + timeout);
-      }
-      this.roundTimeout = timeout;
       return this;
     }
 
@@ -531,34 +501,6 @@ public final class FedAvg implements Strategy {
     }
 
     /**
-     * Sets what happens when a round's fit phase accepts fewer than {@code minFitLearners} updates
-     * or its evaluate phase gathers fewer than {@code minEvaluateLearners} results (default
-     * {@link InsufficientResults#RETRY}). Results of a phase that fell short never reach the global
-     * model.
-     *
-     * @param policy retry the phase, or fail the training
-     * @return this builder
-     */
-    public Builder onInsufficientResults(InsufficientResults policy) {
-      this.onInsufficientResults = Objects.requireNonNull(policy, "onInsufficientResults");
-      return this;
-    }
-
-    /**
-     * Sets how many attempts a round phase gets in all under {@link InsufficientResults#RETRY}
-     * (default {@value FedAvg#DEFAULT_MAX_ROUND_ATTEMPTS}).
-     *
-     * @param attempts at least 1
-     * @return this builder
-     * @throws IllegalArgumentException if {@code attempts} is below 1
-     */
-    public Builder maxRoundAttempts(int attempts) {
-      this.maxRoundAttempts = checkCount("maxRoundAttempts", attempts);
-      this.maxRoundAttemptsSet = true;
-      return this;
-    }
-
-    /**
      * Makes learner sampling reproducible (default: a random seed).
      *
      * @param seed the seed of the sampling random generator
@@ -573,29 +515,8 @@ public final class FedAvg implements Strategy {
      * Builds the strategy.
      *
      * @return the strategy
-     * @throws IllegalStateException if a minimum exceeds {@code minAvailableLearners}, or if
-     *     {@code maxRoundAttempts} was set together with {@link InsufficientResults#FAIL}
      */
     public FedAvg build() {
-      if (maxRoundAttemptsSet && maxRoundAttempts > 1
-          && onInsufficientResults == InsufficientResults.FAIL) {
-        throw new IllegalStateException(String.format(
-            "maxRoundAttempts (%d) conflicts with onInsufficientResults(FAIL), which never "
-                + "retries; use onInsufficientResults(RETRY) or drop maxRoundAttempts",
-            maxRoundAttempts));
-      }
-      if (minFitLearners > minAvailableLearners) {
-        throw new IllegalStateException(String.format(
-            "minFitLearners (%d) exceeds minAvailableLearners (%d): a round could start without "
-                + "enough learners to fit; raise minAvailableLearners to at least %d",
-            minFitLearners, minAvailableLearners, minFitLearners));
-      }
-      if (minEvaluateLearners > minAvailableLearners) {
-        throw new IllegalStateException(String.format(
-            "minEvaluateLearners (%d) exceeds minAvailableLearners (%d): a round could start "
-                + "without enough learners to evaluate; raise minAvailableLearners to at least %d",
-            minEvaluateLearners, minAvailableLearners, minEvaluateLearners));
-      }
       return new FedAvg(this);
     }
 

@@ -1,52 +1,35 @@
 package dev.flops.api.strategy;
 
-import dev.flops.api.Evaluation;
 import dev.flops.api.EvaluateResult;
+import dev.flops.api.Evaluation;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.LearnerResult;
 import dev.flops.api.Parameters;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 /**
- * Decides how a federation trains; the aggregator runs the loop and calls it. The shape follows
- * Flower's strategies: initialize parameters, configure fit, aggregate fit (results and failures),
- * configure evaluate, aggregate evaluate, and an optional server-side evaluate.
+ * Decides how a federation learns; the aggregator runs the loop (rounds, timeouts, minimums,
+ * retries: its training plan) and asks the strategy at each decision. The shape follows Flower's
+ * strategies: initialize parameters, configure fit, aggregate fit (results and failures), configure
+ * evaluate, aggregate evaluate, and an optional central (server-side) evaluation.
  *
  * <p>Fit aggregation is incremental so that the aggregator never holds every update at once: it
  * {@linkplain #beginFitAggregation begins} an aggregation, hands it each validated update as soon
  * as it arrives, then {@linkplain FitAggregation#finish finishes} it with the failures.
  *
- * <p>A round completes only when its fit phase accepted at least {@link #minFitResults()} updates
- * and its evaluate phase at least {@link #minEvaluateResults()} results; otherwise the aggregator
- * retries the phase or fails, as {@link #onInsufficientResults()} says.
- *
  * <p>A strategy that keeps state across rounds (a sampling generator, server momentum...) exposes
  * it through {@link #saveState()} and {@link #restoreState(Map)} so that an aggregator resumed from
  * a checkpoint continues exactly where the interrupted one stopped.
  *
- * <p>The aggregator calls a strategy from one thread at a time.
+ * <p>The aggregator calls a strategy from one thread at a time. A strategy instance may serve
+ * several trainings one after the other (the same aggregator's {@code train} called again); it
+ * then carries its state from one to the next.
  *
  * @see FedAvg
  */
 public interface Strategy {
-
-  /**
-   * Returns the number of rounds to run.
-   *
-   * @return at least 1
-   */
-  int rounds();
-
-  /**
-   * Returns how long one task (fit or evaluate) of a round may take; a learner that has not
-   * answered by then counts as failed for that round.
-   *
-   * @return a positive duration
-   */
-  Duration roundTimeout();
 
   /**
    * Describes the strategy's knobs, for logs and experiment tracking (MLflow params).
@@ -56,13 +39,6 @@ public interface Strategy {
   default Map<String, Object> knobs() {
     return Map.of();
   }
-
-  /**
-   * Returns how many learners must be connected before a round starts.
-   *
-   * @return at least 1
-   */
-  int minAvailableLearners();
 
   /**
    * Chooses the global parameters of round 1.
@@ -79,7 +55,7 @@ public interface Strategy {
    *
    * @param round the round, from 1
    * @param global the current global parameters
-   * @param availableLearners ids of the connected learners, at least {@link #minAvailableLearners()}
+   * @param availableLearners ids of the connected learners, at least the plan's minimum
    * @return one instruction per selected learner
    */
   List<Instruction> configureFit(int round, Parameters global, List<String> availableLearners);
@@ -116,7 +92,8 @@ public interface Strategy {
       int round, List<LearnerResult<EvaluateResult>> results, List<LearnerFailure> failures);
 
   /**
-   * Evaluates the global parameters on the aggregator itself, e.g. on a central test set.
+   * Evaluates the global parameters on the aggregator itself, e.g. on a central test set. The
+   * result is the round's central evaluation: logged, in the round summary, and tracked.
    *
    * @param round the round, from 1
    * @param global the new global parameters
@@ -124,45 +101,6 @@ public interface Strategy {
    */
   default Optional<EvaluateResult> evaluate(int round, Parameters global) {
     return Optional.empty();
-  }
-
-  /**
-   * Returns the least number of accepted fit results (validated updates) for a round to complete.
-   * A round whose fit instructions are empty (the strategy skipped fit) is not checked.
-   *
-   * @return at least 1; by default 1
-   */
-  default int minFitResults() {
-    return 1;
-  }
-
-  /**
-   * Returns the least number of evaluation results for a round to complete. A round whose evaluate
-   * instructions are empty (the strategy skipped federated evaluation) is not checked.
-   *
-   * @return at least 0; by default 1
-   */
-  default int minEvaluateResults() {
-    return 1;
-  }
-
-  /**
-   * Returns what the aggregator does when a phase gathers fewer results than its minimum.
-   *
-   * @return the policy; by default {@link InsufficientResults#RETRY}
-   */
-  default InsufficientResults onInsufficientResults() {
-    return InsufficientResults.RETRY;
-  }
-
-  /**
-   * Returns how many attempts a phase of a round gets in all under
-   * {@link InsufficientResults#RETRY}; ignored under {@link InsufficientResults#FAIL}.
-   *
-   * @return at least 1; by default 3
-   */
-  default int maxRoundAttempts() {
-    return 3;
   }
 
   /**

@@ -4,7 +4,6 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.flops.aggregator.tracking.Tracking;
-import dev.flops.api.Config;
 import dev.flops.api.FederatedModel;
 import dev.flops.api.Parameters;
 import dev.flops.api.RoundResources;
@@ -12,7 +11,9 @@ import dev.flops.api.RoundSummary;
 import dev.flops.api.TrackingInfo;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.TrainingStarted;
+import dev.flops.api.strategy.Instruction;
 import dev.flops.api.strategy.Strategy;
+import dev.flops.aggregator.TrainingPlan;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -58,6 +59,12 @@ public final class Tracker implements AutoCloseable {
   public static final String EVALUATE_LEARNERS = "evaluate_learners";
   public static final String EVALUATE_FAILED_LEARNERS = "evaluate_failed_learners";
   public static final String EVALUATE_EXAMPLES = "evaluate_examples";
+  /** The examples the round's aggregated updates were trained on. */
+  public static final String FIT_EXAMPLES = "fit_examples";
+  /** Prefix of the aggregated fit metrics, e.g. {@code fit/train_loss}. */
+  public static final String FIT_PREFIX = "fit/";
+  /** Prefix of the central evaluation's loss and metrics, e.g. {@code central/accuracy}. */
+  public static final String CENTRAL_PREFIX = "central/";
   public static final String ROUND_DURATION = "round_duration_s";
   /** Seconds the round waited for enough learners before it started; not in its duration. */
   public static final String ROUND_LEARNER_WAIT = "round_learner_wait_s";
@@ -240,7 +247,8 @@ public final class Tracker implements AutoCloseable {
    * Gets or creates the experiment and creates (or resumes) the parent run; first queues what
    * earlier trainings left undelivered in the outbox for this URI.
    */
-  public void trainingStarted(TrainingStarted event, Strategy strategy, String modelName) {
+  public void trainingStarted(TrainingStarted event, Strategy strategy, TrainingPlan plan,
+      String modelName) {
     if (!enabled()) {
       return;
     }
@@ -262,17 +270,25 @@ public final class Tracker implements AutoCloseable {
       log.info("tracking resumes MLflow run {} of experiment {} at {}", parentRunId(),
           experimentId(), store.uri());
     } else {
-      submit("experiment", "get or create experiment '" + experimentName + "'",
-          args("name", experimentName));
-      Map<String, String> tags = commonTags("training");
+      Map<String, String> tags = commonTags(plan.name());
       tags.put("mlflow.note.content", String.format("Federated training of %s: %d rounds with %s",
           modelName, event.rounds(), event.strategy()));
-      submit("create_run", "create the parent run", args("ref", PARENT, "name", "training",
+      if (plan.nestUnder().isPresent()) {
+        // Nested under a run of someone else's session (a root aggregator's round, a sweep):
+        // its experiment is known by id, and the parent is named by id, not by reference.
+        bindings.put(key(EXPERIMENT), plan.nestUnder().get().getKey());
+        tags.put("mlflow.parentRunId", plan.nestUnder().get().getValue());
+      } else {
+        submit("experiment", "get or create experiment '" + experimentName + "'",
+            args("name", experimentName));
+      }
+      submit("create_run", "create the parent run", args("ref", PARENT, "name", plan.name(),
           "start", start, "tags", stringMap(tags)));
     }
     Map<String, String> params = new LinkedHashMap<>();
     params.put("strategy", strategy.getClass().getSimpleName());
     strategy.knobs().forEach((k, v) -> params.put(k, String.valueOf(v)));
+    plan.knobs().forEach((k, v) -> params.putIfAbsent(k, String.valueOf(v)));
     params.put("model", modelName);
     strategyParams = Map.copyOf(params);
     if (tracking.resumeParentRunId().isPresent()) {
@@ -324,8 +340,8 @@ public final class Tracker implements AutoCloseable {
    * Logs a round's metrics and params to its run and its metrics (step = round) to the parent run,
    * then ends the round's run.
    */
-  public void roundFinished(RoundSummary summary, Instant endedAt, Config fitConfig,
-      Config evaluateConfig) {
+  public void roundFinished(RoundSummary summary, Instant endedAt, List<Instruction> fitConfigs,
+      List<Instruction> evaluateConfigs) {
     if (!enabled()) {
       return;
     }
@@ -338,7 +354,12 @@ public final class Tracker implements AutoCloseable {
         metrics.stream().filter(m -> m.key().equals(LOSS)
             || evaluation.metrics().containsKey(m.key())).toList()));
     Map<String, String> params = new LinkedHashMap<>(strategyParams);
-    Map<String, String> configParams = configParams(fitConfig, evaluateConfig);
+    Map<String, String> configParams = new LinkedHashMap<>();
+    configParams.putAll(configParams("fit_config.", fitConfigs));
+    configParams.putAll(configParams("evaluate_config.", evaluateConfigs));
+    if (configParams.containsKey("fit_config.local_epochs")) {
+      configParams.put("local_epochs", configParams.get("fit_config.local_epochs"));
+    }
     params.putAll(configParams);
     submit("log_batch", "log round " + round + " to run 'round " + round + "'",
         args("ref", roundRef(round), "metrics", metricsJson(metrics), "params", stringMap(params)));
@@ -351,12 +372,37 @@ public final class Tracker implements AutoCloseable {
     openRound = null;
   }
 
-  private static Map<String, String> configParams(Config fit, Config evaluate) {
+  /**
+   * The configs a phase sent, as params: a key every learner got with the same value is
+   * {@code <prefix><key>}; a key whose value differs between learners (or that only some got)
+   * is {@code <prefix><key>.<learner id>}, one param per learner, so that no learner's config
+   * is recorded as if every learner had it.
+   */
+  static Map<String, String> configParams(String prefix, List<Instruction> instructions) {
     Map<String, String> params = new LinkedHashMap<>();
-    fit.values().forEach((k, v) -> params.put("fit_config." + k, String.valueOf(v)));
-    evaluate.values().forEach((k, v) -> params.put("evaluate_config." + k, String.valueOf(v)));
-    if (fit.contains("local_epochs")) {
-      params.put("local_epochs", String.valueOf(fit.values().get("local_epochs")));
+    if (instructions.isEmpty()) {
+      return params;
+    }
+    java.util.Set<String> keys = new java.util.TreeSet<>();
+    instructions.forEach(instruction -> keys.addAll(instruction.config().values().keySet()));
+    for (String key : keys) {
+      java.util.Set<String> values = new java.util.HashSet<>();
+      boolean everyone = true;
+      for (Instruction instruction : instructions) {
+        Object value = instruction.config().values().get(key);
+        everyone &= value != null;
+        values.add(String.valueOf(value));
+      }
+      if (everyone && values.size() == 1) {
+        params.put(prefix + key, values.iterator().next());
+      } else {
+        for (Instruction instruction : instructions) {
+          Object value = instruction.config().values().get(key);
+          if (value != null) {
+            params.put(prefix + key + "." + instruction.learnerId(), String.valueOf(value));
+          }
+        }
+      }
     }
     return params;
   }
@@ -369,6 +415,13 @@ public final class Tracker implements AutoCloseable {
       evaluation.metrics().forEach(metrics::put);
       metrics.put(EVALUATE_EXAMPLES, (double) evaluation.numExamples());
     });
+    summary.central().ifPresent(central -> {
+      metrics.put(CENTRAL_PREFIX + LOSS, central.loss());
+      central.metrics().forEach((name, value) -> metrics.put(CENTRAL_PREFIX + name, value));
+      metrics.put(CENTRAL_PREFIX + "examples", (double) central.numExamples());
+    });
+    summary.fitMetrics().forEach((name, value) -> metrics.put(FIT_PREFIX + name, value));
+    metrics.put(FIT_EXAMPLES, (double) summary.fitExamples());
     metrics.put(FIT_LEARNERS, (double) summary.fitSucceeded());
     metrics.put(FAILED_LEARNERS, (double) summary.fitFailed());
     metrics.put(EVALUATE_LEARNERS, (double) summary.evaluateSucceeded());
