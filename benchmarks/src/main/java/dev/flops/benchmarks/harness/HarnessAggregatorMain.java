@@ -1,6 +1,7 @@
 package dev.flops.benchmarks.harness;
 
 import dev.flops.aggregator.Aggregator;
+import dev.flops.aggregator.TrainingPlan;
 import dev.flops.aggregator.tracking.Tracking;
 import dev.flops.aggregator.kernel.JavaAveraging;
 import dev.flops.aggregator.kernel.Nd4jAveraging;
@@ -101,27 +102,30 @@ public final class HarnessAggregatorMain implements Callable<Integer> {
     }
     AveragingKernel averaging = kernel(kernel);
     FedAvg strategy = FedAvg.builder()
-        .rounds(rounds)
         .fractionFit(1.0)
         .fractionEvaluate(1.0)
         .minFitLearners(learners)
         .minEvaluateLearners(learners)
-        .minAvailableLearners(learners)
         .acceptFailures(true)
+        .build();
+    TrainingPlan plan = TrainingPlan.builder()
+        .rounds(rounds)
+        .minFitResults(learners)
+        .minEvaluateResults(learners)
+        .minAvailableLearners(learners)
         .roundTimeout(Duration.ofSeconds(roundTimeoutSeconds))
+        .learnerWait(Duration.ofSeconds(learnerWaitSeconds))
+        .observer(new RoundPrinter())
+        // The harness measures the federation's transport and memory: no MLflow run, and no
+        // reference to the best round's parameters kept for logging its model at the end.
+        .tracking(Tracking.off())
         .build();
     Parameters initial = SyntheticParameters.create(params, maxTensorElements, 42);
     try (Aggregator aggregator = Aggregator.builder()
         .host(host)
         .port(port)
         .model(new SyntheticModel(initial))
-        .strategy(strategy)
         .averagingKernel(averaging)
-        .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds))
-        .observer(new RoundPrinter())
-        // The harness measures the federation's transport and memory: no MLflow run, and no
-        // reference to the best round's parameters kept for logging its model at the end.
-        .tracking(Tracking.off())
         .maxInFlightUploads(maxInFlight)
         // Every learner dials from 127.0.0.1 here; each holds its control stream and at most one
         // transfer, so lift the per-address flood limit (256 calls) above what N learners need.
@@ -131,7 +135,7 @@ public final class HarnessAggregatorMain implements Callable<Integer> {
         .start()) {
       emit("listening", Map.of("port", aggregator.port(), "tensors",
           SyntheticParameters.layout(params, maxTensorElements).length));
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
       emit("done", Map.of("rounds", result.rounds().size(),
           "peak_rss_mb", ChildProcesses.mb(ProcStatus.ownPeakRss())));
       return result.rounds().size() == rounds ? 0 : 1;

@@ -6,6 +6,7 @@ import dev.flops.aggregator.AggregatorSecurityOptions;
 import dev.flops.aggregator.BestRoundOptions;
 import dev.flops.aggregator.CheckpointOptions;
 import dev.flops.aggregator.SignalStop;
+import dev.flops.aggregator.TrainingPlan;
 import dev.flops.api.Config;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.dl4j.Dl4jTrainer;
@@ -147,23 +148,24 @@ public final class FashionAggregatorMain implements Callable<Integer>, CommandLi
       fedAvg.centralEvaluation(central);
     }
     FedAvg strategy = fedAvg
-        .rounds(rounds)
-        .minAvailableLearners(minLearners)
-        .roundTimeout(Duration.ofSeconds(roundTimeoutSeconds))
         .fitConfig(round -> Config.of(
             Dl4jTrainer.LOCAL_EPOCHS, localEpochs, Dl4jTrainer.BATCH_SIZE, batchSize))
         .build();
-    Aggregator.Builder builder = security.applyTo(tracking.applyTo(Aggregator.builder())
+    SignalStop signals = new SignalStop();
+    TrainingPlan plan = signals.observe(bestRound.applyTo(checkpoints.applyTo(
+            tracking.applyTo(TrainingPlan.builder()))))
+        .rounds(rounds)
+        .minAvailableLearners(minLearners)
+        .roundTimeout(Duration.ofSeconds(roundTimeoutSeconds))
+        .build();
+    Aggregator.Builder builder = security.applyTo(Aggregator.builder()
         .host(host)
         .port(port)
-        .model(FashionOptions.modelFactory(model).apply(seed))
-        .strategy(strategy));
+        .model(FashionOptions.modelFactory(model).apply(seed)));
     TrainingResult result;
-    SignalStop signals = new SignalStop();
-    try (Aggregator aggregator =
-        signals.observe(bestRound.applyTo(checkpoints.applyTo(builder))).build().start();
+    try (Aggregator aggregator = builder.build().start();
         SignalStop armed = signals.arm(aggregator)) {
-      result = aggregator.train();
+      result = aggregator.train(plan, strategy);
     }
     RoundTable.print(out, setup, result, central, Duration.ofNanos(System.nanoTime() - start));
     return 0;

@@ -2,6 +2,7 @@ package dev.flops.examples.fashion;
 
 import dev.flops.aggregator.Aggregator;
 import dev.flops.aggregator.SignalStop;
+import dev.flops.aggregator.TrainingPlan;
 import dev.flops.aggregator.TrackingOptions;
 import dev.flops.api.Config;
 import dev.flops.api.TrainingResult;
@@ -108,20 +109,21 @@ public final class LocalFederation implements Callable<Integer>, CommandLineFlag
       fedAvg.centralEvaluation(central);
     }
     FedAvg strategy = fedAvg
-        .rounds(rounds)
-        .minAvailableLearners(options.learners)
         .fitConfig(round -> Config.of(
             Dl4jTrainer.LOCAL_EPOCHS, options.localEpochs, Dl4jTrainer.BATCH_SIZE, options.batchSize))
         .evaluateConfig(round -> Config.of(Dl4jTrainer.BATCH_SIZE, 1000))
         .build();
     long start = System.nanoTime();
     SignalStop signals = new SignalStop();
-    try (Aggregator aggregator = signals.observe(tracking.applyTo(Aggregator.builder()))
+    TrainingPlan plan = signals.observe(tracking.applyTo(TrainingPlan.builder()))
+        .rounds(rounds)
+        .minAvailableLearners(options.learners)
+        .learnerWait(Duration.ofMinutes(5))
+        .build();
+    try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1")
         .port(port)
         .model(options.newModel())
-        .strategy(strategy)
-        .learnerWaitTimeout(Duration.ofMinutes(5))
         .build()
         .start();
         SignalStop armed = signals.arm(aggregator)) {
@@ -134,7 +136,8 @@ public final class LocalFederation implements Callable<Integer>, CommandLineFlag
             .build();
         learners.add(learner.runAsync());
       }
-      result = aggregator.train();
+      result = aggregator.train(plan, strategy);
+      aggregator.shutdownLearners();
       for (CompletableFuture<Void> learner : learners) {
         learner.get(1, TimeUnit.MINUTES);
       }

@@ -1,6 +1,7 @@
 package dev.flops.examples.quickstart;
 
 import dev.flops.aggregator.Aggregator;
+import dev.flops.aggregator.TrainingPlan;
 import dev.flops.api.Config;
 import dev.flops.api.FederationObserver;
 import dev.flops.api.RoundSummary;
@@ -39,22 +40,24 @@ public final class QuickStart {
         .host(host)
         .port(port)
         .model(Dl4jModel.of(net))                      // or Dl4jModel.of(computationGraph)
-        .strategy(FedAvg.builder()
-            .rounds(3)
-            .minAvailableLearners(learners)
-            .fitConfig(round -> Config.of("local_epochs", 1, "batch_size", 64))
-            .build())
-        .observer(new FederationObserver() {
-          @Override
-          public void onRoundFinished(RoundSummary round) {
-            System.out.printf("round %d accuracy %.3f%n", round.round(), round.accuracy());
-          }
-        })
-        .build()
+        .build()                                       // nothing happens until start()
         .start()) {
       onListening.accept(aggregator.port());
-      return aggregator.train();                       // blocks; learners are shut down at the end
-    }
+      TrainingPlan plan = TrainingPlan.builder()       // the loop: rounds, minimums, timeouts
+          .rounds(3)
+          .minAvailableLearners(learners)
+          .observer(new FederationObserver() {
+            @Override
+            public void onRoundFinished(RoundSummary round) {
+              System.out.printf("round %d accuracy %.3f%n", round.round(), round.accuracy());
+            }
+          })
+          .build();
+      FedAvg fedAvg = FedAvg.builder()                 // the decisions: whom to ask, with what
+          .fitConfig(round -> Config.of("local_epochs", 1, "batch_size", 64))
+          .build();
+      return aggregator.train(plan, fedAvg);           // blocks; may be called again
+    }                                                  // close(): the learners shut down
   }
 
   /**
