@@ -47,14 +47,6 @@ class FedAvgTest {
     assertTrue(e.getMessage().contains(value), () -> "no value '" + value + "' in: " + e.getMessage());
   }
 
-  @ParameterizedTest
-  @ValueSource(ints = {0, -1})
-  void rounds_belowOne_throwsNamingKnobAndValue(int rounds) {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> FedAvg.builder().rounds(rounds));
-
-    assertMessageNames(e, "rounds", "was " + rounds);
-  }
 
   @ParameterizedTest
   @ValueSource(doubles = {0.0, -0.1, 1.5, Double.NaN, Double.POSITIVE_INFINITY})
@@ -98,75 +90,23 @@ class FedAvgTest {
     assertMessageNames(e, "minEvaluateLearners", "was 0");
   }
 
-  @Test
-  void minAvailableLearners_zero_throwsNamingKnobAndValue() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> FedAvg.builder().minAvailableLearners(0));
 
-    assertMessageNames(e, "minAvailableLearners", "was 0");
-  }
+
+
+
+
 
   @Test
-  void roundTimeout_zero_throwsNamingKnobAndValue() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> FedAvg.builder().roundTimeout(Duration.ZERO));
-
-    assertMessageNames(e, "roundTimeout", Duration.ZERO.toString());
-  }
-
-  @Test
-  void roundTimeout_negative_throwsNamingKnobAndValue() {
-    Duration negative = Duration.ofSeconds(-5);
-
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> FedAvg.builder().roundTimeout(negative));
-
-    assertMessageNames(e, "roundTimeout", negative.toString());
-  }
-
-  @Test
-  void minFitLearners_aboveMinAvailable_buildThrowsNamingBothKnobs() {
-    FedAvg.Builder builder = FedAvg.builder().minFitLearners(3).minAvailableLearners(2);
-
-    IllegalStateException e = assertThrows(IllegalStateException.class, builder::build);
-
-    assertMessageNames(e, "minFitLearners (3)", "minAvailableLearners (2)");
-  }
-
-  @Test
-  void minEvaluateLearners_aboveMinAvailable_buildThrowsNamingBothKnobs() {
-    FedAvg.Builder builder = FedAvg.builder().minEvaluateLearners(4).minAvailableLearners(2);
-
-    IllegalStateException e = assertThrows(IllegalStateException.class, builder::build);
-
-    assertMessageNames(e, "minEvaluateLearners (4)", "minAvailableLearners (2)");
-  }
-
-  @Test
-  void minimumsEqualToMinAvailable_build() {
-    FedAvg fedAvg = FedAvg.builder()
-        .minFitLearners(3).minEvaluateLearners(3).minAvailableLearners(3).build();
-
-    assertEquals(3, fedAvg.minAvailableLearners());
-  }
-
-  @Test
-  void defaults_areThreeRoundsFullFractionsMinimumsOneAndAcceptFailures() {
+  void defaults_areFullFractionsMinimumsOneAndAcceptFailures() {
     FedAvg fedAvg = FedAvg.withDefaults();
 
-    assertEquals(3, fedAvg.rounds());
-    assertEquals(FedAvg.DEFAULT_ROUND_TIMEOUT, fedAvg.roundTimeout());
-    assertEquals(Duration.ofMinutes(10), fedAvg.roundTimeout());
-    assertEquals(1, fedAvg.minAvailableLearners());
     Map<String, Object> knobs = fedAvg.knobs();
-    assertEquals(3, knobs.get("rounds"));
     assertEquals(1.0, knobs.get("fraction_fit"));
     assertEquals(1.0, knobs.get("fraction_evaluate"));
     assertEquals(1, knobs.get("min_fit_learners"));
     assertEquals(1, knobs.get("min_evaluate_learners"));
-    assertEquals(1, knobs.get("min_available_learners"));
     assertEquals(true, knobs.get("accept_failures"));
-    assertEquals(600.0, knobs.get("round_timeout_s"));
+    assertEquals(5, knobs.size(), "loop settings are the training plan's: " + knobs);
   }
 
   @Test
@@ -182,70 +122,21 @@ class FedAvgTest {
   @Test
   void knobs_reflectTheBuilder() {
     FedAvg fedAvg = FedAvg.builder()
-        .rounds(7).fractionFit(0.5).fractionEvaluate(0.25)
-        .minFitLearners(2).minEvaluateLearners(3).minAvailableLearners(4)
-        .acceptFailures(false).roundTimeout(Duration.ofSeconds(30)).build();
+        .fractionFit(0.5).fractionEvaluate(0.25)
+        .minFitLearners(2).minEvaluateLearners(3)
+        .acceptFailures(false).build();
 
-    assertEquals(7, fedAvg.rounds());
-    assertEquals(4, fedAvg.minAvailableLearners());
-    assertEquals(Duration.ofSeconds(30), fedAvg.roundTimeout());
     assertEquals(Map.of(
-        "rounds", 7, "fraction_fit", 0.5, "fraction_evaluate", 0.25,
-        "min_fit_learners", 2, "min_evaluate_learners", 3, "min_available_learners", 4,
-        "accept_failures", false, "round_timeout_s", 30.0,
-        "on_insufficient_results", "RETRY", "max_round_attempts", 3), fedAvg.knobs());
+        "fraction_fit", 0.5, "fraction_evaluate", 0.25,
+        "min_fit_learners", 2, "min_evaluate_learners", 3,
+        "accept_failures", false), fedAvg.knobs());
+    assertTrue(fedAvg.toString().startsWith("FedAvg{"), fedAvg.toString());
   }
 
-  // ---- round policy ----
 
-  @Test
-  void roundPolicy_defaults_retryThreeAttempts_minimumsAreTheMinLearners() {
-    FedAvg defaults = FedAvg.withDefaults();
-    FedAvg set = FedAvg.builder().minFitLearners(2).minEvaluateLearners(3)
-        .minAvailableLearners(4).build();
 
-    assertEquals(InsufficientResults.RETRY, defaults.onInsufficientResults());
-    assertEquals(3, defaults.maxRoundAttempts());
-    assertEquals(1, defaults.minFitResults());
-    assertEquals(1, defaults.minEvaluateResults());
-    assertEquals(2, set.minFitResults());
-    assertEquals(3, set.minEvaluateResults());
-  }
 
-  @Test
-  void roundPolicy_failAndAttempts_setAndReported() {
-    FedAvg fail = FedAvg.builder().onInsufficientResults(InsufficientResults.FAIL).build();
-    FedAvg retry = FedAvg.builder().maxRoundAttempts(5).build();
 
-    assertEquals(InsufficientResults.FAIL, fail.onInsufficientResults());
-    assertEquals("FAIL", fail.knobs().get("on_insufficient_results"));
-    assertEquals(5, retry.maxRoundAttempts());
-    assertEquals(5, retry.knobs().get("max_round_attempts"));
-  }
-
-  @ParameterizedTest
-  @ValueSource(ints = {0, -2})
-  void maxRoundAttempts_belowOne_throwsNamingKnobAndValue(int attempts) {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> FedAvg.builder().maxRoundAttempts(attempts));
-
-    assertMessageNames(e, "maxRoundAttempts", "was " + attempts);
-  }
-
-  @Test
-  void maxRoundAttemptsWithFail_conflict_throwsIllegalState() {
-    IllegalStateException e = assertThrows(IllegalStateException.class,
-        () -> FedAvg.builder().maxRoundAttempts(4)
-            .onInsufficientResults(InsufficientResults.FAIL).build());
-
-    assertMessageNames(e, "maxRoundAttempts", "(4)");
-    assertTrue(e.getMessage().contains("FAIL"), e.getMessage());
-  }
-
-  @Test
-  void onInsufficientResults_null_throws() {
-    assertThrows(NullPointerException.class, () -> FedAvg.builder().onInsufficientResults(null));
-  }
 
   // ---- strategy state (checkpoints) ----
 
@@ -305,7 +196,7 @@ class FedAvgTest {
   void configureFit_samplesMaxOfFloorFractionAndMinFit_cappedAtAvailable(
       int available, double fraction, int minFit, int expected) {
     FedAvg fedAvg = FedAvg.builder()
-        .fractionFit(fraction).minFitLearners(minFit).minAvailableLearners(Math.max(minFit, 1))
+        .fractionFit(fraction).minFitLearners(minFit)
         .samplingSeed(7).build();
     List<String> pool = learners(available);
 
@@ -326,7 +217,7 @@ class FedAvgTest {
       int available, double fraction, int minEvaluate, int expected) {
     FedAvg fedAvg = FedAvg.builder()
         .fractionFit(1.0).fractionEvaluate(fraction)
-        .minEvaluateLearners(minEvaluate).minAvailableLearners(minEvaluate).build();
+        .minEvaluateLearners(minEvaluate).build();
     List<String> pool = learners(available);
 
     List<String> sampled = ids(fedAvg.configureEvaluate(1, GLOBAL, pool));
@@ -516,10 +407,21 @@ class FedAvgTest {
 
   // ---- fit aggregation ----
 
-  private static LearnerResult<FitResult> update(String id, long examples, float... w0AndB) {
-    return new LearnerResult<>(id, FitResult.of(Parameters.of(
+  private static FitResult fit(long examples, float... w0AndB) {
+    return FitResult.of(Parameters.of(
         Tensor.ofFloats("0_W", new long[] {2}, new float[] {w0AndB[0], w0AndB[1]}),
-        Tensor.ofFloats("0_b", new long[] {1}, new float[] {w0AndB[2]})), examples));
+        Tensor.ofFloats("0_b", new long[] {1}, new float[] {w0AndB[2]})), examples);
+  }
+
+  /** Offers an update as the aggregator does: lent for the call, released after it. */
+  private static void offer(FitAggregation aggregation, String id, long examples,
+      float... w0AndB) {
+    BorrowedUpdate update = BorrowedUpdate.lend(id, fit(examples, w0AndB));
+    try {
+      aggregation.accept(update);
+    } finally {
+      update.release();
+    }
   }
 
   @Test
@@ -527,9 +429,10 @@ class FedAvgTest {
     DoubleKernel kernel = new DoubleKernel();
     FitAggregation aggregation = FedAvg.withDefaults().beginFitAggregation(1, GLOBAL, kernel);
 
-    aggregation.accept(update("a", 10, 1f, 2f, -4f));
-    aggregation.accept(update("b", 30, 3f, 6f, 4f));
-    Parameters mean = aggregation.finish(NO_FAILURES).orElseThrow();
+    offer(aggregation, "a", 10, 1f, 2f, -4f);
+    offer(aggregation, "b", 30, 3f, 6f, 4f);
+    AggregationResult result = aggregation.finish(NO_FAILURES);
+    Parameters mean = result.parameters().orElseThrow();
 
     // W: (1*10 + 3*30)/40 = 2.5, (2*10 + 6*30)/40 = 5; b: (-4*10 + 4*30)/40 = 2
     assertEquals(List.of("0_W", "0_b"), mean.names());
@@ -537,6 +440,8 @@ class FedAvgTest {
     assertArrayEquals(new float[] {2f}, mean.get("0_b").toFloatArray());
     assertEquals(List.of(10.0, 30.0), kernel.lastSum.weights);
     assertTrue(kernel.lastSum.closed, "finish must close the weighted sum");
+    assertEquals(2, result.updates());
+    assertEquals(40, result.totalExamples());
   }
 
   @Test
@@ -544,10 +449,10 @@ class FedAvgTest {
     FitAggregation aggregation =
         FedAvg.withDefaults().beginFitAggregation(1, GLOBAL, new DoubleKernel());
 
-    aggregation.accept(update("a", 7, 0.1f, -0.2f, 3f));
+    offer(aggregation, "a", 7, 0.1f, -0.2f, 3f);
 
-    assertEquals(update("a", 7, 0.1f, -0.2f, 3f).result().parameters(),
-        aggregation.finish(NO_FAILURES).orElseThrow());
+    assertEquals(fit(7, 0.1f, -0.2f, 3f).parameters(),
+        aggregation.finish(NO_FAILURES).parameters().orElseThrow());
   }
 
   @Test
@@ -555,9 +460,9 @@ class FedAvgTest {
     FitAggregation aggregation =
         FedAvg.withDefaults().beginFitAggregation(1, GLOBAL, new DoubleKernel());
 
-    aggregation.accept(update("a", 10, 1f, 1f, 1f));
+    offer(aggregation, "a", 10, 1f, 1f, 1f);
 
-    assertTrue(aggregation.finish(ONE_FAILURE).isPresent());
+    assertTrue(aggregation.finish(ONE_FAILURE).parameters().isPresent());
   }
 
   @Test
@@ -565,7 +470,7 @@ class FedAvgTest {
     DoubleKernel kernel = new DoubleKernel();
     FitAggregation aggregation = FedAvg.withDefaults().beginFitAggregation(1, GLOBAL, kernel);
 
-    assertEquals(Optional.empty(), aggregation.finish(ONE_FAILURE));
+    assertEquals(Optional.empty(), aggregation.finish(ONE_FAILURE).parameters());
     assertTrue(kernel.lastSum.closed);
   }
 
@@ -573,7 +478,7 @@ class FedAvgTest {
   void fitAggregation_discard_freesTheSumWithoutAMean() {
     DoubleKernel kernel = new DoubleKernel();
     FitAggregation aggregation = FedAvg.withDefaults().beginFitAggregation(1, GLOBAL, kernel);
-    aggregation.accept(update("a", 10, 1f, 2f, 3f));
+    offer(aggregation, "a", 10, 1f, 2f, 3f);
 
     aggregation.discard();
 
@@ -585,9 +490,9 @@ class FedAvgTest {
     DoubleKernel kernel = new DoubleKernel();
     FitAggregation aggregation =
         FedAvg.builder().acceptFailures(false).build().beginFitAggregation(1, GLOBAL, kernel);
-    aggregation.accept(update("a", 10, 1f, 2f, 3f));
+    offer(aggregation, "a", 10, 1f, 2f, 3f);
 
-    assertEquals(Optional.empty(), aggregation.finish(ONE_FAILURE));
+    assertEquals(Optional.empty(), aggregation.finish(ONE_FAILURE).parameters());
     assertTrue(kernel.lastSum.closed);
   }
 
@@ -595,9 +500,9 @@ class FedAvgTest {
   void fitAggregation_notAcceptingFailures_withoutFailures_averages() {
     FitAggregation aggregation = FedAvg.builder().acceptFailures(false).build()
         .beginFitAggregation(1, GLOBAL, new DoubleKernel());
-    aggregation.accept(update("a", 10, 1f, 2f, 3f));
+    offer(aggregation, "a", 10, 1f, 2f, 3f);
 
-    assertTrue(aggregation.finish(NO_FAILURES).isPresent());
+    assertTrue(aggregation.finish(NO_FAILURES).parameters().isPresent());
   }
 
   @Test
