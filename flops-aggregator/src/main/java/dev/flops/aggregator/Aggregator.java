@@ -372,7 +372,7 @@ public final class Aggregator implements AutoCloseable {
         try {
           TrainingResult result = loop.run();
           outcome = FederationOutcome.SUCCEEDED;
-          end = "training '" + plan.name() + "' completed " + result.rounds().size() + " rounds";
+          end = result.rounds().size() + " rounds completed";
           return result;
         } catch (InterruptedException e) {
           throw e;
