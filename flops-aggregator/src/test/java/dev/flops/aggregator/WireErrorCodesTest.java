@@ -64,52 +64,51 @@ class WireErrorCodesTest {
     return WireError.of(status.getCause());
   }
 
+  /**
+   * Sends a hostile call in round 1, expects {@code code} (and its status) back, then lets the
+   * federation finish with every learner.
+   */
+  private static void assertCoded(HostileInputTest.HostileCall call, WireError code,
+      HostileFederation.RoundOne roundOne) throws Exception {
+    try (HostileFederation f = HostileFederation.start()) {
+      Status status = call.send(f);
+      assertEquals(code.statusCode(), status.getCode(), status::toString);
+      assertEquals(Optional.of(code), codeOf(status), status::toString);
+      f.finish(roundOne);
+    }
+  }
+
   @Test
   void wrongProtocolVersion_comesBackAsProtocolVersion() throws Exception {
-    try (HostileFederation f = HostileFederation.start()) {
-      Status status = RawLearner.helloStatus(f.port(),
-          Envelope.newBuilder().setProtocolVersion(WireProtocol.VERSION + 1).build());
-      assertEquals(Status.Code.FAILED_PRECONDITION, status.getCode(), status::toString);
-      assertEquals(Optional.of(WireError.PROTOCOL_VERSION), codeOf(status), status::toString);
-      f.finish(HOSTILE_UPLOADS_CORRECTLY);
-    }
+    assertCoded(f -> RawLearner.helloStatus(f.port(),
+            Envelope.newBuilder().setProtocolVersion(WireProtocol.VERSION + 1).build()),
+        WireError.PROTOCOL_VERSION, HOSTILE_UPLOADS_CORRECTLY);
   }
 
   @Test
   void staleRound_comesBackAsStaleRound_notAsTheSameStatusOfAnotherKind() throws Exception {
-    try (HostileFederation f = HostileFederation.start()) {
-      Status status = f.hostile.downloadStatus(f.hostile.downloadRequest(f.hostileTask)
-          .toBuilder().setEnvelope(WireProtocol.envelope(2)).build());
-      // FAILED_PRECONDITION also stands for PROTOCOL_VERSION, TASK_ENDED, ...: only the code tells.
-      assertEquals(Status.Code.FAILED_PRECONDITION, status.getCode(), status::toString);
-      assertEquals(Optional.of(WireError.STALE_ROUND), codeOf(status), status::toString);
-      f.finish(HOSTILE_UPLOADS_CORRECTLY);
-    }
+    // FAILED_PRECONDITION also stands for PROTOCOL_VERSION, TASK_ENDED, ...: only the code tells.
+    assertCoded(f -> f.hostile.downloadStatus(f.hostile.downloadRequest(f.hostileTask)
+            .toBuilder().setEnvelope(WireProtocol.envelope(2)).build()),
+        WireError.STALE_ROUND, HOSTILE_UPLOADS_CORRECTLY);
   }
 
   @Test
   void forgedCapability_comesBackAsCapability() throws Exception {
-    try (HostileFederation f = HostileFederation.start()) {
-      Status status = f.hostile.downloadStatus(f.hostile.downloadRequest(f.hostileTask)
-          .toBuilder().setCapability(ByteString.copyFrom(new byte[16])).build());
-      assertEquals(Status.Code.PERMISSION_DENIED, status.getCode(), status::toString);
-      assertEquals(Optional.of(WireError.CAPABILITY), codeOf(status), status::toString);
-      f.finish(HOSTILE_UPLOADS_CORRECTLY);
-    }
+    assertCoded(f -> f.hostile.downloadStatus(f.hostile.downloadRequest(f.hostileTask)
+            .toBuilder().setCapability(ByteString.copyFrom(new byte[16])).build()),
+        WireError.CAPABILITY, HOSTILE_UPLOADS_CORRECTLY);
   }
 
   @Test
   void nonFiniteUpload_comesBackAsNonFinite() throws Exception {
-    try (HostileFederation f = HostileFederation.start()) {
+    assertCoded(f -> {
       float[] weights = f.hostileUpdate().get("dense_W").toFloatArray();
       weights[7] = Float.NaN;
       Parameters update = Parameters.of(Tensor.ofFloats("dense_W", new long[] {30, 20}, weights),
           f.hostileUpdate().get("dense_b"));
-      Status status = f.hostile.upload(f.hostile.uploadMessages(f.hostileTask, update));
-      assertEquals(Status.Code.INVALID_ARGUMENT, status.getCode(), status::toString);
-      assertEquals(Optional.of(WireError.NON_FINITE), codeOf(status), status::toString);
-      f.finish(HOSTILE_TASK_FAILED);
-    }
+      return f.hostile.upload(f.hostile.uploadMessages(f.hostileTask, update));
+    }, WireError.NON_FINITE, HOSTILE_TASK_FAILED);
   }
 
   @Test
