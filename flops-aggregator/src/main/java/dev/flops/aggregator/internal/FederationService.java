@@ -705,11 +705,13 @@ public final class FederationService extends FederationGrpc.FederationImplBase {
       StatusRuntimeException sent = capped(refusal);
       String description = sent.getStatus().getDescription();
       closed = true;
-      if (Refusals.codeOf(refusal) != WireError.AGGREGATOR_FAULT) { // a fault is logged already
+      if (Refusals.codeOf(refusal) == WireError.AGGREGATOR_FAULT) {
+        leave("was disconnected by an aggregator fault (logged above)"); // not the fault again
+      } else {
         log.warn("closing the control stream of {}: {}",
             session == null ? "a learner that had not joined" : session, description);
+        leave("refused: " + description);
       }
-      leave("refused: " + description);
       outbound.onError(sent);
     }
 
