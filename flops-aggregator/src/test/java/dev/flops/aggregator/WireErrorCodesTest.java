@@ -9,23 +9,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import dev.flops.aggregator.internal.FederationService;
+import dev.flops.aggregator.internal.LearnerPool;
 import dev.flops.aggregator.internal.LearnerAuthenticator;
 import dev.flops.aggregator.internal.MalformedMessageGuard;
 import dev.flops.api.Config;
-import dev.flops.api.FitResult;
-import dev.flops.api.LearnerFailure;
-import dev.flops.api.LearnerResult;
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
-import dev.flops.api.strategy.FitAggregation;
-import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.WireError;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.DownloadRequest;
 import dev.flops.proto.v1.Envelope;
 import dev.flops.proto.v1.FederationGrpc;
 import dev.flops.proto.v1.ParameterMessage;
-import dev.flops.proto.v1.TaskKind;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.ManagedChannel;
@@ -120,19 +115,11 @@ class WireErrorCodesTest {
       service.awaitLearners(1, Duration.ofSeconds(10), Duration.ofSeconds(10));
       Parameters global = Federations.randomParameters(5, false);
       // The application's strategy code, throwing on a valid update.
-      service.beginRound(1, new FitAggregation() {
-        @Override
-        public void accept(LearnerResult<FitResult> result) {
-          throw new IllegalStateException("strategy bug: index 7 out of bounds for length 7");
-        }
-
-        @Override
-        public Optional<Parameters> finish(List<LearnerFailure> failures) {
-          return Optional.empty();
-        }
-      });
-      service.assign(learner.id(), 1, TaskKind.FIT, Config.empty(),
-          EncodedParameters.encode(global), global);
+      service.dispatch(1, LearnerPool.PhaseKind.FIT, global, "run/0",
+          List.of(new LearnerPool.Assignment(learner.id(), Config.empty())),
+          (learnerId, result) -> {
+            throw new IllegalStateException("strategy bug: index 7 out of bounds for length 7");
+          });
       RawLearner.Assigned task = learner.nextTask();
 
       Parameters update = learner.fit(learner.download(task));
