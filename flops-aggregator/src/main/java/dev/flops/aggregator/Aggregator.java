@@ -277,7 +277,7 @@ public final class Aggregator implements AutoCloseable {
         if (checkpoint == null) {
           log.info("no checkpoint in {} yet: training starts from round 1", checkpointDirectory);
         } else {
-          strategy.restoreState(checkpoint.strategyState());
+          strategy.restoreState(checkpoint.strategyState().values());
           model.setParameters(checkpoint.parameters());
           service.restoreIdentities(checkpoint.learners());
           continueTracking(checkpoint);

@@ -24,6 +24,7 @@ import dev.flops.api.strategy.FitAggregation;
 import dev.flops.api.strategy.InsufficientResults;
 import dev.flops.api.strategy.Instruction;
 import dev.flops.api.strategy.Strategy;
+import dev.flops.api.strategy.StrategyState;
 import dev.flops.proto.codec.Durations;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.FiniteScan;
@@ -455,7 +456,7 @@ public final class RoundLoop {
     }
     long start = System.nanoTime();
     try {
-      checkpoints.write(new Checkpoint(round, global, strategy.saveState(), rounds,
+      checkpoints.write(new Checkpoint(round, global, StrategyState.of(strategy.saveState()), rounds,
           best == null ? 0 : best.round(), entries, service.identities()));
     } catch (IOException e) {
       throw new IOException("round " + round + " completed but its checkpoint could not be "
