@@ -224,8 +224,8 @@ public final class CheckpointStore implements AutoCloseable {
    *     before any tensor data is read; null to accept any
    * @return the checkpoint, or empty if the directory holds none
    * @throws CheckpointException if the file is not a flops checkpoint, is of a format version
-   *     this class does not read (a later one), is truncated or corrupt, or does not fit the template; the message says what is
-   *     wrong and what to do
+   *     this class does not read (a later one), is truncated or corrupt, or does not fit the
+   *     template; the message says what is wrong and what to do
    * @throws IOException if the file cannot be read
    */
   public Optional<Checkpoint> read(Parameters template) throws IOException {

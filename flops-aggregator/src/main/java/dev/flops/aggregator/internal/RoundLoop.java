@@ -456,8 +456,8 @@ public final class RoundLoop {
     }
     long start = System.nanoTime();
     try {
-      checkpoints.write(new Checkpoint(round, global, StrategyState.of(strategy.saveState()), rounds,
-          best == null ? 0 : best.round(), entries, service.identities()));
+      checkpoints.write(new Checkpoint(round, global, StrategyState.of(strategy.saveState()),
+          rounds, best == null ? 0 : best.round(), entries, service.identities()));
     } catch (IOException e) {
       throw new IOException("round " + round + " completed but its checkpoint could not be "
           + "written to " + checkpoints.file() + ": " + e.getMessage()
