@@ -108,6 +108,9 @@ public final class AggregatorMain implements Callable<Integer>, CommandLineFlags
   @Mixin
   TrackingOptions tracking = new TrackingOptions(null);
 
+  @Mixin
+  NotifyOptions notify = new NotifyOptions(null);
+
   /**
    * Runs the aggregator.
    *
@@ -195,7 +198,9 @@ public final class AggregatorMain implements Callable<Integer>, CommandLineFlags
         .learnerWaitTimeout(Duration.ofSeconds(learnerWaitSeconds))
         .bestRound(bestRound.ranking()));
     SignalStop signals = new SignalStop();
-    try (Aggregator aggregator = signals.observe(checkpoints.applyTo(builder)).build().start();
+    try (NotifyOptions flushedLast = notify;
+        Aggregator aggregator =
+            signals.observe(checkpoints.applyTo(notify.applyTo(builder))).build().start();
         SignalStop armed = signals.arm(aggregator)) {
       TrainingResult result = aggregator.train();
       return result.rounds().size() == rounds ? 0 : 1;

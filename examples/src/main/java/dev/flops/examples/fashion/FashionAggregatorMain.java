@@ -5,6 +5,7 @@ import dev.flops.aggregator.TrackingOptions;
 import dev.flops.aggregator.AggregatorSecurityOptions;
 import dev.flops.aggregator.BestRoundOptions;
 import dev.flops.aggregator.CheckpointOptions;
+import dev.flops.aggregator.NotifyOptions;
 import dev.flops.aggregator.SignalStop;
 import dev.flops.api.Config;
 import dev.flops.api.strategy.FedAvg;
@@ -41,6 +42,9 @@ public final class FashionAggregatorMain implements Callable<Integer>, CommandLi
 
   @Mixin
   TrackingOptions tracking = new TrackingOptions(FashionMnist.EXPERIMENT);
+
+  @Mixin
+  NotifyOptions notify = new NotifyOptions(FashionMnist.EXPERIMENT);
 
   @Option(names = "--host", defaultValue = "0.0.0.0",
       description = "Address to listen on (default: ${DEFAULT-VALUE}).")
@@ -160,8 +164,9 @@ public final class FashionAggregatorMain implements Callable<Integer>, CommandLi
         .strategy(strategy));
     TrainingResult result;
     SignalStop signals = new SignalStop();
-    try (Aggregator aggregator =
-        signals.observe(bestRound.applyTo(checkpoints.applyTo(builder))).build().start();
+    try (NotifyOptions flushedLast = notify;
+        Aggregator aggregator = signals.observe(
+            bestRound.applyTo(checkpoints.applyTo(notify.applyTo(builder)))).build().start();
         SignalStop armed = signals.arm(aggregator)) {
       result = aggregator.train();
     }
