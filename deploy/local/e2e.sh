@@ -72,6 +72,15 @@ for role in aggregator learner; do
   echo "measure: image_${role}_bytes $(podman image inspect --format '{{.Size}}' "localhost/flops/fashion-$role:dev")"
 done
 
+# ND4J starts from the natives the image build unpacked: on a read-only root nothing can be
+# unpacked at start, and it still works.
+t0=$(seconds)
+podman run --rm --read-only --network none --entrypoint java localhost/flops/fashion-learner:dev \
+  -Dorg.bytedeco.javacpp.cachedir=/opt/flops/javacpp -cp '/opt/flops/tools:/opt/flops/lib/*' \
+  NativeCache > "$work/native-cache.log" 2>&1 \
+  || fail "ND4J does not start on a read-only root: $(tail -n 5 "$work/native-cache.log")"
+echo "measure: nd4j_start_read_only_s $(elapsed "$t0" "$(seconds)")"
+
 # The test federation's secrets, readable by the images' user (uid 10001).
 "$repo/bin/make-test-certs" "$work/certs" >/dev/null
 mkdir -p "$work/tls" "$work/tokens" "$work/mlruns"
