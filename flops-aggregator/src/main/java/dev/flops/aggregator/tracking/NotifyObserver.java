@@ -23,6 +23,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,9 +37,9 @@ import org.slf4j.LoggerFactory;
  * <p>Delivery never blocks or fails training: the observer methods only turn the event into JSON
  * and queue it; one background thread (started at the first event, not by {@link
  * Builder#build()}) POSTs the events in order. An answer 2xx is delivered; a connection error, a
- * timeout, 408, 429 or 5xx is retried after an exponential backoff (initial backoff, doubling, at
- * most {@link Builder#maxBackoff}); any other answer is not retried. An event that could not be
- * delivered is logged as a warning with its type and the last error, and counted in {@link
+ * timeout, 408, 429 or 5xx is retried after an exponential backoff (initial backoff, doubling, up
+ * to the maximum: {@link Builder#backoff}); any other answer is not retried. An event that could
+ * not be delivered is logged as a warning with its type and the last error, and counted in {@link
  * #undelivered()}; the next event is then tried. At most {@link Builder#queueCapacity} events wait;
  * more are dropped with a warning.
  *
@@ -150,7 +151,7 @@ public final class NotifyObserver implements FederationObserver, AutoCloseable {
     enqueue(() -> json.failed(cause), "training_failed");
   }
 
-  private void enqueue(java.util.function.Supplier<JsonObject> event, String what) {
+  private void enqueue(Supplier<JsonObject> event, String what) {
     try {
       JsonObject body = event.get();
       body.addProperty("sequence", sequence.getAndIncrement());
@@ -159,7 +160,8 @@ public final class NotifyObserver implements FederationObserver, AutoCloseable {
     } catch (RejectedExecutionException e) {
       undelivered.incrementAndGet();
       log.warn("notify {}: dropped {}: {}", url, what, sender.isShutdown()
-          ? "the observer is closed" : "too many events wait for delivery (the endpoint is slow or down)");
+          ? "the observer is closed"
+          : "too many events wait for delivery (the endpoint is slow or down)");
     } catch (RuntimeException e) {
       undelivered.incrementAndGet();
       log.warn("notify {}: could not prepare {}: {}", url, what, e.toString());
@@ -210,7 +212,8 @@ public final class NotifyObserver implements FederationObserver, AutoCloseable {
         lastError += "; then interrupted by close()";
         break;
       }
-      backoff = backoff.multipliedBy(2).compareTo(maxBackoff) > 0 ? maxBackoff : backoff.multipliedBy(2);
+      Duration doubled = backoff.multipliedBy(2);
+      backoff = doubled.compareTo(maxBackoff) > 0 ? maxBackoff : doubled;
     }
     undelivered.incrementAndGet();
     log.warn("notify {}: could not deliver {} ({}); training goes on without it", url, what,
