@@ -47,8 +47,9 @@ public interface FederatedApp {
 
   /**
    * Makes one learner's local work from its context: the same model as {@link #newModel()} and
-   * the learner's share of the data. The data should be read in
-   * {@link LocalTrainer#prepare()}, which the learner calls before it connects.
+   * the learner's share of the data. The data may be read here or in
+   * {@link LocalTrainer#prepare()}: either way before the learner connects, so that a learner
+   * whose data cannot be read never joins.
    *
    * @param context where this learner's data is and which learner it is; never null
    * @return the learner's trainer
