@@ -117,6 +117,19 @@ public final class EventLog implements FederationObserver, AutoCloseable {
     JsonObject metrics = new JsonObject();
     summary.federatedEvaluation().ifPresent(e -> e.metrics().forEach((k, v) -> number(metrics, k, v)));
     line.add("metrics", metrics);
+    line.addProperty("fit_examples", summary.fitExamples());
+    JsonObject fitMetrics = new JsonObject();
+    summary.fitMetrics().forEach((k, v) -> number(fitMetrics, k, v));
+    line.add("fit_metrics", fitMetrics);
+    summary.central().ifPresent(central -> {
+      JsonObject c = new JsonObject();
+      number(c, "loss", central.loss());
+      c.addProperty("examples", central.numExamples());
+      JsonObject centralMetrics = new JsonObject();
+      central.metrics().forEach((k, v) -> number(centralMetrics, k, v));
+      c.add("metrics", centralMetrics);
+      line.add("central", c);
+    });
     line.addProperty("duration_s", summary.duration().toNanos() / 1e9);
     line.addProperty("learner_wait_s", summary.learnerWait().toNanos() / 1e9);
     RoundResources r = summary.resources();
