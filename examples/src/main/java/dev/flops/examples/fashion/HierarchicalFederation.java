@@ -5,6 +5,7 @@ import dev.flops.aggregator.ClusterTrainer;
 import dev.flops.aggregator.SignalStop;
 import dev.flops.aggregator.TrackingOptions;
 import dev.flops.aggregator.TrainingPlan;
+import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.learner.Learner;
@@ -198,6 +199,16 @@ public final class HierarchicalFederation implements Callable<Integer>, CommandL
       leaf.get(1, TimeUnit.MINUTES);
     }
     RoundTable.print(out, setup, result, central, Duration.ofNanos(System.nanoTime() - start));
+    // What the table's accuracy hides: each cluster's model after its cycles, on its own classes.
+    StringBuilder clusterAccuracy = new StringBuilder();
+    for (RoundSummary round : result.rounds()) {
+      Double accuracy = round.fitMetrics().get(ClusterTrainer.CLUSTER_ACCURACY);
+      clusterAccuracy.append(String.format(Locale.ROOT, "%s round %d: %s",
+          clusterAccuracy.length() == 0 ? "" : ";", round.round(),
+          accuracy == null ? "n/a" : String.format(Locale.ROOT, "%.4f", accuracy)));
+    }
+    out.println("cluster accuracy after its cycles (each cluster's own model on its own learners' "
+        + "test shards, example-weighted over the clusters):" + clusterAccuracy);
     return 0;
   }
 
