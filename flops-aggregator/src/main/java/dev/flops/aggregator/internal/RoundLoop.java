@@ -30,6 +30,7 @@ import dev.flops.api.strategy.BorrowedUpdate;
 import dev.flops.api.strategy.FitAggregation;
 import dev.flops.api.strategy.Instruction;
 import dev.flops.api.strategy.Strategy;
+import dev.flops.api.strategy.StrategyState;
 import dev.flops.proto.codec.Durations;
 import dev.flops.proto.codec.FiniteScan;
 import java.io.IOException;
