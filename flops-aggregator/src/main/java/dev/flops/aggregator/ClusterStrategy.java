@@ -11,6 +11,7 @@ import dev.flops.api.strategy.BorrowedUpdate;
 import dev.flops.api.strategy.FitAggregation;
 import dev.flops.api.strategy.Instruction;
 import dev.flops.api.strategy.Strategy;
+import dev.flops.api.strategy.StrategyState;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -81,12 +82,12 @@ final class ClusterStrategy implements Strategy {
   }
 
   @Override
-  public Map<String, String> saveState() {
-    return fit ? delegate.saveState() : Map.of();
+  public StrategyState saveState() {
+    return fit ? delegate.saveState() : StrategyState.empty();
   }
 
   @Override
-  public void restoreState(Map<String, String> state) {
+  public void restoreState(StrategyState state) {
     if (fit) {
       delegate.restoreState(state);
     }
