@@ -210,6 +210,8 @@ class HierarchyTest {
       clusters.add(startCluster(c, root.port(), cluster(cyclesPlan(2).build())));
     }
     List<List<String>> leavesAfterRound1 = new CopyOnWriteArrayList<>();
+    LogCapture log = new LogCapture();
+    closeAtEnd.add(log);
     TrainingResult result = root.train(rootPlan(2)
             .observer(new FederationObserver() {
               @Override
@@ -252,6 +254,8 @@ class HierarchyTest {
       // 4 cycles each evaluated, plus one evaluate-only round per root round.
       assertEquals(4 + 2, leaf.evaluations);
     }
+    // An evaluate-only round keeps the parameters by design: nothing to warn about.
+    assertFalse(log.text().contains("no update was aggregated"), log.text());
   }
 
   @Test
