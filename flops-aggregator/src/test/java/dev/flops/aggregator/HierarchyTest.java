@@ -477,6 +477,42 @@ class HierarchyTest {
     }
   }
 
+  @Test
+  void clustersTrackingToAnotherStore_makeTopLevelRunsThere() throws Exception {
+    Tracking rootStore = Tracking.fileStore(temp.resolve("root-mlruns"));
+    Tracking clusterStore = Tracking.fileStore(temp.resolve("cluster-mlruns"));
+    Aggregator root = startAggregator(0);
+    for (int c = 0; c < CLUSTERS; c++) {
+      startCluster(c, root.port(),
+          cluster(cyclesPlan(2).tracking(clusterStore).name("cluster-" + c).build()));
+    }
+    root.train(rootPlan(2).tracking(rootStore).build(), FedAvg.builder().build());
+
+    // A parent in the root's store cannot be pointed at from another store: the clusters'
+    // trainings are top-level runs of their own store, their cycles nested under them.
+    Map<String, String[]> runs = new java.util.HashMap<>();
+    try (Stream<Path> experiments = Files.list(temp.resolve("cluster-mlruns"))) {
+      for (Path experiment : experiments.filter(Files::isDirectory).toList()) {
+        try (Stream<Path> dirs = Files.list(experiment)) {
+          for (Path dir : dirs.filter(d -> Files.exists(d.resolve("tags/mlflow.runName")))
+              .toList()) {
+            Path parent = dir.resolve("tags/mlflow.parentRunId");
+            runs.put(dir.getFileName().toString(), new String[] {
+                Files.readString(dir.resolve("tags/mlflow.runName")).trim(),
+                Files.exists(parent) ? Files.readString(parent).trim() : ""});
+          }
+        }
+      }
+    }
+    for (int round = 1; round <= 2; round++) {
+      for (int c = 0; c < CLUSTERS; c++) {
+        String training = runOf(runs, "cluster-" + c + ", root round " + round, "");
+        runOf(runs, "round 1", training);
+        runOf(runs, "round 2", training);
+      }
+    }
+  }
+
   /** The id of the run named {@code name} under {@code parent}; fails if there is not one. */
   private static String runOf(Map<String, String[]> runs, String name, String parent) {
     List<String> found = runs.entrySet().stream()
