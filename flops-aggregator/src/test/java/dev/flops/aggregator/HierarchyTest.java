@@ -458,15 +458,8 @@ class HierarchyTest {
 
     String experiment = result.trackingInfo().orElseThrow().experimentId();
     String rootRun = result.trackingInfo().orElseThrow().parentRunId();
-    Map<String, String[]> runs = new java.util.HashMap<>(); // id -> name, parent
-    try (Stream<Path> dirs = Files.list(mlruns.resolve(experiment))) {
-      for (Path dir : dirs.filter(d -> Files.exists(d.resolve("tags/mlflow.runName"))).toList()) {
-        Path parent = dir.resolve("tags/mlflow.parentRunId");
-        runs.put(dir.getFileName().toString(), new String[] {
-            Files.readString(dir.resolve("tags/mlflow.runName")).trim(),
-            Files.exists(parent) ? Files.readString(parent).trim() : null});
-      }
-    }
+    Map<String, String[]> runs = new java.util.HashMap<>();
+    readRuns(mlruns.resolve(experiment), runs);
     for (int round = 1; round <= 2; round++) {
       String rootRound = runOf(runs, "round " + round, rootRun);
       for (int c = 0; c < CLUSTERS; c++) {
@@ -493,15 +486,7 @@ class HierarchyTest {
     Map<String, String[]> runs = new java.util.HashMap<>();
     try (Stream<Path> experiments = Files.list(temp.resolve("cluster-mlruns"))) {
       for (Path experiment : experiments.filter(Files::isDirectory).toList()) {
-        try (Stream<Path> dirs = Files.list(experiment)) {
-          for (Path dir : dirs.filter(d -> Files.exists(d.resolve("tags/mlflow.runName")))
-              .toList()) {
-            Path parent = dir.resolve("tags/mlflow.parentRunId");
-            runs.put(dir.getFileName().toString(), new String[] {
-                Files.readString(dir.resolve("tags/mlflow.runName")).trim(),
-                Files.exists(parent) ? Files.readString(parent).trim() : ""});
-          }
-        }
+        readRuns(experiment, runs);
       }
     }
     for (int round = 1; round <= 2; round++) {
@@ -509,6 +494,18 @@ class HierarchyTest {
         String training = runOf(runs, "cluster-" + c + ", root round " + round, "");
         runOf(runs, "round 1", training);
         runOf(runs, "round 2", training);
+      }
+    }
+  }
+
+  /** Adds the runs of an experiment of a file store: id to {name, parent id or ""}. */
+  private static void readRuns(Path experiment, Map<String, String[]> runs) throws Exception {
+    try (Stream<Path> dirs = Files.list(experiment)) {
+      for (Path dir : dirs.filter(d -> Files.exists(d.resolve("tags/mlflow.runName"))).toList()) {
+        Path parent = dir.resolve("tags/mlflow.parentRunId");
+        runs.put(dir.getFileName().toString(), new String[] {
+            Files.readString(dir.resolve("tags/mlflow.runName")).trim(),
+            Files.exists(parent) ? Files.readString(parent).trim() : ""});
       }
     }
   }
