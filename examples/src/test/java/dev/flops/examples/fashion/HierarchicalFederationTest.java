@@ -8,12 +8,14 @@ import dev.flops.api.TrainingResult;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,7 +38,7 @@ class HierarchicalFederationTest {
     int exit = new CommandLine(command).execute("--clusters", "2", "--learners-per-cluster", "3",
         "--cycles", "2", "--rounds", "2", "--train-limit", "3000", "--test-limit", "600",
         "--tracking-uri", mlruns.toUri().toString(), "--tracking-outbox",
-        temp.resolve("outbox").toString());
+        temp.resolve("outbox").toString(), "--checkpoint-dir", temp.resolve("ckpt").toString());
     String output = bytes.toString(StandardCharsets.UTF_8);
 
     assertEquals(0, exit, output);
@@ -54,6 +56,16 @@ class HierarchicalFederationTest {
     }
     assertTrue(result.finalRound().accuracy() > 0.3,
         "the root's model learned something: " + result.rounds());
+
+    // The root checkpoints in DIR/root, each cluster one directory per root round.
+    assertTrue(Files.exists(temp.resolve("ckpt/root/flops-checkpoint.bin")));
+    for (int c = 0; c < 2; c++) {
+      try (Stream<Path> rounds = Files.list(temp.resolve("ckpt/cluster-" + c))) {
+        assertEquals(List.of("root-round-1-", "root-round-2-"), rounds
+            .map(p -> p.getFileName().toString().replaceAll("[0-9a-f]{8}$", ""))
+            .sorted().toList());
+      }
+    }
 
     MlflowFileStoreReader.Experiment experiment =
         MlflowFileStoreReader.read(mlruns, FashionMnist.EXPERIMENT);
