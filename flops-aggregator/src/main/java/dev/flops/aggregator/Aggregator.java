@@ -242,6 +242,22 @@ public final class Aggregator implements AutoCloseable {
     return false;
   }
 
+  /** The model copy the aggregator was built with, for {@link ClusterTrainer}. */
+  FederatedModel model() {
+    return model;
+  }
+
+  /**
+   * Stops the server as a crash would, for tests of a resume: every call is cut, the learners
+   * are told nothing (they reconnect as after a lost connection), a running training goes on
+   * until its caller interrupts it.
+   */
+  synchronized void killServerForTest() {
+    if (server != null) {
+      server.shutdownNow();
+    }
+  }
+
   /** The pool of in-flight uploads, for tests that count buffered updates. */
   dev.flops.aggregator.internal.TransferSlots uploadSlots() {
     return service.uploadSlots();

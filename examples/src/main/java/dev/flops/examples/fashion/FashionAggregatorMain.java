@@ -161,6 +161,9 @@ public final class FashionAggregatorMain implements Callable<Integer>, CommandLi
         .rounds(rounds)
         .minAvailableLearners(minLearners)
         .roundTimeout(Duration.ofSeconds(roundTimeoutSeconds))
+        // Cluster aggregators (FashionClusterMain) learn the root round and nest their MLflow
+        // runs under it; flat learners ignore the entries.
+        .announceRounds(true)
         .build();
     Aggregator.Builder builder = security.applyTo(Aggregator.builder()
         .host(host)

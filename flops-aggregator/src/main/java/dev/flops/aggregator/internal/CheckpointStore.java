@@ -75,7 +75,9 @@ import org.slf4j.LoggerFactory;
  * {@code {learner_id, reason, kind}}, kind optional), {@code evaluation} ({@code null} or
  * {@code {loss, num_examples, learners, metrics}}), {@code resources} ({@code {bytes_received, bytes_sent,
  * process_cpu_seconds, heap_used_bytes, non_heap_used_bytes, off_heap_bytes}}) and
- * {@code learner_wait_nanos} (absent in checkpoints written before it existed: read as zero).
+ * {@code learner_wait_nanos} (absent in checkpoints written before it existed: read as zero),
+ * {@code fit_examples} and {@code fit_metrics} (the aggregated fit's example total and metrics;
+ * absent in checkpoints written before them: read as zero and none).
  *
  * <p><b>Version 1</b> (written before strategies had tensor state) is version 2 without the
  * strategy section: the file ends with the CRC32C of the global parameters, and the header has no
@@ -414,6 +416,16 @@ public final class CheckpointStore implements AutoCloseable {
     json.addProperty("evaluate_failed", s.evaluateFailed());
     json.addProperty("duration_nanos", s.duration().toNanos());
     json.addProperty("learner_wait_nanos", s.learnerWait().toNanos());
+    // A resumed training reports them as the interrupted one did: a cluster aggregator resumed
+    // after its last cycle answers the root with the examples that cycle aggregated.
+    json.addProperty("fit_examples", s.fitExamples());
+    JsonObject fitMetrics = new JsonObject();
+    s.fitMetrics().forEach((name, value) -> {
+      if (Double.isFinite(value)) {
+        fitMetrics.addProperty(name, value);
+      }
+    });
+    json.add("fit_metrics", fitMetrics);
     JsonArray failures = new JsonArray();
     for (LearnerFailure failure : s.failures()) {
       JsonObject f = new JsonObject();
@@ -560,7 +572,16 @@ public final class CheckpointStore implements AutoCloseable {
         json.get("evaluate_failed").getAsInt(), evaluation,
         Duration.ofNanos(json.get("duration_nanos").getAsLong()), failures, resources,
         Duration.ofNanos(json.has("learner_wait_nanos")
-            ? json.get("learner_wait_nanos").getAsLong() : 0));
+            ? json.get("learner_wait_nanos").getAsLong() : 0),
+        json.has("fit_examples") ? json.get("fit_examples").getAsLong() : 0,
+        json.has("fit_metrics") ? doubleMap(json.getAsJsonObject("fit_metrics")) : Map.of(),
+        null);
+  }
+
+  private static Map<String, Double> doubleMap(JsonObject json) {
+    Map<String, Double> map = new LinkedHashMap<>();
+    json.entrySet().forEach(entry -> map.put(entry.getKey(), entry.getValue().getAsDouble()));
+    return map;
   }
 
   private static Map<String, String> stringMap(JsonObject json) {
