@@ -57,14 +57,14 @@ public final class FashionApp implements FederatedApp, AppPlan {
   @Override
   public LocalTrainer newTrainer(LearnerContext context) {
     FashionOptions options = new FashionOptions();
-    options.dataDir = context.dataDirectory();
+    options.data.dataDir = context.dataDirectory();
     options.learners = context.count();
     options.seed = SEED;
     for (String tag : context.dataTags()) {
       if (tag.startsWith(TRAIN_LIMIT)) {
-        options.trainLimit = limit(tag, TRAIN_LIMIT);
+        options.data.trainLimit = limit(tag, TRAIN_LIMIT);
       } else if (tag.startsWith(TEST_LIMIT)) {
-        options.testLimit = limit(tag, TEST_LIMIT);
+        options.data.testLimit = limit(tag, TEST_LIMIT);
       } else {
         try {
           Partitioning.parse(tag);
