@@ -2,13 +2,16 @@ package dev.flops.aggregator;
 
 import dev.flops.aggregator.tracking.Tracking;
 import dev.flops.api.FederatedModel;
+import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.app.FederatedApps;
 import dev.flops.api.app.LoadedApp;
 import dev.flops.api.strategy.Strategy;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.ParseResult;
@@ -52,12 +55,33 @@ final class AppAggregator {
         .host(main.host)
         .port(main.port)
         .model(model));
+    TrainingResult result;
     try (NotifyOptions flushedLast = main.notify;
         Aggregator aggregator = builder.build().start();
         SignalStop armed = signals.arm(aggregator)) {
-      TrainingResult result = aggregator.train(plan, strategy);
-      return result.rounds().size() == plan.rounds() ? 0 : 1;
+      result = aggregator.train(plan, strategy);
     }
+    printTable(main.spec.commandLine().getOut(), app.name(), result);
+    return result.rounds().size() == plan.rounds() ? 0 : 1;
+  }
+
+  /**
+   * The results on standard output (logs go to standard error): one line a round, then the best
+   * round, e.g. {@code round 1  learners 3/3  loss 0.4712  accuracy 0.8316  central 0.8290}.
+   */
+  static void printTable(PrintWriter out, String app, TrainingResult result) {
+    out.printf(Locale.ROOT, "%s: %d round(s)%n", app, result.rounds().size());
+    for (RoundSummary round : result.rounds()) {
+      out.printf(Locale.ROOT, "round %d  learners %d/%d  loss %.4f  accuracy %.4f%s%n",
+          round.round(), round.fitSucceeded(), round.fitSucceeded() + round.fitFailed(),
+          round.loss(), round.accuracy(), round.central()
+              .map(c -> String.format(Locale.ROOT, "  central loss %.4f accuracy %s", c.loss(),
+                  c.metrics().containsKey("accuracy")
+                      ? String.format(Locale.ROOT, "%.4f", c.metrics().get("accuracy")) : "-"))
+              .orElse(""));
+    }
+    result.best().ifPresent(best -> out.printf(Locale.ROOT, "best round %d%n", best.round()));
+    out.flush();
   }
 
   private static void checkOptions(AggregatorMain main, ParseResult parsed) {

@@ -59,6 +59,12 @@ class FashionAppProcessesTest {
     assertEquals(0, aggregator.exitValue(), aggregatorLog);
     assertTrue(aggregatorLog.contains("app " + FashionApp.class.getName() + " from " + jar
         + ": 3 rounds, 2 learners needed, strategy FedAvg"), aggregatorLog);
+    // The results table on standard output: every round had both learners and the app's central
+    // evaluation (its strategy's) ran.
+    assertTrue(aggregatorLog.contains("fashion-mnist: 3 round(s)"), aggregatorLog);
+    assertTrue(aggregatorLog.contains("round 3  learners 2/2  loss "), aggregatorLog);
+    assertTrue(aggregatorLog.lines().filter(l -> l.startsWith("round "))
+        .allMatch(l -> l.contains("learners 2/2") && l.contains("central loss")), aggregatorLog);
     for (int i = 0; i < learners.size(); i++) {
       Process learner = learners.get(i);
       assertTrue(learner.waitFor(60, TimeUnit.SECONDS), "learner " + i + " exits");
