@@ -23,9 +23,9 @@ import picocli.CommandLine.ParseResult;
  *
  * <p>Only options the user typed override the app: picocli's parse result tells them from
  * defaults. The FedAvg options of {@code --model-factory} ({@code --fraction-fit},
- * {@code --fraction-evaluate}, {@code --accept-failures}, {@code --fit-config}) are refused, because
- * the strategy is the app's; {@code --min-fit} and {@code --min-evaluate} set the plan's minimum
- * results only.
+ * {@code --fraction-evaluate}, {@code --accept-failures}, {@code --fit-config}) are refused,
+ * because the strategy is the app's; {@code --min-fit} and {@code --min-evaluate} set the plan's
+ * minimum results only.
  */
 final class AppAggregator {
   private static final Logger log = LoggerFactory.getLogger(AppAggregator.class);
