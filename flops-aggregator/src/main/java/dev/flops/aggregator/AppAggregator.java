@@ -46,6 +46,7 @@ final class AppAggregator {
     LoadedApp app = FederatedApps.load(main.app);
     Thread.currentThread().setContextClassLoader(app.classLoader());
     SignalStop signals = new SignalStop();
+    main.notify.nameUnnamedFederation(app.name());
     TrainingPlan plan = signals.observe(main.notify.applyTo(plan(app, main, parsed))).build();
     Strategy strategy = app.strategy();
     FederatedModel model = app.newModel();

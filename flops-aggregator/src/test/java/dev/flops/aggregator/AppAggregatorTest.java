@@ -14,14 +14,19 @@ import dev.flops.api.app.LearnerContext;
 import dev.flops.api.app.LoadedApp;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.Strategy;
+import com.google.gson.JsonParser;
+import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.jar.JarEntry;
 import java.util.jar.JarOutputStream;
 import org.junit.jupiter.api.Test;
@@ -70,6 +75,14 @@ class AppAggregatorTest {
     public TrainingPlan.Builder plan(TrainingPlan.Builder defaults) {
       return defaults.rounds(7).minAvailableLearners(4).roundTimeout(Duration.ofSeconds(90))
           .checkpointDirectory(Path.of("app-checkpoints")).resume(true);
+    }
+  }
+
+  /** An app with a model, for a run of the main. */
+  public static class ModelApp extends PlannedApp {
+    @Override
+    public FederatedModel newModel() {
+      return new ArrayModel(Federations.randomParameters(1, false));
     }
   }
 
@@ -143,6 +156,34 @@ class AppAggregatorTest {
     assertTrue(factory.err.startsWith("error: --app and --model-factory both given"), factory.err);
     assertEquals(2, neither.exitCode);
     assertTrue(neither.err.startsWith("error: give --app JAR"), neither.err);
+  }
+
+  @Test
+  void theMain_namesItsFederationAfterTheApp_andFailsWithoutLearners() throws Exception {
+    List<String> events = new CopyOnWriteArrayList<>();
+    HttpServer receiver = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    receiver.createContext("/events", exchange -> {
+      events.add(new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
+      exchange.sendResponseHeaders(204, -1);
+      exchange.close();
+    });
+    receiver.start();
+    try {
+      Run run = run("--app", jar(ModelApp.class).toString(), "--host", "127.0.0.1",
+          "--port", "0", "--no-tracking", "--learner-wait", "1", "--notify-url",
+          "http://127.0.0.1:" + receiver.getAddress().getPort() + "/events");
+
+      assertEquals(1, run.exitCode, run.err);
+    } finally {
+      receiver.stop(0);
+    }
+    assertEquals(List.of("training_started", "training_failed"), events.stream()
+        .map(e -> JsonParser.parseString(e).getAsJsonObject().get("event").getAsString())
+        .toList());
+    for (String event : events) {
+      assertEquals("planned", JsonParser.parseString(event).getAsJsonObject()
+          .get("federation").getAsString(), event);
+    }
   }
 
   @Test
