@@ -170,7 +170,8 @@ class AppAggregatorTest {
     receiver.start();
     try {
       Run run = run("--app", jar(ModelApp.class).toString(), "--host", "127.0.0.1",
-          "--port", "0", "--no-tracking", "--learner-wait", "1", "--notify-url",
+          "--port", "0", "--no-tracking", "--learner-wait", "1",
+          "--checkpoint-dir", dir.resolve("ckpt").toString(), "--notify-url",
           "http://127.0.0.1:" + receiver.getAddress().getPort() + "/events");
 
       assertEquals(1, run.exitCode, run.err);
