@@ -19,9 +19,16 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * Runs an aggregator as its own process with FedAvg. The model copy comes from a class on the
- * classpath that implements {@code Supplier<FederatedModel>} and has a public no-argument
- * constructor.
+ * Runs an aggregator as its own process: either a federated app's jar ({@code --app}, see
+ * {@link dev.flops.api.app.FederatedApp} and {@link AppPlan}: the app's model, strategy and plan,
+ * the plan options given here overriding the app's), or FedAvg on a model copy that comes from a
+ * class on the classpath that implements {@code Supplier<FederatedModel>} and has a public
+ * no-argument constructor ({@code --model-factory}).
+ *
+ * <pre>
+ * java -cp flops-and-dependencies... dev.flops.aggregator.AggregatorMain \
+ *     --app my-app.jar --port 50051 --rounds 5 --min-available 3
+ * </pre>
  *
  * <pre>
  * java -cp app.jar:... dev.flops.aggregator.AggregatorMain \
@@ -30,13 +37,23 @@ import picocli.CommandLine.Option;
  * </pre>
  */
 @Command(name = "flops-aggregator", mixinStandardHelpOptions = true,
-    description = "Runs a flops aggregator (FedAvg) until every round has run. "
+    description = "Runs a flops aggregator (a federated app's jar, or FedAvg on a model "
+        + "factory) until every round has run. "
         + "`AggregatorMain flush-tracking --help`: deliver a tracking outbox.")
 public final class AggregatorMain implements Callable<Integer>, CommandLineFlags.Command {
 
-  @Option(names = "--model-factory", required = true,
-      description = "Class implementing Supplier<FederatedModel>: the aggregator's model copy.")
+  @Option(names = "--model-factory",
+      description = "Class implementing Supplier<FederatedModel>: the aggregator's model copy "
+          + "(FedAvg; instead of --app).")
   String modelFactory;
+
+  @Option(names = "--app", paramLabel = "JAR",
+      description = "A federated app's jar (one dev.flops.api.app.FederatedApp provider): its "
+          + "model, strategy and plan; plan options given here override the app's.")
+  java.nio.file.Path app;
+
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
 
   @Option(names = "--host", defaultValue = "0.0.0.0",
       description = "Address to listen on (default: ${DEFAULT-VALUE}).")
@@ -172,6 +189,13 @@ public final class AggregatorMain implements Callable<Integer>, CommandLineFlags
 
   @Override
   public Integer call() throws IOException, InterruptedException {
+    if (app != null) {
+      return AppAggregator.run(this, spec.commandLine().getParseResult());
+    }
+    if (modelFactory == null) {
+      throw new IllegalArgumentException("give --app JAR (a federated app's jar) or "
+          + "--model-factory CLASS (a Supplier<FederatedModel> on the classpath)");
+    }
     Config config = parseConfig(fitConfig);
     bestRound.ranking(); // checked before the model is made, which may take long
     FedAvg strategy = FedAvg.builder()

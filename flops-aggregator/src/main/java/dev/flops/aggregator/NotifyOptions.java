@@ -41,16 +41,24 @@ public final class NotifyOptions implements AutoCloseable {
           + "(default: ${DEFAULT-VALUE}).")
   long closeTimeoutSeconds = 30;
 
-  private final String federation;
+  private String federation;
   private NotifyObserver observer;
 
   /**
    * Creates the options.
    *
-   * @param federation the name every event carries in its {@code federation} field
+   * @param federation the name every event carries in its {@code federation} field; null for
+   *     "flops", or for the app's name under {@code AggregatorMain --app}
    */
   public NotifyOptions(String federation) {
-    this.federation = federation == null ? "flops" : federation;
+    this.federation = federation;
+  }
+
+  /** Names the federation after an app, unless the constructor named it. */
+  void nameUnnamedFederation(String name) {
+    if (federation == null) {
+      federation = name;
+    }
   }
 
   /**
@@ -87,7 +95,7 @@ public final class NotifyOptions implements AutoCloseable {
             + e.getMessage());
       }
       observer = NotifyObserver.builder(checked)
-          .federation(federation)
+          .federation(federation == null ? "flops" : federation)
           .timeout(Duration.ofSeconds(timeoutSeconds))
           .retries(retries)
           .closeTimeout(Duration.ofSeconds(closeTimeoutSeconds))

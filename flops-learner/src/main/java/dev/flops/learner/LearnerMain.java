@@ -14,8 +14,17 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * Runs a learner as its own process. The local work comes from a class on the classpath that
- * implements {@code Supplier<LocalTrainer>} and has a public no-argument constructor.
+ * Runs a learner as its own process. The local work comes from a federated app's jar
+ * ({@code --app}, see {@link dev.flops.api.app.FederatedApp}: the app makes the trainer for this
+ * learner's data directory, data tags, index and count), or from a class on the classpath that
+ * implements {@code Supplier<LocalTrainer>} and has a public no-argument constructor
+ * ({@code --trainer-factory}).
+ *
+ * <pre>
+ * java -cp flops-and-dependencies... dev.flops.learner.LearnerMain \
+ *     --app my-app.jar --aggregator 10.0.0.5:50051 --data /srv/data --data-tags iid \
+ *     --index 0 --learners 3 --trust-file ca.pem --token-file token
+ * </pre>
  *
  * <pre>
  * java -cp app.jar:... dev.flops.learner.LearnerMain \
@@ -53,12 +62,35 @@ public final class LearnerMain implements Callable<Integer>, CommandLineFlags.Co
       description = "The aggregator's address.")
   String aggregator;
 
-  @Option(names = "--trainer-factory", required = true,
-      description = "Class implementing Supplier<LocalTrainer>: the model and its local data.")
+  @Option(names = "--trainer-factory",
+      description = "Class implementing Supplier<LocalTrainer>: the model and its local data "
+          + "(instead of --app).")
   String trainerFactory;
 
-  @Option(names = "--name", defaultValue = "learner",
-      description = "Name shown in logs (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--app", paramLabel = "JAR",
+      description = "A federated app's jar (one dev.flops.api.app.FederatedApp provider), which "
+          + "makes the trainer from --data, --data-tags, --index and --learners.")
+  java.nio.file.Path app;
+
+  @Option(names = "--data", paramLabel = "DIR",
+      description = "With --app: the directory that holds this learner's data.")
+  java.nio.file.Path data;
+
+  @Option(names = "--data-tags", paramLabel = "TAG[,TAG...]", defaultValue = "",
+      description = "With --app: tags that select or describe the data, passed to the app.")
+  String dataTags;
+
+  @Option(names = "--index", defaultValue = "0",
+      description = "With --app: this learner's index, 0 to --learners - 1 (default: "
+          + "${DEFAULT-VALUE}).")
+  int index;
+
+  @Option(names = "--learners", defaultValue = "1",
+      description = "With --app: how many learners share the data (default: ${DEFAULT-VALUE}).")
+  int learners;
+
+  @Option(names = "--name",
+      description = "Name shown in logs (default: learner; with --app: APP-NAME-INDEX).")
   String name;
 
   @Option(names = "--connect-timeout", defaultValue = "600",
@@ -107,7 +139,26 @@ public final class LearnerMain implements Callable<Integer>, CommandLineFlags.Co
 
   @Override
   public Integer call() throws LearnerException, InterruptedException {
-    LocalTrainer trainer = load(trainerFactory);
+    LocalTrainer trainer;
+    String name = this.name;
+    if (app != null) {
+      if (trainerFactory != null) {
+        throw new IllegalArgumentException("--app and --trainer-factory both given: the app's "
+            + "jar makes the trainer; drop --trainer-factory");
+      }
+      AppLearner.Named named = AppLearner.trainer(app, data, dataTags, index, learners, name);
+      trainer = named.trainer();
+      name = named.name();
+    } else if (data != null) {
+      throw new IllegalArgumentException("--data is for --app: a --trainer-factory finds its "
+          + "own data");
+    } else if (trainerFactory == null) {
+      throw new IllegalArgumentException("give --app JAR (a federated app's jar) or "
+          + "--trainer-factory CLASS (a Supplier<LocalTrainer> on the classpath)");
+    } else {
+      trainer = load(trainerFactory);
+      name = name == null ? "learner" : name;
+    }
     nativeThreads.apply(LearnerMain.class.getName());
     security.applyTo(Learner.builder()
             .aggregator(aggregator)
