@@ -8,6 +8,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import dev.flops.api.DType;
+import dev.flops.api.EvaluateResult;
 import dev.flops.api.Evaluation;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.Parameters;
@@ -68,8 +69,10 @@ import org.slf4j.LoggerFactory;
  * {@code evaluate_failed}, {@code duration_nanos}, {@code failures} (a list of
  * {@code {learner_id, reason, kind}}, kind optional), {@code evaluation} ({@code null} or
  * {@code {loss, num_examples, learners, metrics}}), {@code resources} ({@code {bytes_received, bytes_sent,
- * process_cpu_seconds, heap_used_bytes, non_heap_used_bytes, off_heap_bytes}}) and
- * {@code learner_wait_nanos} (absent in checkpoints written before it existed: read as zero).
+ * process_cpu_seconds, heap_used_bytes, non_heap_used_bytes, off_heap_bytes}}),
+ * {@code learner_wait_nanos}, {@code fit_examples}, {@code fit_metrics} and
+ * {@code central_evaluation} ({@code {loss, num_examples, metrics}}, absent if none). The last
+ * four are absent in checkpoints written before they existed: read as zero, empty and none.
  *
  * <p>Writing is atomic: the checkpoint goes to a temporary file in the same directory, is forced
  * to disk ({@code fsync}), then renamed over the previous one in one atomic step, and the
@@ -386,6 +389,17 @@ public final class CheckpointStore implements AutoCloseable {
     resources.addProperty("non_heap_used_bytes", r.nonHeapUsedBytes());
     resources.addProperty("off_heap_bytes", r.offHeapBytes());
     json.add("resources", resources);
+    // The fit totals and central evaluation are part of the summary a resumed training returns.
+    json.addProperty("fit_examples", s.fitExamples());
+    json.add("fit_metrics", GSON.toJsonTree(s.fitMetrics()));
+    EvaluateResult central = s.centralEvaluation();
+    if (central != null) {
+      JsonObject c = new JsonObject();
+      c.addProperty("loss", central.loss());
+      c.addProperty("num_examples", central.numExamples());
+      c.add("metrics", GSON.toJsonTree(central.metrics()));
+      json.add("central_evaluation", c);
+    }
     return json;
   }
 
@@ -479,14 +493,8 @@ public final class CheckpointStore implements AutoCloseable {
     JsonElement e = json.get("evaluation");
     if (e != null && !e.isJsonNull()) {
       JsonObject o = e.getAsJsonObject();
-      Map<String, Double> metrics = new LinkedHashMap<>();
-      // Earlier versions let non-finite metrics through to the checkpoint: drop them, so that
-      // such a checkpoint still resumes.
-      o.getAsJsonObject("metrics").entrySet().stream()
-          .filter(entry -> Double.isFinite(entry.getValue().getAsDouble()))
-          .forEach(entry -> metrics.put(entry.getKey(), entry.getValue().getAsDouble()));
       evaluation = new Evaluation(o.get("loss").getAsDouble(), o.get("num_examples").getAsLong(),
-          o.get("learners").getAsInt(), metrics);
+          o.get("learners").getAsInt(), finiteMetrics(o.getAsJsonObject("metrics")));
     }
     RoundResources resources = RoundResources.UNKNOWN;
     JsonElement r = json.get("resources");
@@ -497,12 +505,35 @@ public final class CheckpointStore implements AutoCloseable {
           o.get("heap_used_bytes").getAsLong(), o.get("non_heap_used_bytes").getAsLong(),
           o.get("off_heap_bytes").getAsLong());
     }
+    // Fit totals and central evaluation are absent from checkpoints written before they existed.
+    EvaluateResult central = null;
+    JsonElement c = json.get("central_evaluation");
+    if (c != null && !c.isJsonNull()) {
+      JsonObject o = c.getAsJsonObject();
+      central = new EvaluateResult(o.get("loss").getAsDouble(), o.get("num_examples").getAsLong(),
+          finiteMetrics(o.getAsJsonObject("metrics")));
+    }
     return new RoundSummary(json.get("round").getAsInt(), json.get("fit_succeeded").getAsInt(),
         json.get("fit_failed").getAsInt(), json.get("evaluate_succeeded").getAsInt(),
         json.get("evaluate_failed").getAsInt(), evaluation,
         Duration.ofNanos(json.get("duration_nanos").getAsLong()), failures, resources,
         Duration.ofNanos(json.has("learner_wait_nanos")
-            ? json.get("learner_wait_nanos").getAsLong() : 0));
+            ? json.get("learner_wait_nanos").getAsLong() : 0),
+        json.has("fit_examples") ? json.get("fit_examples").getAsLong() : 0,
+        json.has("fit_metrics") ? finiteMetrics(json.getAsJsonObject("fit_metrics")) : Map.of(),
+        central);
+  }
+
+  /**
+   * Reads a metrics object. Earlier versions let non-finite metrics through to the checkpoint:
+   * drop them, so that such a checkpoint still resumes.
+   */
+  private static Map<String, Double> finiteMetrics(JsonObject json) {
+    Map<String, Double> metrics = new LinkedHashMap<>();
+    json.entrySet().stream()
+        .filter(entry -> Double.isFinite(entry.getValue().getAsDouble()))
+        .forEach(entry -> metrics.put(entry.getKey(), entry.getValue().getAsDouble()));
+    return metrics;
   }
 
   private static Map<String, String> stringMap(JsonObject json) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.aggregator.ChildJvm;
+import dev.flops.api.EvaluateResult;
 import dev.flops.api.Evaluation;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.Parameters;
@@ -45,7 +46,8 @@ class CheckpointStoreTest {
           Duration.ofMillis(1234 + r),
           List.of(new LearnerFailure("learner-4", "attempt 2: timed out after PT1S \"quoted\"")),
           new RoundResources(1L << 33, 4096 * r, 0.25 * r, 123_456_789, 9_876_543, -1),
-          Duration.ofMillis(r == 1 ? 2500 : 0)));
+          Duration.ofMillis(r == 1 ? 2500 : 0), 3000L + r, Map.of("train_loss", 0.7 / r),
+          r == 1 ? EvaluateResult.of(0.45, 0.8, 10_000) : null));
     }
     return new Checkpoint(round, parameters(seed), Map.of("sampling_seed", "-42",
         "sampling_draws", "7"), rounds, 1, Map.of("mlflow.experiment_id", "12",
