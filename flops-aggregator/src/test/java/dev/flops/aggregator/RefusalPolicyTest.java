@@ -90,7 +90,7 @@ class RefusalPolicyTest {
       assertTrue(message.contains(reason), message);
       assertFalse(message.contains("start more learners"), message);
       assertFalse(message.contains("roundTimeout"), message);
-      assertFalse(message.contains("minFitLearners"), message);
+      assertFalse(message.contains("minFitResults"), message);
     }
   }
 
@@ -152,7 +152,7 @@ class RefusalPolicyTest {
 
       String message = e.getMessage();
       assertTrue(message.contains("Raise roundTimeout (now 300 ms) or give the learners less work "
-          + "per round: 1 timed out; start more learners or lower minFitLearners"), message);
+          + "per round: 1 timed out; start more learners or lower minFitResults"), message);
       assertFalse(message.contains("model or data"), message);
     }
   }
