@@ -13,7 +13,6 @@ import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.TrainingStarted;
 import dev.flops.api.strategy.FedAvg;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
