@@ -1,18 +1,13 @@
 package dev.flops.aggregator;
 
-import dev.flops.aggregator.internal.Checkpoint;
-import dev.flops.aggregator.internal.CheckpointStore;
 import dev.flops.aggregator.internal.DefaultKernel;
 import dev.flops.aggregator.internal.DirectMemory;
 import dev.flops.aggregator.internal.FederationService;
-import dev.flops.aggregator.internal.LoopClock;
 import dev.flops.aggregator.internal.MalformedMessageGuard;
 import dev.flops.aggregator.internal.RoundLoop;
 import dev.flops.aggregator.internal.UploadLimits;
-import dev.flops.aggregator.internal.tracking.SystemMetrics;
 import dev.flops.aggregator.internal.tracking.Tracker;
 import dev.flops.aggregator.kernel.Nd4jAveraging;
-import dev.flops.aggregator.tracking.Tracking;
 import dev.flops.api.FederatedModel;
 import dev.flops.api.SavableModel;
 import dev.flops.api.Secret;
@@ -26,15 +21,11 @@ import io.grpc.Server;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.TreeMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -251,6 +242,22 @@ public final class Aggregator implements AutoCloseable {
     return false;
   }
 
+  /** The model copy the aggregator was built with, for {@link ClusterTrainer}. */
+  FederatedModel model() {
+    return model;
+  }
+
+  /**
+   * Stops the server as a crash would, for tests of a resume: every call is cut, the learners
+   * are told nothing (they reconnect as after a lost connection), a running training goes on
+   * until its caller interrupts it.
+   */
+  synchronized void killServerForTest() {
+    if (server != null) {
+      server.shutdownNow();
+    }
+  }
+
   /** The pool of in-flight uploads, for tests that count buffered updates. */
   dev.flops.aggregator.internal.TransferSlots uploadSlots() {
     return service.uploadSlots();
@@ -328,174 +335,30 @@ public final class Aggregator implements AutoCloseable {
       }
       trainingRunning = true;
     }
+    TrainingRun run = new TrainingRun(plan, strategy, service, model, kernel, modelName,
+        progressInterval, tracker -> runningTracker = tracker);
     try {
-      return new TrainingRun(plan, strategy).run();
+      TrainingResult result = run.run();
+      lastOutcome = FederationOutcome.SUCCEEDED;
+      lastEnd = result.rounds().size() + " rounds completed";
+      return result;
+    } catch (TrainingException e) {
+      // The learners hear it at shutdown: they exit non-zero after a failure, so that a
+      // supervisor restarts them for the resumed aggregator.
+      lastOutcome = FederationOutcome.FAILED;
+      lastEnd = e.getCause() != null && e.getCause().getMessage() != null
+          ? e.getCause().getMessage() : e.getMessage();
+      throw e;
+    } catch (InterruptedException e) {
+      lastOutcome = FederationOutcome.STOPPED;
+      lastEnd = "it was interrupted";
+      throw e;
     } finally {
       synchronized (training) {
         trainingRunning = false;
       }
     }
   }
-
-  /** One call of {@link #train}: its tracker, its checkpoint store, its loop. */
-  private final class TrainingRun {
-    private final TrainingPlan plan;
-    private final Strategy strategy;
-    private Tracker tracker;
-    private CheckpointStore checkpoints;
-    private Checkpoint resumeFrom;
-
-    TrainingRun(TrainingPlan plan, Strategy strategy) {
-      this.plan = plan;
-      this.strategy = strategy;
-    }
-
-    TrainingResult run() throws InterruptedException {
-      tracker = Tracker.open(plan.tracking(), "flops-" + modelName);
-      runningTracker = tracker;
-      try {
-        if (plan.checkpointDirectory().isPresent()) {
-          openCheckpoints(plan.checkpointDirectory().get());
-        }
-        RoundLoop loop = new RoundLoop(service, plan, strategy, model, kernel, LoopClock.SYSTEM)
-            .progressEvery(progressInterval)
-            .tracking(tracker, new SystemMetrics(kernel instanceof Nd4jAveraging), modelName);
-        if (checkpoints != null) {
-          List<CheckpointExtras> extras = new ArrayList<>();
-          extras.add(trackingIds);
-          extras.addAll(plan.checkpointExtras());
-          loop.checkpointTo(checkpoints, extras);
-          if (resumeFrom != null) {
-            loop.resumeFrom(resumeFrom);
-          }
-        }
-        FederationOutcome outcome = FederationOutcome.STOPPED;
-        String end = "it was interrupted";
-        try {
-          TrainingResult result = loop.run();
-          outcome = FederationOutcome.SUCCEEDED;
-          end = "training '" + plan.name() + "' completed " + result.rounds().size() + " rounds";
-          return result;
-        } catch (InterruptedException e) {
-          throw e;
-        } catch (Exception e) {
-          outcome = FederationOutcome.FAILED;
-          end = e.getMessage();
-          throw new TrainingException("federated training failed: " + e.getMessage(), e);
-        } finally {
-          // The learners hear it at shutdown: they exit non-zero after a failure, so that a
-          // supervisor restarts them for the resumed aggregator.
-          lastOutcome = outcome;
-          lastEnd = end;
-        }
-      } catch (IOException e) {
-        lastOutcome = FederationOutcome.FAILED;
-        lastEnd = e.getMessage();
-        throw new TrainingException(e.getMessage(), e);
-      } finally {
-        runningTracker = null;
-        tracker.close();
-        closeCheckpoints();
-      }
-    }
-
-    /**
-     * Locks the checkpoint directory and, to resume, loads the checkpoint into the model copy, the
-     * strategy, the learner identities and the {@link CheckpointExtras}.
-     */
-    private void openCheckpoints(Path directory) throws IOException {
-      CheckpointStore store = CheckpointStore.open(directory);
-      try {
-        if (!plan.resume()) {
-          if (Files.exists(store.file())) {
-            throw new IllegalStateException(String.format("the checkpoint directory %s already "
-                + "holds a checkpoint (%s); resume from it with resume(true) (--resume), or give "
-                + "a new directory to start over", directory, store.file().getFileName()));
-          }
-        } else {
-          Checkpoint checkpoint = store.read(model.getParameters()).orElse(null);
-          if (checkpoint == null) {
-            log.info("no checkpoint in {} yet: training starts from round 1", directory);
-          } else {
-            strategy.restoreState(checkpoint.strategyState());
-            model.setParameters(checkpoint.parameters());
-            service.restoreIdentities(checkpoint.learners());
-            continueTracking(checkpoint);
-            for (CheckpointExtras extras : plan.checkpointExtras()) {
-              try {
-                extras.restore(checkpoint.extras(), checkpoint.round());
-              } catch (RuntimeException e) {
-                log.warn("CheckpointExtras {} threw on restore; training goes on",
-                    extras.getClass().getName(), e);
-              }
-            }
-            log.info("loaded the checkpoint of round {} from {}", checkpoint.round(),
-                store.file());
-            resumeFrom = checkpoint;
-          }
-        }
-      } catch (IOException | RuntimeException e) {
-        store.close();
-        throw e;
-      }
-      checkpoints = store;
-    }
-
-    /** Stores the MLflow ids in every checkpoint, so that a resumed training continues its runs. */
-    private final CheckpointExtras trackingIds = round -> {
-      Map<String, String> ids = new LinkedHashMap<>();
-      if (tracker.experimentId() != null && tracker.parentRunId() != null) {
-        ids.put(TRACKING_EXPERIMENT, tracker.experimentId());
-        ids.put(TRACKING_PARENT_RUN, tracker.parentRunId());
-        tracker.roundRunIds().forEach((r, id) -> ids.put(TRACKING_ROUND_RUN + r, id));
-      }
-      return ids;
-    };
-
-    /**
-     * Continues the MLflow runs of the checkpointed training, unless tracking is off or the
-     * application already said which run to resume.
-     */
-    private void continueTracking(Checkpoint checkpoint) {
-      Map<String, String> extras = checkpoint.extras();
-      String experiment = extras.get(TRACKING_EXPERIMENT);
-      String parent = extras.get(TRACKING_PARENT_RUN);
-      Tracking tracking = plan.tracking();
-      if (!tracker.enabled() || experiment == null || parent == null
-          || tracking.resumeParentRunId().isPresent()) {
-        return;
-      }
-      Map<Integer, String> roundRuns = new TreeMap<>();
-      extras.forEach((key, id) -> {
-        if (key.startsWith(TRACKING_ROUND_RUN)) {
-          try {
-            roundRuns.put(Integer.parseInt(key.substring(TRACKING_ROUND_RUN.length())), id);
-          } catch (NumberFormatException e) {
-            log.warn("ignored the checkpoint entry '{}': not a round number", key);
-          }
-        }
-      });
-      tracker.close();
-      tracker = Tracker.open(tracking.resume(experiment, parent, roundRuns), "flops-" + modelName);
-      runningTracker = tracker;
-    }
-
-    private void closeCheckpoints() {
-      if (checkpoints != null) {
-        try {
-          checkpoints.close();
-        } catch (IOException e) {
-          log.warn("could not release the checkpoint directory lock: {}", e.toString());
-        }
-        checkpoints = null;
-      }
-    }
-  }
-
-  /** Checkpoint extras under which a training keeps its MLflow ids. */
-  static final String TRACKING_EXPERIMENT = "flops.mlflow.experiment_id";
-  static final String TRACKING_PARENT_RUN = "flops.mlflow.parent_run_id";
-  static final String TRACKING_ROUND_RUN = "flops.mlflow.round_run_id.";
 
   /** Set once the learners were told to shut down: no training can run after that. */
   private boolean learnersShutDown;

@@ -107,6 +107,9 @@ public final class AggregatorMain implements Callable<Integer>, CommandLineFlags
   @Mixin
   TrackingOptions tracking = new TrackingOptions(null);
 
+  @Mixin
+  NotifyOptions notify = new NotifyOptions(null);
+
   /**
    * Runs the aggregator.
    *
@@ -193,13 +196,14 @@ public final class AggregatorMain implements Callable<Integer>, CommandLineFlags
       plan.maxRoundAttempts(maxRoundAttempts);
     }
     TrainingPlan training =
-        signals.observe(checkpoints.applyTo(tracking.applyTo(plan))).build();
+        signals.observe(checkpoints.applyTo(notify.applyTo(tracking.applyTo(plan)))).build();
     FederatedModel model = instantiate(modelFactory, FederatedModel.class).get();
     Aggregator.Builder builder = security.applyTo(Aggregator.builder()
         .host(host)
         .port(port)
         .model(model));
-    try (Aggregator aggregator = builder.build().start();
+    try (NotifyOptions flushedLast = notify;
+        Aggregator aggregator = builder.build().start();
         SignalStop armed = signals.arm(aggregator)) {
       TrainingResult result = aggregator.train(training, strategy);
       return result.rounds().size() == rounds ? 0 : 1;

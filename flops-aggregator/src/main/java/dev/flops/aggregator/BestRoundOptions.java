@@ -7,7 +7,7 @@ import picocli.CommandLine.Option;
 
 /**
  * The command-line options {@code --best-metric} and {@code --best-mode}, which say how the best
- * round is chosen ({@link Aggregator.Builder#bestRound}), as a picocli mixin for any aggregator
+ * round is chosen ({@link TrainingPlan.Builder#bestRound}), as a picocli mixin for any aggregator
  * main: {@code @Mixin BestRoundOptions bestRound;} then {@code bestRound.applyTo(builder)}.
  */
 public final class BestRoundOptions {

@@ -42,6 +42,17 @@ public final class TrainingPlan {
   public static final Duration DEFAULT_LEARNER_WAIT = Duration.ofMinutes(10);
   /** Default number of attempts a phase gets under {@link InsufficientResults#RETRY}. */
   public static final int DEFAULT_MAX_ROUND_ATTEMPTS = 3;
+  /**
+   * Config key of the round number (a long, from 1) in every task of a plan that
+   * {@linkplain Builder#announceRounds announces rounds}.
+   */
+  public static final String ROUND_KEY = "flops.round";
+  /** Config key of the MLflow experiment id of the announcing training's round run. */
+  public static final String EXPERIMENT_ID_KEY = "flops.mlflow.experiment_id";
+  /** Config key of the MLflow run id of the announcing training's round run. */
+  public static final String PARENT_RUN_ID_KEY = "flops.mlflow.parent_run_id";
+  /** Config key of the MLflow tracking URI the announcing training tracks to. */
+  public static final String TRACKING_URI_KEY = "flops.mlflow.tracking_uri";
 
   private final int rounds;
   private final Duration roundTimeout;
@@ -60,6 +71,7 @@ public final class TrainingPlan {
   private final List<CheckpointExtras> checkpointExtras;
   private final List<FederationObserver> observers;
   private final RoundRanking ranking;
+  private final boolean announceRounds;
 
   private TrainingPlan(Builder b) {
     this.rounds = b.rounds;
@@ -79,6 +91,7 @@ public final class TrainingPlan {
     this.checkpointExtras = List.copyOf(b.checkpointExtras);
     this.observers = List.copyOf(b.observers);
     this.ranking = b.ranking;
+    this.announceRounds = b.announceRounds;
   }
 
   /**
@@ -128,6 +141,7 @@ public final class TrainingPlan {
     b.checkpointExtras.addAll(checkpointExtras);
     b.observers.addAll(observers);
     b.ranking = ranking;
+    b.announceRounds = announceRounds;
     return b;
   }
 
@@ -217,6 +231,14 @@ public final class TrainingPlan {
   }
 
   /**
+   * @return whether every task carries the round and the round's MLflow run; see
+   *     {@link Builder#announceRounds}
+   */
+  public boolean announcesRounds() {
+    return announceRounds;
+  }
+
+  /**
    * Describes the loop settings, for logs and tracking (MLflow params).
    *
    * @return setting names (snake_case) and values, in a stable order
@@ -258,6 +280,7 @@ public final class TrainingPlan {
     private final List<CheckpointExtras> checkpointExtras = new ArrayList<>();
     private final List<FederationObserver> observers = new ArrayList<>();
     private RoundRanking ranking = RoundRanking.defaults();
+    private boolean announceRounds;
 
     private Builder() {}
 
@@ -479,6 +502,24 @@ public final class TrainingPlan {
      */
     public Builder bestRound(RoundRanking ranking) {
       this.ranking = Objects.requireNonNull(ranking, "bestRound");
+      return this;
+    }
+
+    /**
+     * Makes every fit and evaluate task carry its round and, when the training is tracked, its
+     * round's MLflow run (default false): config entries {@value TrainingPlan#ROUND_KEY} (the
+     * round, a long) and, once the tracking backend has created the round's run (the loop waits
+     * at most half a second for it), {@value TrainingPlan#EXPERIMENT_ID_KEY},
+     * {@value TrainingPlan#PARENT_RUN_ID_KEY} and {@value TrainingPlan#TRACKING_URI_KEY}. A root
+     * aggregator of a hierarchical federation turns it on so that each {@link ClusterTrainer}
+     * knows the root round it trains for and nests its own runs under that round's run. The
+     * entries override a strategy's entries of the same keys.
+     *
+     * @param announce whether to announce rounds
+     * @return this builder
+     */
+    public Builder announceRounds(boolean announce) {
+      this.announceRounds = announce;
       return this;
     }
 

@@ -7,6 +7,7 @@ import dev.flops.api.Parameters;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
+import dev.flops.proto.codec.WireError;
 import dev.flops.proto.v1.AggregatorMessage;
 import dev.flops.proto.v1.FederationGrpc;
 import dev.flops.proto.v1.LearnerMessage;
@@ -23,6 +24,7 @@ import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -63,6 +65,7 @@ class FloodTest {
       List<Status> refused = awaitRefusals(192);
       for (Status status : refused) {
         assertEquals(Status.Code.RESOURCE_EXHAUSTED, status.getCode(), status.toString());
+        assertEquals(Optional.of(WireError.BUSY), WireError.of(status.getCause()));
         assertTrue(status.getDescription().startsWith(
             "127.0.0.2 already has 8 calls open, the most one address may hold "
                 + "(maxCallsPerAddress)"), status.getDescription());
@@ -88,6 +91,7 @@ class FloodTest {
       List<Status> refused = awaitRefusals(6);
       for (Status status : refused) {
         assertEquals(Status.Code.RESOURCE_EXHAUSTED, status.getCode(), status.toString());
+        assertEquals(Optional.of(WireError.BUSY), WireError.of(status.getCause()));
         assertEquals("the aggregator already has 10 calls open, the most it accepts (maxCalls); "
             + "retry later or raise the limit", status.getDescription());
       }
@@ -125,6 +129,7 @@ class FloodTest {
       long waited = (System.nanoTime() - start) / 1_000_000;
       for (Status status : closed) {
         assertEquals(Status.Code.DEADLINE_EXCEEDED, status.getCode(), status.toString());
+        assertEquals(Optional.of(WireError.SILENT_CALL), WireError.of(status.getCause()));
         assertEquals("no message within PT1S of opening the call; a learner says Hello (or sends "
             + "its upload header) at once", status.getDescription());
       }
@@ -213,7 +218,7 @@ class FloodTest {
 
               @Override
               public void onError(Throwable t) {
-                refusals.add(Status.fromThrowable(t));
+                refusals.add(Status.fromThrowable(t).withCause(t)); // the trailers: its code
               }
 
               @Override

@@ -21,6 +21,7 @@ import dev.flops.api.Tensor;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.codec.WireError;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.Chunk;
 import dev.flops.proto.v1.DownloadRequest;
@@ -74,6 +75,10 @@ class HostileInputTest {
 
   static void assertRefused(Status status, Status.Code code, String... parts) {
     assertEquals(code, status.getCode(), status::toString);
+    // What a learner decides by is the code in the trailers, never the description.
+    WireError wireCode = WireError.of(status.getCause()).orElseThrow(
+        () -> new AssertionError("no flops-error code in the trailers: " + status));
+    assertEquals(code, wireCode.statusCode(), wireCode::name);
     String description = status.getDescription();
     assertTrue(description != null && description.length() <= 1100,
         () -> "a short description: " + status);
@@ -642,7 +647,7 @@ class HostileInputTest {
       call.start(new ClientCall.Listener<>() {
         @Override
         public void onClose(Status status, Metadata trailers) {
-          closed.complete(status);
+          closed.complete(status.withCause(status.asRuntimeException(trailers)));
         }
       }, new Metadata());
       call.request(Integer.MAX_VALUE);

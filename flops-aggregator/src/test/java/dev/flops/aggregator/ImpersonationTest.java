@@ -11,6 +11,7 @@ import dev.flops.api.Tensor;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.learner.Learner;
+import dev.flops.proto.codec.WireError;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.security.BearerToken;
 import dev.flops.proto.v1.DownloadRequest;
@@ -32,6 +33,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
@@ -196,9 +198,14 @@ class ImpersonationTest {
     return guesses;
   }
 
-  /** Checks that a transfer was refused with PERMISSION_DENIED and returns the description. */
+  /**
+   * Checks that a transfer was refused with PERMISSION_DENIED, code CAPABILITY, and returns the
+   * description.
+   */
   private static String check(Status status, String taskId) {
     assertEquals(Status.Code.PERMISSION_DENIED, status.getCode(), taskId + ": " + status);
+    assertEquals(Optional.of(WireError.CAPABILITY), WireError.of(status.getCause()),
+        taskId + ": " + status);
     return status.getDescription();
   }
 

@@ -9,6 +9,7 @@ import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
+import dev.flops.proto.codec.WireError;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.LearnerMessage;
 import dev.flops.proto.v1.TaskFailure;
@@ -72,6 +73,7 @@ class LateReportLogTest {
       // A late upload for the same task is refused with how the task really ended.
       Status late = bad.upload(bad.uploadMessages(badFit, otherShape));
       assertEquals(Status.Code.NOT_FOUND, late.getCode(), late.toString());
+      assertEquals(WireError.UNKNOWN_TASK, WireError.of(late.getCause()).orElseThrow());
       assertTrue(late.getDescription().startsWith("no pending task '" + badFit.taskId()
           + "': it has ended: it failed: update rejected: "), late.getDescription());
       bad.fitCorrectly(badSecondFit);

@@ -151,7 +151,7 @@ final class RawLearner implements AutoCloseable {
           .forEachRemaining(message -> { });
       return Status.OK;
     } catch (StatusRuntimeException e) {
-      return e.getStatus();
+      return e.getStatus().withCause(e); // the cause's trailers carry the code (WireError.of)
     }
   }
 
@@ -295,7 +295,8 @@ final class RawLearner implements AutoCloseable {
 
         @Override
         public void onError(Throwable t) {
-          outcome.complete(Status.fromThrowable(t));
+          // The exception as the cause: its trailers carry the refusal's code (WireError.of).
+          outcome.complete(Status.fromThrowable(t).withCause(t));
         }
 
         @Override

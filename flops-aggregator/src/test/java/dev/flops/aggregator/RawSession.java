@@ -24,7 +24,8 @@ final class RawSession {
 
       @Override
       public void onError(Throwable t) {
-        inbound.add(Status.fromThrowable(t));
+        // The exception as the cause: its trailers carry the refusal's code (WireError.of).
+        inbound.add(Status.fromThrowable(t).withCause(t));
       }
 
       @Override

@@ -113,7 +113,7 @@ class ResumeTest {
     assertEquals("run-2", restored.get("tracker.run_id"));
     // The aggregator keeps its own MLflow ids there too, and continues the same parent run.
     String parentRun = firstHalf.trackingInfo().orElseThrow().parentRunId();
-    assertEquals(parentRun, restored.get(Aggregator.TRACKING_PARENT_RUN));
+    assertEquals(parentRun, restored.get(TrainingRun.TRACKING_PARENT_RUN));
     assertEquals(parentRun, resumed.trackingInfo().orElseThrow().parentRunId());
     assertEquals(List.of("restore after round 2", "started", "round 3", "round 4"), events);
     assertEquals(4, resumed.rounds().size());
@@ -129,7 +129,7 @@ class ResumeTest {
     Checkpoint last = ProcessFaultsTest.read(checkpoints);
     assertEquals(4, last.round());
     assertEquals("run-2", last.extras().get("tracker.run_id"));
-    assertEquals(parentRun, last.extras().get(Aggregator.TRACKING_PARENT_RUN));
+    assertEquals(parentRun, last.extras().get(TrainingRun.TRACKING_PARENT_RUN));
   }
 
   @Test

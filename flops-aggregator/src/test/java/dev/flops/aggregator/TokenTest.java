@@ -13,6 +13,7 @@ import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.learner.Learner;
 import dev.flops.learner.LearnerException;
+import dev.flops.proto.codec.WireError;
 import dev.flops.proto.v1.AggregatorMessage;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -23,6 +24,7 @@ import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -166,6 +168,8 @@ class TokenTest {
           () -> other.firstDownloadMessage(task.getEnvelope().getRound(), learnerId,
               task.getTask()));
       assertEquals(Status.Code.PERMISSION_DENIED, refused.getStatus().getCode());
+      // Not IDENTITY (a token of another name), which has the same status: the task's capability.
+      assertEquals(Optional.of(WireError.CAPABILITY), WireError.of(refused));
       assertTrue(refused.getStatus().getDescription().contains("belongs to another learner"),
           refused.getStatus().getDescription());
     }

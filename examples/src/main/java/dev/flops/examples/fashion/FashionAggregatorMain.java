@@ -5,6 +5,7 @@ import dev.flops.aggregator.TrackingOptions;
 import dev.flops.aggregator.AggregatorSecurityOptions;
 import dev.flops.aggregator.BestRoundOptions;
 import dev.flops.aggregator.CheckpointOptions;
+import dev.flops.aggregator.NotifyOptions;
 import dev.flops.aggregator.SignalStop;
 import dev.flops.aggregator.TrainingPlan;
 import dev.flops.api.Config;
@@ -42,6 +43,9 @@ public final class FashionAggregatorMain implements Callable<Integer>, CommandLi
 
   @Mixin
   TrackingOptions tracking = new TrackingOptions(FashionMnist.EXPERIMENT);
+
+  @Mixin
+  NotifyOptions notify = new NotifyOptions(FashionMnist.EXPERIMENT);
 
   @Option(names = "--host", defaultValue = "0.0.0.0",
       description = "Address to listen on (default: ${DEFAULT-VALUE}).")
@@ -152,18 +156,22 @@ public final class FashionAggregatorMain implements Callable<Integer>, CommandLi
             Dl4jTrainer.LOCAL_EPOCHS, localEpochs, Dl4jTrainer.BATCH_SIZE, batchSize))
         .build();
     SignalStop signals = new SignalStop();
-    TrainingPlan plan = signals.observe(bestRound.applyTo(checkpoints.applyTo(
-            tracking.applyTo(TrainingPlan.builder()))))
+    TrainingPlan plan = signals.observe(bestRound.applyTo(checkpoints.applyTo(notify.applyTo(
+            tracking.applyTo(TrainingPlan.builder())))))
         .rounds(rounds)
         .minAvailableLearners(minLearners)
         .roundTimeout(Duration.ofSeconds(roundTimeoutSeconds))
+        // Cluster aggregators (FashionClusterMain) learn the root round and nest their MLflow
+        // runs under it; flat learners ignore the entries.
+        .announceRounds(true)
         .build();
     Aggregator.Builder builder = security.applyTo(Aggregator.builder()
         .host(host)
         .port(port)
         .model(FashionOptions.modelFactory(model).apply(seed)));
     TrainingResult result;
-    try (Aggregator aggregator = builder.build().start();
+    try (NotifyOptions flushedLast = notify;
+        Aggregator aggregator = builder.build().start();
         SignalStop armed = signals.arm(aggregator)) {
       result = aggregator.train(plan, strategy);
     }

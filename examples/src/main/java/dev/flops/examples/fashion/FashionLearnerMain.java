@@ -11,7 +11,9 @@ import picocli.CommandLine.Option;
 
 /**
  * One Fashion-MNIST learner as its own process: loads partition {@code --index} of
- * {@code --learners} and connects to the aggregator, waiting for it if it is not up yet.
+ * {@code --learners} and connects to the aggregator, waiting for it if it is not up yet. In a
+ * hierarchical federation it is a leaf: {@code --clusters K --cluster C} give it a share of site
+ * C's classes only, and {@code --aggregator} names its cluster's {@link FashionClusterMain}.
  */
 @Command(name = "fashion-learner", mixinStandardHelpOptions = true,
     description = "Runs one Fashion-MNIST learner against an aggregator.")
@@ -27,6 +29,9 @@ public final class FashionLearnerMain implements Callable<Integer> {
   @Option(names = "--index", required = true,
       description = "Which partition this learner holds, from 0 to learners-1.")
   int index;
+
+  @Mixin
+  SiteShare site = new SiteShare();
 
   @Mixin
   NativeThreadsOptions nativeThreads = new NativeThreadsOptions();
@@ -47,6 +52,7 @@ public final class FashionLearnerMain implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     options.validate();
+    site.validate();
     if (index < 0 || index >= options.learners) {
       throw new IllegalArgumentException(String.format(
           "--index %d is outside [0, %d): there are --learners %d",
@@ -57,8 +63,8 @@ public final class FashionLearnerMain implements Callable<Integer> {
     nativeThreads.apply(FashionLearnerMain.class.getName());
     security.applyTo(Learner.builder()
             .aggregator(aggregator)
-            .name("fashion-" + index)
-            .trainer(options.trainer(data, index)))
+            .name(site.learnerName(index))
+            .trainer(options.trainer(data, index, site)))
         .build()
         .run();
     return 0;

@@ -3,8 +3,8 @@ package dev.flops.examples.fashion;
 import dev.flops.dl4j.Dl4jModel;
 import dev.flops.dl4j.Dl4jTrainer;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.function.LongFunction;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -13,10 +13,8 @@ import picocli.CommandLine.Option;
  */
 public final class FashionOptions {
 
-  @Option(names = "--data-dir", paramLabel = "DIR",
-      description = "Directory with the four Fashion-MNIST IDX .gz files. Default: "
-          + "/usr/share/datasets/fashion-mnist if installed, else the embedded subset.")
-  Path dataDir;
+  @Mixin
+  DataOptions data = new DataOptions();
 
   @Option(names = "--learners", defaultValue = "3",
       description = "Number of learners the data is partitioned over (default: ${DEFAULT-VALUE}).")
@@ -44,22 +42,9 @@ public final class FashionOptions {
           + "ComputationGraph) (default: ${DEFAULT-VALUE}).")
   String model = "mlp";
 
-  @Option(names = "--train-limit", description = "Use only the first N training examples.")
-  Integer trainLimit;
-
-  @Option(names = "--test-limit", description = "Use only the first N test examples.")
-  Integer testLimit;
-
   /** Loads the data set as the options say. */
   FashionMnist load() throws IOException {
-    FashionMnist.Loader loader = FashionMnist.loader().dataDir(dataDir);
-    if (trainLimit != null) {
-      loader.limitTrain(trainLimit);
-    }
-    if (testLimit != null) {
-      loader.limitTest(testLimit);
-    }
-    return loader.load();
+    return data.load();
   }
 
   /** Checks the values picocli cannot check by type. */
@@ -97,15 +82,20 @@ public final class FashionOptions {
    * set (split the same way), an MLP, and the options' epochs and batch size.
    */
   Dl4jTrainer trainer(FashionMnist data, int index) {
+    return trainer(data, index, SiteShare.ALL);
+  }
+
+  /**
+   * The local work of learner {@code index} of a site: its own shard of the site's training and
+   * test examples (split the same way), an MLP, and the options' epochs and batch size.
+   */
+  Dl4jTrainer trainer(FashionMnist data, int index, SiteShare site) {
     if (index < 0 || index >= learners) {
       throw new IllegalArgumentException(String.format(
           "learner index %d is outside [0, %d): there are --learners %d", index, learners, learners));
     }
-    Partitioning partitioning = Partitioning.parse(partition);
-    int[] train = partitioning.split(
-        data.train().labels(), FashionMnist.NUM_CLASSES, learners, seed)[index];
-    int[] test = partitioning.split(
-        data.test().labels(), FashionMnist.NUM_CLASSES, learners, seed)[index];
+    int[] train = shard(data.train().labels(), index, site);
+    int[] test = shard(data.test().labels(), index, site);
     return Dl4jTrainer.builder(newModel())
         .trainData(() -> data.train().toDataSet(train))
         .testData(() -> data.test().toDataSet(test))
@@ -113,5 +103,21 @@ public final class FashionOptions {
         .batchSize(batchSize)
         .shuffleSeed(seed + index)
         .build();
+  }
+
+  /** Learner {@code index}'s examples among the site's, as indices into {@code labels}. */
+  private int[] shard(int[] labels, int index, SiteShare site) {
+    int[] siteExamples = site.examples(labels);
+    int[] siteLabels = new int[siteExamples.length];
+    for (int i = 0; i < siteExamples.length; i++) {
+      siteLabels[i] = labels[siteExamples[i]];
+    }
+    int[] local = Partitioning.parse(partition)
+        .split(siteLabels, FashionMnist.NUM_CLASSES, learners, seed)[index];
+    int[] shard = new int[local.length];
+    for (int i = 0; i < local.length; i++) {
+      shard[i] = siteExamples[local[i]];
+    }
+    return shard;
   }
 }

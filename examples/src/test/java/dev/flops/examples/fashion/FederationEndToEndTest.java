@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.aggregator.Aggregator;
+import dev.flops.aggregator.TrainingPlan;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
@@ -46,7 +47,6 @@ class FederationEndToEndTest {
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(copy)
-        .strategy(FedAvg.builder().rounds(3).minAvailableLearners(3).build())
         .build()
         .start()) {
       List<CompletableFuture<Void>> learners = new ArrayList<>();
@@ -58,7 +58,10 @@ class FederationEndToEndTest {
             .build();
         learners.add(learner.runAsync());
       }
-      result = aggregator.train();
+      result = aggregator.train(
+          TrainingPlan.builder().rounds(3).minAvailableLearners(3).build(),
+          FedAvg.withDefaults());
+      aggregator.shutdownLearners();
       for (CompletableFuture<Void> learner : learners) {
         learner.get(30, TimeUnit.SECONDS);
       }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.aggregator.Aggregator;
+import dev.flops.aggregator.TrainingPlan;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
@@ -50,10 +51,11 @@ class SeparateProcessesTest {
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(port)
         .model(copy)
-        .strategy(FedAvg.builder().rounds(2).minAvailableLearners(2).build())
         .build()
         .start()) {
-      result = aggregator.train();
+      result = aggregator.train(
+          TrainingPlan.builder().rounds(2).minAvailableLearners(2).build(),
+          FedAvg.withDefaults());
     }
 
     for (int i = 0; i < learners.size(); i++) {

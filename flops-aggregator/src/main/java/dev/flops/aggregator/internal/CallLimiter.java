@@ -1,5 +1,6 @@
 package dev.flops.aggregator.internal;
 
+import dev.flops.proto.codec.WireError;
 import dev.flops.proto.v1.FederationGrpc;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Grpc;
@@ -8,7 +9,6 @@ import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
-import io.grpc.Status;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -91,7 +91,7 @@ public final class CallLimiter implements ServerInterceptor, AutoCloseable {
     if (refusal != null) {
       refusals.refused("refused " + call.getMethodDescriptor().getBareMethodName() + ": "
           + refusal);
-      call.close(Status.RESOURCE_EXHAUSTED.withDescription(refusal), new Metadata());
+      call.close(WireError.BUSY.status(refusal), WireError.BUSY.trailers());
       return new ServerCall.Listener<>() {};
     }
     AtomicBoolean released = new AtomicBoolean();
@@ -116,7 +116,7 @@ public final class CallLimiter implements ServerInterceptor, AutoCloseable {
             + "says Hello (or sends its upload header) at once", firstMessageTimeout);
         refusals.refused("closed a silent " + call.getMethodDescriptor().getBareMethodName()
             + " from " + name(address) + ": " + reason);
-        call.close(Status.DEADLINE_EXCEEDED.withDescription(reason), new Metadata());
+        call.close(WireError.SILENT_CALL.status(reason), WireError.SILENT_CALL.trailers());
       }
     }, firstMessageTimeout.toMillis(), TimeUnit.MILLISECONDS);
     return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(delegate) {

@@ -2,6 +2,7 @@ package dev.flops.aggregator.internal;
 
 import dev.flops.api.Parameters;
 import dev.flops.api.RoundSummary;
+import dev.flops.api.strategy.StrategyState;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -13,7 +14,7 @@ import java.util.Optional;
  *
  * @param round the last completed round, from 1
  * @param parameters the global parameters after that round
- * @param strategyState the strategy's {@code saveState()}
+ * @param strategyState the strategy's saved state: string entries and named tensors
  * @param rounds the summaries of rounds 1 to {@code round}, in order
  * @param bestRound the best round so far, or 0 if no round was evaluated
  * @param extras opaque entries of the application (e.g. tracking ids), see {@code CheckpointExtras}
@@ -22,7 +23,7 @@ import java.util.Optional;
 public record Checkpoint(
     int round,
     Parameters parameters,
-    Map<String, String> strategyState,
+    StrategyState strategyState,
     List<RoundSummary> rounds,
     int bestRound,
     Map<String, String> extras,
@@ -36,7 +37,7 @@ public record Checkpoint(
    */
   public Checkpoint {
     Objects.requireNonNull(parameters, "parameters");
-    strategyState = Map.copyOf(strategyState);
+    Objects.requireNonNull(strategyState, "strategyState (StrategyState.empty() for none)");
     rounds = List.copyOf(rounds);
     extras = Map.copyOf(extras);
     learners = Map.copyOf(learners);

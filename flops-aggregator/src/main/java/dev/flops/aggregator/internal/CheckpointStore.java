@@ -8,13 +8,13 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import dev.flops.api.DType;
-import dev.flops.api.EvaluateResult;
 import dev.flops.api.Evaluation;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.Parameters;
 import dev.flops.api.RoundResources;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.Tensor;
+import dev.flops.api.strategy.StrategyState;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -47,32 +47,43 @@ import org.slf4j.LoggerFactory;
  * Writes and reads the aggregator's checkpoint: one file, {@value #FILE_NAME}, in a directory that
  * the aggregator holds a lock on ({@value #LOCK_NAME}) while it trains.
  *
- * <h2>Format, version 1</h2>
+ * <h2>Format, version 2</h2>
  *
  * <pre>
- * offset   size  field
- * 0        8     magic "FLOPSCKP" (ASCII)
- * 8        4     format version, unsigned big-endian: 1
- * 12       4     header length H, unsigned big-endian
- * 16       4     CRC32C of the header bytes, big-endian
- * 20       H     header: a UTF-8 JSON object (below)
- * 20+H     D     tensor data: each tensor's raw little-endian bytes, in header order, no padding;
- *                D is the header's "data_bytes", the sum of the tensors' sizes
- * 20+H+D   4     CRC32C of the D data bytes, big-endian; the file ends here
+ * offset       size  field
+ * 0            8     magic "FLOPSCKP" (ASCII)
+ * 8            4     format version, unsigned big-endian: 2
+ * 12           4     header length H, unsigned big-endian
+ * 16           4     CRC32C of the header bytes, big-endian
+ * 20           H     header: a UTF-8 JSON object (below)
+ * 20+H         D     global parameters: each tensor's raw little-endian bytes, in the order of the
+ *                    header's "tensors", no padding; D is the header's "data_bytes"
+ * 20+H+D       4     CRC32C of the D bytes, big-endian
+ * 24+H+D       S     strategy state tensors: each tensor's raw little-endian bytes, in the order of
+ *                    the header's "strategy_tensors", no padding; S is "strategy_data_bytes" (0 for
+ *                    a strategy without tensors)
+ * 24+H+D+S     4     CRC32C of the S bytes, big-endian; the file ends here
  * </pre>
  *
  * <p>The header holds {@code round} (the last completed round), {@code written_at} (ISO-8601),
- * {@code tensors} (a list of {@code {name, dtype, shape}}), {@code data_bytes},
- * {@code strategy_state} and {@code extras} (string to string maps), {@code learners} (learner
+ * {@code tensors} and {@code strategy_tensors} (lists of {@code {name, dtype, shape}}),
+ * {@code data_bytes} and {@code strategy_data_bytes}, {@code strategy_state} (the state's string
+ * entries) and {@code extras} (string to string maps), {@code learners} (learner
  * key to learner id), {@code best_round} (0 if none) and {@code rounds}: one object per completed
  * round with {@code round}, {@code fit_succeeded}, {@code fit_failed}, {@code evaluate_succeeded},
  * {@code evaluate_failed}, {@code duration_nanos}, {@code failures} (a list of
  * {@code {learner_id, reason, kind}}, kind optional), {@code evaluation} ({@code null} or
  * {@code {loss, num_examples, learners, metrics}}), {@code resources} ({@code {bytes_received, bytes_sent,
- * process_cpu_seconds, heap_used_bytes, non_heap_used_bytes, off_heap_bytes}}),
- * {@code learner_wait_nanos}, {@code fit_examples}, {@code fit_metrics} and
- * {@code central_evaluation} ({@code {loss, num_examples, metrics}}, absent if none). The last
- * four are absent in checkpoints written before they existed: read as zero, empty and none.
+ * process_cpu_seconds, heap_used_bytes, non_heap_used_bytes, off_heap_bytes}}) and
+ * {@code learner_wait_nanos} (absent in checkpoints written before it existed: read as zero),
+ * {@code fit_examples} and {@code fit_metrics} (the aggregated fit's example total and metrics;
+ * absent in checkpoints written before them: read as zero and none).
+ *
+ * <p><b>Version 1</b> (written before strategies had tensor state) is version 2 without the
+ * strategy section: the file ends with the CRC32C of the global parameters, and the header has no
+ * {@code strategy_tensors} or {@code strategy_data_bytes}. It is still read; its
+ * {@code strategy_state} becomes a {@link StrategyState} without tensors. A later version is
+ * refused with a message naming both versions.
  *
  * <p>Writing is atomic: the checkpoint goes to a temporary file in the same directory, is forced
  * to disk ({@code fsync}), then renamed over the previous one in one atomic step, and the
@@ -89,8 +100,10 @@ public final class CheckpointStore implements AutoCloseable {
   public static final String FILE_NAME = "flops-checkpoint.bin";
   /** The lock file that keeps two aggregators out of one directory. */
   public static final String LOCK_NAME = "flops-checkpoint.lock";
-  /** The format version this class writes and reads. */
-  public static final int FORMAT_VERSION = 1;
+  /** The format version this class writes; it reads this one and {@link #OLDEST_VERSION}. */
+  public static final int FORMAT_VERSION = 2;
+  /** The oldest format version this class still reads: strategy state without tensors. */
+  public static final int OLDEST_VERSION = 1;
 
   static final byte[] MAGIC = "FLOPSCKP".getBytes(StandardCharsets.US_ASCII);
   static final int PREFIX_BYTES = 20;
@@ -172,18 +185,8 @@ public final class CheckpointStore implements AutoCloseable {
             .putInt((int) headerCrc.getValue());
         writeFully(out, prefix.flip());
         writeFully(out, ByteBuffer.wrap(header));
-        CRC32C dataCrc = new CRC32C();
-        for (Tensor tensor : checkpoint.parameters()) {
-          ByteBuffer data = tensor.data();
-          while (data.hasRemaining()) {
-            ByteBuffer slice = data.slice();
-            slice.limit(Math.min(SLICE_BYTES, slice.remaining()));
-            data.position(data.position() + slice.remaining());
-            dataCrc.update(slice.duplicate());
-            writeFully(out, slice);
-          }
-        }
-        writeFully(out, ByteBuffer.allocate(4).putInt((int) dataCrc.getValue()).flip());
+        writeSection(out, checkpoint.parameters());
+        writeSection(out, checkpoint.strategyState().tensors());
         out.force(true);
       }
       beforeRename.run();
@@ -200,15 +203,31 @@ public final class CheckpointStore implements AutoCloseable {
     }
   }
 
+  /** Streams the tensors' data in slices, then the CRC32C of all of it. */
+  private static void writeSection(FileChannel out, Parameters tensors) throws IOException {
+    CRC32C crc = new CRC32C();
+    for (Tensor tensor : tensors) {
+      ByteBuffer data = tensor.data();
+      while (data.hasRemaining()) {
+        ByteBuffer slice = data.slice();
+        slice.limit(Math.min(SLICE_BYTES, slice.remaining()));
+        data.position(data.position() + slice.remaining());
+        crc.update(slice.duplicate());
+        writeFully(out, slice);
+      }
+    }
+    writeFully(out, ByteBuffer.allocate(4).putInt((int) crc.getValue()).flip());
+  }
+
   /**
    * Reads the checkpoint, if there is one.
    *
    * @param template the parameters the checkpoint must fit (names, dtypes and shapes), checked
    *     before any tensor data is read; null to accept any
    * @return the checkpoint, or empty if the directory holds none
-   * @throws CheckpointException if the file is not a flops checkpoint, is of another format
-   *     version, is truncated or corrupt, or does not fit the template; the message says what is
-   *     wrong and what to do
+   * @throws CheckpointException if the file is not a flops checkpoint, is of a format version
+   *     this class does not read (a later one), is truncated or corrupt, or does not fit the
+   *     template; the message says what is wrong and what to do
    * @throws IOException if the file cannot be read
    */
   public Optional<Checkpoint> read(Parameters template) throws IOException {
@@ -233,10 +252,11 @@ public final class CheckpointStore implements AutoCloseable {
           + "\"FLOPSCKP\"); point the checkpoint directory elsewhere or delete the file");
     }
     int version = prefix.getInt();
-    if (version != FORMAT_VERSION) {
+    if (version < OLDEST_VERSION || version > FORMAT_VERSION) {
       throw new CheckpointException(String.format("%s is in checkpoint format version %d but "
-          + "this flops reads version %d; resume with the flops release that wrote it",
-          file, Integer.toUnsignedLong(version), FORMAT_VERSION));
+          + "this flops reads versions %d to %d; resume with the flops release that wrote it "
+          + "(or a later one)", file, Integer.toUnsignedLong(version), OLDEST_VERSION,
+          FORMAT_VERSION));
     }
     long headerLength = Integer.toUnsignedLong(prefix.getInt());
     int headerCrc = prefix.getInt();
@@ -255,10 +275,16 @@ public final class CheckpointStore implements AutoCloseable {
     JsonObject json;
     List<Spec> specs;
     long dataBytes;
+    List<Spec> stateSpecs = List.of();
+    long stateBytes = 0;
     try {
       json = JsonParser.parseString(new String(header, StandardCharsets.UTF_8)).getAsJsonObject();
       specs = tensorSpecs(json.getAsJsonArray("tensors"));
       dataBytes = json.get("data_bytes").getAsLong();
+      if (version >= 2) {
+        stateSpecs = tensorSpecs(json.getAsJsonArray("strategy_tensors"));
+        stateBytes = json.get("strategy_data_bytes").getAsLong();
+      }
     } catch (RuntimeException e) {
       throw corrupt("its header cannot be read: " + e.getMessage());
     }
@@ -270,17 +296,40 @@ public final class CheckpointStore implements AutoCloseable {
             + "checkpoint directory", file, mismatch.get()));
       }
     }
-    long specBytes = 0;
-    for (Spec spec : specs) {
-      specBytes += spec.byteSize();
-    }
-    long expectedSize = PREFIX_BYTES + headerLength + dataBytes + 4;
-    if (specBytes != dataBytes || size != expectedSize) {
+    long expectedSize = PREFIX_BYTES + headerLength + dataBytes + 4
+        + (version >= 2 ? stateBytes + 4 : 0);
+    if (byteSize(specs) != dataBytes || byteSize(stateSpecs) != stateBytes
+        || size != expectedSize) {
       throw corrupt(String.format("it holds %d bytes but its header announces %d (%d bytes of "
-          + "tensor data); the file is truncated or was not written by flops", size,
-          expectedSize, dataBytes));
+          + "tensor data, %d of strategy state tensors); the file is truncated or was not "
+          + "written by flops", size, expectedSize, dataBytes, stateBytes));
     }
-    CRC32C dataCrc = new CRC32C();
+    Parameters parameters = readSection(in, specs, "tensor data");
+    Parameters stateTensors = version >= 2
+        ? readSection(in, stateSpecs, "strategy state tensor data")
+        : StrategyState.empty().tensors();
+    try {
+      return fromHeader(json, parameters, stateTensors);
+    } catch (RuntimeException e) {
+      throw corrupt("its header is inconsistent: " + e.getMessage());
+    }
+  }
+
+  private static long byteSize(List<Spec> specs) {
+    long bytes = 0;
+    for (Spec spec : specs) {
+      bytes += spec.byteSize();
+    }
+    return bytes;
+  }
+
+  /**
+   * Reads the tensors of one section in slices, then its CRC32C, and refuses the section if the
+   * two disagree; {@code what} names the section in that error.
+   */
+  private Parameters readSection(FileChannel in, List<Spec> specs, String what)
+      throws IOException {
+    CRC32C crc = new CRC32C();
     List<Tensor> tensors = new ArrayList<>(specs.size());
     for (Spec spec : specs) {
       ByteBuffer data = ByteBuffer.allocate((int) spec.byteSize())
@@ -289,20 +338,20 @@ public final class CheckpointStore implements AutoCloseable {
         ByteBuffer slice = data.slice();
         slice.limit(Math.min(SLICE_BYTES, slice.remaining()));
         readFully(in, slice);
-        dataCrc.update(slice.flip());
+        crc.update(slice.flip());
         data.position(data.position() + slice.limit());
       }
       tensors.add(new Tensor(spec.name(), spec.dtype(), spec.shape(), data.flip()));
     }
     int storedCrc = readFully(in, ByteBuffer.allocate(4)).flip().getInt();
-    if (storedCrc != (int) dataCrc.getValue()) {
-      throw corrupt(String.format("tensor data checksum mismatch (stored CRC32C %08x, computed "
-          + "%08x)", storedCrc, (int) dataCrc.getValue()));
+    if (storedCrc != (int) crc.getValue()) {
+      throw corrupt(String.format("%s checksum mismatch (stored CRC32C %08x, computed %08x)",
+          what, storedCrc, (int) crc.getValue()));
     }
     try {
-      return fromHeader(json, new Parameters(tensors));
-    } catch (RuntimeException e) {
-      throw corrupt("its header is inconsistent: " + e.getMessage());
+      return new Parameters(tensors);
+    } catch (IllegalArgumentException e) {
+      throw corrupt("its " + what + " cannot be read: " + e.getMessage());
     }
   }
 
@@ -325,21 +374,12 @@ public final class CheckpointStore implements AutoCloseable {
     JsonObject json = new JsonObject();
     json.addProperty("round", checkpoint.round());
     json.addProperty("written_at", Instant.now().toString());
-    JsonArray tensors = new JsonArray();
-    for (Tensor tensor : checkpoint.parameters()) {
-      JsonObject spec = new JsonObject();
-      spec.addProperty("name", tensor.name());
-      spec.addProperty("dtype", tensor.dtype().name());
-      JsonArray shape = new JsonArray();
-      for (long dim : tensor.shape()) {
-        shape.add(dim);
-      }
-      spec.add("shape", shape);
-      tensors.add(spec);
-    }
-    json.add("tensors", tensors);
+    json.add("tensors", specs(checkpoint.parameters()));
     json.addProperty("data_bytes", checkpoint.parameters().byteSize());
-    json.add("strategy_state", GSON.toJsonTree(checkpoint.strategyState()));
+    StrategyState state = checkpoint.strategyState();
+    json.add("strategy_tensors", specs(state.tensors()));
+    json.addProperty("strategy_data_bytes", state.tensors().byteSize());
+    json.add("strategy_state", GSON.toJsonTree(state.values()));
     json.add("extras", GSON.toJsonTree(checkpoint.extras()));
     json.add("learners", GSON.toJsonTree(checkpoint.learners()));
     json.addProperty("best_round", checkpoint.bestRound());
@@ -351,6 +391,22 @@ public final class CheckpointStore implements AutoCloseable {
     return json;
   }
 
+  private static JsonArray specs(Parameters parameters) {
+    JsonArray tensors = new JsonArray();
+    for (Tensor tensor : parameters) {
+      JsonObject spec = new JsonObject();
+      spec.addProperty("name", tensor.name());
+      spec.addProperty("dtype", tensor.dtype().name());
+      JsonArray shape = new JsonArray();
+      for (long dim : tensor.shape()) {
+        shape.add(dim);
+      }
+      spec.add("shape", shape);
+      tensors.add(spec);
+    }
+    return tensors;
+  }
+
   private static JsonObject summary(RoundSummary s) {
     JsonObject json = new JsonObject();
     json.addProperty("round", s.round());
@@ -360,6 +416,16 @@ public final class CheckpointStore implements AutoCloseable {
     json.addProperty("evaluate_failed", s.evaluateFailed());
     json.addProperty("duration_nanos", s.duration().toNanos());
     json.addProperty("learner_wait_nanos", s.learnerWait().toNanos());
+    // A resumed training reports them as the interrupted one did: a cluster aggregator resumed
+    // after its last cycle answers the root with the examples that cycle aggregated.
+    json.addProperty("fit_examples", s.fitExamples());
+    JsonObject fitMetrics = new JsonObject();
+    s.fitMetrics().forEach((name, value) -> {
+      if (Double.isFinite(value)) {
+        fitMetrics.addProperty(name, value);
+      }
+    });
+    json.add("fit_metrics", fitMetrics);
     JsonArray failures = new JsonArray();
     for (LearnerFailure failure : s.failures()) {
       JsonObject f = new JsonObject();
@@ -389,17 +455,6 @@ public final class CheckpointStore implements AutoCloseable {
     resources.addProperty("non_heap_used_bytes", r.nonHeapUsedBytes());
     resources.addProperty("off_heap_bytes", r.offHeapBytes());
     json.add("resources", resources);
-    // The fit totals and central evaluation are part of the summary a resumed training returns.
-    json.addProperty("fit_examples", s.fitExamples());
-    json.add("fit_metrics", GSON.toJsonTree(s.fitMetrics()));
-    EvaluateResult central = s.centralEvaluation();
-    if (central != null) {
-      JsonObject c = new JsonObject();
-      c.addProperty("loss", central.loss());
-      c.addProperty("num_examples", central.numExamples());
-      c.add("metrics", GSON.toJsonTree(central.metrics()));
-      json.add("central_evaluation", c);
-    }
     return json;
   }
 
@@ -456,7 +511,8 @@ public final class CheckpointStore implements AutoCloseable {
     return Optional.empty();
   }
 
-  private static Checkpoint fromHeader(JsonObject json, Parameters parameters) {
+  private static Checkpoint fromHeader(JsonObject json, Parameters parameters,
+      Parameters stateTensors) {
     List<RoundSummary> rounds = new ArrayList<>();
     for (JsonElement element : json.getAsJsonArray("rounds")) {
       rounds.add(roundSummary(element.getAsJsonObject()));
@@ -464,7 +520,7 @@ public final class CheckpointStore implements AutoCloseable {
     return new Checkpoint(
         json.get("round").getAsInt(),
         parameters,
-        stringMap(json.getAsJsonObject("strategy_state")),
+        new StrategyState(stringMap(json.getAsJsonObject("strategy_state")), stateTensors),
         rounds,
         json.get("best_round").getAsInt(),
         stringMap(json.getAsJsonObject("extras")),
@@ -493,8 +549,14 @@ public final class CheckpointStore implements AutoCloseable {
     JsonElement e = json.get("evaluation");
     if (e != null && !e.isJsonNull()) {
       JsonObject o = e.getAsJsonObject();
+      Map<String, Double> metrics = new LinkedHashMap<>();
+      // Earlier versions let non-finite metrics through to the checkpoint: drop them, so that
+      // such a checkpoint still resumes.
+      o.getAsJsonObject("metrics").entrySet().stream()
+          .filter(entry -> Double.isFinite(entry.getValue().getAsDouble()))
+          .forEach(entry -> metrics.put(entry.getKey(), entry.getValue().getAsDouble()));
       evaluation = new Evaluation(o.get("loss").getAsDouble(), o.get("num_examples").getAsLong(),
-          o.get("learners").getAsInt(), finiteMetrics(o.getAsJsonObject("metrics")));
+          o.get("learners").getAsInt(), metrics);
     }
     RoundResources resources = RoundResources.UNKNOWN;
     JsonElement r = json.get("resources");
@@ -505,14 +567,6 @@ public final class CheckpointStore implements AutoCloseable {
           o.get("heap_used_bytes").getAsLong(), o.get("non_heap_used_bytes").getAsLong(),
           o.get("off_heap_bytes").getAsLong());
     }
-    // Fit totals and central evaluation are absent from checkpoints written before they existed.
-    EvaluateResult central = null;
-    JsonElement c = json.get("central_evaluation");
-    if (c != null && !c.isJsonNull()) {
-      JsonObject o = c.getAsJsonObject();
-      central = new EvaluateResult(o.get("loss").getAsDouble(), o.get("num_examples").getAsLong(),
-          finiteMetrics(o.getAsJsonObject("metrics")));
-    }
     return new RoundSummary(json.get("round").getAsInt(), json.get("fit_succeeded").getAsInt(),
         json.get("fit_failed").getAsInt(), json.get("evaluate_succeeded").getAsInt(),
         json.get("evaluate_failed").getAsInt(), evaluation,
@@ -520,20 +574,14 @@ public final class CheckpointStore implements AutoCloseable {
         Duration.ofNanos(json.has("learner_wait_nanos")
             ? json.get("learner_wait_nanos").getAsLong() : 0),
         json.has("fit_examples") ? json.get("fit_examples").getAsLong() : 0,
-        json.has("fit_metrics") ? finiteMetrics(json.getAsJsonObject("fit_metrics")) : Map.of(),
-        central);
+        json.has("fit_metrics") ? doubleMap(json.getAsJsonObject("fit_metrics")) : Map.of(),
+        null);
   }
 
-  /**
-   * Reads a metrics object. Earlier versions let non-finite metrics through to the checkpoint:
-   * drop them, so that such a checkpoint still resumes.
-   */
-  private static Map<String, Double> finiteMetrics(JsonObject json) {
-    Map<String, Double> metrics = new LinkedHashMap<>();
-    json.entrySet().stream()
-        .filter(entry -> Double.isFinite(entry.getValue().getAsDouble()))
-        .forEach(entry -> metrics.put(entry.getKey(), entry.getValue().getAsDouble()));
-    return metrics;
+  private static Map<String, Double> doubleMap(JsonObject json) {
+    Map<String, Double> map = new LinkedHashMap<>();
+    json.entrySet().forEach(entry -> map.put(entry.getKey(), entry.getValue().getAsDouble()));
+    return map;
   }
 
   private static Map<String, String> stringMap(JsonObject json) {

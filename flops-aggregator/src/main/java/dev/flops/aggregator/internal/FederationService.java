@@ -13,6 +13,7 @@ import dev.flops.proto.codec.Manifests;
 import dev.flops.proto.codec.ParameterDecoder;
 import dev.flops.proto.codec.Scalars;
 import dev.flops.proto.codec.Statuses;
+import dev.flops.proto.codec.WireError;
 import dev.flops.proto.codec.WireFormatException;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.AggregatorMessage;
@@ -302,7 +303,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
     for (LearnerSession session : moved) {
       log.info("learner {} joined before the checkpoint was read; its identity there differs, "
           + "so it is asked to reconnect", session);
-      session.abort(Status.UNAVAILABLE.withDescription("the aggregator restored the learner "
+      session.abort(WireError.REPLACED.exception("the aggregator restored the learner "
           + "identities of its checkpoint; reconnect to take yours"));
     }
   }
@@ -452,9 +453,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
       PendingTask task = transferTask(request.getTaskId(), request.getLearnerId(),
           request.getCapability(), request.getEnvelope());
       if (task.isDone()) {
-        throw Status.FAILED_PRECONDITION
-            .withDescription(task + " has already ended: " + task.describeEnd())
-            .asRuntimeException();
+        throw WireError.TASK_ENDED.exception(task + " has already ended: " + task.describeEnd());
       }
       ParameterStreamer.start((ServerCallStreamObserver<ParameterMessage>) responseObserver,
           task.download, task.round, bytesSent, downloadSlots, error -> {
@@ -465,11 +464,14 @@ public final class FederationService extends FederationGrpc.FederationImplBase
             return why;
           });
     } catch (WireFormatException e) {
-      responseObserver.onError(capped(refusal(e)).asRuntimeException());
+      responseObserver.onError(capped(e.toStatusException()));
     } catch (StatusRuntimeException e) {
       log.warn("download refused for learner {}: {}", capped(request.getLearnerId()),
           capped(e.getStatus().getDescription()));
-      responseObserver.onError(capped(e.getStatus()).asRuntimeException());
+      responseObserver.onError(capped(e));
+    } catch (RuntimeException e) {
+      responseObserver.onError(Refusals.fault(log, "starting a download for learner '"
+          + capped(request.getLearnerId()) + "'", e));
     }
   }
 
@@ -491,9 +493,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase
         : endedTasks.findForTransfer(taskId, capability);
     if (ended != null) {
       // The task's own learner, late: say how the task really ended rather than guess.
-      throw Status.NOT_FOUND.withDescription("no pending task '" + taskId + "': it has ended: "
-              + ended.description() + "; a late update is discarded")
-          .asRuntimeException();
+      throw WireError.UNKNOWN_TASK.exception("no pending task '" + taskId + "': it has ended: "
+              + ended.description() + "; a late update is discarded");
     }
     PendingTask task = pendingTask(taskId);
     TaskCapability.checkTransfer(task, learnerId, capability);
@@ -506,14 +507,12 @@ public final class FederationService extends FederationGrpc.FederationImplBase
     if (task == null) {
       // Reports about this session's own ended tasks are handled before (aboutEndedTask): what
       // is left is a task this connection was never given.
-      throw Status.NOT_FOUND.withDescription("this connection was never given a task '" + taskId
-              + "' (or it ended more than " + EndedTasks.CAPACITY + " tasks ago)")
-          .asRuntimeException();
+      throw WireError.UNKNOWN_TASK.exception("this connection was never given a task '" + taskId
+              + "' (or it ended more than " + EndedTasks.CAPACITY + " tasks ago)");
     }
     if (task.session != session) {
-      throw Status.PERMISSION_DENIED
-          .withDescription("task '" + taskId + "' belongs to another learner or connection")
-          .asRuntimeException();
+      throw WireError.CAPABILITY
+          .exception("task '" + taskId + "' belongs to another learner or connection");
     }
     return inRound(task, envelope);
   }
@@ -521,10 +520,9 @@ public final class FederationService extends FederationGrpc.FederationImplBase
   private PendingTask pendingTask(String taskId) {
     PendingTask task = tasks.get(taskId);
     if (task == null) {
-      throw Status.NOT_FOUND
-          .withDescription("no pending task '" + taskId + "': it has ended (timed out, or its "
-              + "round is over) or never existed; a late update is discarded")
-          .asRuntimeException();
+      throw WireError.UNKNOWN_TASK
+          .exception("no pending task '" + taskId + "': it has ended (timed out, or its "
+              + "round is over) or never existed; a late update is discarded");
     }
     return task;
   }
@@ -532,10 +530,9 @@ public final class FederationService extends FederationGrpc.FederationImplBase
   private PendingTask inRound(PendingTask task, Envelope envelope) {
     String taskId = task.taskId;
     if (envelope.getRound() != task.round || task.round != currentRound) {
-      throw Status.FAILED_PRECONDITION.withDescription(String.format(
+      throw WireError.STALE_ROUND.exception(String.format(
               "message is for round %d but task '%s' is in round %d and the aggregator is in "
-                  + "round %d", envelope.getRound(), taskId, task.round, currentRound))
-          .asRuntimeException();
+                  + "round %d", envelope.getRound(), taskId, task.round, currentRound));
     }
     return task;
   }
@@ -544,12 +541,6 @@ public final class FederationService extends FederationGrpc.FederationImplBase
   private String outOfMemory(OutOfMemoryError error, Parameters global) {
     return DirectMemory.budget(global.byteSize(), uploadSlots.capacity(),
         downloadSlots.capacity()).exhausted(error);
-  }
-
-  private static Status refusal(WireFormatException e) {
-    return e.getMessage().startsWith("protocol version mismatch")
-        ? Status.FAILED_PRECONDITION.withDescription(e.getMessage())
-        : Status.INVALID_ARGUMENT.withDescription(e.getMessage());
   }
 
   /** The longest status description sent back; a peer's own strings must not bloat trailers. */
@@ -562,22 +553,15 @@ public final class FederationService extends FederationGrpc.FederationImplBase
         ? status : status.withDescription(capped(description));
   }
 
+  /** Shortens a refusal's description, keeping its code. */
+  static StatusRuntimeException capped(StatusRuntimeException refusal) {
+    return capped(refusal.getStatus()).asRuntimeException(refusal.getTrailers());
+  }
+
   static String capped(String text) {
     return text == null || text.length() <= MAX_DESCRIPTION_CHARS ? text
         : text.substring(0, MAX_DESCRIPTION_CHARS) + "... (" + (text.length() - MAX_DESCRIPTION_CHARS)
             + " more characters)";
-  }
-
-  /**
-   * The failure kind of a refused upload: refusals of what the learner sent are deterministic
-   * ({@link Kind#REJECTED}); anything else (the aggregator's own trouble) is not classified.
-   */
-  private static Kind kindOf(Status refusal) {
-    return switch (refusal.getCode()) {
-      case INVALID_ARGUMENT, FAILED_PRECONDITION, PERMISSION_DENIED, RESOURCE_EXHAUSTED,
-          ALREADY_EXISTS, NOT_FOUND -> Kind.REJECTED;
-      default -> Kind.OTHER;
-    };
   }
 
   private static long idNumber(String id) {
@@ -621,18 +605,16 @@ public final class FederationService extends FederationGrpc.FederationImplBase
         WireProtocol.checkVersion(message.getEnvelope());
         if (session == null) {
           if (!message.hasHello()) {
-            throw Status.FAILED_PRECONDITION
-                .withDescription("the first message of a learner must be Hello")
-                .asRuntimeException();
+            throw WireError.OUT_OF_ORDER.exception("the first message of a learner must be Hello");
           }
           keepAliveMillis = message.getHello().getKeepaliveTimeMs();
           join(message.getHello().getLearnerName(), message.getHello().getLearnerKey());
           return;
         }
         if (!admitted) {
-          throw Status.FAILED_PRECONDITION.withDescription("this connection was not admitted: "
+          throw WireError.NOT_ADMITTED.exception("this connection was not admitted: "
               + "it pings more often than permitKeepAliveTime; reconnect with a keepalive of at "
-              + "least " + permitKeepAliveMillis + " ms").asRuntimeException();
+              + "least " + permitKeepAliveMillis + " ms");
         }
         switch (message.getBodyCase()) {
           case EVALUATE_RESULT -> {
@@ -658,22 +640,21 @@ public final class FederationService extends FederationGrpc.FederationImplBase
               log.warn("{} failed on the learner: {}", task, message.getTaskFailure().getMessage());
             }
           }
-          default -> throw Status.INVALID_ARGUMENT
-              .withDescription("unexpected " + message.getBodyCase() + " on the control stream")
-              .asRuntimeException();
+          default -> throw WireError.MALFORMED_MESSAGE
+              .exception("unexpected " + message.getBodyCase() + " on the control stream");
         }
       } catch (WireFormatException e) {
-        close(refusal(e));
+        close(e.toStatusException());
       } catch (StatusRuntimeException e) {
         if (session == null) {
-          close(e.getStatus());
+          close(e);
         } else {
           // A bad result costs that task, not the learner's membership.
           log.warn("ignored a message from learner {}: {}", session, e.getStatus().getDescription());
         }
       } catch (RuntimeException e) {
-        log.warn("rejected a message from learner {}: {}", session, e.toString());
-        close(Status.INVALID_ARGUMENT.withDescription(String.valueOf(e.getMessage())));
+        close(Refusals.fault(log, "handling a " + message.getBodyCase() + " message of "
+            + (session == null ? "a learner that had not joined" : "learner " + session), e));
       }
     }
 
@@ -714,17 +695,15 @@ public final class FederationService extends FederationGrpc.FederationImplBase
     private void join(String name, String key) {
       String authenticated = LearnerAuthenticator.AUTHENTICATED_NAME.get();
       if (authenticated != null && !authenticated.equals(name)) {
-        throw Status.PERMISSION_DENIED.withDescription(String.format(
+        throw WireError.IDENTITY.exception(String.format(
                 "this token belongs to learner '%s' but the learner calls itself '%s'; run it "
                     + "with name '%s' or give it the token issued for '%s'",
-                authenticated, name, authenticated, name))
-            .asRuntimeException();
+                authenticated, name, authenticated, name));
       }
       if (key.length() > MAX_LEARNER_KEY_CHARS) {
-        throw Status.INVALID_ARGUMENT.withDescription(String.format(
+        throw WireError.MALFORMED_MESSAGE.exception(String.format(
                 "the learner key holds %d characters; at most %d are allowed",
-                key.length(), MAX_LEARNER_KEY_CHARS))
-            .asRuntimeException();
+                key.length(), MAX_LEARNER_KEY_CHARS));
       }
       LearnerSession previous;
       boolean known;
@@ -765,7 +744,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
       if (previous != null) {
         // The learner's old connection is dead on its side (it only reconnects once that one has
         // ended) even if this side has not noticed yet: its tasks cannot complete any more.
-        previous.abort(Status.ABORTED.withDescription(
+        previous.abort(WireError.REPLACED.exception(
             "replaced by a newer connection of the same learner"));
         failTasksOf(previous, "reconnected; the task of its previous connection is void");
       }
@@ -779,8 +758,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
       var result = message.getEvaluateResult();
       PendingTask task = sessionTask(result.getTaskId(), session, message.getEnvelope());
       if (task.kind != TaskKind.EVALUATE) {
-        throw Status.FAILED_PRECONDITION
-            .withDescription(task + " is not an evaluate task").asRuntimeException();
+        throw WireError.WRONG_TASK_KIND.exception(task + " is not an evaluate task");
       }
       EvaluateResult evaluation;
       try {
@@ -798,13 +776,18 @@ public final class FederationService extends FederationGrpc.FederationImplBase
       }
     }
 
-    private void close(Status refusal) {
-      Status status = capped(refusal);
+    private void close(StatusRuntimeException refusal) {
+      StatusRuntimeException sent = capped(refusal);
+      String description = sent.getStatus().getDescription();
       closed = true;
-      log.warn("closing the control stream of {}: {}",
-          session == null ? "a learner that had not joined" : session, status.getDescription());
-      leave("refused: " + status.getDescription());
-      outbound.onError(status.asRuntimeException());
+      if (Refusals.codeOf(refusal) == WireError.AGGREGATOR_FAULT) {
+        leave("was disconnected by an aggregator fault (logged above)"); // not the fault again
+      } else {
+        log.warn("closing the control stream of {}: {}",
+            session == null ? "a learner that had not joined" : session, description);
+        leave("refused: " + description);
+      }
+      outbound.onError(sent);
     }
 
     @Override
@@ -882,18 +865,19 @@ public final class FederationService extends FederationGrpc.FederationImplBase
         WireProtocol.checkVersion(message.getEnvelope());
         if (header == null) {
           if (!message.hasHeader()) {
-            throw new WireFormatException("an upload must start with its header");
+            throw new WireFormatException(WireError.MALFORMED_MESSAGE,
+                "an upload must start with its header");
           }
           start(message.getHeader(), message.getEnvelope());
         } else {
           if (!message.hasChunk()) {
-            throw new WireFormatException("an upload carries one header, then only chunks");
+            throw new WireFormatException(WireError.MALFORMED_MESSAGE,
+                "an upload carries one header, then only chunks");
           }
           if (message.getEnvelope().getRound() != task.round) {
-            throw Status.FAILED_PRECONDITION.withDescription(String.format(
+            throw WireError.STALE_ROUND.exception(String.format(
                 "chunk %d is for round %d but the upload is for round %d",
-                message.getChunk().getIndex(), message.getEnvelope().getRound(), task.round))
-                .asRuntimeException();
+                message.getChunk().getIndex(), message.getEnvelope().getRound(), task.round));
           }
           if (decoder == null) {
             throw new IllegalStateException(task + ": a chunk arrived before the upload had a slot");
@@ -902,13 +886,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase
           response.request(1);
         }
       } catch (WireFormatException e) {
-        reject(refusal(e), Kind.REJECTED);
+        reject(e.toStatusException());
       } catch (StatusRuntimeException e) {
-        reject(e.getStatus(), kindOf(e.getStatus()));
+        reject(e);
       } catch (RuntimeException e) {
-        log.error("an upload failed in the aggregator", e);
-        reject(Status.INTERNAL.withDescription("the aggregator failed on this upload: " + e),
-            Kind.OTHER);
+        reject(Refusals.fault(log, "handling " + uploadOf(), e));
       }
     }
 
@@ -920,36 +902,34 @@ public final class FederationService extends FederationGrpc.FederationImplBase
       PendingTask owned =
           transferTask(h.getTaskId(), h.getLearnerId(), h.getCapability(), envelope);
       if (owned.kind != TaskKind.FIT) {
-        throw Status.FAILED_PRECONDITION
-            .withDescription(owned + " is not a fit task").asRuntimeException();
+        throw WireError.WRONG_TASK_KIND.exception(owned + " is not a fit task");
       }
       if (!owned.claimUpload()) {
         // Not this upload's task: refusing it must not fail the task of the first upload.
-        throw Status.ALREADY_EXISTS.withDescription(String.format(
+        throw WireError.DUPLICATE_UPLOAD.exception(String.format(
             "%s already has an upload (%s); a fit task takes exactly one upload", owned,
-            owned.isDone() ? owned.describeEnd() : "it is still streaming")).asRuntimeException();
+            owned.isDone() ? owned.describeEnd() : "it is still streaming"));
       }
       task = owned;
       header = h;
       if (task.isDone()) {
-        throw Status.FAILED_PRECONDITION
-            .withDescription(task + " has already ended: " + task.describeEnd())
-            .asRuntimeException();
+        throw WireError.TASK_ENDED.exception(task + " has already ended: " + task.describeEnd());
       }
       uploadLimits.checkTensorCount(h.getManifest(), task.global).ifPresent(refusal -> {
-        throw refusal.asRuntimeException();
+        throw refusal;
       });
       try {
         reportChecks.fitHeader(h);
       } catch (IllegalArgumentException e) {
-        throw new WireFormatException(describeLearner(task.learnerId) + ": " + e.getMessage());
+        throw new WireFormatException(WireError.RESULT_INVALID,
+            describeLearner(task.learnerId) + ": " + e.getMessage());
       }
       Manifests.describeMismatch(h.getManifest(), task.global).ifPresent(mismatch -> {
-        throw new WireFormatException(
+        throw new WireFormatException(WireError.MANIFEST_MISMATCH,
             "the update does not match the global model: " + mismatch);
       });
       uploadLimits.checkBytes(h.getManifest(), task.global).ifPresent(refusal -> {
-        throw refusal.asRuntimeException();
+        throw refusal;
       });
       Manifests.checkWellFormed(h.getManifest());
       TransferSlots.Request request = uploadSlots.acquire(this::granted);
@@ -968,13 +948,15 @@ public final class FederationService extends FederationGrpc.FederationImplBase
       try {
         decoder = new ParameterDecoder(header.getManifest(), granted);
       } catch (WireFormatException e) {
-        reject(refusal(e), Kind.REJECTED);
+        reject(e.toStatusException());
         return;
       } catch (OutOfMemoryError e) {
         // Caught here, where the slot is known: left to gRPC it would kill the call with UNKNOWN,
         // keep the slot for ever and leave the task to time out.
-        reject(Status.RESOURCE_EXHAUSTED.withDescription(outOfMemory(e, task.global)),
-            Kind.OTHER);
+        reject(WireError.OUT_OF_MEMORY.exception(outOfMemory(e, task.global)));
+        return;
+      } catch (RuntimeException e) {
+        reject(Refusals.fault(log, "preparing to receive " + uploadOf(), e));
         return;
       }
       response.request(1);
@@ -986,11 +968,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase
         return;
       }
       if (header == null) {
-        reject(Status.INVALID_ARGUMENT.withDescription("the upload ended before its header"));
+        reject(WireError.MALFORMED_MESSAGE.exception("the upload ended before its header"));
         return;
       }
       if (decoder == null) {
-        reject(Status.INVALID_ARGUMENT.withDescription(
+        reject(WireError.MALFORMED_MESSAGE.exception(
             "the upload ended after its header, before any data"));
         return;
       }
@@ -1000,29 +982,31 @@ public final class FederationService extends FederationGrpc.FederationImplBase
           Parameters parameters = decoder.finish(true);
           result = reportChecks.fitResult(parameters, header);
         } catch (IllegalArgumentException e) {
-          reject(Status.INVALID_ARGUMENT.withDescription(
-              describeLearner(task.learnerId) + ": " + e.getMessage()), Kind.REJECTED);
+          reject(WireError.RESULT_INVALID.exception(
+              describeLearner(task.learnerId) + ": " + e.getMessage()));
           return;
         } catch (WireFormatException e) {
-          reject(refusal(e), Kind.REJECTED);
+          reject(e.toStatusException());
+          return;
+        } catch (RuntimeException e) {
+          reject(Refusals.fault(log, "decoding " + uploadOf(), e));
           return;
         }
         synchronized (foldLock) {
           if (task.isDone() || sink == null) {
-            reject(Status.FAILED_PRECONDITION.withDescription(
+            reject(WireError.TASK_ENDED.exception(
                 task + " has already ended: " + task.describeEnd() + "; late update discarded"));
             return;
           }
           try {
             sink.accept(task.learnerId, result);
           } catch (OutOfMemoryError e) {
-            reject(Status.RESOURCE_EXHAUSTED.withDescription(outOfMemory(e, task.global)),
-                Kind.OTHER);
+            reject(WireError.OUT_OF_MEMORY.exception(outOfMemory(e, task.global)));
             return;
           } catch (RuntimeException e) {
-            log.error("{}: the strategy could not fold the update", task, e);
-            reject(Status.INTERNAL.withDescription(
-                "the aggregator could not fold the update: " + e), Kind.OTHER);
+            // Most likely the strategy's own code: the update was valid.
+            reject(Refusals.fault(log, "folding the update of " + task
+                + " into the round's aggregate", e));
             return;
           }
           task.succeed(null);
@@ -1065,24 +1049,29 @@ public final class FederationService extends FederationGrpc.FederationImplBase
       }
     }
 
-    /**
-     * Refuses the upload. Its task fails too once this upload has claimed it: a fit task takes one
-     * upload, so after a refused one the task can no longer succeed.
-     */
-    private void reject(Status refusal) {
-      reject(refusal, kindOf(refusal));
+    /** Names the upload for a fault's log line. */
+    private String uploadOf() {
+      return task != null ? "the upload of " + task : "an upload before its header was read";
     }
 
-    private void reject(Status refusal, Kind kind) {
-      Status status = capped(refusal);
+    /**
+     * Refuses the upload. Its task fails too once this upload has claimed it: a fit task takes one
+     * upload, so after a refused one the task can no longer succeed; how it failed follows from
+     * the refusal's code.
+     */
+    private void reject(StatusRuntimeException refusal) {
+      StatusRuntimeException sent = capped(refusal);
+      String description = sent.getStatus().getDescription();
+      WireError code = Refusals.codeOf(refusal);
       closed = true;
       releaseSlot();
-      String who = task != null ? task.toString() : "an upload";
-      log.warn("rejected {}: {}", who, status.getDescription());
-      if (task != null) {
-        task.fail(kind, "update rejected: " + status.getDescription());
+      if (code != WireError.AGGREGATOR_FAULT) { // a fault is logged already, once
+        log.warn("rejected {}: {}", task != null ? task.toString() : "an upload", description);
       }
-      response.onError(status.asRuntimeException());
+      if (task != null) {
+        task.fail(Refusals.kindOf(code), "update rejected: " + description);
+      }
+      response.onError(sent);
     }
   }
 }

@@ -1,6 +1,7 @@
 package dev.flops.aggregator.internal;
 
 import dev.flops.api.Secret;
+import dev.flops.proto.codec.WireError;
 import dev.flops.proto.security.BearerToken;
 import io.grpc.Context;
 import io.grpc.Contexts;
@@ -9,7 +10,6 @@ import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
-import io.grpc.Status;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -85,7 +85,7 @@ public final class LearnerAuthenticator implements ServerInterceptor {
     }
     LearnerCertificate certificate = LearnerCertificate.CURRENT.get();
     if (certificate != null && !certificate.names().contains(name)) {
-      return refuse(call, Status.PERMISSION_DENIED, String.format("this learner's certificate "
+      return refuse(call, WireError.IDENTITY, String.format("this learner's certificate "
               + "is issued to %s but its token belongs to learner '%s'; with mutual TLS and "
               + "per-learner tokens both must name the same learner: give it the certificate "
               + "and the token issued for one name (the certificate's CN or a DNS subject "
@@ -97,15 +97,15 @@ public final class LearnerAuthenticator implements ServerInterceptor {
 
   private <ReqT, RespT> ServerCall.Listener<ReqT> refuse(ServerCall<ReqT, RespT> call,
       String reason) {
-    return refuse(call, Status.UNAUTHENTICATED, reason);
+    return refuse(call, WireError.UNAUTHENTICATED, reason);
   }
 
   private <ReqT, RespT> ServerCall.Listener<ReqT> refuse(ServerCall<ReqT, RespT> call,
-      Status status, String reason) {
+      WireError code, String reason) {
     refusals.refused(String.format("refused %s from %s: %s",
         call.getMethodDescriptor().getBareMethodName(),
         call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), reason));
-    call.close(status.withDescription(reason), new Metadata());
+    call.close(code.status(reason), code.trailers());
     return new ServerCall.Listener<>() {};
   }
 }

@@ -4,7 +4,7 @@ import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.AggregatorMessage;
 import dev.flops.proto.v1.FederationOutcome;
 import dev.flops.proto.v1.Shutdown;
-import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 
 /** The aggregator's side of one learner's control stream. Sends are serialised. */
@@ -60,13 +60,13 @@ final class LearnerSession {
   }
 
   /** Closes the stream with an error status, e.g. when the learner's new connection replaces it. */
-  synchronized void abort(Status status) {
+  synchronized void abort(StatusRuntimeException refusal) {
     if (!open) {
       return;
     }
     open = false;
     try {
-      outbound.onError(status.asRuntimeException());
+      outbound.onError(refusal);
     } catch (RuntimeException ignored) {
       // Already closed from the learner's side.
     }

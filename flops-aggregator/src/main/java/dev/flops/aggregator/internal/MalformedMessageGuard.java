@@ -1,5 +1,6 @@
 package dev.flops.aggregator.internal;
 
+import dev.flops.proto.codec.WireError;
 import io.grpc.BindableService;
 import io.grpc.ForwardingServerCall;
 import io.grpc.Metadata;
@@ -9,6 +10,7 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.io.InputStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -143,44 +145,64 @@ public final class MalformedMessageGuard {
         message = call.getMethodDescriptor().parseRequest(bytes);
       } catch (RuntimeException e) {
         broken = true;
-        Status status = Status.INVALID_ARGUMENT.withDescription(String.format(
+        Status status = WireError.MALFORMED_MESSAGE.status(String.format(
             "%s received bytes that are not a valid %s message (%s); the peer must speak the "
                 + "flops protocol", call.getMethodDescriptor().getFullMethodName(),
             requestType(call.getMethodDescriptor()), parserComplaint(e)));
         log.warn("{}", status.getDescription());
-        call.close(status, new Metadata());
+        call.close(status, WireError.MALFORMED_MESSAGE.trailers());
         // The service drops what it holds for this stream (e.g. a half-received upload).
         service.onCancel();
         return;
       }
-      service.onMessage(message);
+      contained("a message", () -> service.onMessage(message));
     }
 
     @Override
     public void onHalfClose() {
       if (!broken) {
-        service.onHalfClose();
+        contained("the client's half-close", service::onHalfClose);
       }
     }
 
     @Override
     public void onCancel() {
       if (!broken) {
-        service.onCancel();
+        contained("the call's cancellation", service::onCancel);
       }
     }
 
     @Override
     public void onComplete() {
       if (!broken) {
-        service.onComplete();
+        contained("the call's end", service::onComplete);
       }
     }
 
     @Override
     public void onReady() {
       if (!broken) {
-        service.onReady();
+        contained("the call's readiness", service::onReady);
+      }
+    }
+
+    /**
+     * Runs a callback of the service and answers whatever it throws as the aggregator fault it is
+     * (INTERNAL, code AGGREGATOR_FAULT, one ERROR line). The service answers its own faults where
+     * it can; this catches the rest, which gRPC would otherwise end with UNKNOWN and a SEVERE stack
+     * trace of its own, telling the learner "Application error processing RPC".
+     */
+    private void contained(String event, Runnable callback) {
+      try {
+        callback.run();
+      } catch (RuntimeException e) {
+        StatusRuntimeException fault = Refusals.fault(log, "handling " + event + " of "
+            + call.getMethodDescriptor().getBareMethodName(), e);
+        try {
+          call.close(fault.getStatus(), fault.getTrailers());
+        } catch (RuntimeException alreadyOver) {
+          // The call had ended (cancelled, or closed by the service): the log line is all.
+        }
       }
     }
 

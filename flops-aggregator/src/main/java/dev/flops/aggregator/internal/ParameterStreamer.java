@@ -1,12 +1,14 @@
 package dev.flops.aggregator.internal;
 
 import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.codec.WireError;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.ParameterMessage;
 import io.grpc.stub.ServerCallStreamObserver;
-import io.grpc.Status;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Streams encoded parameters (manifest, then chunks) to one learner, only as fast as gRPC flow
@@ -15,6 +17,8 @@ import java.util.function.Function;
  * many learners download.
  */
 final class ParameterStreamer implements Runnable {
+  private static final Logger log = LoggerFactory.getLogger(ParameterStreamer.class);
+
   private final ServerCallStreamObserver<ParameterMessage> out;
   private final EncodedParameters parameters;
   private final long round;
@@ -39,8 +43,8 @@ final class ParameterStreamer implements Runnable {
   /**
    * Streams once a download slot is free; adds the size of every message sent to
    * {@code bytesSent}. If a message cannot be allocated, the download ends with
-   * {@code RESOURCE_EXHAUSTED} and the text {@code outOfMemory} returns (it also fails the task),
-   * and its slot is given back.
+   * {@code RESOURCE_EXHAUSTED} (code OUT_OF_MEMORY) and the text {@code outOfMemory} returns (it
+   * also fails the task), and its slot is given back.
    */
   static void start(ServerCallStreamObserver<ParameterMessage> out, EncodedParameters parameters,
       long round, AtomicLong bytesSent, TransferSlots slots,
@@ -84,8 +88,13 @@ final class ParameterStreamer implements Runnable {
       // Here rather than in gRPC, which would end the call with UNKNOWN and keep the slot.
       done = true;
       release();
-      out.onError(Status.RESOURCE_EXHAUSTED.withDescription(outOfMemory.apply(e))
-          .asRuntimeException());
+      out.onError(WireError.OUT_OF_MEMORY.exception(outOfMemory.apply(e)));
+    } catch (RuntimeException e) {
+      // run() is also called on the thread that frees a download slot, outside any gRPC callback:
+      // answered here, once, as the aggregator fault it is.
+      done = true;
+      release();
+      out.onError(Refusals.fault(log, "streaming the parameters of round " + round, e));
     }
   }
 

@@ -30,6 +30,7 @@ import dev.flops.api.strategy.BorrowedUpdate;
 import dev.flops.api.strategy.FitAggregation;
 import dev.flops.api.strategy.Instruction;
 import dev.flops.api.strategy.Strategy;
+import dev.flops.api.strategy.StrategyState;
 import dev.flops.proto.codec.Durations;
 import dev.flops.proto.codec.FiniteScan;
 import java.io.IOException;
@@ -84,6 +85,7 @@ public final class RoundLoop {
   /** Time the current round has spent waiting for connected learners, reported apart. */
   private long learnerWaitNanos;
   private final RoundRanking ranking;
+  private final RoundAnnouncement announcement = new RoundAnnouncement();
 
   /**
    * Creates the loop of one training.
@@ -327,7 +329,7 @@ public final class RoundLoop {
       next = newGlobal.get();
       model.setParameters(next);
       parametersVersion++;
-    } else {
+    } else if (!fitInstructions.isEmpty()) { // a round without fit tasks keeps them by design
       log.warn("round {}: no update was aggregated ({} accepted, {} failed); the global "
           + "parameters stay as they were", round, fitSucceeded, failures.size());
     }
@@ -382,7 +384,8 @@ public final class RoundLoop {
       List<Instruction> instructions, LearnerPool.UpdateSink sink) throws InterruptedException {
     List<Assignment> assignments = new ArrayList<>(instructions.size());
     for (Instruction instruction : instructions) {
-      assignments.add(new Assignment(instruction.learnerId(), instruction.config()));
+      assignments.add(new Assignment(instruction.learnerId(),
+          announcement.apply(plan, tracker, round, instruction.config())));
     }
     Phase phase = pool.dispatch(round, kind, global, parametersId(), assignments, sink);
     try {

@@ -1,7 +1,7 @@
 package dev.flops.aggregator.internal;
 
 import com.google.protobuf.ByteString;
-import io.grpc.Status;
+import dev.flops.proto.codec.WireError;
 import io.grpc.StatusRuntimeException;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
@@ -44,25 +44,22 @@ final class TaskCapability {
   static void checkTransfer(PendingTask task, String learnerId, ByteString presented) {
     LearnerSession owner = task.session;
     if (!matches(task.capability, presented) || owner == null) {
-      throw Status.PERMISSION_DENIED.withDescription(String.format(
+      throw WireError.CAPABILITY.exception(String.format(
               "task '%s' belongs to another learner: this call does not carry the capability "
                   + "the task came with on its learner's control stream; a learner can download "
                   + "and upload only for the tasks it was sent%s", task.taskId, presented.isEmpty()
                   ? " (this call carries no capability at all: a learner built before tasks "
-                      + "carried one must be updated)" : ""))
-          .asRuntimeException();
+                      + "carried one must be updated)" : ""));
     }
     if (!owner.caller.equals(Caller.current())) {
-      throw Status.PERMISSION_DENIED.withDescription(String.format(
+      throw WireError.CAPABILITY.exception(String.format(
               "task '%s' belongs to another learner: this call presents another learner token "
-                  + "or certificate than the control stream the task was sent to", task.taskId))
-          .asRuntimeException();
+                  + "or certificate than the control stream the task was sent to", task.taskId));
     }
     if (!task.learnerId.equals(learnerId)) {
-      throw Status.PERMISSION_DENIED.withDescription(String.format(
+      throw WireError.CAPABILITY.exception(String.format(
               "task '%s' belongs to another learner: it was given to %s but the call names "
-                  + "learner '%s'", task.taskId, task.learnerId, learnerId))
-          .asRuntimeException();
+                  + "learner '%s'", task.taskId, task.learnerId, learnerId));
     }
   }
 

@@ -1,8 +1,9 @@
 package dev.flops.aggregator.internal;
 
 import dev.flops.api.Parameters;
+import dev.flops.proto.codec.WireError;
 import dev.flops.proto.v1.Manifest;
-import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.util.Optional;
 
 /**
@@ -59,14 +60,15 @@ public record UploadLimits(int maxTensorCount, long maxUpdateBytes) {
   /**
    * Checks the manifest's tensor count, before anything else is read from it.
    *
-   * @return a RESOURCE_EXHAUSTED status naming the limit, or empty if the count is within
+   * @return a LIMIT_EXCEEDED refusal (RESOURCE_EXHAUSTED) naming the limit, or empty if the count
+   *     is within
    */
-  Optional<Status> checkTensorCount(Manifest manifest, Parameters global) {
+  Optional<StatusRuntimeException> checkTensorCount(Manifest manifest, Parameters global) {
     long tensors = maxTensorCount > 0 ? maxTensorCount : global.size();
     if (manifest.getTensorsCount() <= tensors) {
       return Optional.empty();
     }
-    return Optional.of(Status.RESOURCE_EXHAUSTED.withDescription(String.format(
+    return Optional.of(WireError.LIMIT_EXCEEDED.exception(String.format(
         "the update's manifest declares %d tensors but at most %d are accepted (%s); the "
             + "global model has %d", manifest.getTensorsCount(), tensors,
         maxTensorCount > 0 ? "maxTensorCount" : "maxTensorCount unset: the global model's count",
@@ -77,15 +79,16 @@ public record UploadLimits(int maxTensorCount, long maxUpdateBytes) {
    * Checks the byte total the manifest declares. Run after the structure check, so the tensors
    * are the global model's and only the declared total can still be inflated.
    *
-   * @return a RESOURCE_EXHAUSTED status naming the limit, or empty if the total is within
+   * @return a LIMIT_EXCEEDED refusal (RESOURCE_EXHAUSTED) naming the limit, or empty if the total
+   *     is within
    */
-  Optional<Status> checkBytes(Manifest manifest, Parameters global) {
+  Optional<StatusRuntimeException> checkBytes(Manifest manifest, Parameters global) {
     long bytes = maxUpdateBytes > 0 ? maxUpdateBytes : global.byteSize();
     // total_bytes is a uint64: compared unsigned, so 2^64 - 1 is not -1.
     if (Long.compareUnsigned(manifest.getTotalBytes(), bytes) <= 0) {
       return Optional.empty();
     }
-    return Optional.of(Status.RESOURCE_EXHAUSTED.withDescription(String.format(
+    return Optional.of(WireError.LIMIT_EXCEEDED.exception(String.format(
         "the update's manifest declares %s bytes but at most %d are accepted (%s); the global "
             + "model has %d", Long.toUnsignedString(manifest.getTotalBytes()), bytes,
         maxUpdateBytes > 0 ? "maxUpdateBytes" : "maxUpdateBytes unset: the global model's size",

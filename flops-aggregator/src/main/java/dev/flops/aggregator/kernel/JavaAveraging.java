@@ -3,6 +3,7 @@ package dev.flops.aggregator.kernel;
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
 import dev.flops.api.strategy.AveragingKernel;
+import dev.flops.api.strategy.TensorOps;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -24,6 +25,16 @@ public final class JavaAveraging implements AveragingKernel {
   public WeightedSum begin(Parameters template) {
     Sums.checkTemplate(template);
     return new Sum(template);
+  }
+
+  /**
+   * Returns operations on heap {@code float[]} buffers in plain Java loops, float32: the
+   * reference the native kernel is tested against. Each buffer belongs to its caller, who must
+   * close it (the garbage collector would free it too).
+   */
+  @Override
+  public TensorOps ops() {
+    return template -> new JavaBuffer(Layout.of(template));
   }
 
   @Override

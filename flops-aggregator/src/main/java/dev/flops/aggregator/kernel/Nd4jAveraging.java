@@ -3,6 +3,7 @@ package dev.flops.aggregator.kernel;
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
 import dev.flops.api.strategy.AveragingKernel;
+import dev.flops.api.strategy.TensorOps;
 import dev.flops.dl4j.Nd4jBuffers;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -29,6 +30,16 @@ public final class Nd4jAveraging implements AveragingKernel {
   public WeightedSum begin(Parameters template) {
     Sums.checkTemplate(template);
     return new Sum(template);
+  }
+
+  /**
+   * Returns operations on ND4J vectors in off-heap memory (BLAS level 1 and ND4J's native
+   * element-wise ops). Each buffer belongs to its caller, who must close it: that frees its
+   * memory at once.
+   */
+  @Override
+  public TensorOps ops() {
+    return template -> new Nd4jBuffer(Layout.of(template));
   }
 
   @Override

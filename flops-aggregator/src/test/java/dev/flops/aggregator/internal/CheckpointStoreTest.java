@@ -5,15 +5,19 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.aggregator.ChildJvm;
-import dev.flops.api.EvaluateResult;
+import dev.flops.api.DType;
 import dev.flops.api.Evaluation;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.Parameters;
 import dev.flops.api.RoundResources;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.Tensor;
+import dev.flops.api.strategy.StrategyState;
+import java.io.InputStream;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -46,11 +50,10 @@ class CheckpointStoreTest {
           Duration.ofMillis(1234 + r),
           List.of(new LearnerFailure("learner-4", "attempt 2: timed out after PT1S \"quoted\"")),
           new RoundResources(1L << 33, 4096 * r, 0.25 * r, 123_456_789, 9_876_543, -1),
-          Duration.ofMillis(r == 1 ? 2500 : 0), 3000L + r, Map.of("train_loss", 0.7 / r),
-          r == 1 ? EvaluateResult.of(0.45, 0.8, 10_000) : null));
+          Duration.ofMillis(r == 1 ? 2500 : 0)));
     }
-    return new Checkpoint(round, parameters(seed), Map.of("sampling_seed", "-42",
-        "sampling_draws", "7"), rounds, 1, Map.of("mlflow.experiment_id", "12",
+    return new Checkpoint(round, parameters(seed), StrategyState.of(Map.of("sampling_seed", "-42",
+        "sampling_draws", "7")), rounds, 1, Map.of("mlflow.experiment_id", "12",
         "mlflow.parent_run_id", "abc"), Map.of("key-1", "learner-1", "key-2", "learner-2"));
   }
 
@@ -188,11 +191,115 @@ class CheckpointStoreTest {
 
     CheckpointException e = assertThrows(CheckpointException.class, () -> readAfter(raf -> {
       raf.seek(CheckpointStore.MAGIC.length);
-      raf.writeInt(2);
+      raf.writeInt(3);
     }));
 
-    assertTrue(e.getMessage().contains("format version 2 but this flops reads version 1"),
-        e.getMessage());
+    assertTrue(e.getMessage().contains("format version 3 but this flops reads versions 1 to 2; "
+        + "resume with the flops release that wrote it"), e.getMessage());
+  }
+
+  /**
+   * Server momentum and Adam-style moments are tensors: they are written as a second streamed
+   * section (one tensor above a 1 MiB slice) and come back bit for bit, NaN payloads and negative
+   * zeros included, next to the string entries.
+   */
+  @Test
+  void strategyStateWithTensors_roundTripsBitExactly() throws Exception {
+    Checkpoint written = withState(checkpoint(2, 3), momentumState(5));
+    try (CheckpointStore store = CheckpointStore.open(dir)) {
+      store.write(written);
+
+      Checkpoint read = store.read(written.parameters()).orElseThrow();
+
+      assertEquals(written, read);
+      StrategyState state = read.strategyState();
+      assertEquals(Map.of("beta", "0.9", "steps", "2"), state.values());
+      assertEquals(List.of("momentum", "second_moment", "step"), state.tensors().names());
+      for (Tensor tensor : written.strategyState().tensors()) {
+        Tensor back = state.tensors().get(tensor.name());
+        assertTrue(tensor.sameSpec(back), back.spec());
+        assertEquals(tensor.data(), back.data(), tensor.name() + " differs in some byte");
+      }
+      assertEquals(Float.floatToRawIntBits(Float.intBitsToFloat(0x7fc0_1234)), Float
+          .floatToRawIntBits(state.tensors().get("momentum").data().getFloat(4 * 17)));
+    }
+  }
+
+  @Test
+  void flippedStrategyTensorByte_failsNamingTheStrategySection() throws Exception {
+    long at = write(withState(checkpoint(1, 1), momentumState(1))) - 4 - 20;
+
+    CheckpointException e = assertThrows(CheckpointException.class, () -> readAfter(raf -> {
+      raf.seek(at);
+      int b = raf.read();
+      raf.seek(at);
+      raf.write(b ^ 0x04);
+    }));
+
+    assertTrue(e.getMessage().contains(
+        "is corrupt: strategy state tensor data checksum mismatch"), e.getMessage());
+  }
+
+  @Test
+  void truncatedStrategySection_failsSayingSo() throws Exception {
+    long size = write(withState(checkpoint(1, 1), momentumState(1)));
+
+    CheckpointException e = assertThrows(CheckpointException.class,
+        () -> readAfter(raf -> raf.setLength(size - 8)));
+
+    assertTrue(e.getMessage().contains("truncated"), e.getMessage());
+  }
+
+  /**
+   * {@code checkpoint-v1.bin} was written by the version-1 writer (commit ba03897) before the
+   * strategy section existed: it still resumes, its string state without tensors.
+   */
+  @Test
+  void versionOneFile_stillLoads_asStateWithoutTensors() throws Exception {
+    try (InputStream v1 = getClass().getResourceAsStream("checkpoint-v1.bin")) {
+      Files.copy(v1, dir.resolve(CheckpointStore.FILE_NAME));
+    }
+    Parameters model = Parameters.of(
+        Tensor.ofFloats("dense_W", new long[] {2, 3}, new float[] {1f, -2f, 3.5f, 0.25f, -0f,
+            1e-7f}),
+        Tensor.ofFloats("dense_b", 0.5f, -0.5f, 2f),
+        Tensor.ofFloats("scale", new long[] {}, new float[] {3.5f}));
+
+    Checkpoint read;
+    try (CheckpointStore store = CheckpointStore.open(dir)) {
+      read = store.read(model).orElseThrow();
+    }
+
+    assertEquals(model, read.parameters());
+    assertEquals(StrategyState.of(Map.of("sampling_seed", "-42", "sampling_draws", "7")),
+        read.strategyState());
+    assertEquals(2, read.round());
+    assertEquals(1, read.bestRound());
+    assertEquals(0.61, read.best().orElseThrow().accuracy(), 1e-12);
+    assertEquals(Map.of("mlflow.experiment_id", "12"), read.extras());
+    assertEquals(Map.of("key-1", "learner-1"), read.learners());
+  }
+
+  private static Checkpoint withState(Checkpoint c, StrategyState state) {
+    return new Checkpoint(c.round(), c.parameters(), state, c.rounds(), c.bestRound(),
+        c.extras(), c.learners());
+  }
+
+  /** A momentum of 1M floats, a small second moment and an INT64 step counter. */
+  static StrategyState momentumState(long seed) {
+    Random random = new Random(seed);
+    float[] momentum = new float[1_000_000];
+    for (int i = 0; i < momentum.length; i++) {
+      momentum[i] = (float) random.nextGaussian();
+    }
+    momentum[17] = Float.intBitsToFloat(0x7fc0_1234);
+    momentum[18] = -0f;
+    momentum[19] = Float.MIN_VALUE;
+    ByteBuffer step = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, 2);
+    return StrategyState.of(Map.of("beta", "0.9", "steps", "2")).withTensors(Parameters.of(
+        Tensor.ofFloats("momentum", new long[] {1000, 1000}, momentum),
+        Tensor.ofFloats("second_moment", 0.25f, 1e-30f, 4f),
+        new Tensor("step", DType.INT64, new long[] {}, step)));
   }
 
   @Test

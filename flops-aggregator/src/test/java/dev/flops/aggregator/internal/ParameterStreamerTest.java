@@ -1,22 +1,26 @@
 package dev.flops.aggregator.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
 import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.codec.WireError;
 import dev.flops.proto.v1.ParameterMessage;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 /**
  * A download whose next message cannot be allocated: the streamer ends it with
- * RESOURCE_EXHAUSTED and the aggregator's explanation, and gives its download slot back.
+ * RESOURCE_EXHAUSTED (code OUT_OF_MEMORY) and the aggregator's explanation, and gives its download
+ * slot back; one that fails unexpectedly ends as an aggregator fault, slot given back too.
  *
  * <p>The call is a fake: running a real download out of direct memory would need Netty's buffers
  * to fail on cue. The upload side of the same fault runs end to end in DirectMemoryTest.
@@ -37,6 +41,7 @@ class ParameterStreamerTest {
     assertEquals(1, reported.size());
     Status status = Status.fromThrowable(failing.error);
     assertEquals(Status.Code.RESOURCE_EXHAUSTED, status.getCode());
+    assertEquals(Optional.of(WireError.OUT_OF_MEMORY), WireError.of(failing.error));
     assertEquals("the aggregator ran out of direct memory (Cannot reserve 1048576 bytes of "
         + "direct buffer memory)", status.getDescription());
     assertEquals(0, slots.held(), "the download slot was given back");
@@ -48,21 +53,47 @@ class ParameterStreamerTest {
     assertEquals(0, slots.held());
   }
 
+  @Test
+  void unexpectedExceptionWhileSending_downloadEndsAsAnAggregatorFault_slotReleased() {
+    Parameters global = Parameters.of(Tensor.ofFloats("w", new long[] {4}, new float[4]));
+    TransferSlots slots = new TransferSlots(1);
+    FakeCall failing = new FakeCall(1, new IllegalStateException("buffer already released"));
+
+    ParameterStreamer.start(failing, EncodedParameters.encode(global), 1, new AtomicLong(), slots,
+        error -> "unexpected");
+
+    Status status = Status.fromThrowable(failing.error);
+    assertEquals(Status.Code.INTERNAL, status.getCode());
+    assertEquals(Optional.of(WireError.AGGREGATOR_FAULT), WireError.of(failing.error));
+    assertFalse(status.getDescription().contains("buffer already released"),
+        status.getDescription());
+    assertEquals(0, slots.held(), "the download slot was given back");
+  }
+
   /** A ready call that records what it is sent and fails the {@code failAt}-th message. */
   private static final class FakeCall extends ServerCallStreamObserver<ParameterMessage> {
     private final int failAt;
+    private final Throwable failure;
     final List<ParameterMessage> sent = new ArrayList<>();
     Throwable error;
     boolean completed;
 
     FakeCall(int failAt) {
+      this(failAt, new OutOfMemoryError("Cannot reserve 1048576 bytes of direct buffer memory"));
+    }
+
+    FakeCall(int failAt, Throwable failure) {
       this.failAt = failAt;
+      this.failure = failure;
     }
 
     @Override
     public void onNext(ParameterMessage message) {
       if (sent.size() == failAt) {
-        throw new OutOfMemoryError("Cannot reserve 1048576 bytes of direct buffer memory");
+        if (failure instanceof Error e) {
+          throw e;
+        }
+        throw (RuntimeException) failure;
       }
       sent.add(message);
     }

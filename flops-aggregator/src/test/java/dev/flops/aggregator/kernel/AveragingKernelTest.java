@@ -123,7 +123,7 @@ class AveragingKernelTest {
   }
 
   /** The same values in direct buffers, each a slice at an odd offset of a larger buffer. */
-  private static Parameters offHeap(Parameters parameters) {
+  static Parameters offHeap(Parameters parameters) {
     List<Tensor> tensors = new ArrayList<>();
     for (Tensor tensor : parameters) {
       ByteBuffer block = ByteBuffer.allocateDirect((int) tensor.byteSize() + 64);

@@ -3,8 +3,9 @@ package dev.flops.api.strategy;
 import dev.flops.api.Parameters;
 
 /**
- * Computes weighted means of parameters. The aggregator supplies one (native ND4J by default) so
- * that strategies hold the policy and the kernel holds the arithmetic.
+ * Computes weighted means of parameters, and through {@link #ops()} the element-wise arithmetic of
+ * server optimizers. The aggregator supplies one (native ND4J by default) so that strategies hold
+ * the policy and the kernel holds the arithmetic.
  */
 public interface AveragingKernel {
 
@@ -15,6 +16,20 @@ public interface AveragingKernel {
    * @return a new, empty sum
    */
   WeightedSum begin(Parameters template);
+
+  /**
+   * Returns the element-wise operations that server optimizers (FedAvgM, FedAdam...) need, on
+   * buffers in this kernel's memory: off-heap for the native kernel, so that an optimizer's step
+   * does not copy the model to Java arrays.
+   *
+   * @return this kernel's operations
+   * @throws UnsupportedOperationException if the kernel has none: by default, so that kernels
+   *     written before this method still compile; the message names the kernel and the fix
+   */
+  default TensorOps ops() {
+    throw new UnsupportedOperationException(getClass().getName() + " provides no TensorOps; "
+        + "use the aggregator's Nd4jAveraging or JavaAveraging kernel, or implement ops()");
+  }
 
   /** A running weighted sum of parameters with the same structure. */
   interface WeightedSum extends AutoCloseable {

@@ -39,7 +39,8 @@ import java.util.function.IntFunction;
  * <p>A variant overrides one hook and inherits the rest: {@link #fitConfig(int)} to add a
  * setting to every fit task (FedProx's {@code proximal_mu}), {@link #serverUpdate} to turn the
  * weighted mean into the new global parameters differently (a server learning rate or momentum,
- * as in FedAvgM), {@link #saveState()}/{@link #restoreState(Map)} for what that hook remembers.
+ * as in FedAvgM), {@link #saveState()}/{@link #restoreState(StrategyState)} for what that hook
+ * remembers.
  * A variant is constructed from a builder: {@code super(FedAvg.builder().fractionFit(0.5))}.
  */
 public class FedAvg implements Strategy {
@@ -103,8 +104,9 @@ public class FedAvg implements Strategy {
    * samples drawn so far.
    */
   @Override
-  public Map<String, String> saveState() {
-    return Map.of(STATE_SEED, Long.toString(samplingSeed), STATE_DRAWS, Long.toString(draws));
+  public StrategyState saveState() {
+    return StrategyState.of(
+        Map.of(STATE_SEED, Long.toString(samplingSeed), STATE_DRAWS, Long.toString(draws)));
   }
 
   /**
@@ -114,9 +116,9 @@ public class FedAvg implements Strategy {
    * @throws IllegalArgumentException if an entry is missing or not a number
    */
   @Override
-  public void restoreState(Map<String, String> state) {
-    long seed = stateEntry(state, STATE_SEED);
-    long drawn = stateEntry(state, STATE_DRAWS);
+  public void restoreState(StrategyState state) {
+    long seed = stateEntry(state.values(), STATE_SEED);
+    long drawn = stateEntry(state.values(), STATE_DRAWS);
     if (drawn < 0) {
       throw new IllegalArgumentException("FedAvg state " + STATE_DRAWS + " must not be negative "
           + "but was " + drawn);

@@ -20,8 +20,9 @@ import java.util.Optional;
  * as it arrives, then {@linkplain FitAggregation#finish finishes} it with the failures.
  *
  * <p>A strategy that keeps state across rounds (a sampling generator, server momentum...) exposes
- * it through {@link #saveState()} and {@link #restoreState(Map)} so that an aggregator resumed from
- * a checkpoint continues exactly where the interrupted one stopped.
+ * it through {@link #saveState()} and {@link #restoreState(StrategyState)} so that an aggregator
+ * resumed from a checkpoint continues exactly where the interrupted one stopped; the state holds
+ * named strings and named tensors (a momentum, Adam's moments), checkpointed bit-exactly.
  *
  * <p>The aggregator calls a strategy from one thread at a time. A strategy instance may serve
  * several trainings one after the other (the same aggregator's {@code train} called again); it
@@ -108,19 +109,21 @@ public interface Strategy {
    * writes after every completed round. Called after {@link FitAggregation#finish} and
    * {@link #aggregateEvaluate} of that round.
    *
-   * @return string entries that {@link #restoreState(Map)} understands; by default none
+   * @return string entries and tensors that {@link #restoreState(StrategyState)} understands; the
+   *     tensors must not change afterwards (hand over a snapshot of a buffer you keep updating);
+   *     by default {@link StrategyState#empty()}
    */
-  default Map<String, String> saveState() {
-    return Map.of();
+  default StrategyState saveState() {
+    return StrategyState.empty();
   }
 
   /**
    * Restores the state saved by {@link #saveState()}, when an aggregator resumes from a checkpoint,
    * before its first round.
    *
-   * @param state the entries saved with the checkpoint
-   * @throws IllegalArgumentException if the entries are not a state of this strategy; the message
-   *     says which entry is wrong
+   * @param state the entries and tensors saved with the checkpoint, bit for bit
+   * @throws IllegalArgumentException if the state is not one of this strategy; the message says
+   *     which entry or tensor is wrong
    */
-  default void restoreState(Map<String, String> state) {}
+  default void restoreState(StrategyState state) {}
 }

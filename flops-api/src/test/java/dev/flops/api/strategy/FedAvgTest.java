@@ -146,7 +146,7 @@ class FedAvgTest {
     FedAvg original = FedAvg.builder().fractionFit(0.3).build(); // a random seed
     original.configureFit(1, GLOBAL, pool);
     original.configureFit(2, GLOBAL, pool);
-    Map<String, String> state = original.saveState();
+    StrategyState state = original.saveState();
 
     FedAvg resumed = FedAvg.builder().fractionFit(0.3).build(); // another random seed
     resumed.restoreState(state);
@@ -163,9 +163,10 @@ class FedAvgTest {
     FedAvg fedAvg = FedAvg.withDefaults();
 
     IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
-        () -> fedAvg.restoreState(Map.of("sampling_seed", "1")));
+        () -> fedAvg.restoreState(StrategyState.of(Map.of("sampling_seed", "1"))));
     IllegalArgumentException notNumber = assertThrows(IllegalArgumentException.class,
-        () -> fedAvg.restoreState(Map.of("sampling_seed", "x1", "sampling_draws", "0")));
+        () -> fedAvg.restoreState(
+            StrategyState.of(Map.of("sampling_seed", "x1", "sampling_draws", "0"))));
 
     assertTrue(missing.getMessage().contains("sampling_draws"), missing.getMessage());
     assertMessageNames(notNumber, "sampling_seed", "'x1'");

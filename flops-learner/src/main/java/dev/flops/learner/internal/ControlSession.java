@@ -11,6 +11,7 @@ import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.ParameterDecoder;
 import dev.flops.proto.codec.Scalars;
 import dev.flops.proto.codec.Statuses;
+import dev.flops.proto.codec.WireError;
 import dev.flops.proto.codec.WireFormatException;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.AggregatorMessage;
@@ -223,7 +224,7 @@ public final class ControlSession {
           return End.COMPLETED;
         }
         if (event.error != null) {
-          return classify(Status.fromThrowable(event.error));
+          return classify(event.error);
         }
         AggregatorMessage message = event.message;
         if (message.getEnvelope().getProtocolVersion() != WireProtocol.VERSION) {
@@ -266,7 +267,8 @@ public final class ControlSession {
     }
   }
 
-  private End classify(Status status) {
+  private End classify(Throwable error) {
+    Status status = Status.fromThrowable(error);
     endStatus = status;
     // With the root cause on the same line: "UNAVAILABLE: io exception" alone hides whether the
     // connection was refused, reset or timed out.
@@ -277,6 +279,14 @@ public final class ControlSession {
       endDetail = "the TLS handshake failed: " + tlsAdvice(tlsFailure);
       return End.REFUSED;
     }
+    WireError code = WireError.of(error).orElse(null);
+    if (code != null) {
+      // An aggregator fault is no reason to leave the federation: the learner reconnects, as
+      // after a broken connection.
+      return code.retryable() || code == WireError.AGGREGATOR_FAULT ? End.UNAVAILABLE
+          : End.REFUSED;
+    }
+    // No code: the transport's own failure, or an aggregator from before codes.
     return switch (status.getCode()) {
       case UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, CANCELLED, RESOURCE_EXHAUSTED, UNKNOWN,
           INTERNAL -> End.UNAVAILABLE;
@@ -455,7 +465,11 @@ public final class ControlSession {
     }
   }
 
-  /** Statuses of a broken connection or call, as opposed to the aggregator refusing a transfer. */
+  /**
+   * Statuses of a broken connection or call, as opposed to the aggregator refusing a transfer;
+   * only for statuses without a {@link WireError} code (a refusal with one is never a broken
+   * transport).
+   */
   private static boolean isTransportFailure(Status status) {
     return switch (status.getCode()) {
       case CANCELLED, UNAVAILABLE, DEADLINE_EXCEEDED, UNKNOWN, INTERNAL -> true;
@@ -470,7 +484,9 @@ public final class ControlSession {
    * before any data moved) may start on the next try. Anything else is the aggregator's judgement
    * of this task, or a transfer that broke off once under way (the aggregator may have counted an
    * upload's header already), which a retry cannot change; an upload the aggregator did take up
-   * is answered {@code ALREADY_EXISTS} on a retry, which ends the retries.
+   * is answered {@code ALREADY_EXISTS} on a retry, which ends the retries. Only for statuses
+   * without a code (an aggregator from before codes, the transport's own failures): a code says
+   * itself whether a retry may pass ({@link WireError#retryable()}).
    */
   private boolean isTransient(Status status) {
     return switch (status.getCode()) {
@@ -519,13 +535,20 @@ public final class ControlSession {
     int refusals = 0;
     while (true) {
       Status status;
+      WireError code;
       dataReceived = false;
       dataSent = false;
       try {
         return attempt.run();
       } catch (StatusRuntimeException e) {
         status = e.getStatus();
+        code = WireError.of(e).orElse(null);
         log.debug("{}: the {} call failed", what, transfer, e); // the stack trace, at DEBUG only
+      } catch (WireFormatException e) {
+        // What the aggregator sent broke the protocol (checked here, after the call): the
+        // transfer is broken, not the learner's code.
+        throw new TransferFailed("the " + transfer + " broke the protocol (" + e.code() + "): "
+            + e.getMessage(), TaskFailureCause.TRANSFER_BROKEN);
       } catch (OutOfMemoryError e) {
         throw new TransferFailed(String.format("the learner ran out of memory for the %s (%s); "
             + "raise its -XX:MaxDirectMemorySize (or -Xmx) to hold about three copies of the "
@@ -534,8 +557,8 @@ public final class ControlSession {
       refusals++;
       String after = refusals == 1 ? "" : String.format(" (refused %d times over %d ms)",
           refusals, (System.nanoTime() - start) / 1_000_000);
-      boolean mayPass = isTransient(status);
-      if (isTransportFailure(status) && !mayPass) {
+      boolean mayPass = code != null ? code.retryable() : isTransient(status);
+      if (code == null && isTransportFailure(status) && !mayPass) {
         throw new TransferFailed("the transfer broke off: " + describe(status) + after,
             TaskFailureCause.TRANSFER_BROKEN);
       }
@@ -621,12 +644,13 @@ public final class ControlSession {
       dataReceived = true;
       WireProtocol.checkVersion(message.getEnvelope());
       if (message.getEnvelope().getRound() != round) {
-        throw new WireFormatException("the download carries round "
+        throw new WireFormatException(WireError.STALE_ROUND, "the download carries round "
             + message.getEnvelope().getRound() + " but the task is in round " + round);
       }
       if (decoder == null) {
         if (!message.hasManifest()) {
-          throw new WireFormatException("the download did not start with a manifest");
+          throw new WireFormatException(WireError.MALFORMED_MESSAGE,
+              "the download did not start with a manifest");
         }
         // Direct buffers: a DL4J model takes them without a staging copy (Nd4jBuffers).
         decoder = new ParameterDecoder(message.getManifest(),
@@ -636,7 +660,8 @@ public final class ControlSession {
       }
     }
     if (decoder == null) {
-      throw new WireFormatException("the download ended before its manifest");
+      throw new WireFormatException(WireError.MALFORMED_MESSAGE,
+          "the download ended before its manifest");
     }
     return decoder.finish(true);
   }

@@ -13,11 +13,13 @@ import dev.flops.api.LocalTrainer;
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
 import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.codec.WireError;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.AggregatorMessage;
 import dev.flops.proto.v1.DownloadRequest;
 import dev.flops.proto.v1.FederationGrpc;
 import dev.flops.proto.v1.LearnerMessage;
+import dev.flops.proto.v1.Manifest;
 import dev.flops.proto.v1.ParameterMessage;
 import dev.flops.proto.v1.Shutdown;
 import dev.flops.proto.v1.Task;
@@ -28,6 +30,7 @@ import dev.flops.proto.v1.Welcome;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
@@ -76,11 +79,12 @@ class TransferRetryTest {
 
   @Test
   void transientRefusals_retriedWithBackoff_thenTheTaskSucceeds() throws Exception {
-    aggregator.downloadRefusals.add(Status.RESOURCE_EXHAUSTED.withDescription(
-        "127.0.0.1 already has 4 calls open, the most one address may hold (maxCallsPerAddress)"));
-    aggregator.downloadRefusals.add(Status.UNAVAILABLE.withDescription("try again"));
-    aggregator.downloadRefusals.add(Status.RESOURCE_EXHAUSTED.withDescription("maxCalls"));
-    aggregator.uploadRefusals.add(Status.RESOURCE_EXHAUSTED.withDescription("maxCalls"));
+    aggregator.downloadRefusals.add(uncoded(Status.RESOURCE_EXHAUSTED.withDescription(
+        "127.0.0.1 already has 4 calls open, the most one address may hold (maxCallsPerAddress)")));
+    aggregator.downloadRefusals.add(uncoded(Status.UNAVAILABLE.withDescription("try again")));
+    aggregator.downloadRefusals.add(WireError.BUSY.exception("maxCalls")); // a coded one, too
+    aggregator.uploadRefusals.add(
+        uncoded(Status.RESOURCE_EXHAUSTED.withDescription("maxCalls")));
     CompletableFuture<ControlSession.End> session = run();
 
     UploadReceipt receipt = aggregator.receipts.poll(20, TimeUnit.SECONDS);
@@ -95,8 +99,8 @@ class TransferRetryTest {
 
   @Test
   void permanentRefusal_reportedAtOnceOnTheControlStream_withTheRealStatus() throws Exception {
-    aggregator.downloadRefusals.add(Status.PERMISSION_DENIED.withDescription(
-        "task 'r1-fit-1' belongs to another learner"));
+    aggregator.downloadRefusals.add(uncoded(Status.PERMISSION_DENIED.withDescription(
+        "task 'r1-fit-1' belongs to another learner")));
     long start = System.nanoTime();
     CompletableFuture<ControlSession.End> session = run();
 
@@ -130,7 +134,8 @@ class TransferRetryTest {
   @Test
   void refusalThatOutlivesTheTask_givenUpWhenTheAggregatorMovesOn() throws Exception {
     for (int i = 0; i < 1000; i++) {
-      aggregator.downloadRefusals.add(Status.RESOURCE_EXHAUSTED.withDescription("maxCalls"));
+      aggregator.downloadRefusals.add(
+          uncoded(Status.RESOURCE_EXHAUSTED.withDescription("maxCalls")));
     }
     CompletableFuture<ControlSession.End> session = run();
     while (aggregator.downloads.get() < 3) {
@@ -149,6 +154,62 @@ class TransferRetryTest {
     assertTrue(aggregator.failures.isEmpty(), "no failure reported: " + aggregator.failures);
   }
 
+  /** A refusal as an aggregator from before codes sends it: the status alone. */
+  private static StatusRuntimeException uncoded(Status status) {
+    return status.asRuntimeException();
+  }
+
+  @Test
+  void codedRefusalsDecide_busyRetried_limitExceededReportedAtOnce_bothResourceExhausted()
+      throws Exception {
+    aggregator.downloadRefusals.add(WireError.BUSY.exception("maxCalls"));
+    // The same status as BUSY, but no bound that frees up: without the code it was retried
+    // until the aggregator moved on.
+    aggregator.uploadRefusals.add(WireError.LIMIT_EXCEEDED.exception(
+        "the update's manifest declares 16 bytes but at most 8 are accepted (maxUpdateBytes)"));
+    CompletableFuture<ControlSession.End> session = run();
+
+    String failure = aggregator.failures.poll(10, TimeUnit.SECONDS);
+    assertEquals("TRANSFER_REFUSED the aggregator refused the upload: RESOURCE_EXHAUSTED: the "
+        + "update's manifest declares 16 bytes but at most 8 are accepted (maxUpdateBytes)",
+        failure);
+    assertEquals(2, aggregator.downloads.get(), "the busy download was retried");
+    assertEquals(1, aggregator.uploads.get(), "the refusal of the update itself was not");
+
+    aggregator.shutdown();
+    assertEquals(ControlSession.End.SHUTDOWN, session.get(10, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void aggregatorFault_reportedAtOnceAsRefused_notAsABrokenTransfer() throws Exception {
+    aggregator.uploadRefusals.add(WireError.AGGREGATOR_FAULT.exception(
+        "the aggregator failed while folding the update (fault 0badc0de)"));
+    CompletableFuture<ControlSession.End> session = run();
+
+    String failure = aggregator.failures.poll(10, TimeUnit.SECONDS);
+    assertEquals("TRANSFER_REFUSED the aggregator refused the upload: INTERNAL: the aggregator "
+        + "failed while folding the update (fault 0badc0de)", failure);
+    assertEquals(1, aggregator.uploads.get(), "a fault is not retried into a time-out");
+
+    aggregator.shutdown();
+    assertEquals(ControlSession.End.SHUTDOWN, session.get(10, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void corruptDownload_reportedAsABrokenTransferWithItsCode_notAsTheLearnersCode()
+      throws Exception {
+    aggregator.corruptDownload = true;
+    CompletableFuture<ControlSession.End> session = run();
+
+    String failure = aggregator.failures.poll(10, TimeUnit.SECONDS);
+    assertTrue(failure.startsWith("TRANSFER_BROKEN the download broke the protocol (CHECKSUM): "
+        + "checksum mismatch"), failure);
+    assertEquals(1, aggregator.downloads.get(), "not retried");
+
+    aggregator.shutdown();
+    assertEquals(ControlSession.End.SHUTDOWN, session.get(10, TimeUnit.SECONDS));
+  }
+
   /** Starts the aggregator and runs a session against it on another thread. */
   private CompletableFuture<ControlSession.End> run() throws Exception {
     server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
@@ -164,14 +225,18 @@ class TransferRetryTest {
    * scripted (then serves them), and records what the learner reports (cause, then message).
    */
   private static final class ScriptedAggregator extends FederationGrpc.FederationImplBase {
-    final ConcurrentLinkedQueue<Status> downloadRefusals = new ConcurrentLinkedQueue<>();
-    final ConcurrentLinkedQueue<Status> uploadRefusals = new ConcurrentLinkedQueue<>();
+    final ConcurrentLinkedQueue<StatusRuntimeException> downloadRefusals =
+        new ConcurrentLinkedQueue<>();
+    final ConcurrentLinkedQueue<StatusRuntimeException> uploadRefusals =
+        new ConcurrentLinkedQueue<>();
     final AtomicInteger downloads = new AtomicInteger();
     final AtomicInteger uploads = new AtomicInteger();
     final BlockingQueue<String> failures = new LinkedBlockingQueue<>();
     final BlockingQueue<UploadReceipt> receipts = new LinkedBlockingQueue<>();
     /** If set, every download ends with this status right after its manifest. */
     volatile Status midDownloadFailure;
+    /** If set, every download's manifest declares a checksum its data does not have. */
+    volatile boolean corruptDownload;
     private volatile StreamObserver<AggregatorMessage> control;
 
     void shutdown() {
@@ -210,14 +275,18 @@ class TransferRetryTest {
     public void downloadParameters(DownloadRequest request,
         StreamObserver<ParameterMessage> out) {
       downloads.incrementAndGet();
-      Status refusal = downloadRefusals.poll();
+      StatusRuntimeException refusal = downloadRefusals.poll();
       if (refusal != null) {
-        out.onError(refusal.asRuntimeException());
+        out.onError(refusal);
         return;
       }
       EncodedParameters encoded = EncodedParameters.encode(GLOBAL);
+      Manifest manifest = encoded.manifest();
+      if (corruptDownload) {
+        manifest = manifest.toBuilder().setCrc32C(manifest.getCrc32C() + 1).build();
+      }
       out.onNext(ParameterMessage.newBuilder().setEnvelope(WireProtocol.envelope(1))
-          .setManifest(encoded.manifest()).build());
+          .setManifest(manifest).build());
       if (midDownloadFailure != null) {
         out.onError(midDownloadFailure.asRuntimeException());
         return;
@@ -232,9 +301,9 @@ class TransferRetryTest {
     @Override
     public StreamObserver<UploadMessage> uploadUpdate(StreamObserver<UploadReceipt> out) {
       uploads.incrementAndGet();
-      Status refusal = uploadRefusals.poll();
+      StatusRuntimeException refusal = uploadRefusals.poll();
       if (refusal != null) {
-        out.onError(refusal.asRuntimeException());
+        out.onError(refusal);
       }
       return new StreamObserver<>() {
         @Override

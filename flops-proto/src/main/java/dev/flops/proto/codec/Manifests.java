@@ -45,37 +45,42 @@ public final class Manifests {
    */
   public static void checkWellFormed(Manifest manifest) {
     if (manifest.getChunkSize() < 1 || manifest.getChunkSize() > WireProtocol.MAX_CHUNK_BYTES) {
-      throw new WireFormatException(String.format("manifest chunk_size %d is outside [1, %d]",
+      throw new WireFormatException(WireError.MALFORMED_MESSAGE,
+          String.format("manifest chunk_size %d is outside [1, %d]",
           Integer.toUnsignedLong(manifest.getChunkSize()), WireProtocol.MAX_CHUNK_BYTES));
     }
     Set<String> names = new HashSet<>();
     long total = 0;
     for (TensorSpec spec : manifest.getTensorsList()) {
       if (spec.getName().isBlank() || !names.add(spec.getName())) {
-        throw new WireFormatException("manifest tensor names must be unique and not blank: '"
+        throw new WireFormatException(WireError.MALFORMED_MESSAGE,
+            "manifest tensor names must be unique and not blank: '"
             + quoted(spec.getName()) + "'");
       }
       long elements = 1;
       for (long dim : spec.getShapeList()) {
         if (dim < 0) {
-          throw new WireFormatException("manifest tensor '" + quoted(spec.getName())
+          throw new WireFormatException(WireError.MALFORMED_MESSAGE,
+              "manifest tensor '" + quoted(spec.getName())
               + "' has a negative dimension: " + spec.getShapeList());
         }
         try {
           elements = Math.multiplyExact(elements, dim);
         } catch (ArithmeticException e) {
-          throw new WireFormatException("manifest tensor '" + quoted(spec.getName())
+          throw new WireFormatException(WireError.MALFORMED_MESSAGE,
+              "manifest tensor '" + quoted(spec.getName())
               + "' has more elements than fit a long: " + spec.getShapeList());
         }
       }
       try {
         total = Math.addExact(total, Math.multiplyExact(elements, fromWire(spec).byteSize()));
       } catch (ArithmeticException e) {
-        throw new WireFormatException("manifest tensors need more bytes than fit a long");
+        throw new WireFormatException(WireError.MALFORMED_MESSAGE,
+            "manifest tensors need more bytes than fit a long");
       }
     }
     if (total != manifest.getTotalBytes()) {
-      throw new WireFormatException(String.format(
+      throw new WireFormatException(WireError.MALFORMED_MESSAGE, String.format(
           "manifest total_bytes %s does not match its tensors, which need %d bytes",
           Long.toUnsignedString(manifest.getTotalBytes()), total));
     }
@@ -152,7 +157,8 @@ public final class Manifests {
       case FLOAT64 -> DType.FLOAT64;
       case INT32 -> DType.INT32;
       case INT64 -> DType.INT64;
-      case DTYPE_UNSPECIFIED, UNRECOGNIZED -> throw new WireFormatException("manifest tensor '"
+      case DTYPE_UNSPECIFIED, UNRECOGNIZED -> throw new WireFormatException(
+          WireError.MALFORMED_MESSAGE, "manifest tensor '"
           + quoted(spec.getName()) + "' has an unknown dtype " + spec.getDtypeValue());
     };
   }

@@ -85,7 +85,8 @@ public final class ParameterDecoder {
         bytes *= dim;
       }
       if (bytes > Integer.MAX_VALUE) {
-        throw new WireFormatException("tensor '" + spec.getName() + "' holds " + bytes
+        throw new WireFormatException(WireError.MALFORMED_MESSAGE,
+            "tensor '" + spec.getName() + "' holds " + bytes
             + " bytes; one tensor may hold at most " + Integer.MAX_VALUE);
       }
       ByteBuffer buffer = source.bufferFor(buffers.size(), (int) bytes);
@@ -121,7 +122,7 @@ public final class ParameterDecoder {
    */
   public void accept(Chunk chunk) {
     if (chunk.getIndex() != nextIndex) {
-      throw new WireFormatException(String.format(
+      throw new WireFormatException(WireError.MALFORMED_MESSAGE, String.format(
           "expected chunk %d but got chunk %s (chunks must arrive in order, each once)",
           nextIndex, Long.toUnsignedString(chunk.getIndex())));
     }
@@ -129,11 +130,11 @@ public final class ParameterDecoder {
     long left = manifest.getTotalBytes() - received;
     long expected = Math.min(Integer.toUnsignedLong(manifest.getChunkSize()), left);
     if (left == 0) {
-      throw new WireFormatException(String.format(
+      throw new WireFormatException(WireError.MALFORMED_MESSAGE, String.format(
           "chunk %d is beyond the manifest's %d bytes", chunk.getIndex(), manifest.getTotalBytes()));
     }
     if (data.size() != expected) {
-      throw new WireFormatException(String.format(
+      throw new WireFormatException(WireError.MALFORMED_MESSAGE, String.format(
           "chunk %d holds %d bytes but must hold %d", chunk.getIndex(), data.size(), expected));
     }
     crc.update(data.asReadOnlyByteBuffer());
@@ -174,17 +175,17 @@ public final class ParameterDecoder {
     }
     finished = true;
     if (!isComplete()) {
-      throw new WireFormatException(String.format(
+      throw new WireFormatException(WireError.MALFORMED_MESSAGE, String.format(
           "the stream ended after %d of %d bytes (%d chunks)",
           received, manifest.getTotalBytes(), nextIndex));
     }
     if ((int) crc.getValue() != manifest.getCrc32C()) {
-      throw new WireFormatException(String.format(
+      throw new WireFormatException(WireError.CHECKSUM, String.format(
           "checksum mismatch: the manifest says CRC32C %08x but the data has %08x",
           manifest.getCrc32C(), (int) crc.getValue()));
     }
     if (requireFinite && nonFinite != null) {
-      throw new WireFormatException(nonFinite);
+      throw new WireFormatException(WireError.NON_FINITE, nonFinite);
     }
     List<Tensor> tensors = new ArrayList<>(buffers.size());
     for (int i = 0; i < buffers.size(); i++) {

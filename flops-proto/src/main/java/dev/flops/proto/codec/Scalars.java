@@ -35,7 +35,8 @@ public final class Scalars {
     try {
       return new Config(values);
     } catch (IllegalArgumentException e) {
-      throw new WireFormatException("invalid config: " + e.getMessage());
+      throw new WireFormatException(WireError.MALFORMED_MESSAGE,
+          "invalid config: " + e.getMessage());
     }
   }
 
@@ -70,7 +71,7 @@ public final class Scalars {
       } else if (value instanceof Boolean b) {
         metrics.put(key, b ? 1.0 : 0.0);
       } else {
-        throw new WireFormatException(
+        throw new WireFormatException(WireError.RESULT_INVALID, 
             "metric '" + key + "' is " + describeType(scalar) + "; metrics must be numbers");
       }
     });
@@ -128,7 +129,8 @@ public final class Scalars {
       case INT_VALUE -> scalar.getIntValue();
       case DOUBLE_VALUE -> scalar.getDoubleValue();
       case STRING_VALUE -> scalar.getStringValue();
-      case VALUE_NOT_SET -> throw new WireFormatException("scalar '" + key + "' has no value");
+      case VALUE_NOT_SET -> throw new WireFormatException(WireError.MALFORMED_MESSAGE,
+          "scalar '" + key + "' has no value");
     };
   }
 }

@@ -44,7 +44,7 @@ public final class WireProtocol {
    */
   public static void checkVersion(Envelope envelope) {
     if (envelope.getProtocolVersion() != VERSION) {
-      throw new WireFormatException(String.format(
+      throw new WireFormatException(WireError.PROTOCOL_VERSION, String.format(
           "protocol version mismatch: the peer speaks flops protocol v%d but this side speaks v%d; "
               + "run the same flops release on the aggregator and the learners",
           envelope.getProtocolVersion(), VERSION));

@@ -64,6 +64,7 @@ class ChunkReassemblyPropertiesTest {
             }
             decoder.finish(false);
           }, () -> "accepted chunks " + sequence + " of " + count);
+          assertEquals(WireError.MALFORMED_MESSAGE, refused.code(), refused::getMessage);
           assertTrue(refused.getMessage().matches("(expected chunk \\d+ but got chunk \\d+.*"
                   + "|chunk \\d+ is beyond .*|the stream ended after .*)"),
               refused.getMessage());
@@ -101,6 +102,7 @@ class ChunkReassemblyPropertiesTest {
             }
             decoded = Optional.of(decoder.finish(false));
           } catch (WireFormatException e) {
+            assertEquals(WireError.MALFORMED_MESSAGE, e.code(), e::getMessage);
             assertTrue(e.getMessage().contains("bytes but must hold"), e.getMessage());
             decoded = Optional.empty();
           }
@@ -135,6 +137,7 @@ class ChunkReassemblyPropertiesTest {
           }
           WireFormatException e =
               assertThrows(WireFormatException.class, () -> decoder.finish(false));
+          assertEquals(WireError.CHECKSUM, e.code(), e::getMessage);
           assertTrue(e.getMessage().startsWith("checksum mismatch"), e.getMessage());
         });
   }

@@ -199,6 +199,29 @@ public final class Tracker implements AutoCloseable {
     return ids;
   }
 
+  /**
+   * Returns the run id of {@code round}'s run, waiting at most {@code max} for the outbox thread
+   * to get it from the backend (the file store creates a run in milliseconds; a server that is
+   * down never does).
+   *
+   * @return the id, or null if tracking is off, the round was not started, or the id did not
+   *     come in time
+   * @throws InterruptedException if the calling thread is interrupted while waiting
+   */
+  public String awaitRoundRunId(int round, java.time.Duration max) throws InterruptedException {
+    if (!enabled() || !rounds.contains(round)) {
+      return null;
+    }
+    long deadline = System.nanoTime() + max.toNanos();
+    String key = key("run:" + roundRef(round));
+    String id = bindings.get(key);
+    while (id == null && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+      id = bindings.get(key);
+    }
+    return id;
+  }
+
   private static String roundRef(int round) {
     return "round-" + round;
   }
