@@ -306,12 +306,10 @@ public final class Aggregator implements AutoCloseable {
    * @throws TrainingException if training stops before its last round (e.g. too few learners
    *     connected in time, or the model copy rejected the new parameters), or the checkpoint
    *     cannot be used (another aggregator holds the directory, the file is corrupt or does not
-   *     fit the model); the message says what to do
+   *     fit the model, or it holds a checkpoint but resume is off); the message says what to do
    * @throws InterruptedException if the calling thread is interrupted
    * @throws IllegalStateException if the aggregator is not started, is closed or has told its
-   *     learners to shut down, or another training is running, or the plan's checkpoint
-   *     directory already holds a checkpoint but resume is off (a setup mistake: the message
-   *     says to resume or give a new directory)
+   *     learners to shut down, or another training is running
    * @throws IllegalArgumentException if tracking cannot work: the file store directory is not
    *     writable, or the tracking URI is invalid
    */

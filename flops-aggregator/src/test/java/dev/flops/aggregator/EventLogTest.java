@@ -40,7 +40,7 @@ class EventLogTest {
       "round_finished", Set.of("round", "fit_succeeded", "fit_failed", "evaluate_succeeded",
           "evaluate_failed", "loss", "accuracy", "evaluate_examples", "metrics", "duration_s",
           "learner_wait_s", "bytes_received", "bytes_sent", "process_cpu_s", "heap_used_bytes",
-          "nonheap_used_bytes", "offheap_bytes", "failures"),
+          "nonheap_used_bytes", "offheap_bytes", "failures", "fit_examples", "fit_metrics"),
       "training_succeeded", Set.of("rounds", "duration_s", "final", "best", "tracking"),
       "training_failed", Set.of("error", "message"));
 
