@@ -57,10 +57,11 @@ class AggregatorSecurityOptionsTest {
   void tokenFromTheEnvironment_isRequiredOfLearners() throws Exception {
     AggregatorSecurityOptions options = new AggregatorSecurityOptions();
     options.environment = Map.of("FLOPS_TOKEN", TokenTest.newToken().reveal());
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).build();
+    FedAvg strategy = FedAvg.builder().build();
     try (Aggregator aggregator = options.applyTo(Aggregator.builder()
             .host("127.0.0.1").port(0)
-            .model(new ArrayModel(Federations.randomParameters(1, false)))
-            .strategy(FedAvg.builder().rounds(1).build()))
+            .model(new ArrayModel(Federations.randomParameters(1, false))))
         .build().start();
         SecureRawLearner anonymous = new SecureRawLearner(aggregator.port(), null, null)) {
       anonymous.hello("anonymous");

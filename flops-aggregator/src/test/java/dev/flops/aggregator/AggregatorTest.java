@@ -23,10 +23,12 @@ class AggregatorTest {
   void threeLearners_globalModelIsExampleWeightedMeanOfUpdates() throws Exception {
     Parameters initial = Federations.randomParameters(1, true);
     ArrayModel copy = new ArrayModel(initial);
+    TrainingPlan plan = TrainingPlan.builder().rounds(2).minAvailableLearners(3).minFitResults(3)
+        .build();
+    FedAvg strategy = FedAvg.builder().minFitLearners(3).build();
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(copy)
-        .strategy(FedAvg.builder().rounds(2).minAvailableLearners(3).minFitLearners(3).build())
         .build()
         .start()) {
       List<FakeTrainer> trainers = List.of(FakeTrainer.adding(initial, 1f, 10),
@@ -36,7 +38,8 @@ class AggregatorTest {
           Federations.startLearner("b", aggregator.port(), trainers.get(1)),
           Federations.startLearner("c", aggregator.port(), trainers.get(2)));
 
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
+      aggregator.shutdownLearners();
 
       // Each round adds the weighted mean offset (10*1 + 20*2 + 70*4) / 100 = 3.3 to every value.
       Parameters expected = FakeTrainer.add(FakeTrainer.add(initial, 3.3f), 3.3f);
@@ -67,6 +70,9 @@ class AggregatorTest {
   void learnerStartedBeforeAggregator_waitsThenJoins() throws Exception {
     Parameters initial = Federations.randomParameters(2, false);
     int port;
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).learnerWait(Duration.ofSeconds(30))
+        .build();
+    FedAvg strategy = FedAvg.builder().build();
     try (var socket = new java.net.ServerSocket(0)) {
       port = socket.getLocalPort();
     }
@@ -77,11 +83,9 @@ class AggregatorTest {
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(port)
         .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(1).build())
-        .learnerWaitTimeout(Duration.ofSeconds(30))
         .build()
         .start()) {
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
       assertEquals(1, result.finalRound().fitSucceeded());
       assertClose(FakeTrainer.add(initial, 1f), result.finalParameters(), 1e-6);
     }
@@ -91,10 +95,11 @@ class AggregatorTest {
   @Test
   void learnerWhoseFitThrows_countsAsFailure_federationGoesOn() throws Exception {
     Parameters initial = Federations.randomParameters(3, false);
+    TrainingPlan plan = TrainingPlan.builder().rounds(2).minAvailableLearners(2).build();
+    FedAvg strategy = FedAvg.builder().build();
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(2).minAvailableLearners(2).build())
         .build()
         .start()) {
       FakeTrainer broken = new FakeTrainer(initial, 10, p -> {
@@ -104,7 +109,8 @@ class AggregatorTest {
           Federations.startLearner("good", aggregator.port(), FakeTrainer.adding(initial, 1f, 10)),
           Federations.startLearner("broken", aggregator.port(), broken));
 
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
+      aggregator.shutdownLearners();
 
       for (RoundSummary round : result.rounds()) {
         assertEquals(1, round.fitSucceeded());
@@ -125,11 +131,12 @@ class AggregatorTest {
   void stragglerPastRoundTimeout_countsAsFailure_lateUpdateDiscarded() throws Exception {
     Parameters initial = Federations.randomParameters(4, false);
     ArrayModel copy = new ArrayModel(initial);
+    TrainingPlan plan = TrainingPlan.builder().rounds(2).minAvailableLearners(2)
+        .roundTimeout(Duration.ofSeconds(2)).build();
+    FedAvg strategy = FedAvg.builder().build();
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(copy)
-        .strategy(FedAvg.builder().rounds(2).minAvailableLearners(2)
-            .roundTimeout(Duration.ofSeconds(2)).build())
         .build()
         .start()) {
       FakeTrainer slow = new FakeTrainer(initial, 1000, p -> {
@@ -143,7 +150,7 @@ class AggregatorTest {
       Federations.startLearner("fast", aggregator.port(), FakeTrainer.adding(initial, 1f, 10));
       Federations.startLearner("slow", aggregator.port(), slow);
 
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
 
       RoundSummary first = result.rounds().get(0);
       assertEquals(1, first.fitSucceeded());

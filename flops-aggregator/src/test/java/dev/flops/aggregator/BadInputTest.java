@@ -117,10 +117,11 @@ class BadInputTest {
       throws Exception {
     Parameters initial = Federations.randomParameters(5, false);
     ArrayModel copy = new ArrayModel(initial);
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).minAvailableLearners(3).build();
+    FedAvg strategy = FedAvg.builder().build();
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(copy)
-        .strategy(FedAvg.builder().rounds(1).minAvailableLearners(3).build())
         .build()
         .start()) {
       List<CompletableFuture<Void>> learners = new ArrayList<>();
@@ -131,7 +132,8 @@ class BadInputTest {
       learners.add(Federations.startLearner("bad", aggregator.port(),
           new FakeTrainer(initial, 1000, corrupt, 1.0, 0.5)));
 
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
+      aggregator.shutdownLearners();
 
       RoundSummary round = result.finalRound();
       assertEquals(2, round.fitSucceeded());

@@ -79,20 +79,22 @@ class BestRoundTest {
     return train(3, builder -> ranking == null ? builder : builder.bestRound(ranking), mse);
   }
 
-  private Run train(int rounds, UnaryOperator<Aggregator.Builder> knobs, double... mse)
+  private Run train(int rounds, UnaryOperator<TrainingPlan.Builder> knobs, double... mse)
       throws Exception {
     Parameters initial = Federations.randomParameters(11, false);
-    Aggregator.Builder builder = knobs.apply(Aggregator.builder()
+    TrainingPlan plan = knobs.apply(TrainingPlan.builder().rounds(rounds)
+        .tracking(Tracking.fileStore(temp.resolve("mlruns")).experimentName("regression")))
+        .build();
+    FedAvg strategy = FedAvg.builder().evaluateConfig(round -> Config.of(ROUND, round)).build();
+    Aggregator.Builder builder = Aggregator.builder()
         .host("127.0.0.1").port(0)
-        .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(rounds)
-            .evaluateConfig(round -> Config.of(ROUND, round)).build())
-        .tracking(Tracking.fileStore(temp.resolve("mlruns")).experimentName("regression")));
+        .model(new ArrayModel(initial));
     try (LogCapture logs = new LogCapture();
         Aggregator aggregator = builder.build().start()) {
       CompletableFuture<Void> learner = Federations.startLearner("regressor", aggregator.port(),
           new Regression(initial, mse));
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
+      aggregator.shutdownLearners();
       learner.get(30, TimeUnit.SECONDS);
       return new Run(result, initial, logs.text());
     }

@@ -39,13 +39,14 @@ class BrokenTransferLogTest {
   @Test
   void uploadResetByTheNetwork_learnerLogsOneLine_noStackTrace() throws Exception {
     Parameters initial = Federations.randomParameters(81, true); // 2 chunks
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).roundTimeout(Duration.ofSeconds(30))
+        .build();
+    FedAvg strategy = FedAvg.builder()
+        .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
+        .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round)).build();
     try (LogCapture log = new LogCapture();
         Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
             .model(new ArrayModel(initial))
-            .strategy(FedAvg.builder().rounds(1).roundTimeout(Duration.ofSeconds(30))
-                .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-                .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-                .build())
             .build().start();
         CuttableProxy proxy = new CuttableProxy(aggregator.port())) {
       Learner.builder().aggregator("127.0.0.1", proxy.port()).name("cut")
@@ -54,7 +55,8 @@ class BrokenTransferLogTest {
           .interceptor(cutDuringUpload(proxy))
           .build().runAsync();
 
-      TrainingResult result = aggregator.train(); // attempt 2 runs after the reconnection
+      // attempt 2 runs after the reconnection
+      TrainingResult result = aggregator.train(plan, strategy);
 
       assertEquals(1, result.finalRound().fitSucceeded(), result.finalRound().toString());
       String text = log.text();

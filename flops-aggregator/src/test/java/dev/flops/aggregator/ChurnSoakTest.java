@@ -73,19 +73,18 @@ class ChurnSoakTest {
       churn.start();
       for (int run = 0; result == null; run++) {
         assertTrue(run < 10, "too many restarts: " + policyFailures);
+        TrainingPlan plan = TrainingPlan.builder().rounds(ROUNDS).minAvailableLearners(MIN_FIT)
+            .minFitResults(MIN_FIT).minEvaluateResults(MIN_EVALUATE)
+            .roundTimeout(Duration.ofMillis(1500)).checkpointDirectory(checkpoints).resume(run > 0)
+            .learnerWait(Duration.ofSeconds(10)).build();
+        FedAvg strategy = FedAvg.builder().minFitLearners(MIN_FIT).minEvaluateLearners(MIN_EVALUATE)
+            .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
+            .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round)).build();
         try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(port)
             .model(new ArrayModel(initial))
             .averagingKernel(new JavaAveraging())
-            .checkpointDirectory(checkpoints).resume(run > 0)
-            .learnerWaitTimeout(Duration.ofSeconds(10))
-            .strategy(FedAvg.builder().rounds(ROUNDS).minAvailableLearners(MIN_FIT)
-                .minFitLearners(MIN_FIT).minEvaluateLearners(MIN_EVALUATE)
-                .roundTimeout(Duration.ofMillis(1500))
-                .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-                .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-                .build())
             .build().start()) {
-          result = aggregator.train();
+          result = aggregator.train(plan, strategy);
         } catch (TrainingException e) {
           // The documented policy: retried attempts all fell short, or too few learners came.
           assertTrue(e.getMessage().contains("all 3 attempts fell short")
@@ -136,18 +135,18 @@ class ChurnSoakTest {
   /** Loads every class and pool the soak uses, so that the baseline already holds them. */
   private void warmUp(Parameters initial) throws Exception {
     Churn churn = new Churn(initial);
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).minAvailableLearners(2)
+        .checkpointDirectory(dir.resolve("warm-up")).build();
+    FedAvg strategy = FedAvg.builder()
+        .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
+        .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round)).build();
     try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
         .model(new ArrayModel(initial)).averagingKernel(new JavaAveraging())
-        .checkpointDirectory(dir.resolve("warm-up"))
-        .strategy(FedAvg.builder().rounds(1).minAvailableLearners(2)
-            .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-            .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-            .build())
         .build().start()) {
       churn.connect(aggregator.port());
       churn.startAll();
       churn.proxies.get(0).cut();
-      aggregator.train();
+      aggregator.train(plan, strategy);
     } finally {
       churn.close();
     }

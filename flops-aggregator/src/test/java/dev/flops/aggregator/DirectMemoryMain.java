@@ -1,7 +1,6 @@
 package dev.flops.aggregator;
 
 import dev.flops.aggregator.kernel.JavaAveraging;
-import dev.flops.aggregator.tracking.Tracking;
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
 
@@ -23,7 +22,6 @@ public final class DirectMemoryMain {
         .host("127.0.0.1").port(0)
         .model(new ArrayModel(model))
         .averagingKernel(new JavaAveraging())
-        .tracking(Tracking.off())
         .maxInFlightUploads(inFlight)
         .maxConcurrentDownloads(1)
         .build();

@@ -82,14 +82,15 @@ class DirectMemoryTest {
   void allocationFailureInAnUploadSlot_failsThatTaskWithTheCause_slotReleased_nextUploadsPass()
       throws Exception {
     Parameters initial = Federations.randomParameters(3, false);
+    TrainingPlan plan = TrainingPlan.builder().rounds(2).minAvailableLearners(2)
+        .roundTimeout(Duration.ofSeconds(30)).build();
+    FedAvg strategy = FedAvg.builder().build();
     try (LogCapture log = new LogCapture();
         Aggregator aggregator = Aggregator.builder()
             .host("127.0.0.1").port(0)
             .model(new ArrayModel(initial))
             .averagingKernel(new JavaAveraging())
             .maxInFlightUploads(1)
-            .strategy(FedAvg.builder().rounds(2).minAvailableLearners(2)
-                .roundTimeout(Duration.ofSeconds(30)).build())
             .build()
             .start()) {
       // The JVM's own message when -XX:MaxDirectMemorySize is reached, once: a fake, since
@@ -106,7 +107,8 @@ class DirectMemoryTest {
           Federations.startLearner("a", aggregator.port(), FakeTrainer.adding(initial, 1f, 10)),
           Federations.startLearner("b", aggregator.port(), FakeTrainer.adding(initial, 2f, 10)));
       long start = System.nanoTime();
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
+      aggregator.shutdownLearners();
       long seconds = (System.nanoTime() - start) / 1_000_000_000;
       for (CompletableFuture<Void> learner : learners) {
         learner.get(10, TimeUnit.SECONDS);

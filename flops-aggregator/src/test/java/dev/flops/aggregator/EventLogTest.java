@@ -40,7 +40,7 @@ class EventLogTest {
       "round_finished", Set.of("round", "fit_succeeded", "fit_failed", "evaluate_succeeded",
           "evaluate_failed", "loss", "accuracy", "evaluate_examples", "metrics", "duration_s",
           "learner_wait_s", "bytes_received", "bytes_sent", "process_cpu_s", "heap_used_bytes",
-          "nonheap_used_bytes", "offheap_bytes", "failures"),
+          "nonheap_used_bytes", "offheap_bytes", "failures", "fit_examples", "fit_metrics"),
       "training_succeeded", Set.of("rounds", "duration_s", "final", "best", "tracking"),
       "training_failed", Set.of("error", "message"));
 
@@ -68,15 +68,16 @@ class EventLogTest {
         Aggregator aggregator = Aggregator.builder()
             .host("127.0.0.1").port(0)
             .model(new ArrayModel(initial))
-            .strategy(FedAvg.builder().rounds(2).build())
-            .tracking(Tracking.fileStore(temp.resolve("mlruns")))
-            .observer(new ObserverTest.Throwing())
-            .observer(log)
             .build()
             .start()) {
+      TrainingPlan plan = TrainingPlan.builder().rounds(2)
+          .tracking(Tracking.fileStore(temp.resolve("mlruns")))
+          .observer(new ObserverTest.Throwing()).observer(log).build();
+      FedAvg strategy = FedAvg.builder().build();
       var learner = Federations.startLearner("one", aggregator.port(),
           FakeTrainer.adding(initial, 1f, 7));
-      result = aggregator.train();
+      result = aggregator.train(plan, strategy);
+      aggregator.shutdownLearners();
       learner.get(30, TimeUnit.SECONDS);
     }
     List<JsonObject> lines = read(file);
@@ -113,13 +114,12 @@ class EventLogTest {
         Aggregator aggregator = Aggregator.builder()
             .host("127.0.0.1").port(0)
             .model(new ArrayModel(Federations.randomParameters(32, false)))
-            .strategy(FedAvg.builder().minAvailableLearners(2).build())
-            .learnerWaitTimeout(Duration.ofMillis(200))
-            .tracking(Tracking.off())
-            .observer(log)
             .build()
             .start()) {
-      assertThrows(TrainingException.class, aggregator::train);
+      TrainingPlan plan = TrainingPlan.builder().minAvailableLearners(2)
+          .learnerWait(Duration.ofMillis(200)).tracking(Tracking.off()).observer(log).build();
+      FedAvg strategy = FedAvg.builder().build();
+      assertThrows(TrainingException.class, () -> aggregator.train(plan, strategy));
     }
     List<JsonObject> lines = read(file);
     assertEquals(2, lines.size());

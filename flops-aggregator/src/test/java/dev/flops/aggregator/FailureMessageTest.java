@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.api.Parameters;
 import dev.flops.api.strategy.FedAvg;
-import dev.flops.api.strategy.InsufficientResults;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -38,22 +37,24 @@ class FailureMessageTest {
     }, 1.0, 0.5);
   }
 
-  private static FedAvg failFast(int learners) {
-    return FedAvg.builder().rounds(3).minAvailableLearners(learners)
-        .onInsufficientResults(InsufficientResults.FAIL).build();
+  private static TrainingPlan.Builder failFast(int learners) {
+    return TrainingPlan.builder().rounds(3).minAvailableLearners(learners)
+        .onInsufficientResults(InsufficientResults.FAIL);
   }
 
   @Test
   void sevenLearnersFail_oneLinePerLearnerWithItsName_capped_noRecordsNoResumeAdvice()
       throws Exception {
     Parameters initial = Federations.randomParameters(71, false);
+    TrainingPlan plan = failFast(7).build();
     try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
-        .model(new ArrayModel(initial)).strategy(failFast(7)).build().start()) {
+        .model(new ArrayModel(initial)).build().start()) {
       for (int i = 0; i < 7; i++) {
         Federations.startLearner("site-" + i, aggregator.port(), failingAfter(initial, 0));
       }
 
-      String message = assertThrows(TrainingException.class, aggregator::train).getMessage();
+      String message = assertThrows(TrainingException.class,
+          () -> aggregator.train(plan, FedAvg.withDefaults())).getMessage();
 
       assertTrue(message.startsWith("federated training failed: round 1: the fit phase gathered "
           + "0 of the 1 results it needs (attempt 1); training stops because "
@@ -74,12 +75,13 @@ class FailureMessageTest {
   @Test
   void checkpointsButNoneWrittenYet_saysAResumeStartsFromRound1() throws Exception {
     Parameters initial = Federations.randomParameters(72, false);
+    TrainingPlan plan = failFast(1).checkpointDirectory(dir).build();
     try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
-        .model(new ArrayModel(initial)).strategy(failFast(1))
-        .checkpointDirectory(dir).build().start()) {
+        .model(new ArrayModel(initial)).build().start()) {
       Federations.startLearner("site-a", aggregator.port(), failingAfter(initial, 0));
 
-      String message = assertThrows(TrainingException.class, aggregator::train).getMessage();
+      String message = assertThrows(TrainingException.class,
+          () -> aggregator.train(plan, FedAvg.withDefaults())).getMessage();
 
       assertTrue(message.endsWith(". No round was checkpointed yet, so a resume starts again "
           + "from round 1."), message);
@@ -90,12 +92,13 @@ class FailureMessageTest {
   @Test
   void checkpointedRound_namedWithTheCheckpointFile() throws Exception {
     Parameters initial = Federations.randomParameters(73, false);
+    TrainingPlan plan = failFast(1).checkpointDirectory(dir).build();
     try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
-        .model(new ArrayModel(initial)).strategy(failFast(1))
-        .checkpointDirectory(dir).build().start()) {
+        .model(new ArrayModel(initial)).build().start()) {
       Federations.startLearner("site-a", aggregator.port(), failingAfter(initial, 1));
 
-      String message = assertThrows(TrainingException.class, aggregator::train).getMessage();
+      String message = assertThrows(TrainingException.class,
+          () -> aggregator.train(plan, FedAvg.withDefaults())).getMessage();
 
       assertTrue(message.contains("round 2: the fit phase gathered 0 of the 1"), message);
       assertTrue(message.contains("\n  learner-1 (site-a): learner reported: "

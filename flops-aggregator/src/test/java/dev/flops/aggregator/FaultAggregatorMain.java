@@ -28,26 +28,22 @@ public final class FaultAggregatorMain {
     Map<String, String> options = FaultLearnerMain.options(args);
     int minFit = Integer.parseInt(options.getOrDefault("min-fit", "1"));
     FedAvg strategy = FedAvg.builder()
-        .rounds(Integer.parseInt(options.get("rounds")))
         .minFitLearners(minFit)
         .minEvaluateLearners(minFit)
-        .minAvailableLearners(Integer.parseInt(options.getOrDefault("min-available", "1")))
-        .roundTimeout(Duration.ofMillis(Long.parseLong(options.getOrDefault("round-timeout-ms",
-            "60000"))))
         .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
         .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
         .samplingSeed(1)
         .build();
-    Aggregator.Builder builder = Aggregator.builder()
-        .host(options.getOrDefault("host", "127.0.0.1"))
-        .port(Integer.parseInt(options.getOrDefault("port", "0")))
-        .model(new ArrayModel(Federations.randomParameters(0,
-            Boolean.parseBoolean(options.getOrDefault("big", "false")))))
-        .strategy(strategy)
-        .averagingKernel(new JavaAveraging())
+    TrainingPlan plan = TrainingPlan.builder()
+        .rounds(Integer.parseInt(options.get("rounds")))
+        .minFitResults(minFit)
+        .minEvaluateResults(minFit)
+        .minAvailableLearners(Integer.parseInt(options.getOrDefault("min-available", "1")))
+        .roundTimeout(Duration.ofMillis(Long.parseLong(options.getOrDefault("round-timeout-ms",
+            "60000"))))
         .checkpointDirectory(Path.of(options.get("checkpoint-dir")))
         .resume(Boolean.parseBoolean(options.getOrDefault("resume", "false")))
-        .learnerWaitTimeout(Duration.ofSeconds(
+        .learnerWait(Duration.ofSeconds(
             Long.parseLong(options.getOrDefault("learner-wait-s", "120"))))
         .observer(new FederationObserver() {
           @Override
@@ -55,14 +51,21 @@ public final class FaultAggregatorMain {
             FaultLearnerMain.say(String.format("ROUND %d %d %d %d %d", s.round(), s.fitSucceeded(),
                 s.fitFailed(), s.evaluateSucceeded(), s.evaluateFailed()));
           }
-        });
+        })
+        .build();
+    Aggregator.Builder builder = Aggregator.builder()
+        .host(options.getOrDefault("host", "127.0.0.1"))
+        .port(Integer.parseInt(options.getOrDefault("port", "0")))
+        .model(new ArrayModel(Federations.randomParameters(0,
+            Boolean.parseBoolean(options.getOrDefault("big", "false")))))
+        .averagingKernel(new JavaAveraging());
     if (options.containsKey("keepalive-ms")) {
       builder.keepAlive(Duration.ofMillis(Long.parseLong(options.get("keepalive-ms"))),
           Duration.ofMillis(Long.parseLong(options.get("keepalive-timeout-ms"))));
     }
     try (Aggregator aggregator = builder.build().start()) {
       FaultLearnerMain.say("LISTENING " + aggregator.port());
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
       FaultLearnerMain.say("TRAINED " + result.rounds().size());
     } catch (Exception e) {
       FaultLearnerMain.say("FAILED " + e);

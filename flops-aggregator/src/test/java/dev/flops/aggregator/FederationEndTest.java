@@ -10,7 +10,6 @@ import dev.flops.api.Config;
 import dev.flops.api.LocalTrainer;
 import dev.flops.api.Parameters;
 import dev.flops.api.strategy.FedAvg;
-import dev.flops.api.strategy.InsufficientResults;
 import dev.flops.learner.FederationFailedException;
 import dev.flops.learner.LearnerMain;
 import java.nio.file.Path;
@@ -37,11 +36,23 @@ class FederationEndTest {
   private static Aggregator failingFederation(Parameters initial) throws Exception {
     return Aggregator.builder().host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(2)
-            .onInsufficientResults(InsufficientResults.FAIL)
-            .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-            .build())
         .build().start();
+  }
+
+  private static final TrainingPlan FAILING_PLAN = TrainingPlan.builder().rounds(2)
+      .onInsufficientResults(InsufficientResults.FAIL).build();
+
+  private static FedAvg failingStrategy() {
+    return FedAvg.builder()
+        .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round)).build();
+  }
+
+  /** Trains the failing federation, then ends it as close() would, keeping the server up. */
+  private static TrainingException trainFailingThenShutDown(Aggregator aggregator) {
+    TrainingException e = assertThrows(TrainingException.class,
+        () -> aggregator.train(FAILING_PLAN, failingStrategy()));
+    aggregator.shutdownLearners();
+    return e;
   }
 
   private static FakeTrainer brokenFit(Parameters initial) {
@@ -58,7 +69,7 @@ class FederationEndTest {
       CompletableFuture<Void> learner =
           Federations.startLearner("site-a", aggregator.port(), brokenFit(initial));
 
-      TrainingException training = assertThrows(TrainingException.class, aggregator::train);
+      TrainingException training = trainFailingThenShutDown(aggregator);
 
       ExecutionException ended =
           assertThrows(ExecutionException.class, () -> learner.get(10, TimeUnit.SECONDS));
@@ -79,15 +90,17 @@ class FederationEndTest {
   @Test
   void successfulTraining_learnerReturnsNormally() throws Exception {
     Parameters initial = Federations.randomParameters(62, false);
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).build();
+    FedAvg strategy = FedAvg.builder().build();
     try (LogCapture log = new LogCapture();
         Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
             .model(new ArrayModel(initial))
-            .strategy(FedAvg.builder().rounds(1).build())
             .build().start()) {
       CompletableFuture<Void> learner = Federations.startLearner("site-a", aggregator.port(),
           FakeTrainer.adding(initial, 1f, 10));
 
-      aggregator.train();
+      aggregator.train(plan, strategy);
+      aggregator.shutdownLearners();
 
       learner.get(10, TimeUnit.SECONDS);
       assertTrue(log.text().contains("learner site-a: the aggregator's training finished "
@@ -100,10 +113,11 @@ class FederationEndTest {
     Parameters initial = Federations.randomParameters(63, false);
     try (Aggregator aggregator = failingFederation(initial)) {
       Federations.startLearner("site-a", aggregator.port(), brokenFit(initial));
-      assertThrows(TrainingException.class, aggregator::train);
+      trainFailingThenShutDown(aggregator);
 
-      // The federation has ended but the server still listens: the window in which a learner
-      // used to be welcomed, then left to wait for the close and retry for its connectTimeout.
+      // The learners were told to shut down but the server still listens: the window in which a
+      // learner used to be welcomed, then left to wait for the close and retry for its
+      // connectTimeout.
       long start = System.nanoTime();
       CompletableFuture<Void> late = Federations.startLearner("late", aggregator.port(),
           FakeTrainer.adding(initial, 1f, 10), b -> b.connectTimeout(Duration.ofSeconds(60)));
@@ -157,7 +171,7 @@ class FederationEndTest {
         ChildJvm learner = ChildJvm.start("learner", java.util.List.of(), LearnerMain.class,
             dir.resolve("learner.log"), "--aggregator", "127.0.0.1:" + aggregator.port(),
             "--name", "site-a", "--trainer-factory", BrokenTrainerFactory.class.getName())) {
-      assertThrows(TrainingException.class, aggregator::train);
+      trainFailingThenShutDown(aggregator);
 
       assertEquals(3, learner.awaitExit(Duration.ofSeconds(30)), learner.output());
       assertTrue(learner.output().contains("the aggregator's training failed: round 1: the fit "

@@ -41,6 +41,10 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class FloodTest {
+  // Set by the helper that builds the aggregator, for the test's train(plan, strategy) calls.
+  private TrainingPlan plan;
+  private FedAvg strategy;
+
   private final Parameters initial = Federations.randomParameters(9, false);
   private final List<ManagedChannel> attackerChannels = new ArrayList<>();
   private final BlockingQueue<Status> refusals = new LinkedBlockingQueue<>();
@@ -96,7 +100,7 @@ class FloodTest {
           FakeTrainer.adding(initial, 1f, 10));
       CompletableFuture<TrainingResult> training = CompletableFuture.supplyAsync(() -> {
         try {
-          return aggregator.train();
+          return aggregator.train(plan, strategy);
         } catch (InterruptedException e) {
           throw new IllegalStateException(e);
         }
@@ -107,6 +111,7 @@ class FloodTest {
       closeAttackers();
       attackerChannels.clear();
       TrainingResult result = training.get(60, TimeUnit.SECONDS);
+      aggregator.shutdownLearners();
       learner.get(10, TimeUnit.SECONDS);
       for (RoundSummary round : result.rounds()) {
         assertEquals(1, round.fitSucceeded(), round.toString());
@@ -166,11 +171,12 @@ class FloodTest {
 
   private Aggregator aggregator(int perAddress, int total, Duration idle, Duration handshake,
       int learners) throws Exception {
+    plan = TrainingPlan.builder().rounds(2).minAvailableLearners(learners)
+        .learnerWait(Duration.ofSeconds(60)).build();
+    strategy = FedAvg.builder().build();
     return Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(2).minAvailableLearners(learners).build())
-        .learnerWaitTimeout(Duration.ofSeconds(60))
         .maxCallsPerAddress(perAddress)
         .maxCalls(total)
         .maxConnectionIdle(idle)
@@ -183,7 +189,8 @@ class FloodTest {
     List<CompletableFuture<Void>> learners = List.of(
         Federations.startLearner("a", aggregator.port(), FakeTrainer.adding(initial, 1f, 10)),
         Federations.startLearner("b", aggregator.port(), FakeTrainer.adding(initial, 2f, 10)));
-    TrainingResult result = aggregator.train();
+    TrainingResult result = aggregator.train(plan, strategy);
+    aggregator.shutdownLearners();
     for (CompletableFuture<Void> learner : learners) {
       learner.get(10, TimeUnit.SECONDS);
     }

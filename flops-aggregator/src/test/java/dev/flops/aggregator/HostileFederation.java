@@ -62,15 +62,16 @@ final class HostileFederation implements AutoCloseable {
   private boolean hostileServing;
 
   private HostileFederation(UnaryOperator<Aggregator.Builder> knobs) throws Exception {
+    TrainingPlan plan = TrainingPlan.builder().rounds(2).minAvailableLearners(3).build();
+    FedAvg strategy = FedAvg.builder().build();
     aggregator = knobs.apply(Aggregator.builder()
             .host("127.0.0.1").port(0)
-            .model(copy)
-            .strategy(FedAvg.builder().rounds(2).minAvailableLearners(3).build()))
+            .model(copy))
         .build()
         .start();
     training = CompletableFuture.supplyAsync(() -> {
       try {
-        return aggregator.train();
+        return aggregator.train(plan, strategy);
       } catch (InterruptedException e) {
         throw new CompletionException(e);
       }
@@ -147,6 +148,7 @@ final class HostileFederation implements AutoCloseable {
     lateJoiners.forEach(late -> served.add(late.serveTheRest()));
 
     TrainingResult result = training.get(60, TimeUnit.SECONDS);
+    aggregator.shutdownLearners();
 
     boolean hostileCounted = roundOne != RoundOne.HOSTILE_TASK_FAILED;
     RoundSummary first = result.rounds().get(0);

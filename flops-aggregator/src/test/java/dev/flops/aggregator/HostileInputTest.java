@@ -509,10 +509,12 @@ class HostileInputTest {
     void limitsBelowTheGlobalModel() {
       for (UnaryOperator<Aggregator.Builder> knob : List.<UnaryOperator<Aggregator.Builder>>of(
           b -> b.maxTensorCount(1), b -> b.maxUpdateBytes(2479))) {
+        TrainingPlan plan = TrainingPlan.builder().rounds(1).build();
+        FedAvg strategy = FedAvg.builder().build();
         try (Aggregator aggregator = knob.apply(Aggregator.builder().host("127.0.0.1").port(0)
-            .model(new ArrayModel(Federations.randomParameters(7, false)))
-            .strategy(FedAvg.builder().rounds(1).build())).build().start()) {
-          TrainingException e = assertThrows(TrainingException.class, aggregator::train);
+            .model(new ArrayModel(Federations.randomParameters(7, false)))).build().start()) {
+          TrainingException e = assertThrows(TrainingException.class,
+              () -> aggregator.train(plan, strategy));
           assertTrue(e.getMessage().matches(
               ".*(maxTensorCount 1 is below the global model's 2 tensors"
                   + "|maxUpdateBytes 2479 is below the global model's 2480 bytes).*"),

@@ -58,6 +58,10 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class ImpersonationTest {
+  // Set by the helper that builds the aggregator, for the test's train(plan, strategy) calls.
+  private TrainingPlan plan;
+  private FedAvg strategy;
+
   /** How learners authenticate. */
   enum Mode { PLAINTEXT, SHARED_TOKEN, LEARNER_TOKENS, MUTUAL_TLS, MUTUAL_TLS_AND_LEARNER_TOKENS }
 
@@ -95,7 +99,7 @@ class ImpersonationTest {
           FakeTrainer.adding(initial, 4f, 30), b -> learnerSecurity(mode, "real", b));
       CompletableFuture<TrainingResult> training = CompletableFuture.supplyAsync(() -> {
         try {
-          return aggregator.train();
+          return aggregator.train(plan, strategy);
         } catch (InterruptedException e) {
           throw new CompletionException(e);
         }
@@ -162,6 +166,7 @@ class ImpersonationTest {
       List.of(h1, h2, attacker).forEach(RawLearner::serveTheRest);
 
       TrainingResult result = training.get(60, TimeUnit.SECONDS);
+      aggregator.shutdownLearners();
       real.get(10, TimeUnit.SECONDS);
       RoundSummary round = result.rounds().get(0);
       assertEquals(3, round.fitSucceeded(), round.toString());
@@ -220,12 +225,12 @@ class ImpersonationTest {
   }
 
   private Aggregator aggregator(Mode mode, ArrayModel copy) throws Exception {
+    plan = TrainingPlan.builder().rounds(1).minAvailableLearners(NAMES.size())
+        .roundTimeout(Duration.ofSeconds(30)).learnerWait(Duration.ofSeconds(30)).build();
+    strategy = FedAvg.builder().build();
     Aggregator.Builder builder = Aggregator.builder()
         .host("127.0.0.1").port(0)
-        .model(copy)
-        .strategy(FedAvg.builder().rounds(1).minAvailableLearners(NAMES.size())
-            .roundTimeout(Duration.ofSeconds(30)).build())
-        .learnerWaitTimeout(Duration.ofSeconds(30));
+        .model(copy);
     if (mode != Mode.PLAINTEXT) {
       builder.tls(certificates.aggregatorCertificate(), certificates.aggregatorKey());
     }

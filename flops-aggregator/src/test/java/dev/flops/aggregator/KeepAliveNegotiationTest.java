@@ -35,16 +35,21 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class KeepAliveNegotiationTest {
+  // Set by the helper that builds the aggregator, for the test's train(plan, strategy) calls.
+  private TrainingPlan plan;
+  private FedAvg strategy;
+
   private static final Duration PERMIT = Duration.ofSeconds(60);
 
-  private static Aggregator aggregator(Parameters initial) throws Exception {
+  private Aggregator aggregator(Parameters initial) throws Exception {
+    plan = TrainingPlan.builder().rounds(1).roundTimeout(Duration.ofSeconds(90))
+        .build();
+    strategy = FedAvg.builder()
+        .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
+        .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round)).build();
     return Aggregator.builder().host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
         .permitKeepAliveTime(PERMIT)
-        .strategy(FedAvg.builder().rounds(1).roundTimeout(Duration.ofSeconds(90))
-            .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-            .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-            .build())
         .build().start();
   }
 
@@ -102,7 +107,7 @@ class KeepAliveNegotiationTest {
           .interceptor(counting(connects))
           .build().runAsync();
 
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
 
       RoundSummary round = result.finalRound();
       assertEquals(1, round.fitSucceeded(), round.toString());
@@ -148,7 +153,7 @@ class KeepAliveNegotiationTest {
             .interceptor(counting(connects))
             .build().runAsync();
 
-        TrainingResult result = aggregator.train();
+        TrainingResult result = aggregator.train(plan, strategy);
 
         RoundSummary round = result.finalRound();
         assertEquals(1, round.fitSucceeded(), round.toString());

@@ -49,14 +49,15 @@ class KeepAliveTest {
         Thread.sleep(11_000); // past both sides' 10 s keepalive time
       }
     };
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).roundTimeout(Duration.ofSeconds(60))
+        .build();
+    FedAvg strategy = FedAvg.builder()
+        .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
+        .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round)).build();
     try (LogCapture log = new LogCapture();
         Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
             .model(new ArrayModel(initial))
             .keepAlive(Duration.ofSeconds(10), Duration.ofSeconds(2)) // gRPC's shortest
-            .strategy(FedAvg.builder().rounds(1).roundTimeout(Duration.ofSeconds(60))
-                .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-                .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-                .build())
             .build().start()) {
       Learner.builder().aggregator("127.0.0.1", aggregator.port()).name("patient")
           .trainer(new DeterministicTrainer("patient", initial, longFit))
@@ -64,7 +65,7 @@ class KeepAliveTest {
           .interceptor(countConnects)
           .build().runAsync();
 
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
 
       RoundSummary round = result.finalRound();
       assertEquals(1, round.fitSucceeded(), round.toString());

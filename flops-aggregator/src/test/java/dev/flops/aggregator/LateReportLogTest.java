@@ -35,19 +35,19 @@ class LateReportLogTest {
     Parameters initial = Federations.randomParameters(91, false);
     Parameters otherShape = Parameters.of(initial.get("dense_W"),
         Tensor.ofFloats("dense_b", new long[] {19}, new float[19]));
+    TrainingPlan plan = TrainingPlan.builder().rounds(2).minAvailableLearners(2)
+        .minFitResults(1).minEvaluateResults(1).tracking(Tracking.off()).build();
+    FedAvg strategy = FedAvg.builder().minFitLearners(1).minEvaluateLearners(1).build();
     try (LogCapture log = new LogCapture();
         Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
             .model(new ArrayModel(initial))
-            .tracking(Tracking.off())
-            .strategy(FedAvg.builder().rounds(2).minAvailableLearners(2).minFitLearners(1)
-                .minEvaluateLearners(1).build())
             .build().start();
         RawLearner good = RawLearner.join(aggregator.port(), "good", 1f, 10);
         RawLearner bad = RawLearner.join(aggregator.port(), "lin-1", 1f, 10)) {
       CompletableFuture<TrainingResult> training =
           CompletableFuture.supplyAsync(() -> {
             try {
-              return aggregator.train();
+              return aggregator.train(plan, strategy);
             } catch (Exception e) {
               throw new IllegalStateException(e);
             }
@@ -80,6 +80,7 @@ class LateReportLogTest {
       CompletableFuture<Void> goodRest = good.serveTheRest();
       CompletableFuture<Void> badRest = bad.serveTheRest();
       TrainingResult result = training.get(30, TimeUnit.SECONDS);
+      aggregator.shutdownLearners();
       goodRest.get(10, TimeUnit.SECONDS);
       badRest.get(10, TimeUnit.SECONDS);
 

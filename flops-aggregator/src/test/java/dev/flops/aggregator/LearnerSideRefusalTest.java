@@ -65,14 +65,16 @@ class LearnerSideRefusalTest {
   /** Two learners under the default RETRY with 3 attempts; returns the final error. */
   private static String train(ScriptedTrainer first, ScriptedTrainer second, LogCapture log)
       throws Exception {
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).minAvailableLearners(2).minFitResults(2)
+        .minEvaluateResults(2).build();
+    FedAvg strategy = FedAvg.builder().minFitLearners(2).minEvaluateLearners(2).build();
     try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
         .model(new ArrayModel(GLOBAL))
-        .strategy(FedAvg.builder().rounds(1).minAvailableLearners(2).minFitLearners(2)
-            .minEvaluateLearners(2).build())
         .build().start()) {
       Federations.startLearner("a", aggregator.port(), first);
       Federations.startLearner("b", aggregator.port(), second);
-      String message = assertThrows(TrainingException.class, aggregator::train).getMessage();
+      String message = assertThrows(TrainingException.class,
+          () -> aggregator.train(plan, strategy)).getMessage();
       assertFalse(log.text().contains("retried (attempt 2"), log.text());
       assertTrue(message.contains("(attempt 1); training stops because every failure was a "
           + "rejected result and no other learner is connected"), message);

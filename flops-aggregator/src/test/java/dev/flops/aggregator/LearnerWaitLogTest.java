@@ -23,13 +23,17 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class LearnerWaitLogTest {
+  // Set by the helper that builds the aggregator, for the test's train(plan, strategy) calls.
+  private TrainingPlan plan;
+  private FedAvg strategy;
 
-  private static Aggregator.Builder waitingForTwo(Parameters initial, Duration learnerWait) {
+
+  private Aggregator.Builder waitingForTwo(Parameters initial, Duration learnerWait) {
+    plan = TrainingPlan.builder().rounds(1).minAvailableLearners(2)
+        .tracking(Tracking.off()).learnerWait(learnerWait).build();
+    strategy = FedAvg.builder().build();
     return Aggregator.builder().host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
-        .tracking(Tracking.off())
-        .strategy(FedAvg.builder().rounds(1).minAvailableLearners(2).build())
-        .learnerWaitTimeout(learnerWait)
         .progressInterval(Duration.ofMillis(300));
   }
 
@@ -41,7 +45,7 @@ class LearnerWaitLogTest {
         Aggregator aggregator = waitingForTwo(initial, Duration.ofSeconds(20)).build().start()) {
       CompletableFuture<TrainingResult> training = CompletableFuture.supplyAsync(() -> {
         try {
-          return aggregator.train();
+          return aggregator.train(plan, strategy);
         } catch (InterruptedException e) {
           throw new IllegalStateException(e);
         }
@@ -70,7 +74,8 @@ class LearnerWaitLogTest {
     Parameters initial = Federations.randomParameters(32, false);
     try (Aggregator aggregator = waitingForTwo(initial, Duration.ofMillis(1500)).build().start()) {
       Federations.startLearner("alone", aggregator.port(), FakeTrainer.adding(initial, 1f, 5));
-      TrainingException e = assertThrows(TrainingException.class, aggregator::train);
+      TrainingException e = assertThrows(TrainingException.class,
+          () -> aggregator.train(plan, strategy));
       assertTrue(e.getMessage().contains("only 1 of the 2 learners needed connected within 1.5 s"),
           e.getMessage());
     }

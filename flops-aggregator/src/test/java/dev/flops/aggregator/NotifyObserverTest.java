@@ -94,17 +94,18 @@ class NotifyObserverTest {
   /** Two rounds with one learner, the observer added; returns the result. */
   private TrainingResult train(NotifyObserver notify) throws Exception {
     Parameters initial = Federations.randomParameters(41, false);
+    TrainingPlan plan = TrainingPlan.builder().rounds(2)
+        .tracking(Tracking.fileStore(temp.resolve("mlruns"))).observer(notify).build();
+    FedAvg strategy = FedAvg.builder().build();
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(2).build())
-        .tracking(Tracking.fileStore(temp.resolve("mlruns")))
-        .observer(notify)
         .build()
         .start()) {
       var learner = Federations.startLearner("one", aggregator.port(),
           FakeTrainer.adding(initial, 1f, 7));
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
+      aggregator.shutdownLearners();
       learner.get(30, TimeUnit.SECONDS);
       return result;
     }

@@ -68,16 +68,16 @@ class ObserverTest {
   void eventsArriveInOrder_andAThrowingObserverIsContained() throws Exception {
     Parameters initial = Federations.randomParameters(8, false);
     Recorder recorder = new Recorder();
+    TrainingPlan plan = TrainingPlan.builder().rounds(3).observer(new Throwing()).observer(recorder)
+        .build();
+    FedAvg strategy = FedAvg.builder().build();
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(3).build())
-        .observer(new Throwing())
-        .observer(recorder)
         .build()
         .start()) {
       Federations.startLearner("one", aggregator.port(), FakeTrainer.adding(initial, 1f, 5));
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
       assertEquals(3, result.rounds().size());
     }
     assertEquals(List.of("started 3", "round 1", "round 2", "round 3", "succeeded best=1"),
@@ -87,15 +87,16 @@ class ObserverTest {
   @Test
   void tooFewLearnersInTime_failsTrainingAndTellsObservers() throws Exception {
     Recorder recorder = new Recorder();
+    TrainingPlan plan = TrainingPlan.builder().minAvailableLearners(2)
+        .learnerWait(Duration.ofMillis(300)).observer(recorder).build();
+    FedAvg strategy = FedAvg.builder().build();
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(new ArrayModel(Federations.randomParameters(9, false)))
-        .strategy(FedAvg.builder().minAvailableLearners(2).build())
-        .learnerWaitTimeout(Duration.ofMillis(300))
-        .observer(recorder)
         .build()
         .start()) {
-      TrainingException e = assertThrows(TrainingException.class, aggregator::train);
+      TrainingException e = assertThrows(TrainingException.class,
+          () -> aggregator.train(plan, strategy));
       assertTrue(e.getMessage().contains("only 0 of the 2 learners needed connected"),
           e.getMessage());
     }

@@ -46,16 +46,8 @@ class ProcessFaultsTest {
       throws Exception {
     Parameters initial = Federations.randomParameters(0, true); // 2 chunks: a partial upload
     AtomicLong round1FinishedAt = new AtomicLong();
-    try (LogCapture log = new LogCapture();
-        Aggregator aggregator = Aggregator.builder()
-        .host("127.0.0.1").port(0)
-        .model(new ArrayModel(initial))
-        .averagingKernel(new JavaAveraging())
-        .strategy(FedAvg.builder().rounds(2).minAvailableLearners(3).minFitLearners(2)
-            .minEvaluateLearners(2).roundTimeout(Duration.ofSeconds(60))
-            .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-            .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-            .build())
+    TrainingPlan plan = TrainingPlan.builder().rounds(2).minAvailableLearners(3)
+        .minFitResults(2).minEvaluateResults(2).roundTimeout(Duration.ofSeconds(60))
         .observer(new FederationObserver() {
           @Override
           public void onRoundFinished(RoundSummary summary) {
@@ -64,12 +56,21 @@ class ProcessFaultsTest {
             }
           }
         })
+        .build();
+    FedAvg strategy = FedAvg.builder().minFitLearners(2).minEvaluateLearners(2)
+        .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
+        .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round)).build();
+    try (LogCapture log = new LogCapture();
+        Aggregator aggregator = Aggregator.builder()
+        .host("127.0.0.1").port(0)
+        .model(new ArrayModel(initial))
+        .averagingKernel(new JavaAveraging())
         .build()
         .start();
         ChildJvm a = learner("a", aggregator.port());
         ChildJvm b = learner("b", aggregator.port());
         ChildJvm c = learner("c", aggregator.port(), "--block-upload-round", "1")) {
-      CompletableFuture<TrainingResult> training = trainAsync(aggregator);
+      CompletableFuture<TrainingResult> training = trainAsync(aggregator, plan, strategy);
 
       c.awaitLine("UPLOAD_STARTED 1"::equals, WAIT);
       long killedAt = System.nanoTime();
@@ -77,6 +78,7 @@ class ProcessFaultsTest {
       // A crashed process lost its key: its restart is a new learner, here for round 2.
       try (ChildJvm restarted = learner("c", aggregator.port())) {
         TrainingResult result = training.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        aggregator.shutdownLearners();
 
         RoundSummary first = result.rounds().get(0);
         assertEquals(2, first.fitSucceeded(), first.toString());
@@ -176,21 +178,21 @@ class ProcessFaultsTest {
   /** The same federation, in this JVM, without a crash. */
   private static TrainingResult uninterruptedRun(Parameters initial, List<String> names)
       throws Exception {
+    TrainingPlan plan = TrainingPlan.builder().rounds(4).minAvailableLearners(3).minFitResults(3)
+        .minEvaluateResults(3).build();
+    FedAvg strategy = FedAvg.builder().minFitLearners(3).minEvaluateLearners(3).samplingSeed(1)
+        .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
+        .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round)).build();
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
         .averagingKernel(new JavaAveraging())
-        .strategy(FedAvg.builder().rounds(4).minAvailableLearners(3).minFitLearners(3)
-            .minEvaluateLearners(3).samplingSeed(1)
-            .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-            .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-            .build())
         .build()
         .start()) {
       for (String name : names) {
         Federations.startLearner(name, aggregator.port(), new DeterministicTrainer(name, initial));
       }
-      return aggregator.train();
+      return aggregator.train(plan, strategy);
     }
   }
 
@@ -209,11 +211,12 @@ class ProcessFaultsTest {
         args.toArray(String[]::new));
   }
 
-  static CompletableFuture<TrainingResult> trainAsync(Aggregator aggregator) {
+  static CompletableFuture<TrainingResult> trainAsync(Aggregator aggregator, TrainingPlan plan,
+      FedAvg strategy) {
     CompletableFuture<TrainingResult> result = new CompletableFuture<>();
     Thread thread = new Thread(() -> {
       try {
-        result.complete(aggregator.train());
+        result.complete(aggregator.train(plan, strategy));
       } catch (Throwable t) {
         result.completeExceptionally(t);
       }

@@ -37,13 +37,16 @@ class ProgressTest {
     }, 0.25, 0.75);
   }
 
-  /** An aggregator on loopback without tracking, as every test here wants it. */
-  private static Aggregator.Builder onLoopback(Parameters initial, FedAvg strategy) {
+  /** An aggregator on loopback. */
+  private static Aggregator.Builder onLoopback(Parameters initial) {
     return Aggregator.builder()
         .host("127.0.0.1").port(0)
-        .model(new ArrayModel(initial))
-        .strategy(strategy)
-        .tracking(Tracking.off());
+        .model(new ArrayModel(initial));
+  }
+
+  /** A plan without tracking, as every test here wants it. */
+  private static TrainingPlan.Builder untracked() {
+    return TrainingPlan.builder().tracking(Tracking.off());
   }
 
   @Test
@@ -52,7 +55,7 @@ class ProgressTest {
     String text;
     try (LogCapture logs = new LogCapture();
         Aggregator aggregator =
-            onLoopback(initial, FedAvg.builder().rounds(1).minAvailableLearners(2).build())
+            onLoopback(initial)
             .progressInterval(Duration.ofMillis(200))
             .build()
             .start()) {
@@ -60,7 +63,9 @@ class ProgressTest {
           Federations.startLearner("quick", aggregator.port(), slow(initial, 0));
       CompletableFuture<Void> laggard =
           Federations.startLearner("laggard", aggregator.port(), slow(initial, 1500));
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(
+          untracked().rounds(1).minAvailableLearners(2).build(), FedAvg.withDefaults());
+      aggregator.shutdownLearners();
       quick.get(10, TimeUnit.SECONDS);
       laggard.get(10, TimeUnit.SECONDS);
       assertEquals(2, result.finalRound().fitSucceeded());
@@ -81,11 +86,11 @@ class ProgressTest {
     Parameters initial = Federations.randomParameters(22, false);
     String text;
     try (LogCapture logs = new LogCapture();
-        Aggregator aggregator = onLoopback(initial, FedAvg.builder().rounds(1).build())
+        Aggregator aggregator = onLoopback(initial)
             .build()
             .start()) {
       Federations.startLearner("one", aggregator.port(), slow(initial, 0));
-      aggregator.train();
+      aggregator.train(untracked().rounds(1).build(), FedAvg.withDefaults());
       text = logs.text();
     }
     assertTrue(!text.contains("round 1 fit:") && !text.contains("round 1 evaluate:"), text);
@@ -98,14 +103,15 @@ class ProgressTest {
     String text;
     try (LogCapture logs = new LogCapture();
         Aggregator aggregator =
-            onLoopback(initial, FedAvg.builder().rounds(2).minAvailableLearners(2).build())
+            onLoopback(initial)
             // The Java kernel: ND4J's first load (seconds) would blur the round's own time.
             .averagingKernel(new JavaAveraging())
             .build()
             .start()) {
       CompletableFuture<TrainingResult> training = CompletableFuture.supplyAsync(() -> {
         try {
-          return aggregator.train();
+          return aggregator.train(untracked().rounds(2).minAvailableLearners(2).build(),
+              FedAvg.withDefaults());
         } catch (InterruptedException e) {
           throw new IllegalStateException(e);
         }

@@ -57,7 +57,7 @@ class ReconnectTest {
   }
 
   private static FedAvg.Builder strategy() {
-    return FedAvg.builder().minAvailableLearners(2)
+    return FedAvg.builder()
         .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
         .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round));
   }
@@ -79,7 +79,7 @@ class ReconnectTest {
     ConnectCounter counter = new ConnectCounter();
     try (LogCapture log = new LogCapture();
         Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
-            .model(new ArrayModel(initial)).strategy(strategy().rounds(2).minFitLearners(2).build())
+            .model(new ArrayModel(initial))
             .build().start();
         CuttableProxy proxy = new CuttableProxy(aggregator.port())) {
       Federations.startLearner("steady", aggregator.port(),
@@ -102,7 +102,9 @@ class ReconnectTest {
           + ": one membership per learner");
       assertTrue(aggregator.connectedLearners().contains(id));
 
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(TrainingPlan.builder().rounds(2)
+          .minAvailableLearners(2).minFitResults(2).build(), strategy().minFitLearners(2).build());
+      aggregator.shutdownLearners();
 
       for (RoundSummary round : result.rounds()) {
         assertEquals(2, round.fitSucceeded(), round.toString());
@@ -120,7 +122,6 @@ class ReconnectTest {
     ConnectCounter counter = new ConnectCounter();
     try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
             .model(new ArrayModel(initial))
-            .strategy(strategy().rounds(3).roundTimeout(Duration.ofSeconds(60)).build())
             .build().start();
         CuttableProxy proxy = new CuttableProxy(aggregator.port())) {
       DeterministicTrainer.Hooks cutInRound1 = new DeterministicTrainer.Hooks() {
@@ -140,7 +141,10 @@ class ReconnectTest {
           "both learners joined");
       String id = flaky.learnerId().orElseThrow();
 
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(TrainingPlan.builder().rounds(3)
+          .minAvailableLearners(2).roundTimeout(Duration.ofSeconds(60)).build(),
+          strategy().build());
+      aggregator.shutdownLearners();
 
       RoundSummary first = result.rounds().get(0);
       assertEquals(1, first.fitSucceeded(), first.toString());

@@ -63,16 +63,18 @@ class RefusalPolicyTest {
     Parameters initial = Federations.randomParameters(71, false);
     FakeTrainer first = new FakeTrainer(initial, 10, corrupt, 1.0, 0.5);
     FakeTrainer second = new FakeTrainer(initial, 10, corrupt, 1.0, 0.5);
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).minAvailableLearners(2)
+        .minFitResults(2).build();
+    FedAvg strategy = FedAvg.builder().minFitLearners(2).build();
     try (LogCapture log = new LogCapture();
         Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
             .model(new ArrayModel(initial))
-            .strategy(FedAvg.builder().rounds(1).minAvailableLearners(2).minFitLearners(2)
-                .build())
             .build().start()) {
       Federations.startLearner("a", aggregator.port(), first);
       Federations.startLearner("b", aggregator.port(), second);
 
-      TrainingException e = assertThrows(TrainingException.class, aggregator::train);
+      TrainingException e = assertThrows(TrainingException.class,
+          () -> aggregator.train(plan, strategy));
 
       String message = e.getMessage();
       assertEquals(1, first.fits, "the same learners are not asked for the same update again");
@@ -88,7 +90,7 @@ class RefusalPolicyTest {
       assertTrue(message.contains(reason), message);
       assertFalse(message.contains("start more learners"), message);
       assertFalse(message.contains("roundTimeout"), message);
-      assertFalse(message.contains("minFitLearners"), message);
+      assertFalse(message.contains("minFitResults"), message);
     }
   }
 
@@ -97,19 +99,20 @@ class RefusalPolicyTest {
     Parameters initial = Federations.randomParameters(72, false);
     FakeTrainer bad = new FakeTrainer(initial, 10, RefusalPolicyTest::withNaN, 1.0, 0.5);
     FakeTrainer good = FakeTrainer.adding(initial, 1f, 10);
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).minAvailableLearners(2)
+        .maxRoundAttempts(10).build();
+    // One learner of the two fits per attempt; this seed samples learner-1 first.
+    FedAvg strategy = FedAvg.builder().fractionFit(0.5)
+        .samplingSeed(SEED_SAMPLING_LEARNER_1_FIRST).build();
     try (LogCapture log = new LogCapture();
         Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
             .model(new ArrayModel(initial))
-            // One learner of the two fits per attempt; this seed samples learner-1 first.
-            .strategy(FedAvg.builder().rounds(1).minAvailableLearners(2).fractionFit(0.5)
-                .maxRoundAttempts(10).samplingSeed(SEED_SAMPLING_LEARNER_1_FIRST)
-                .build())
             .build().start()) {
       Federations.startLearner("bad", aggregator.port(), bad);
       awaitConnected(aggregator, 1); // "bad" is learner-1
       Federations.startLearner("good", aggregator.port(), good);
 
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
 
       RoundSummary round = result.finalRound();
       assertEquals(1, round.fitSucceeded(), round.toString());
@@ -134,21 +137,22 @@ class RefusalPolicyTest {
         Thread.sleep(3000);
       }
     };
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).maxRoundAttempts(1)
+        .roundTimeout(Duration.ofMillis(300)).build();
+    FedAvg strategy = FedAvg.builder()
+        .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round)).build();
     try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(1).maxRoundAttempts(1)
-            .roundTimeout(Duration.ofMillis(300))
-            .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-            .build())
         .build().start()) {
       Federations.startLearner("slow", aggregator.port(),
           new DeterministicTrainer("slow", initial, slow));
 
-      TrainingException e = assertThrows(TrainingException.class, aggregator::train);
+      TrainingException e = assertThrows(TrainingException.class,
+          () -> aggregator.train(plan, strategy));
 
       String message = e.getMessage();
       assertTrue(message.contains("Raise roundTimeout (now 300 ms) or give the learners less work "
-          + "per round: 1 timed out; start more learners or lower minFitLearners"), message);
+          + "per round: 1 timed out; start more learners or lower minFitResults"), message);
       assertFalse(message.contains("model or data"), message);
     }
   }
@@ -184,13 +188,13 @@ class RefusalPolicyTest {
   @Test
   void brokenDownload_reportedByTheLearner_isADisconnection_notALearnerError() throws Exception {
     Parameters initial = Federations.randomParameters(74, true); // 2 chunks
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).minAvailableLearners(2)
+        .roundTimeout(Duration.ofSeconds(60)).build();
+    FedAvg strategy = FedAvg.builder()
+        .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
+        .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round)).build();
     try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(1).minAvailableLearners(2)
-            .roundTimeout(Duration.ofSeconds(60))
-            .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-            .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
-            .build())
         .build().start()) {
       Federations.startLearner("steady", aggregator.port(),
           new DeterministicTrainer("steady", initial));
@@ -198,7 +202,7 @@ class RefusalPolicyTest {
           new DeterministicTrainer("broken", initial), b -> b.interceptor(breakDownloads()));
 
       long start = System.nanoTime();
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
 
       RoundSummary round = result.finalRound();
       assertEquals(1, round.fitFailed(), round.toString());

@@ -117,14 +117,15 @@ class RefusedTransferTest {
 
   private TrainingResult train(int learners, int rounds, UnaryOperator<Aggregator.Builder> limits,
       IntConsumer beforeLearners) throws Exception {
+    TrainingPlan plan = TrainingPlan.builder().rounds(rounds).minAvailableLearners(learners)
+        .minFitResults(learners).minEvaluateResults(learners).roundTimeout(ROUND_TIMEOUT)
+        .learnerWait(Duration.ofSeconds(60)).build();
+    FedAvg strategy = FedAvg.builder().minFitLearners(learners).minEvaluateLearners(learners)
+        .build();
     try (Aggregator aggregator = limits.apply(Aggregator.builder()
             .host("127.0.0.1").port(0)
             .model(new ArrayModel(initial))
-            .averagingKernel(new JavaAveraging())
-            .strategy(FedAvg.builder().rounds(rounds).minAvailableLearners(learners)
-                .minFitLearners(learners).minEvaluateLearners(learners)
-                .roundTimeout(ROUND_TIMEOUT).build())
-            .learnerWaitTimeout(Duration.ofSeconds(60)))
+            .averagingKernel(new JavaAveraging()))
         .build()
         .start()) {
       beforeLearners.accept(aggregator.port());
@@ -133,7 +134,8 @@ class RefusedTransferTest {
         running.add(Federations.startLearner("learner-" + i, aggregator.port(),
             FakeTrainer.adding(initial, i, 10)));
       }
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
+      aggregator.shutdownLearners();
       for (CompletableFuture<Void> learner : running) {
         learner.get(30, TimeUnit.SECONDS);
       }

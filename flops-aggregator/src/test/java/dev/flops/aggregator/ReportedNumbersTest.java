@@ -40,6 +40,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 @DisplayName("Reported numbers are checked on arrival")
 class ReportedNumbersTest {
+  // Set by the helper that builds the aggregator, for the test's train(plan, strategy) calls.
+  private TrainingPlan plan;
+  private FedAvg strategy;
+
   private static final long EXAMPLES = 10;
 
   static Scalar number(double value) {
@@ -61,13 +65,14 @@ class ReportedNumbersTest {
 
     Run(int rounds, Function<Long, Double> accuracy,
         Function<RawLearner.Assigned, EvaluateResult.Builder> bad,
-        UnaryOperator<Aggregator.Builder> knobs) throws Exception {
+        UnaryOperator<TrainingPlan.Builder> knobs) throws Exception {
       Parameters initial = Federations.randomParameters(3, false);
-      try (Aggregator aggregator = knobs.apply(Aggregator.builder()
+      TrainingPlan plan = knobs.apply(TrainingPlan.builder().rounds(rounds).minAvailableLearners(3)
+          .tracking(Tracking.off())).build();
+      FedAvg strategy = FedAvg.builder().build();
+      try (Aggregator aggregator = Aggregator.builder()
               .host("127.0.0.1").port(0)
               .model(new ArrayModel(initial))
-              .tracking(Tracking.off())
-              .strategy(FedAvg.builder().rounds(rounds).minAvailableLearners(3).build()))
           .build().start()) {
         List<CompletableFuture<Void>> served = new ArrayList<>();
         for (String name : List.of("good-a", "good-b", "bad")) {
@@ -78,7 +83,8 @@ class ReportedNumbersTest {
         served.add(learners.get(1).serveTheRest(
             task -> evaluation(0.5, EXAMPLES, accuracy.apply(task.round()) + 0.1)));
         served.add(learners.get(2).serveTheRest(bad));
-        result = aggregator.train();
+        result = aggregator.train(plan, strategy);
+        aggregator.shutdownLearners();
         for (CompletableFuture<Void> learner : served) {
           learner.get(10, TimeUnit.SECONDS);
         }
@@ -207,13 +213,14 @@ class ReportedNumbersTest {
     run.assertBadRefused(1, 0.65, "metric 'mse' is a bool (false)", "ranked by 'mse'");
   }
 
-  private static Aggregator startAggregator(Parameters initial, int rounds, int learners)
+  private Aggregator startAggregator(Parameters initial, int rounds, int learners)
       throws Exception {
+    plan = TrainingPlan.builder().rounds(rounds).minAvailableLearners(learners)
+        .tracking(Tracking.off()).build();
+    strategy = FedAvg.builder().build();
     return Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
-        .tracking(Tracking.off())
-        .strategy(FedAvg.builder().rounds(rounds).minAvailableLearners(learners).build())
         .build().start();
   }
 
@@ -230,7 +237,8 @@ class ReportedNumbersTest {
           Federations.startLearner("diverged", aggregator.port(),
               new FakeTrainer(initial, 10, p -> p, 0.5, Double.NaN)));
 
-      RoundSummary round = aggregator.train().finalRound();
+      RoundSummary round = aggregator.train(plan, strategy).finalRound();
+      aggregator.shutdownLearners();
 
       assertEquals(0.65, round.accuracy(), 1e-12);
       assertEquals(2, round.evaluateSucceeded());
@@ -256,7 +264,8 @@ class ReportedNumbersTest {
           Federations.startLearner("normal", aggregator.port(),
               FakeTrainer.adding(initial, 1f, 10)));
 
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
+      aggregator.shutdownLearners();
 
       assertEquals(2, result.rounds().size(), "the federation goes on");
       assertEquals(initial, result.finalParameters(), "no non-finite aggregate became global");

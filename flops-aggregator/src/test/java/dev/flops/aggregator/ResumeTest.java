@@ -13,7 +13,6 @@ import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.TrainingStarted;
 import dev.flops.api.strategy.FedAvg;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -38,18 +37,21 @@ class ResumeTest {
   Path dir;
 
   /** FedAvg sampling 2 of 4 learners a round, so that the sampling state matters on resume. */
-  private static FedAvg strategy(int rounds) {
-    return FedAvg.builder().rounds(rounds).fractionFit(0.5).fractionEvaluate(0.5)
-        .minAvailableLearners(4).samplingSeed(99)
+  private static FedAvg strategy() {
+    return FedAvg.builder().fractionFit(0.5).fractionEvaluate(0.5).samplingSeed(99)
         .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
         .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
         .build();
   }
 
-  private TrainingResult run(Parameters initial, FedAvg strategy, Aggregator.Builder builder)
-      throws Exception {
-    try (Aggregator aggregator = builder.host("127.0.0.1").port(0)
-        .model(new ArrayModel(initial)).strategy(strategy).build().start()) {
+  /** A plan of {@code rounds} rounds over the 4 learners. */
+  private static TrainingPlan.Builder plan(int rounds) {
+    return TrainingPlan.builder().rounds(rounds).minAvailableLearners(4);
+  }
+
+  private TrainingResult run(Parameters initial, TrainingPlan.Builder plan) throws Exception {
+    try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
+        .model(new ArrayModel(initial)).build().start()) {
       // One after the other: the learners' ids, which sampling orders them by, follow NAMES.
       for (String name : NAMES) {
         int joined = aggregator.connectedLearners().size();
@@ -59,7 +61,7 @@ class ResumeTest {
           Thread.sleep(5);
         }
       }
-      return aggregator.train();
+      return aggregator.train(plan.build(), strategy());
     }
   }
 
@@ -67,11 +69,11 @@ class ResumeTest {
   void stoppedAfterTwoRoundsThenResumed_equalsAnUninterruptedRun_extrasComeBack()
       throws Exception {
     Parameters initial = Federations.randomParameters(41, false);
-    TrainingResult uninterrupted = run(initial, strategy(4), Aggregator.builder());
+    TrainingResult uninterrupted = run(initial, plan(4));
 
     Path checkpoints = dir.resolve("ckpt");
     List<Integer> saved = new ArrayList<>();
-    TrainingResult firstHalf = run(initial, strategy(2), Aggregator.builder()
+    TrainingResult firstHalf = run(initial, plan(2)
         .checkpointDirectory(checkpoints)
         .checkpointExtras(round -> {
           saved.add(round);
@@ -81,7 +83,7 @@ class ResumeTest {
 
     Map<String, String> restored = new HashMap<>();
     List<String> events = new ArrayList<>();
-    TrainingResult resumed = run(initial, strategy(4), Aggregator.builder()
+    TrainingResult resumed = run(initial, plan(4)
         .checkpointDirectory(checkpoints)
         .resume(true)
         .checkpointExtras(new CheckpointExtras() {
@@ -111,7 +113,7 @@ class ResumeTest {
     assertEquals("run-2", restored.get("tracker.run_id"));
     // The aggregator keeps its own MLflow ids there too, and continues the same parent run.
     String parentRun = firstHalf.trackingInfo().orElseThrow().parentRunId();
-    assertEquals(parentRun, restored.get(Aggregator.TRACKING_PARENT_RUN));
+    assertEquals(parentRun, restored.get(TrainingRun.TRACKING_PARENT_RUN));
     assertEquals(parentRun, resumed.trackingInfo().orElseThrow().parentRunId());
     assertEquals(List.of("restore after round 2", "started", "round 3", "round 4"), events);
     assertEquals(4, resumed.rounds().size());
@@ -127,36 +129,40 @@ class ResumeTest {
     Checkpoint last = ProcessFaultsTest.read(checkpoints);
     assertEquals(4, last.round());
     assertEquals("run-2", last.extras().get("tracker.run_id"));
-    assertEquals(parentRun, last.extras().get(Aggregator.TRACKING_PARENT_RUN));
+    assertEquals(parentRun, last.extras().get(TrainingRun.TRACKING_PARENT_RUN));
   }
 
   @Test
-  void resumeWithAnotherModel_refusedAtStart_namingTheDifference() throws Exception {
+  void resumeWithAnotherModel_refusedAtTrain_namingTheDifference() throws Exception {
     Parameters initial = Federations.randomParameters(42, false);
     Path checkpoints = dir.resolve("ckpt");
-    run(initial, strategy(1), Aggregator.builder().checkpointDirectory(checkpoints));
+    run(initial, plan(1).checkpointDirectory(checkpoints));
 
-    Aggregator other = Aggregator.builder().host("127.0.0.1").port(0)
-        .model(new ArrayModel(Federations.randomParameters(42, true)))
-        .checkpointDirectory(checkpoints).resume(true).build();
-    IOException e = assertThrows(IOException.class, other::start);
-    other.close();
+    TrainingException e;
+    try (Aggregator other = Aggregator.builder().host("127.0.0.1").port(0)
+        .model(new ArrayModel(Federations.randomParameters(42, true))).build().start()) {
+      // Refused before any round, so before any learner is needed.
+      e = assertThrows(TrainingException.class, () -> other.train(
+          plan(1).checkpointDirectory(checkpoints).resume(true).build(), strategy()));
+    }
 
     assertTrue(e.getMessage().contains("does not fit the model: the model has 3 tensors "
         + "[dense_W, dense_b, big] but the checkpoint 2 [dense_W, dense_b]"), e.getMessage());
   }
 
   @Test
-  void checkpointDirectoryWithACheckpoint_withoutResume_refusedAtStart() throws Exception {
+  void checkpointDirectoryWithACheckpoint_withoutResume_refusedAtTrain() throws Exception {
     Parameters initial = Federations.randomParameters(43, false);
     Path checkpoints = dir.resolve("ckpt");
-    run(initial, strategy(1), Aggregator.builder().checkpointDirectory(checkpoints));
+    run(initial, plan(1).checkpointDirectory(checkpoints));
     byte[] before = Files.readAllBytes(checkpoints.resolve("flops-checkpoint.bin"));
 
-    Aggregator again = Aggregator.builder().host("127.0.0.1").port(0)
-        .model(new ArrayModel(initial)).checkpointDirectory(checkpoints).build();
-    IllegalStateException e = assertThrows(IllegalStateException.class, again::start);
-    again.close();
+    TrainingException e;
+    try (Aggregator again = Aggregator.builder().host("127.0.0.1").port(0)
+        .model(new ArrayModel(initial)).build().start()) {
+      e = assertThrows(TrainingException.class, () -> again.train(
+          plan(1).checkpointDirectory(checkpoints).build(), strategy()));
+    }
 
     assertTrue(e.getMessage().contains("already holds a checkpoint"), e.getMessage());
     assertTrue(java.util.Arrays.equals(before,
@@ -168,14 +174,16 @@ class ResumeTest {
     Parameters initial = Federations.randomParameters(44, false);
     Path checkpoints = dir.resolve("ckpt");
     TrainingResult finished =
-        run(initial, strategy(2), Aggregator.builder().checkpointDirectory(checkpoints));
+        run(initial, plan(2).checkpointDirectory(checkpoints));
     ArrayModel copy = new ArrayModel(initial);
 
     try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0).model(copy)
-        .strategy(strategy(2)).checkpointDirectory(checkpoints).resume(true).build().start()) {
+        .build().start()) {
+      // No learner is needed: nothing is left to run.
+      TrainingResult again = aggregator.train(
+          plan(2).checkpointDirectory(checkpoints).resume(true).build(), strategy());
       assertEquals(finished.finalParameters(), copy.getParameters(),
-          "the model copy holds the checkpoint's parameters once started");
-      TrainingResult again = aggregator.train(); // no learner is needed: nothing is left to run
+          "the model copy holds the checkpoint's parameters");
       assertEquals(finished.rounds(), again.rounds());
       assertEquals(finished.finalParameters(), again.finalParameters());
     }
@@ -183,8 +191,8 @@ class ResumeTest {
 
   @Test
   void resumeWithoutCheckpointDirectory_rejectedByTheBuilder() {
-    IllegalStateException e = assertThrows(IllegalStateException.class, () -> Aggregator.builder()
-        .model(new ArrayModel(Federations.randomParameters(45, false))).resume(true).build());
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> TrainingPlan.builder().resume(true).build());
     assertTrue(e.getMessage().contains("resume(true) needs checkpointDirectory"), e.getMessage());
   }
 }

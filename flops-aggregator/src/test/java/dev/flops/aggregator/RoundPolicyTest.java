@@ -10,7 +10,6 @@ import dev.flops.api.Parameters;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
-import dev.flops.api.strategy.InsufficientResults;
 import dev.flops.learner.Learner;
 import io.grpc.ClientInterceptor;
 import java.time.Duration;
@@ -28,15 +27,19 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class RoundPolicyTest {
 
-  private static FedAvg.Builder strategy(int learners) {
-    return FedAvg.builder().rounds(1).minAvailableLearners(learners)
+  private static TrainingPlan.Builder plan(int learners) {
+    return TrainingPlan.builder().rounds(1).minAvailableLearners(learners);
+  }
+
+  private static FedAvg.Builder strategy() {
+    return FedAvg.builder()
         .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
         .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round));
   }
 
-  private static Aggregator aggregator(Parameters initial, FedAvg strategy) throws Exception {
+  private static Aggregator aggregator(Parameters initial) throws Exception {
     return Aggregator.builder().host("127.0.0.1").port(0)
-        .model(new ArrayModel(initial)).strategy(strategy).build().start();
+        .model(new ArrayModel(initial)).build().start();
   }
 
   /** Adds +1 on its first fit and +10 on every later one: a leak of attempt 1 would show. */
@@ -57,12 +60,13 @@ class RoundPolicyTest {
       return FakeTrainer.add(p, 100f);
     }, 1.0, 0.5);
     try (LogCapture log = new LogCapture();
-        Aggregator aggregator = aggregator(initial, strategy(3).minFitLearners(3).build())) {
+        Aggregator aggregator = aggregator(initial)) {
       Federations.startLearner("a", aggregator.port(), counting(initial, 10));
       Federations.startLearner("b", aggregator.port(), counting(initial, 30));
       Federations.startLearner("flaky", aggregator.port(), flaky);
 
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan(3).minFitResults(3).build(),
+          strategy().minFitLearners(3).build());
 
       RoundSummary round = result.finalRound();
       assertEquals(3, round.fitSucceeded(), round.toString());
@@ -84,13 +88,13 @@ class RoundPolicyTest {
       throw new IllegalStateException("out of memory");
     }, 1.0, 0.5);
     try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0).model(copy)
-        .strategy(strategy(2).minFitLearners(2)
-            .onInsufficientResults(InsufficientResults.FAIL).build())
         .build().start()) {
       Federations.startLearner("good", aggregator.port(), FakeTrainer.adding(initial, 1f, 10));
       Federations.startLearner("broken", aggregator.port(), broken);
 
-      TrainingException e = assertThrows(TrainingException.class, aggregator::train);
+      TrainingException e = assertThrows(TrainingException.class, () -> aggregator.train(
+          plan(2).minFitResults(2).onInsufficientResults(InsufficientResults.FAIL).build(),
+          strategy().minFitLearners(2).build()));
 
       assertTrue(e.getMessage().contains("round 1: the fit phase gathered 1 of the 2 results"),
           e.getMessage());
@@ -108,11 +112,11 @@ class RoundPolicyTest {
     FakeTrainer broken = new FakeTrainer(initial, 10, p -> {
       throw new IllegalStateException("no GPU");
     }, 1.0, 0.5);
-    try (Aggregator aggregator = aggregator(initial,
-        strategy(1).maxRoundAttempts(2).build())) {
+    try (Aggregator aggregator = aggregator(initial)) {
       Federations.startLearner("broken", aggregator.port(), broken);
 
-      TrainingException e = assertThrows(TrainingException.class, aggregator::train);
+      TrainingException e = assertThrows(TrainingException.class,
+          () -> aggregator.train(plan(1).maxRoundAttempts(2).build(), strategy().build()));
 
       assertTrue(e.getMessage().contains("gathered 0 of the 1 results it needs (attempt 2)"),
           e.getMessage());
@@ -139,14 +143,15 @@ class RoundPolicyTest {
         }
       }
     };
-    try (Aggregator aggregator = aggregator(initial,
-        strategy(2).rounds(2).minEvaluateLearners(2).build())) {
+    try (Aggregator aggregator = aggregator(initial)) {
       for (String name : List.of("a", "b")) {
         Federations.startLearner(name, aggregator.port(),
             new DeterministicTrainer(name, initial, hooks));
       }
 
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(
+          plan(2).rounds(2).minEvaluateResults(2).build(),
+          strategy().minEvaluateLearners(2).build());
 
       RoundSummary first = result.rounds().get(0);
       assertEquals(2, first.fitSucceeded());
@@ -165,8 +170,7 @@ class RoundPolicyTest {
     // The header and the first chunk went out, then the learner's network breaks.
     ClientInterceptor breakUploads = UploadFaults.afterMessages(2,
         call -> call.cancel("the learner's network broke", null));
-    try (Aggregator aggregator = aggregator(initial, strategy(2)
-        .roundTimeout(Duration.ofSeconds(60)).build())) {
+    try (Aggregator aggregator = aggregator(initial)) {
       Federations.startLearner("steady", aggregator.port(),
           new DeterministicTrainer("steady", initial));
       Learner.builder().aggregator("127.0.0.1", aggregator.port()).name("broken")
@@ -175,7 +179,8 @@ class RoundPolicyTest {
           .build().runAsync();
 
       long start = System.nanoTime();
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(
+          plan(2).roundTimeout(Duration.ofSeconds(60)).build(), strategy().build());
       double seconds = (System.nanoTime() - start) / 1e9;
 
       RoundSummary round = result.finalRound();
@@ -202,13 +207,15 @@ class RoundPolicyTest {
       }
     };
     try (LogCapture log = new LogCapture();
-        Aggregator aggregator = aggregator(initial, strategy(2)
-            .roundTimeout(Duration.ofSeconds(1)).build())) {
+        Aggregator aggregator = aggregator(initial)) {
       Federations.startLearner("fast", aggregator.port(), new DeterministicTrainer("fast", initial));
       CompletableFuture<Void> straggler = Federations.startLearner("slow", aggregator.port(),
           new DeterministicTrainer("slow", initial, slow));
 
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(
+          plan(2).roundTimeout(Duration.ofSeconds(1)).build(), strategy().build());
+      // The learners hear the federation's end here, no longer at train()'s own end.
+      aggregator.shutdownLearners();
 
       RoundSummary round = result.finalRound();
       assertEquals(1, round.fitSucceeded(), round.toString());

@@ -66,12 +66,12 @@ class SecretsNotLoggedTest {
       log.warn("bad tokens file", bad);
       Files.writeString(tokensFile, "a=" + a.reveal() + "\nb=" + b.reveal() + "\n");
 
+      TrainingPlan plan = TrainingPlan.builder().rounds(2).minAvailableLearners(2)
+          .learnerWait(Duration.ofSeconds(60)).tracking(Tracking.fileStore(mlruns)).build();
+      FedAvg strategy = FedAvg.builder().build();
       try (Aggregator aggregator = Aggregator.builder()
           .host("127.0.0.1").port(0)
           .model(new ArrayModel(initial))
-          .strategy(FedAvg.builder().rounds(2).minAvailableLearners(2).build())
-          .learnerWaitTimeout(Duration.ofSeconds(60))
-          .tracking(Tracking.fileStore(mlruns))
           .tls(certificates.aggregatorCertificate(), certificates.aggregatorKey())
           .learnerTokensFile(tokensFile)
           .build()
@@ -89,7 +89,8 @@ class SecretsNotLoggedTest {
                 x -> x.trustedCertificates(certificates.ca()).token(a)),
             Federations.startLearner("b", aggregator.port(), FakeTrainer.adding(initial, 2f, 10),
                 x -> x.trustedCertificates(certificates.ca()).token(b)));
-        TrainingResult result = aggregator.train();
+        TrainingResult result = aggregator.train(plan, strategy);
+        aggregator.shutdownLearners();
         for (CompletableFuture<Void> learner : learners) {
           learner.get(10, TimeUnit.SECONDS);
         }
@@ -97,17 +98,19 @@ class SecretsNotLoggedTest {
       }
 
       // Plaintext with a shared token: warned about, and still never logged.
+      TrainingPlan plaintextPlan = TrainingPlan.builder().rounds(1)
+          .tracking(Tracking.fileStore(mlruns)).build();
+      FedAvg plaintextStrategy = FedAvg.builder().build();
       try (Aggregator aggregator = Aggregator.builder()
           .host("127.0.0.1").port(0)
           .model(new ArrayModel(initial))
-          .strategy(FedAvg.builder().rounds(1).build())
-          .tracking(Tracking.fileStore(mlruns))
           .learnerToken(shared)
           .build()
           .start()) {
         CompletableFuture<Void> learner = Federations.startLearner("p", aggregator.port(),
             FakeTrainer.adding(initial, 1f, 10), x -> x.token(shared));
-        aggregator.train();
+        aggregator.train(plaintextPlan, plaintextStrategy);
+        aggregator.shutdownLearners();
         learner.get(10, TimeUnit.SECONDS);
       }
       logs = capture.text();

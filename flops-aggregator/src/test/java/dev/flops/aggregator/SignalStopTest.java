@@ -25,14 +25,15 @@ class SignalStopTest {
   void hookAfterTheNormalEnd_closingTwiceIsHarmless_learnerKeepsSucceeded() throws Exception {
     Parameters initial = Federations.randomParameters(7, false);
     SignalStop signals = new SignalStop();
-    Aggregator aggregator = signals.observe(Aggregator.builder().host("127.0.0.1").port(0)
-            .model(new ArrayModel(initial))
-            .strategy(FedAvg.builder().rounds(1).build()))
+    TrainingPlan plan = signals.observe(TrainingPlan.builder().rounds(1)).build();
+    FedAvg strategy = FedAvg.builder().build();
+    Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
+        .model(new ArrayModel(initial))
         .build().start();
     try (SignalStop armed = signals.arm(aggregator)) {
       CompletableFuture<Void> learner = Federations.startLearner("site-a", aggregator.port(),
           FakeTrainer.adding(initial, 1f, 10));
-      aggregator.train();
+      aggregator.train(plan, strategy);
       aggregator.close();
       signals.stop(aggregator); // the hook, after the main's own close
       aggregator.close();

@@ -59,17 +59,18 @@ class StoppedMidFitTest {
   void aggregatorClosedDuringAFit_learnerStopsWithoutUploading() throws Exception {
     Parameters initial = Federations.randomParameters(71, false);
     SlowFit trainer = new SlowFit(initial);
+    TrainingPlan plan = TrainingPlan.builder().rounds(3)
+        .tracking(dev.flops.aggregator.tracking.Tracking.off()).build();
+    FedAvg strategy = FedAvg.builder().build();
     try (LogCapture log = new LogCapture()) {
       CompletableFuture<Void> learner;
       try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
           .model(new ArrayModel(initial))
-          .strategy(FedAvg.builder().rounds(3).build())
-          .tracking(dev.flops.aggregator.tracking.Tracking.off())
           .build().start()) {
         learner = Federations.startLearner("site-a", aggregator.port(), trainer);
         CompletableFuture<?> training = CompletableFuture.runAsync(() -> {
           try {
-            aggregator.train();
+            aggregator.train(plan, strategy);
           } catch (Exception expected) {
             // Closed under it.
           }

@@ -51,14 +51,15 @@ class StreamingFedAvgTest {
     // Every learner finishes fitting before any uploads, so all 12 uploads start together, and
     // each fold is slowed down, so the slots stay taken long enough for the others to queue.
     CountDownLatch allFitted = new CountDownLatch(learners);
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).minAvailableLearners(learners)
+        .minFitResults(learners).build();
+    FedAvg strategy = FedAvg.builder().minFitLearners(learners).build();
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
         .averagingKernel(new SlowKernel(new JavaAveraging(), 40))
         .maxInFlightUploads(bound)
         .maxConcurrentDownloads(bound)
-        .strategy(FedAvg.builder().rounds(1)
-            .minAvailableLearners(learners).minFitLearners(learners).build())
         .build()
         .start()) {
       double weighted = 0;
@@ -76,7 +77,7 @@ class StreamingFedAvgTest {
         Federations.startLearner("learner-" + i, aggregator.port(), trainer);
       }
 
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
 
       assertEquals(learners, result.finalRound().fitSucceeded());
       assertEquals(bound, aggregator.uploadSlots().mostHeld(),
@@ -139,12 +140,13 @@ class StreamingFedAvgTest {
       BiConsumer<StreamObserver<UploadMessage>, EncodedParameters> fault) throws Exception {
     boolean withFaultyLearner = faultyUploadEnds != null;
     int learners = withFaultyLearner ? 3 : 2;
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).minAvailableLearners(learners)
+        .minFitResults(2).minEvaluateResults(1).build();
+    FedAvg strategy = FedAvg.builder().minFitLearners(2).minEvaluateLearners(1).build();
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
         .maxInFlightUploads(1)
-        .strategy(FedAvg.builder().rounds(1)
-            .minAvailableLearners(learners).minFitLearners(2).minEvaluateLearners(1).build())
         .build()
         .start()) {
       ManagedChannel channel =
@@ -152,7 +154,7 @@ class StreamingFedAvgTest {
       try {
         CompletableFuture<TrainingResult> training = CompletableFuture.supplyAsync(() -> {
           try {
-            return aggregator.train();
+            return aggregator.train(plan, strategy);
           } catch (Exception e) {
             throw new IllegalStateException(e);
           }

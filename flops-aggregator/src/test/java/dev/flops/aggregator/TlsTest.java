@@ -33,6 +33,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class TlsTest {
+  // Set by the helper that builds the aggregator, for the test's train(plan, strategy) calls.
+  private TrainingPlan plan;
+  private FedAvg strategy;
+
   @TempDir
   static Path certificates;
   static TestCertificates federation;
@@ -127,6 +131,8 @@ class TlsTest {
   @Test
   void tls_learnerStartedBeforeAggregator_waitsThenJoins() throws Exception {
     int port;
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).build();
+    FedAvg strategy = FedAvg.builder().build();
     try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
       port = socket.getLocalPort();
     }
@@ -136,10 +142,10 @@ class TlsTest {
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(port)
         .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(1).build())
         .tls(federation.aggregatorCertificate(), federation.aggregatorKey())
         .build().start()) {
-      assertEquals(1, aggregator.train().rounds().get(0).fitSucceeded());
+      assertEquals(1, aggregator.train(plan, strategy).rounds().get(0).fitSucceeded());
+      aggregator.shutdownLearners();
       learner.get(10, TimeUnit.SECONDS);
     }
   }
@@ -196,11 +202,12 @@ class TlsTest {
       throws Exception {
     Secret tokenA = TokenTest.newToken();
     Secret tokenB = TokenTest.newToken();
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).learnerWait(Duration.ofSeconds(60))
+        .build();
+    FedAvg strategy = FedAvg.builder().build();
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(1).build())
-        .learnerWaitTimeout(Duration.ofSeconds(60))
         .tls(federation.aggregatorCertificate(), federation.aggregatorKey())
         .requireClientCertificates(federation.ca())
         .learnerTokens(Map.of("a", tokenA, "b", tokenB))
@@ -225,7 +232,8 @@ class TlsTest {
           FakeTrainer.adding(initial, 1f, 10), b -> b.trustedCertificates(federation.ca())
               .clientCertificate(federation.certificate("a"), federation.key("a"))
               .token(tokenA));
-      assertEquals(1, aggregator.train().rounds().get(0).fitSucceeded());
+      assertEquals(1, aggregator.train(plan, strategy).rounds().get(0).fitSucceeded());
+      aggregator.shutdownLearners();
       own.get(10, TimeUnit.SECONDS);
     }
   }
@@ -249,11 +257,12 @@ class TlsTest {
   }
 
   private Aggregator tlsAggregator(boolean mutual) throws Exception {
+    plan = TrainingPlan.builder().rounds(2).minAvailableLearners(2)
+        .learnerWait(Duration.ofSeconds(60)).build();
+    strategy = FedAvg.builder().build();
     Aggregator.Builder builder = Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(2).minAvailableLearners(2).build())
-        .learnerWaitTimeout(Duration.ofSeconds(60))
         .tls(federation.aggregatorCertificate(), federation.aggregatorKey());
     if (mutual) {
       builder.requireClientCertificates(federation.ca());
@@ -266,7 +275,8 @@ class TlsTest {
     List<CompletableFuture<Void>> learners = List.of(
         Federations.startLearner("a", aggregator.port(), FakeTrainer.adding(initial, 1f, 10), a),
         Federations.startLearner("b", aggregator.port(), FakeTrainer.adding(initial, 3f, 30), b));
-    TrainingResult result = aggregator.train();
+    TrainingResult result = aggregator.train(plan, strategy);
+    aggregator.shutdownLearners();
     for (CompletableFuture<Void> learner : learners) {
       learner.get(10, TimeUnit.SECONDS);
     }

@@ -42,6 +42,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class TokenTest {
+  // Set by the helper that builds the aggregator, for the test's train(plan, strategy) calls.
+  private TrainingPlan plan;
+  private FedAvg strategy;
+
   @TempDir
   static Path dir;
   static TestCertificates certificates;
@@ -66,7 +70,8 @@ class TokenTest {
       List<CompletableFuture<Void>> learners = List.of(
           learner("a", aggregator, FakeTrainer.adding(initial, 1f, 10), token),
           learner("b", aggregator, FakeTrainer.adding(initial, 2f, 10), token));
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
+      aggregator.shutdownLearners();
       for (CompletableFuture<Void> learner : learners) {
         learner.get(10, TimeUnit.SECONDS);
       }
@@ -131,7 +136,8 @@ class TokenTest {
       List<CompletableFuture<Void>> learners = List.of(
           learner("a", aggregator, FakeTrainer.adding(initial, 1f, 10), a),
           learner("b", aggregator, FakeTrainer.adding(initial, 2f, 10), b));
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
+      aggregator.shutdownLearners();
       for (CompletableFuture<Void> learner : learners) {
         learner.get(10, TimeUnit.SECONDS);
       }
@@ -178,7 +184,7 @@ class TokenTest {
     try (Aggregator aggregator = aggregator(x -> x.learnerTokensFile(file), 1)) {
       FakeTrainer trainer = FakeTrainer.adding(initial, 1f, 10);
       learner("a", aggregator, trainer, a);
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
       assertEquals(1, result.rounds().get(0).fitSucceeded());
     }
   }
@@ -225,12 +231,12 @@ class TokenTest {
 
   private Aggregator aggregator(UnaryOperator<Aggregator.Builder> tokens, int learners)
       throws Exception {
+    plan = TrainingPlan.builder().rounds(2).minAvailableLearners(learners)
+        .roundTimeout(Duration.ofSeconds(5)).learnerWait(Duration.ofSeconds(60)).build();
+    strategy = FedAvg.builder().build();
     return tokens.apply(Aggregator.builder()
             .host("127.0.0.1").port(0)
             .model(new ArrayModel(initial))
-            .strategy(FedAvg.builder().rounds(2).minAvailableLearners(learners)
-                .roundTimeout(Duration.ofSeconds(5)).build())
-            .learnerWaitTimeout(Duration.ofSeconds(60))
             .tls(certificates.aggregatorCertificate(), certificates.aggregatorKey()))
         .build()
         .start();
@@ -243,10 +249,10 @@ class TokenTest {
   }
 
   /** Trains on another thread; the raw learners never upload, so the outcome is ignored. */
-  private static void trainInBackground(Aggregator aggregator) {
+  private void trainInBackground(Aggregator aggregator) {
     CompletableFuture.runAsync(() -> {
       try {
-        aggregator.train();
+        aggregator.train(plan, strategy);
       } catch (Exception ignored) {
         // The round fails without uploads; these tests look at the refusals only.
       }

@@ -34,13 +34,8 @@ public final class TrackedTrainingMain {
         .retryBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
         .outbox(Path.of(options.get("outbox")));
     TrainingResult result;
-    try (Aggregator aggregator = Aggregator.builder()
-        .host("127.0.0.1").port(0)
-        .model(new ArrayModel(initial))
-        .averagingKernel(new JavaAveraging())
-        .strategy(FedAvg.builder()
-            .rounds(Integer.parseInt(options.getOrDefault("rounds", "3"))).build())
-        .tracking(tracking)
+    TrainingPlan plan = TrainingPlan.builder()
+        .rounds(Integer.parseInt(options.getOrDefault("rounds", "3"))).tracking(tracking)
         .observer(new dev.flops.api.FederationObserver() {
           @Override
           public void onRoundFinished(dev.flops.api.RoundSummary summary) {
@@ -52,11 +47,18 @@ public final class TrackedTrainingMain {
             }
           }
         })
+        .build();
+    FedAvg strategy = FedAvg.builder().build();
+    try (Aggregator aggregator = Aggregator.builder()
+        .host("127.0.0.1").port(0)
+        .model(new ArrayModel(initial))
+        .averagingKernel(new JavaAveraging())
         .build()
         .start()) {
       CompletableFuture<Void> learner = Federations.startLearner("child", aggregator.port(),
           FakeTrainer.adding(initial, 1f, 5));
-      result = aggregator.train();
+      result = aggregator.train(plan, strategy);
+      aggregator.shutdownLearners();
       learner.get(30, TimeUnit.SECONDS);
     }
     TrackingInfo info = result.trackingInfo().orElseThrow();

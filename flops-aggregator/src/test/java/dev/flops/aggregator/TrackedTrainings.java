@@ -15,17 +15,18 @@ final class TrackedTrainings {
   static TrainingResult train(Tracking tracking, int rounds, long seed,
       FederationObserver observer) throws Exception {
     Parameters initial = Federations.randomParameters(seed, false);
+    TrainingPlan plan = TrainingPlan.builder().rounds(rounds).tracking(tracking).observer(observer)
+        .build();
+    FedAvg strategy = FedAvg.builder().build();
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(rounds).build())
-        .tracking(tracking)
-        .observer(observer)
         .build()
         .start()) {
       CompletableFuture<Void> learner = Federations.startLearner("one", aggregator.port(),
           FakeTrainer.adding(initial, 1f, 5));
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
+      aggregator.shutdownLearners();
       learner.get(30, TimeUnit.SECONDS);
       return result;
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.aggregator.tracking.Tracking;
+import dev.flops.api.strategy.FedAvg;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -59,13 +60,15 @@ class TrackingConfigTest {
   }
 
   @Test
-  void unwritableFileStore_failsWhenTheAggregatorIsBuilt() throws Exception {
+  void unwritableFileStore_failsWhenATrainingStarts() throws Exception {
     Path file = Files.writeString(temp.resolve("not-a-directory"), "x");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Aggregator.builder()
-            .model(new ArrayModel(Federations.randomParameters(1, false)))
-            .tracking(Tracking.fileStore(file.resolve("mlruns")))
-            .build());
+    IllegalArgumentException e;
+    try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
+        .model(new ArrayModel(Federations.randomParameters(1, false))).build().start()) {
+      e = assertThrows(IllegalArgumentException.class, () -> aggregator.train(
+          TrainingPlan.builder().tracking(Tracking.fileStore(file.resolve("mlruns"))).build(),
+          FedAvg.withDefaults()));
+    }
     assertTrue(e.getMessage().contains("the MLflow file store directory " + file.resolve("mlruns")
         + " cannot be used"), e.getMessage());
     assertTrue(e.getMessage().contains("choose a writable directory"), e.getMessage());
@@ -74,11 +77,13 @@ class TrackingConfigTest {
   @Test
   void fileStore_createsMlflowsDefaultExperimentWhenNew() throws Exception {
     Path root = temp.resolve("fresh");
-    Aggregator.builder()
-        .model(new ArrayModel(Federations.randomParameters(1, false)))
-        .tracking(Tracking.fileStore(root))
-        .build()
-        .close();
+    try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0)
+        .model(new ArrayModel(Federations.randomParameters(1, false))).build().start()) {
+      // No learner comes: the training fails after its short wait, the store exists by then.
+      assertThrows(TrainingException.class, () -> aggregator.train(TrainingPlan.builder()
+          .tracking(Tracking.fileStore(root)).learnerWait(Duration.ofMillis(100)).build(),
+          FedAvg.withDefaults()));
+    }
     String meta = Files.readString(root.resolve("0").resolve("meta.yaml"));
     assertTrue(meta.contains("experiment_id: '0'\n") && meta.contains("name: Default\n"), meta);
     assertTrue(Files.isDirectory(root.resolve(".trash")));

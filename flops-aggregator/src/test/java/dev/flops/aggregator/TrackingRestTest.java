@@ -44,12 +44,13 @@ class TrackingRestTest {
   private static TrainingResult train(FakeMlflowServer server, Tracking tracking, int learners)
       throws Exception {
     Parameters initial = Federations.randomParameters(21, false);
+    TrainingPlan plan = TrainingPlan.builder().rounds(3).minAvailableLearners(learners)
+        .tracking(tracking).build();
+    FedAvg strategy = FedAvg.builder()
+        .fitConfig(round -> dev.flops.api.Config.of("local_epochs", 2)).build();
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(3).minAvailableLearners(learners)
-            .fitConfig(round -> dev.flops.api.Config.of("local_epochs", 2)).build())
-        .tracking(tracking)
         .build()
         .start()) {
       List<CompletableFuture<Void>> running = new ArrayList<>();
@@ -57,7 +58,8 @@ class TrackingRestTest {
         running.add(Federations.startLearner("l" + i, aggregator.port(),
             FakeTrainer.adding(initial, 1f, 10)));
       }
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
+      aggregator.shutdownLearners();
       for (CompletableFuture<Void> learner : running) {
         learner.get(30, TimeUnit.SECONDS);
       }
@@ -257,11 +259,7 @@ class TrackingRestTest {
       throws Exception {
     try (FakeMlflowServer server = new FakeMlflowServer()) {
       Parameters initial = Federations.randomParameters(22, false);
-      TrainingResult result;
-      try (Aggregator aggregator = Aggregator.builder()
-          .host("127.0.0.1").port(0)
-          .model(new ArrayModel(initial))
-          .strategy(FedAvg.builder().rounds(3).build())
+      TrainingPlan plan = TrainingPlan.builder().rounds(3)
           .tracking(Tracking.server(server.uri())
               .retryBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
               .flushTimeout(Duration.ofSeconds(1))
@@ -275,11 +273,18 @@ class TrackingRestTest {
               }
             }
           })
+          .build();
+      FedAvg strategy = FedAvg.builder().build();
+      TrainingResult result;
+      try (Aggregator aggregator = Aggregator.builder()
+          .host("127.0.0.1").port(0)
+          .model(new ArrayModel(initial))
           .build()
           .start()) {
         CompletableFuture<Void> learner = Federations.startLearner("one", aggregator.port(),
             FakeTrainer.adding(initial, 1f, 5));
-        result = aggregator.train();
+        result = aggregator.train(plan, strategy);
+        aggregator.shutdownLearners();
         learner.get(30, TimeUnit.SECONDS);
       }
       assertEquals(3, result.rounds().size(), "training completes");
@@ -302,11 +307,12 @@ class TrackingRestTest {
     // refused the best model's metrics. Now the learner's own result refuses it.
     try (FakeMlflowServer server = new FakeMlflowServer()) {
       Parameters initial = Federations.randomParameters(23, false);
+      TrainingPlan plan = TrainingPlan.builder().rounds(1).minAvailableLearners(2)
+          .tracking(Tracking.server(server.uri())).build();
+      FedAvg strategy = FedAvg.builder().build();
       try (Aggregator aggregator = Aggregator.builder()
           .host("127.0.0.1").port(0)
           .model(new ArrayModel(initial))
-          .strategy(FedAvg.builder().rounds(1).minAvailableLearners(2).build())
-          .tracking(Tracking.server(server.uri()))
           .build()
           .start()) {
         List<CompletableFuture<Void>> learners = List.of(
@@ -314,7 +320,8 @@ class TrackingRestTest {
                 new FakeTrainer(initial, 5, p -> p, 0.25, 0.75)),
             Federations.startLearner("infinite", aggregator.port(),
                 new FakeTrainer(initial, 5, p -> p, 0.25, Double.POSITIVE_INFINITY)));
-        TrainingResult result = aggregator.train();
+        TrainingResult result = aggregator.train(plan, strategy);
+        aggregator.shutdownLearners();
         assertEquals(0.75, result.finalRound().accuracy(), 1e-12);
         for (CompletableFuture<Void> learner : learners) {
           learner.get(30, TimeUnit.SECONDS);

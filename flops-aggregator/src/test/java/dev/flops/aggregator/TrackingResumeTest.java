@@ -28,16 +28,17 @@ class TrackingResumeTest {
 
   private TrackingInfo train(Tracking tracking, int rounds) throws Exception {
     Parameters initial = Federations.randomParameters(41, false);
+    TrainingPlan plan = TrainingPlan.builder().rounds(rounds).tracking(tracking).build();
+    FedAvg strategy = FedAvg.builder().build();
     try (Aggregator aggregator = Aggregator.builder()
         .host("127.0.0.1").port(0)
         .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(rounds).build())
-        .tracking(tracking)
         .build()
         .start()) {
       var learner = Federations.startLearner("one", aggregator.port(),
           FakeTrainer.adding(initial, 1f, 3));
-      TrackingInfo info = aggregator.train().trackingInfo().orElseThrow();
+      TrackingInfo info = aggregator.train(plan, strategy).trackingInfo().orElseThrow();
+      aggregator.shutdownLearners();
       learner.get(30, TimeUnit.SECONDS);
       return info;
     }

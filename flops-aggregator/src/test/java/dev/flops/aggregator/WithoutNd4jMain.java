@@ -16,17 +16,17 @@ public final class WithoutNd4jMain {
 
   public static void main(String[] args) throws Exception {
     Parameters initial = Federations.randomParameters(31, false);
+    TrainingPlan plan = TrainingPlan.builder().rounds(1).tracking(Tracking.off()).build();
+    FedAvg strategy = FedAvg.builder().build();
     Aggregator.Builder builder = Aggregator.builder()
         .host("127.0.0.1").port(0)
-        .model(new ArrayModel(initial))
-        .strategy(FedAvg.builder().rounds(1).build())
-        .tracking(Tracking.off());
+        .model(new ArrayModel(initial));
     if (args[0].equals("java")) {
       builder.averagingKernel(new JavaAveraging());
     }
     try (Aggregator aggregator = builder.build().start()) {
       Federations.startLearner("one", aggregator.port(), FakeTrainer.adding(initial, 1f, 5));
-      TrainingResult result = aggregator.train();
+      TrainingResult result = aggregator.train(plan, strategy);
       System.out.println("trained: round 1 fit " + result.finalRound().fitSucceeded() + " ok");
     }
     System.exit(0);

@@ -278,7 +278,10 @@ public final class FederationService extends FederationGrpc.FederationImplBase
       learnerIds.accumulateAndGet(highest, Math::max);
       java.util.Set<String> savedIds = new java.util.HashSet<>(saved.values());
       java.util.Set<String> keyedIds = new java.util.HashSet<>(identities.values());
-      for (Map.Entry<String, String> identity : identities.entrySet()) {
+      // In the order the learners joined, so that the new ids keep it: sampling orders by id.
+      List<Map.Entry<String, String>> joined = new ArrayList<>(identities.entrySet());
+      joined.sort(java.util.Comparator.comparingLong(entry -> idNumber(entry.getValue())));
+      for (Map.Entry<String, String> identity : joined) {
         String key = identity.getKey();
         String now = identity.getValue();
         String restored = saved.containsKey(key) ? saved.get(key)

@@ -29,7 +29,7 @@ class PhaseProgressTest {
     tasks.get(3).claimUpload();
     assertEquals("round 2 fit: 1 of 6 updates in, 1 failed, 2 uploads under way, 1 download "
             + "streaming, 1 learner still training; 40 s",
-        PhaseProgress.describe(tasks, 1, Duration.ofSeconds(40)));
+        TaskPhase.describe(tasks, 1, Duration.ofSeconds(40)));
   }
 
   @Test
@@ -37,7 +37,7 @@ class PhaseProgressTest {
     List<PendingTask> tasks = tasks(TaskKind.EVALUATE, 3);
     tasks.get(0).succeed(null);
     assertEquals("round 2 evaluate: 1 of 3 results in, 2 learners still evaluating; 12 s",
-        PhaseProgress.describe(tasks, 0, Duration.ofMillis(12_500)));
+        TaskPhase.describe(tasks, 0, Duration.ofMillis(12_500)));
   }
 
   @Test
@@ -45,6 +45,6 @@ class PhaseProgressTest {
     List<PendingTask> tasks = tasks(TaskKind.FIT, 2);
     tasks.get(0).succeed(null);
     assertEquals("round 2 fit: 1 of 2 updates in, 1 download streaming; 3 s",
-        PhaseProgress.describe(tasks, 4, Duration.ofSeconds(3)));
+        TaskPhase.describe(tasks, 4, Duration.ofSeconds(3)));
   }
 }

@@ -168,7 +168,7 @@ class RoundLoopTest {
 
     assertTrue(e.getMessage().contains("gathered 1 of the 2 results"), e.getMessage());
     assertTrue(e.getMessage().contains("onInsufficientResults is FAIL"), e.getMessage());
-    assertTrue(e.getMessage().contains("raise roundTimeout (now 1 min)"), e.getMessage());
+    assertTrue(e.getMessage().contains("Raise roundTimeout (now 1 min)"), e.getMessage());
     assertEquals(TIMEOUT, clock.elapsed(), "one timed-out attempt, then the end");
   }
 

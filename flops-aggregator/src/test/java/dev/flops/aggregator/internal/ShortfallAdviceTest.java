@@ -4,15 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.LearnerFailure.Kind;
-import dev.flops.api.strategy.FedAvg;
+import dev.flops.aggregator.TrainingPlan;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The advice for a phase that fell short follows the kinds of its failures, not their text. */
 class ShortfallAdviceTest {
-  private static final FedAvg STRATEGY =
-      FedAvg.builder().roundTimeout(Duration.ofSeconds(30)).build();
+  private static final TrainingPlan PLAN =
+      TrainingPlan.builder().roundTimeout(Duration.ofSeconds(30)).build();
 
   @Test
   void allRejected_fixTheModelOrData_only() {
@@ -21,18 +21,18 @@ class ShortfallAdviceTest {
             + "above say which)",
         ShortfallAdvice.advise("fit", List.of(
             new LearnerFailure("learner-1", "update rejected: x", Kind.REJECTED),
-            new LearnerFailure("learner-2", "update rejected: y", Kind.REJECTED)), STRATEGY));
+            new LearnerFailure("learner-2", "update rejected: y", Kind.REJECTED)), PLAN));
   }
 
   @Test
   void timeoutsAndDisconnects_moreTimeOrLearners_namingThePhasesMinimum() {
     assertEquals("Raise roundTimeout (now 30 s) or give the learners less work per round: 1 "
             + "timed out; check the learners' processes and network: 1 disconnected; start more "
-            + "learners or lower minEvaluateLearners",
+            + "learners or lower minEvaluateResults",
         ShortfallAdvice.advise("evaluate", List.of(
             new LearnerFailure("learner-1", "timed out after PT30S", Kind.TIMED_OUT),
             new LearnerFailure("learner-2", "learner disconnected: UNAVAILABLE",
-                Kind.DISCONNECTED)), STRATEGY));
+                Kind.DISCONNECTED)), PLAN));
   }
 
   @Test
@@ -43,13 +43,13 @@ class ShortfallAdviceTest {
             + "error",
         ShortfallAdvice.advise("fit", List.of(
             new LearnerFailure("learner-1", "r", Kind.REJECTED),
-            new LearnerFailure("learner-2", "e", Kind.LEARNER_ERROR)), STRATEGY));
+            new LearnerFailure("learner-2", "e", Kind.LEARNER_ERROR)), PLAN));
   }
 
   @Test
   void noFailures_tooFewLearners() {
-    assertEquals("Start more learners or lower minFitLearners",
-        ShortfallAdvice.advise("fit", List.of(), STRATEGY));
+    assertEquals("Start more learners or lower minFitResults",
+        ShortfallAdvice.advise("fit", List.of(), PLAN));
   }
 
   @Test

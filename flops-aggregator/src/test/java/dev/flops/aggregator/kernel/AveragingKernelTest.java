@@ -6,10 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.api.FitResult;
-import dev.flops.api.LearnerResult;
+
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
 import dev.flops.api.strategy.AveragingKernel;
+import dev.flops.api.strategy.BorrowedUpdate;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.FitAggregation;
 import java.nio.ByteBuffer;
@@ -91,10 +92,10 @@ class AveragingKernelTest {
     FitAggregation aggregation =
         FedAvg.withDefaults().beginFitAggregation(1, updates.get(0), kernel);
     for (int learner : arrival) {
-      aggregation.accept(new LearnerResult<>("learner-" + learner,
+      aggregation.accept(BorrowedUpdate.lend("learner-" + learner,
           FitResult.of(updates.get(learner), examples[learner])));
     }
-    Optional<Parameters> mean = aggregation.finish(List.of());
+    Optional<Parameters> mean = aggregation.finish(List.of()).parameters();
 
     assertTrue(mean.isPresent());
     Parameters actual = mean.get();
