@@ -306,10 +306,11 @@ public final class Aggregator implements AutoCloseable {
    * @throws TrainingException if training stops before its last round (e.g. too few learners
    *     connected in time, or the model copy rejected the new parameters), or the checkpoint
    *     cannot be used (another aggregator holds the directory, the file is corrupt or does not
-   *     fit the model, or it holds a checkpoint but resume is off); the message says what to do
+   *     fit the model); the message says what to do
    * @throws InterruptedException if the calling thread is interrupted
    * @throws IllegalStateException if the aggregator is not started, is closed or has told its
-   *     learners to shut down, or another training is running
+   *     learners to shut down, another training is running, or the plan's checkpoint directory
+   *     holds a checkpoint but resume is off (nothing is run or written then)
    * @throws IllegalArgumentException if tracking cannot work: the file store directory is not
    *     writable, or the tracking URI is invalid
    */

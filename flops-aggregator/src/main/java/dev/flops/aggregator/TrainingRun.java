@@ -77,6 +77,16 @@ final class TrainingRun {
       if (plan.checkpointDirectory().isPresent()) {
         openCheckpoints(plan.checkpointDirectory().get());
       }
+    } catch (IOException e) {
+      end();
+      throw new TrainingException(e.getMessage(), e);
+    } catch (RuntimeException e) {
+      // The caller's settings (a directory that holds a checkpoint while resume is off, a
+      // checkpoint of another model): nothing has run and nothing was written.
+      end();
+      throw e;
+    }
+    try {
       RoundLoop loop = new RoundLoop(service, plan, strategy, model, kernel, LoopClock.SYSTEM)
           .progressEvery(progressInterval)
           .tracking(tracker, new SystemMetrics(kernel instanceof Nd4jAveraging), modelName);
@@ -90,17 +100,19 @@ final class TrainingRun {
         }
       }
       return loop.run();
-    } catch (InterruptedException | TrainingException e) {
+    } catch (InterruptedException e) {
       throw e;
-    } catch (IOException e) {
-      throw new TrainingException(e.getMessage(), e);
     } catch (Exception e) {
       throw new TrainingException("federated training failed: " + e.getMessage(), e);
     } finally {
-      trackerInUse.accept(null);
-      tracker.close();
-      closeCheckpoints();
+      end();
     }
+  }
+
+  private void end() {
+    trackerInUse.accept(null);
+    tracker.close();
+    closeCheckpoints();
   }
 
   /**

@@ -157,10 +157,10 @@ class ResumeTest {
     run(initial, plan(1).checkpointDirectory(checkpoints));
     byte[] before = Files.readAllBytes(checkpoints.resolve("flops-checkpoint.bin"));
 
-    TrainingException e;
+    IllegalStateException e;
     try (Aggregator again = Aggregator.builder().host("127.0.0.1").port(0)
         .model(new ArrayModel(initial)).build().start()) {
-      e = assertThrows(TrainingException.class, () -> again.train(
+      e = assertThrows(IllegalStateException.class, () -> again.train(
           plan(1).checkpointDirectory(checkpoints).build(), strategy()));
     }
 

@@ -8,6 +8,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import dev.flops.api.DType;
+import dev.flops.api.EvaluateResult;
 import dev.flops.api.Evaluation;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.Parameters;
@@ -77,7 +78,9 @@ import org.slf4j.LoggerFactory;
  * process_cpu_seconds, heap_used_bytes, non_heap_used_bytes, off_heap_bytes}}) and
  * {@code learner_wait_nanos} (absent in checkpoints written before it existed: read as zero),
  * {@code fit_examples} and {@code fit_metrics} (the aggregated fit's example total and metrics;
- * absent in checkpoints written before them: read as zero and none).
+ * absent in checkpoints written before them: read as zero and none), and {@code central}
+ * ({@code {loss, num_examples, metrics}} of the round's central evaluation; absent when it had
+ * none or in checkpoints written before it).
  *
  * <p><b>Version 1</b> (written before strategies had tensor state) is version 2 without the
  * strategy section: the file ends with the CRC32C of the global parameters, and the header has no
@@ -426,6 +429,15 @@ public final class CheckpointStore implements AutoCloseable {
       }
     });
     json.add("fit_metrics", fitMetrics);
+    s.central().ifPresent(central -> {
+      JsonObject c = new JsonObject();
+      c.addProperty("loss", central.loss());
+      c.addProperty("num_examples", central.numExamples());
+      JsonObject centralMetrics = new JsonObject();
+      central.metrics().forEach(centralMetrics::addProperty);
+      c.add("metrics", centralMetrics);
+      json.add("central", c);
+    });
     JsonArray failures = new JsonArray();
     for (LearnerFailure failure : s.failures()) {
       JsonObject f = new JsonObject();
@@ -575,7 +587,16 @@ public final class CheckpointStore implements AutoCloseable {
             ? json.get("learner_wait_nanos").getAsLong() : 0),
         json.has("fit_examples") ? json.get("fit_examples").getAsLong() : 0,
         json.has("fit_metrics") ? doubleMap(json.getAsJsonObject("fit_metrics")) : Map.of(),
-        null);
+        central(json.get("central")));
+  }
+
+  private static EvaluateResult central(JsonElement element) {
+    if (element == null || element.isJsonNull()) {
+      return null;
+    }
+    JsonObject o = element.getAsJsonObject();
+    return new EvaluateResult(o.get("loss").getAsDouble(), o.get("num_examples").getAsLong(),
+        doubleMap(o.getAsJsonObject("metrics")));
   }
 
   private static Map<String, Double> doubleMap(JsonObject json) {

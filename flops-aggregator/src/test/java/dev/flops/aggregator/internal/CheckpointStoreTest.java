@@ -50,7 +50,9 @@ class CheckpointStoreTest {
           Duration.ofMillis(1234 + r),
           List.of(new LearnerFailure("learner-4", "attempt 2: timed out after PT1S \"quoted\"")),
           new RoundResources(1L << 33, 4096 * r, 0.25 * r, 123_456_789, 9_876_543, -1),
-          Duration.ofMillis(r == 1 ? 2500 : 0)));
+          Duration.ofMillis(r == 1 ? 2500 : 0), 900L * r, Map.of("train_loss", 0.75 / r),
+          r == 2 ? null : new dev.flops.api.EvaluateResult(0.4 / r, 10_000,
+              Map.of("accuracy", 0.8 + r / 100.0))));
     }
     return new Checkpoint(round, parameters(seed), StrategyState.of(Map.of("sampling_seed", "-42",
         "sampling_draws", "7")), rounds, 1, Map.of("mlflow.experiment_id", "12",
