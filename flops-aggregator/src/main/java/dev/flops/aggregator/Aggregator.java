@@ -352,6 +352,12 @@ public final class Aggregator implements AutoCloseable {
       lastOutcome = FederationOutcome.STOPPED;
       lastEnd = "it was interrupted";
       throw e;
+    } catch (RuntimeException | Error e) {
+      // A training refused at its start (its settings) is the last training too: the learners
+      // must not be told that an earlier one's success was the end.
+      lastOutcome = FederationOutcome.FAILED;
+      lastEnd = String.valueOf(e.getMessage());
+      throw e;
     } finally {
       synchronized (training) {
         trainingRunning = false;

@@ -63,7 +63,8 @@ public final class AggregatorMain implements Callable<Integer>, CommandLineFlags
       description = "Port to listen on (default: ${DEFAULT-VALUE}).")
   int port;
 
-  @Option(names = "--rounds", defaultValue = "3", description = "Rounds (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--rounds", defaultValue = "3",
+      description = "Rounds (default: ${DEFAULT-VALUE}; with --app, the app's plan unless given).")
   int rounds;
 
   @Option(names = "--fraction-fit", defaultValue = "1.0",
@@ -83,7 +84,8 @@ public final class AggregatorMain implements Callable<Integer>, CommandLineFlags
   int minEvaluate;
 
   @Option(names = "--min-available", defaultValue = "1",
-      description = "Learners that must be connected before a round starts (default: ${DEFAULT-VALUE}).")
+      description = "Learners that must be connected before a round starts (default: "
+          + "${DEFAULT-VALUE}; with --app, the app's plan unless given).")
   int minAvailable;
 
   @Option(names = "--accept-failures", defaultValue = "true", arity = "1",

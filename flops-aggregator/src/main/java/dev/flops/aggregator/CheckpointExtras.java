@@ -8,7 +8,7 @@ import java.util.Map;
  * crash, for example.
  *
  * <pre>{@code
- * Aggregator.builder()
+ * TrainingPlan.builder()
  *     .checkpointDirectory(Path.of("checkpoints"))
  *     .resume(true)
  *     .checkpointExtras(new CheckpointExtras() {

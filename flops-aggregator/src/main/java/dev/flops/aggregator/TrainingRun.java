@@ -71,21 +71,22 @@ final class TrainingRun {
    * @throws TrainingException if it stops before its last round or its checkpoint cannot be used
    */
   TrainingResult run() throws InterruptedException {
-    tracker = Tracker.open(plan.tracking(), "flops-" + modelName);
-    trackerInUse.accept(tracker);
+    // The checkpoint first: a refused one (the caller's settings, a corrupt file) must leave no
+    // tracking run, directory or lock behind.
     try {
       if (plan.checkpointDirectory().isPresent()) {
         openCheckpoints(plan.checkpointDirectory().get());
       }
     } catch (IOException e) {
-      end();
+      closeCheckpoints();
       throw new TrainingException(e.getMessage(), e);
     } catch (RuntimeException e) {
-      // The caller's settings (a directory that holds a checkpoint while resume is off, a
-      // checkpoint of another model): nothing has run and nothing was written.
-      end();
+      closeCheckpoints();
       throw e;
     }
+    tracker = Tracker.open(resumeFrom == null ? plan.tracking() : trackingAfter(resumeFrom),
+        "flops-" + modelName);
+    trackerInUse.accept(tracker);
     try {
       RoundLoop loop = new RoundLoop(service, plan, strategy, model, kernel, LoopClock.SYSTEM)
           .progressEvery(progressInterval)
@@ -136,7 +137,6 @@ final class TrainingRun {
           strategy.restoreState(checkpoint.strategyState());
           model.setParameters(checkpoint.parameters());
           service.restoreIdentities(checkpoint.learners());
-          continueTracking(checkpoint);
           for (CheckpointExtras extras : plan.checkpointExtras()) {
             try {
               extras.restore(checkpoint.extras(), checkpoint.round());
@@ -150,7 +150,11 @@ final class TrainingRun {
         }
       }
     } catch (IOException | RuntimeException e) {
-      store.close();
+      try {
+        store.close();
+      } catch (IOException suppressed) {
+        e.addSuppressed(suppressed);
+      }
       throw e;
     }
     checkpoints = store;
@@ -168,17 +172,17 @@ final class TrainingRun {
   };
 
   /**
-   * Continues the MLflow runs of the checkpointed training, unless tracking is off or the
-   * application already said which run to resume.
+   * The tracking of a resumed training: it continues the MLflow runs of the checkpointed one,
+   * unless tracking is off or the application already said which run to resume.
    */
-  private void continueTracking(Checkpoint checkpoint) {
+  private Tracking trackingAfter(Checkpoint checkpoint) {
     Map<String, String> extras = checkpoint.extras();
     String experiment = extras.get(TRACKING_EXPERIMENT);
     String parent = extras.get(TRACKING_PARENT_RUN);
     Tracking tracking = plan.tracking();
-    if (!tracker.enabled() || experiment == null || parent == null
+    if (!tracking.enabled() || experiment == null || parent == null
         || tracking.resumeParentRunId().isPresent()) {
-      return;
+      return tracking;
     }
     Map<Integer, String> roundRuns = new TreeMap<>();
     extras.forEach((key, id) -> {
@@ -190,9 +194,7 @@ final class TrainingRun {
         }
       }
     });
-    tracker.close();
-    tracker = Tracker.open(tracking.resume(experiment, parent, roundRuns), "flops-" + modelName);
-    trackerInUse.accept(tracker);
+    return tracking.resume(experiment, parent, roundRuns);
   }
 
   private void closeCheckpoints() {

@@ -18,7 +18,7 @@ import java.util.OptionalDouble;
  * accuracy is reported".
  *
  * <pre>{@code
- * Aggregator.builder().bestRound(RoundRanking.minimize("mse"))
+ * TrainingPlan.builder().bestRound(RoundRanking.minimize("mse"))
  * }</pre>
  *
  * <p>Immutable; safe to share between threads.

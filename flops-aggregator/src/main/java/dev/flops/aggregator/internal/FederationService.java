@@ -44,28 +44,44 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The gRPC side of the aggregator: learners' control streams, parameter downloads and update
- * uploads, and the bookkeeping of connected learners and pending tasks that the round loop drives.
+ * The gRPC side of the aggregator, and the round loop's {@link LearnerPool}: learners' control
+ * streams, parameter downloads and update uploads, and the pending tasks of the current phase.
+ * Who is connected is {@link Membership}'s; bounded transfers are {@link TransferSlots}'; the
+ * strategy is unknown here: validated updates go to the phase's {@link UpdateSink}.
  *
  * <p>Every inbound message is checked (protocol version, round, task ownership) before it can touch
  * any state; an update is fully validated (manifest against the global model, every chunk once and
- * in order, checksum, finite values) before it is folded into the round's aggregation.
+ * in order, checksum, finite values) before it reaches the sink.
+ *
+ * <p>Concurrency, in one place. gRPC calls the stream observers from its executor; the round loop
+ * calls the {@link LearnerPool} methods from its one thread. The locks, none held while taking
+ * another except as listed:
+ * <ul>
+ *   <li>{@link Membership}'s monitor: joins, leaves, identity restores, the end of the federation,
+ *       and the wait for learners;
+ *   <li>{@code foldLock}: the current round and sink, and every fold into the sink, against the
+ *       loop expiring or closing the phase (after {@code expire}/{@code close} no update of it is
+ *       folded); an upload folds while holding its own monitor, then {@code foldLock};
+ *   <li>each {@code Upload}'s monitor: its own messages against its slot grant, which arrives on
+ *       another thread;
+ *   <li>each {@link LearnerSession}'s monitor: sends on its stream are serialised;
+ *   <li>{@link TransferSlots}' internal lock: callbacks run outside it.
+ * </ul>
+ * Tasks live in a concurrent map; a task's outcome is a future completed once, so that a fold, a
+ * failure report and an expiry race harmlessly: the first one wins.
  */
 public final class FederationService extends FederationGrpc.FederationImplBase
     implements LearnerPool {
   private static final Logger log = LoggerFactory.getLogger(FederationService.class);
 
-  private final Map<String, LearnerSession> sessions = new ConcurrentHashMap<>();
+  /** The connected learners and their identities; its own lock (see {@link Membership}). */
+  private final Membership members = new Membership();
   private final Map<String, PendingTask> tasks = new ConcurrentHashMap<>();
   /** Tasks forgotten at the end of their round, so that late reports about them read as such. */
   private final EndedTasks endedTasks = new EndedTasks();
-  /** Learner key (Hello.learner_key) to the id that learner was given: its identity. */
-  private final Map<String, String> identities = new ConcurrentHashMap<>();
   private static final int MAX_LEARNER_KEY_CHARS = 128;
 
-  private final AtomicLong learnerIds = new AtomicLong();
   private final AtomicLong taskIds = new AtomicLong();
-  private final Object membership = new Object();
   /** Guards folding into {@link #sink} against tasks being expired concurrently. */
   private final Object foldLock = new Object();
   /** The default bound on downloads streamed at once. */
@@ -142,7 +158,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
 
   /** Names a learner for a refusal: its id and, if it gave one, its name. */
   private String describeLearner(String learnerId) {
-    LearnerSession session = sessions.get(learnerId);
+    LearnerSession session = members.session(learnerId);
     return session == null ? learnerId : session.toString();
   }
 
@@ -194,63 +210,19 @@ public final class FederationService extends FederationGrpc.FederationImplBase
 
   /** Returns the ids of the learners connected now, in the order they joined. */
   public List<String> availableLearners() {
-    List<LearnerSession> open = new ArrayList<>();
-    for (LearnerSession session : sessions.values()) {
-      if (session.isOpen()) {
-        open.add(session);
-      }
-    }
-    open.sort((a, b) -> Long.compare(idNumber(a.id), idNumber(b.id)));
-    return open.stream().map(s -> s.id).toList();
+    return members.available();
   }
 
   /**
-   * Waits until at least {@code count} learners are connected, logging a line when the wait
-   * starts, whenever the number connected changes, and every {@code progressInterval} while it
-   * does not, so that a person watching sees what the aggregator waits for.
+   * Waits until at least {@code count} learners are connected, logging the wait so that a person
+   * watching sees what the aggregator waits for.
    *
-   * @param count the learners needed
-   * @param timeout how long to wait at most
-   * @param progressInterval how often an unchanged wait is reported; positive
-   * @return the connected learners
    * @throws TimeoutException naming how many came, if fewer than {@code count} came in time
    */
   @Override
   public List<String> awaitLearners(int count, Duration timeout, Duration progressInterval)
       throws InterruptedException, TimeoutException {
-    long start = System.nanoTime();
-    long deadline = start + timeout.toNanos();
-    long nextReport = 0;
-    int reported = -1;
-    synchronized (membership) {
-      while (true) {
-        List<String> available = availableLearners();
-        if (available.size() >= count) {
-          return available;
-        }
-        long now = System.nanoTime();
-        if (reported < 0) {
-          log.info("waiting for learners: {} of {} connected (waiting up to {})",
-              available.size(), count, Durations.forPeople(timeout));
-        } else if (available.size() != reported || now - nextReport >= 0) {
-          log.info("still waiting for learners: {} of {} connected ({} of {})", available.size(),
-              count, Durations.forPeople(Duration.ofMillis((now - start) / 1_000_000)),
-              Durations.forPeople(timeout));
-        }
-        if (available.size() != reported || now - nextReport >= 0) {
-          reported = available.size();
-          nextReport = now + progressInterval.toNanos();
-        }
-        long left = deadline - now;
-        if (left <= 0) {
-          throw new TimeoutException(String.format(
-              "only %d of the %d learners needed connected within %s; start more learners or "
-                  + "lower minAvailableLearners", available.size(), count,
-              Durations.forPeople(timeout)));
-        }
-        membership.wait(Math.max(1, Math.min(left, nextReport - now) / 1_000_000));
-      }
-    }
+    return members.await(count, timeout, progressInterval);
   }
 
   /**
@@ -259,7 +231,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
    */
   @Override
   public Map<String, String> identities() {
-    return Map.copyOf(identities);
+    return members.identities();
   }
 
   /**
@@ -269,47 +241,12 @@ public final class FederationService extends FederationGrpc.FederationImplBase
    */
   @Override
   public void restoreIdentities(Map<String, String> saved) {
-    List<LearnerSession> moved = new ArrayList<>();
-    synchronized (membership) {
-      long highest = 0;
-      for (String id : saved.values()) {
-        highest = Math.max(highest, idNumber(id));
-      }
-      learnerIds.accumulateAndGet(highest, Math::max);
-      java.util.Set<String> savedIds = new java.util.HashSet<>(saved.values());
-      java.util.Set<String> keyedIds = new java.util.HashSet<>(identities.values());
-      // In the order the learners joined, so that the new ids keep it: sampling orders by id.
-      List<Map.Entry<String, String>> joined = new ArrayList<>(identities.entrySet());
-      joined.sort(java.util.Comparator.comparingLong(entry -> idNumber(entry.getValue())));
-      for (Map.Entry<String, String> identity : joined) {
-        String key = identity.getKey();
-        String now = identity.getValue();
-        String restored = saved.containsKey(key) ? saved.get(key)
-            : savedIds.contains(now) ? newLearnerId() : now;
-        if (!restored.equals(now)) {
-          identity.setValue(restored);
-          LearnerSession session = sessions.remove(now);
-          if (session != null) {
-            moved.add(session);
-          }
-        }
-      }
-      saved.forEach(identities::putIfAbsent);
-      // A learner without a key has no identity to keep; one whose fresh id is now another's
-      // must take a new one.
-      sessions.values().removeIf(session -> savedIds.contains(session.id)
-          && !keyedIds.contains(session.id) && moved.add(session));
-    }
-    for (LearnerSession session : moved) {
+    for (LearnerSession session : members.restore(saved)) {
       log.info("learner {} joined before the checkpoint was read; its identity there differs, "
           + "so it is asked to reconnect", session);
       session.abort(WireError.REPLACED.exception("the aggregator restored the learner "
           + "identities of its checkpoint; reconnect to take yours"));
     }
-  }
-
-  private String newLearnerId() {
-    return "learner-" + learnerIds.incrementAndGet();
   }
 
   /** Starts a round: from now on only traffic for {@code round} is accepted. */
@@ -337,7 +274,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
       EncodedParameters download, Parameters global, String parametersId) {
     String taskId = "r" + round + "-" + kind.name().toLowerCase() + "-" + taskIds.incrementAndGet();
     PendingTask task = new PendingTask(taskId, learnerId, round, kind, download, global);
-    LearnerSession session = sessions.get(learnerId);
+    LearnerSession session = members.session(learnerId);
     task.session = session;
     tasks.put(taskId, task);
     AggregatorMessage message = AggregatorMessage.newBuilder()
@@ -390,23 +327,12 @@ public final class FederationService extends FederationGrpc.FederationImplBase
    * @param reason what the learners log, e.g. "training failed: round 2: ..."
    */
   public void shutdownLearners(FederationOutcome outcome, String reason) {
-    List<LearnerSession> open;
-    Ending ending;
-    synchronized (membership) {
-      if (ended == null) {
-        ended = new Ending(outcome, capped(reason));
-      }
-      ending = ended;
-      open = List.copyOf(sessions.values());
-      sessions.clear();
-    }
-    for (LearnerSession session : open) {
-      session.shutdown(ending.outcome(), ending.reason());
+    Map.Entry<Membership.Ending, List<LearnerSession>> end =
+        members.end(new Membership.Ending(outcome, capped(reason)));
+    for (LearnerSession session : end.getValue()) {
+      session.shutdown(end.getKey().outcome(), end.getKey().reason());
     }
   }
-
-  /** The name each learner id last joined with, for messages that outlive its session. */
-  private final Map<String, String> names = new ConcurrentHashMap<>();
 
   /**
    * Returns the name the learner joined with, for messages about it.
@@ -416,14 +342,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase
    */
   @Override
   public String learnerName(String learnerId) {
-    return names.get(learnerId);
+    return members.name(learnerId);
   }
-
-  /** How the federation ended; learners that join afterwards are told this. */
-  private record Ending(FederationOutcome outcome, String reason) {}
-
-  /** Set once, under {@link #membership}, when the federation ends. */
-  private volatile Ending ended;
 
   /** The aggregator's permitKeepAliveTime in milliseconds, told to learners in Welcome. */
   private volatile long permitKeepAliveMillis;
@@ -564,14 +484,6 @@ public final class FederationService extends FederationGrpc.FederationImplBase
             + " more characters)";
   }
 
-  private static long idNumber(String id) {
-    try {
-      return Long.parseLong(id.substring(id.lastIndexOf('-') + 1));
-    } catch (NumberFormatException e) {
-      return 0;
-    }
-  }
-
   /** Fails the pending tasks that were sent over {@code session}, which has ended. */
   private void failTasksOf(LearnerSession session, String why) {
     for (PendingTask task : tasks.values()) {
@@ -705,42 +617,32 @@ public final class FederationService extends FederationGrpc.FederationImplBase
                 "the learner key holds %d characters; at most %d are allowed",
                 key.length(), MAX_LEARNER_KEY_CHARS));
       }
-      LearnerSession previous;
-      boolean known;
       long pings = keepAliveMillis;
       long permit = permitKeepAliveMillis;
-      synchronized (membership) {
-        Ending ending = ended;
-        if (ending != null) {
-          // Arrived between the end of the federation and the server's close: say so now, or
-          // the learner would wait here until the close and then retry for its connectTimeout.
-          closed = true;
-          new LearnerSession("", name, Caller.current(), outbound)
-              .shutdown(ending.outcome(), ending.reason());
-          log.info("learner '{}' connected after the federation ended; told it: {}", name,
-              ending.reason());
-          return;
-        }
-        known = !key.isEmpty() && identities.containsKey(key);
-        String id = key.isEmpty() ? newLearnerId() : identities.computeIfAbsent(key, k -> newLearnerId());
-        session = new LearnerSession(id, name, Caller.current(), outbound);
-        names.put(id, name);
-        session.send(AggregatorMessage.newBuilder()
-            .setEnvelope(WireProtocol.envelope(0))
-            .setWelcome(Welcome.newBuilder().setLearnerId(id).setPermitKeepaliveTimeMs(permit))
-            .build());
-        if (pings > 0 && pings < permit) {
-          // gRPC would close this connection with too_many_pings during a long fit: no task goes
-          // over it. The learner reconnects with a keepalive of at least the permit.
-          log.info("learner {} pings every {} ms but this aggregator permits one ping per {} ms "
-              + "(permitKeepAliveTime): not admitted on this connection; it reconnects with a "
-              + "keepalive of at least {} ms", session, pings, permit, permit);
-          return;
-        }
-        admitted = true;
-        previous = sessions.put(id, session);
-        membership.notifyAll();
+      Membership.Joined joined =
+          members.join(name, key, Caller.current(), outbound, pings, permit);
+      if (joined.ending() != null) {
+        // Arrived between the end of the federation and the server's close: say so now, or
+        // the learner would wait here until the close and then retry for its connectTimeout.
+        closed = true;
+        new LearnerSession("", name, Caller.current(), outbound)
+            .shutdown(joined.ending().outcome(), joined.ending().reason());
+        log.info("learner '{}' connected after the federation ended; told it: {}", name,
+            joined.ending().reason());
+        return;
       }
+      session = joined.session();
+      if (!joined.admitted()) {
+        // gRPC would close this connection with too_many_pings during a long fit: no task goes
+        // over it. The learner reconnects with a keepalive of at least the permit.
+        log.info("learner {} pings every {} ms but this aggregator permits one ping per {} ms "
+            + "(permitKeepAliveTime): not admitted on this connection; it reconnects with a "
+            + "keepalive of at least {} ms", session, pings, permit, permit);
+        return;
+      }
+      admitted = true;
+      LearnerSession previous = joined.previous();
+      boolean known = joined.known();
       if (previous != null) {
         // The learner's old connection is dead on its side (it only reconnects once that one has
         // ended) even if this side has not noticed yet: its tasks cannot complete any more.
@@ -831,7 +733,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
       }
       session.markClosed();
       // A learner that reconnected already holds a new session under the same id: keep that one.
-      boolean current = sessions.remove(session.id, session);
+      boolean current = members.leave(session);
       failTasksOf(session, why);
       if (current) {
         log.info("learner {} {} ({} connected)", session, why, availableLearners().size());

@@ -29,7 +29,7 @@ import java.util.Objects;
  * {@code null}. New fields may be added in version 1; none is removed or changes meaning.
  *
  * <pre>{@code
- * Aggregator.builder()
+ * TrainingPlan.builder()
  *     .observer(EventLog.toFile(Path.of("events.jsonl"), "fashion-mnist"))
  * }</pre>
  */

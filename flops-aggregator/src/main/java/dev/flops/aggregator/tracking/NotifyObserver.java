@@ -50,8 +50,8 @@ import org.slf4j.LoggerFactory;
  * <pre>{@code
  * try (NotifyObserver notify = NotifyObserver.builder(URI.create("http://ops:8080/flops"))
  *         .federation("fashion-mnist").build();
- *     Aggregator aggregator = Aggregator.builder()...observer(notify).build().start()) {
- *   aggregator.train();
+ *     Aggregator aggregator = Aggregator.builder()...build().start()) {
+ *   aggregator.train(TrainingPlan.builder().observer(notify).build(), strategy);
  * }
  * }</pre>
  */

@@ -31,8 +31,8 @@ import java.util.TreeMap;
  * returns a copy.
  *
  * <pre>{@code
- * Aggregator.builder()
- *     .model(model)
+ * TrainingPlan.builder()
+ *     .rounds(5)
  *     .tracking(Tracking.uri("http://mlflow.example:5000").experimentName("fashion-mnist"))
  *     ...
  * }</pre>
