@@ -5,6 +5,7 @@ import dev.flops.api.FederatedModel;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.proto.codec.CommandLineFlags;
+import dev.flops.proto.codec.FlopsVersion;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -37,9 +38,14 @@ import picocli.CommandLine.Option;
  * </pre>
  */
 @Command(name = "flops-aggregator", mixinStandardHelpOptions = true,
+    versionProvider = FlopsVersion.class,
     description = "Runs a flops aggregator (a federated app's jar, or FedAvg on a model "
         + "factory) until every round has run. "
-        + "`AggregatorMain flush-tracking --help`: deliver a tracking outbox.")
+        + "`AggregatorMain flush-tracking --help`: deliver a tracking outbox.",
+    exitCodeListHeading = "Exit codes:%n",
+    exitCodeList = {"0:training finished every round",
+        "1:training failed, or could not resume (a corrupt or unreadable checkpoint)",
+        "2:bad options or settings", "130:stopped by SIGINT", "143:stopped by SIGTERM"})
 public final class AggregatorMain implements Callable<Integer>, CommandLineFlags.Command {
 
   @Option(names = "--model-factory",

@@ -1,6 +1,7 @@
 package dev.flops.aggregator;
 
 import dev.flops.aggregator.tracking.Tracking;
+import dev.flops.aggregator.tracking.TrackingSummary;
 import dev.flops.api.FederatedModel;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
@@ -68,7 +69,8 @@ final class AppAggregator {
 
   /**
    * The results on standard output (logs go to standard error): one line a round, then the best
-   * round, e.g. {@code round 1  learners 3/3  loss 0.4712  accuracy 0.8316  central 0.8290}.
+   * round, e.g. {@code round 1  learners 3/3  loss 0.4712  accuracy 0.8316  central 0.8290},
+   * and where the training was tracked.
    */
   static void printTable(PrintWriter out, String app, TrainingResult result) {
     out.printf(Locale.ROOT, "%s: %d round(s)%n", app, result.rounds().size());
@@ -82,6 +84,8 @@ final class AppAggregator {
               .orElse(""));
     }
     result.best().ifPresent(best -> out.printf(Locale.ROOT, "best round %d%n", best.round()));
+    result.trackingInfo().ifPresent(info ->
+        TrackingSummary.lines(info, "AggregatorMain flush-tracking").forEach(out::println));
     out.flush();
   }
 

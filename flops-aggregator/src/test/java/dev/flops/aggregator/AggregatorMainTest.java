@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.flops.api.Config;
 import dev.flops.api.FederatedModel;
 import dev.flops.api.RoundRanking;
+import dev.flops.proto.codec.FlopsVersion;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -201,6 +202,30 @@ class AggregatorMainTest {
         "--event-log", blocker.resolve("events.jsonl").toString());
     assertEquals(2, run.exitCode);
     assertTrue(run.err.contains("cannot open the event log"), run.err);
+  }
+
+  @Test
+  void help_listsTheExitCodes() {
+    String help = standardOutput("--help");
+    assertTrue(help.contains("Exit codes:"), help);
+    for (String code : new String[] {"0", "1", "2", "130", "143"}) {
+      assertTrue(help.lines().anyMatch(l -> l.strip().startsWith(code + " ")), code + ": " + help);
+    }
+    assertTrue(help.contains("could not resume"), help);
+  }
+
+  @Test
+  void version_printsFlopsAndTheProjectVersion() {
+    assertEquals("flops " + FlopsVersion.version(), standardOutput("-V").strip());
+  }
+
+  /** Runs an option that prints to standard output (help, version) and succeeds. */
+  private static String standardOutput(String option) {
+    StringWriter out = new StringWriter();
+    CommandLine commandLine = AggregatorMain.commandLine(new AggregatorMain());
+    commandLine.setOut(new PrintWriter(out, true));
+    assertEquals(0, commandLine.execute(option));
+    return out.toString();
   }
 
   private record Run(int exitCode, String err) {}

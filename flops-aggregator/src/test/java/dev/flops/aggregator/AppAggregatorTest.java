@@ -5,8 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.flops.api.Evaluation;
 import dev.flops.api.FederatedModel;
 import dev.flops.api.LocalTrainer;
+import dev.flops.api.RoundSummary;
+import dev.flops.api.TrackingInfo;
+import dev.flops.api.TrainingResult;
 import dev.flops.api.app.FederatedApp;
 import dev.flops.api.app.FederatedAppException;
 import dev.flops.api.app.FederatedApps;
@@ -229,5 +233,25 @@ class AppAggregatorTest {
     commandLine.setErr(new PrintWriter(err, true));
     int exitCode = commandLine.execute(args);
     return new Run(exitCode, err.toString());
+  }
+
+  @Test
+  void printTable_endsWithWhereTheTrainingWasTracked() {
+    RoundSummary round = new RoundSummary(1, 2, 0, 2, 0, new Evaluation(0.5, 20, 2,
+        java.util.Map.of("accuracy", 0.75)), Duration.ofSeconds(1), List.of());
+    TrainingResult result = new TrainingResult(List.of(round), round,
+        Federations.randomParameters(1, false), Duration.ofSeconds(2),
+        new TrackingInfo("file:///tmp/mlruns", "7", "parent", "best", List.of()));
+    StringWriter out = new StringWriter();
+
+    AppAggregator.printTable(new PrintWriter(out), "my-app", result);
+
+    assertEquals(List.of("my-app: 1 round(s)",
+        "round 1  learners 2/2  loss 0.5000  accuracy 0.7500",
+        "best round 1",
+        "tracked in MLflow at file:///tmp/mlruns: experiment 7, parent run parent, best round's "
+            + "run best",
+        "view it: MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri file:///tmp/mlruns"),
+        out.toString().lines().toList());
   }
 }

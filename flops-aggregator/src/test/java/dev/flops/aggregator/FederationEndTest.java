@@ -105,6 +105,11 @@ class FederationEndTest {
       learner.get(10, TimeUnit.SECONDS);
       assertTrue(log.text().contains("learner site-a: the aggregator's training finished "
           + "(1 rounds completed)"), log.text());
+      // Nothing ran when the Shutdown came: the learner does not say it waits for a computation.
+      assertTrue(log.text().contains("the aggregator ended the federation (SUCCEEDED: "),
+          log.text());
+      assertTrue(log.text().contains("; the learner stops now"), log.text());
+      assertFalse(log.text().contains("current local computation"), log.text());
     }
   }
 

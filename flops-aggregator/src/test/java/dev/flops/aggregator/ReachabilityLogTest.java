@@ -91,7 +91,7 @@ class ReachabilityLogTest {
           .build();
       learner.runAsync().handle((ok, error) -> null).get(10, TimeUnit.SECONDS);
       String text = log.text();
-      assertTrue(text.contains("INFO Learner - learner prepared its data; connecting to "
+      assertTrue(text.contains("INFO Learner - learner is ready; connecting to "
           + "127.0.0.1:" + port), text);
       assertTrue(text.contains("INFO Learner - learner: aggregator at 127.0.0.1:" + port
           + " not reachable yet"), text);

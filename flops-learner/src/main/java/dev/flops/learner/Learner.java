@@ -131,7 +131,8 @@ public final class Learner {
     } catch (Exception e) {
       throw new LearnerException(who + " could not load its local data: " + e, e);
     }
-    log.info("{} prepared its data; connecting to {}", who, aggregator);
+    // "ready", not "prepared its data": a cluster's trainer has no data of its own.
+    log.info("{} is ready; connecting to {}", who, aggregator);
     resolve();
     security.warnIfExposed(log, who, aggregator);
     keepAliveInUse = keepAliveTime;

@@ -2,6 +2,7 @@ package dev.flops.learner;
 
 import dev.flops.api.LocalTrainer;
 import dev.flops.proto.codec.CommandLineFlags;
+import dev.flops.proto.codec.FlopsVersion;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -32,16 +33,19 @@ import picocli.CommandLine.Option;
  *     --trust-file ca.pem --token-file token
  * </pre>
  *
- * <p>Exit codes: 0 the aggregator's training finished; 1 the learner failed (data not loadable,
- * aggregator unreachable past {@code --connect-timeout}, refused); 2 bad options; 3 the
+ * <p>Exit codes: 0 the aggregator's training finished; 1 the learner failed (its local work,
+ * aggregator unreachable past {@code --connect-timeout}, refused); 2 bad options, or a
+ * {@code --data} directory that is missing or that the app cannot read; 3 the
  * aggregator's training failed; 4 the aggregator stopped before its training ended. After 3 or 4
  * a supervisor should restart the learner: it then waits for the resumed aggregator.
  */
 @Command(name = "flops-learner", mixinStandardHelpOptions = true,
+    versionProvider = FlopsVersion.class,
     description = "Runs a flops learner until the aggregator finishes the federation.",
     exitCodeListHeading = "Exit codes:%n",
     exitCodeList = {"0:the aggregator's training finished",
-        "1:the learner failed (data, unreachable or refusing aggregator)", "2:bad options",
+        "1:the learner failed (local work, unreachable or refusing aggregator)",
+        "2:bad options, or a --data directory the app cannot read",
         "3:the aggregator's training failed (restart to join its next run)",
         "4:the aggregator stopped before its training ended"})
 public final class LearnerMain implements Callable<Integer>, CommandLineFlags.Command {

@@ -15,6 +15,7 @@ import dev.flops.api.strategy.FedAvg;
 import dev.flops.benchmarks.synthetic.SyntheticModel;
 import dev.flops.benchmarks.synthetic.SyntheticParameters;
 import dev.flops.learner.LearnerMain;
+import dev.flops.proto.codec.FlopsVersion;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -31,6 +32,7 @@ import picocli.CommandLine.Option;
  * its peak RSS ({@code VmHWM}) at the end.
  */
 @Command(name = "harness-aggregator", mixinStandardHelpOptions = true,
+    versionProvider = FlopsVersion.class,
     description = "The aggregator process of the round harness (started by RoundHarness).")
 public final class HarnessAggregatorMain implements Callable<Integer> {
 

@@ -4,6 +4,7 @@ import dev.flops.benchmarks.synthetic.SyntheticModel;
 import dev.flops.benchmarks.synthetic.SyntheticTrainer;
 import dev.flops.learner.Learner;
 import dev.flops.learner.LearnerMain;
+import dev.flops.proto.codec.FlopsVersion;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,6 +21,7 @@ import picocli.CommandLine.Option;
  * ended well and this JVM's peak RSS ({@code VmHWM}).
  */
 @Command(name = "harness-learners", mixinStandardHelpOptions = true,
+    versionProvider = FlopsVersion.class,
     description = "Learner process of the round harness (started by RoundHarness).")
 public final class HarnessLearnersMain implements Callable<Integer> {
 

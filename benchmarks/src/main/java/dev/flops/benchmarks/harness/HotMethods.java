@@ -1,5 +1,6 @@
 package dev.flops.benchmarks.harness;
 
+import dev.flops.proto.codec.FlopsVersion;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -32,6 +33,7 @@ import picocli.CommandLine.Parameters;
  * </pre>
  */
 @Command(name = "hot-methods", mixinStandardHelpOptions = true,
+    versionProvider = FlopsVersion.class,
     description = "Prints the hottest methods of a JFR recording's method samples.")
 public final class HotMethods implements Callable<Integer> {
 

@@ -3,6 +3,7 @@ package dev.flops.benchmarks.harness;
 import dev.flops.benchmarks.synthetic.SyntheticParameters;
 import dev.flops.benchmarks.synthetic.SyntheticTrainer;
 import dev.flops.learner.LearnerMain;
+import dev.flops.proto.codec.FlopsVersion;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -48,7 +49,8 @@ import picocli.CommandLine.Option;
  *
  * <p>{@code benchmarks/round-bench.sh} runs the benchmark matrix with it.
  */
-@Command(name = "round-harness", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "round-harness", mixinStandardHelpOptions = true,
+    versionProvider = FlopsVersion.class, sortOptions = false,
     description = "Runs an aggregator and N learner processes on loopback with a synthetic "
         + "model of P float32 parameters and prints one ROUND_BENCH line.")
 public final class RoundHarness implements java.util.concurrent.Callable<Integer> {

@@ -1,5 +1,6 @@
 package dev.flops.examples.fashion;
 
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
@@ -18,7 +19,12 @@ public final class DataOptions {
   @Option(names = "--test-limit", description = "Use only the first N test examples.")
   Integer testLimit;
 
-  /** Loads the data set as the options say. */
+  /**
+   * Loads the data set as the options say.
+   *
+   * @throws IllegalArgumentException if {@code --data-dir} does not exist or lacks some files
+   * @throws IOException if a file cannot be read or is malformed
+   */
   FashionMnist load() throws IOException {
     FashionMnist.Loader loader = FashionMnist.loader().dataDir(dataDir);
     if (trainLimit != null) {
@@ -27,6 +33,12 @@ public final class DataOptions {
     if (testLimit != null) {
       loader.limitTest(testLimit);
     }
-    return loader.load();
+    try {
+      return loader.load();
+    } catch (FileNotFoundException e) {
+      // Only a --data-dir that lacks the files: a bad option value (exit 2), with the loader's
+      // advice; the default locations fall back to the embedded subset instead.
+      throw new IllegalArgumentException(e.getMessage(), e);
+    }
   }
 }

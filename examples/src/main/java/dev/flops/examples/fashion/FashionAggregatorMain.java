@@ -14,6 +14,7 @@ import dev.flops.dl4j.Dl4jTrainer;
 import dev.flops.learner.LearnerMain;
 import dev.flops.proto.codec.CommandLineFlags;
 import dev.flops.api.TrainingResult;
+import dev.flops.proto.codec.FlopsVersion;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,6 +32,7 @@ import picocli.CommandLine.Option;
  * It holds the MLP without any data; learners connect with {@link FashionLearnerMain}.
  */
 @Command(name = "fashion-aggregator", mixinStandardHelpOptions = true,
+    versionProvider = FlopsVersion.class,
     description = "Runs the Fashion-MNIST aggregator; learners connect to it.")
 public final class FashionAggregatorMain implements Callable<Integer>, CommandLineFlags.Command {
   /** The builder knobs these flags set, so that an error names the flag the user typed. */

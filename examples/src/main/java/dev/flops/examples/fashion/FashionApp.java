@@ -10,9 +10,13 @@ import dev.flops.api.app.LearnerContext;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.Strategy;
 import dev.flops.dl4j.Dl4jTrainer;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The Fashion-MNIST federation as a {@link FederatedApp}, declared in this module's
@@ -43,6 +47,7 @@ public final class FashionApp implements FederatedApp, AppPlan {
   private static final String TRAIN_LIMIT = "train-limit=";
   private static final String TEST_LIMIT = "test-limit=";
   private static final long SEED = 42;
+  private static final Logger log = LoggerFactory.getLogger(FashionApp.class);
 
   @Override
   public String name() {
@@ -77,6 +82,16 @@ public final class FashionApp implements FederatedApp, AppPlan {
       }
     }
     options.validate();
+    // Checked here rather than by the loader, whose advice (install the package or omit
+    // --data-dir) is for the fashion mains: a learner's --data has no fallback.
+    List<String> missing = FashionMnist.Loader.missingFiles(context.dataDirectory());
+    if (!missing.isEmpty()) {
+      throw new UncheckedIOException("the Fashion-MNIST data directory "
+          + context.dataDirectory() + " (--data) lacks " + String.join(", ", missing)
+          + ": put the four IDX files there or give --data a directory that holds them (`"
+          + FashionMnist.INSTALL_COMMAND + "` installs them under " + FashionMnist.SYSTEM_DIR
+          + ")", new FileNotFoundException(context.dataDirectory().toString()));
+    }
     try {
       return options.trainer(options.load(), context.index());
     } catch (IOException e) {
@@ -96,6 +111,9 @@ public final class FashionApp implements FederatedApp, AppPlan {
           .limitTrain(1)
           .load();
       central = new CentralTestSet(options.newModel(), data.test());
+      // Said because the learners' --data does not reach the aggregator: its test set may differ.
+      log.info("central evaluation on the {} test images at {} (the aggregator's own: set {} to "
+          + "choose them)", central.examples(), data.source().location(), DATA_ENV);
     } catch (Exception e) {
       throw new IllegalStateException("cannot load the central test set"
           + (dir == null ? "" : " from " + DATA_ENV + "=" + dir) + ": " + e.getMessage(), e);

@@ -5,6 +5,7 @@ import dev.flops.aggregator.TrackingOptions;
 import dev.flops.aggregator.TrainingPlan;
 import dev.flops.learner.Learner;
 import dev.flops.proto.codec.CommandLineFlags;
+import dev.flops.proto.codec.FlopsVersion;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -24,6 +25,7 @@ import picocli.CommandLine.Option;
  * evaluate the root's model. It holds no data.
  */
 @Command(name = "fashion-cluster", mixinStandardHelpOptions = true,
+    versionProvider = FlopsVersion.class,
     description = "Runs a Fashion-MNIST cluster aggregator that is a learner of a root aggregator.")
 public final class FashionClusterMain implements Callable<Integer>, CommandLineFlags.Command {
   private static final CommandLineFlags FLAGS = CommandLineFlags.of(Map.of(

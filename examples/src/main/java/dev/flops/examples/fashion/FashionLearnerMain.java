@@ -4,6 +4,7 @@ import dev.flops.learner.Learner;
 import dev.flops.learner.LearnerMain;
 import dev.flops.learner.LearnerSecurityOptions;
 import dev.flops.learner.NativeThreadsOptions;
+import dev.flops.proto.codec.FlopsVersion;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -16,6 +17,7 @@ import picocli.CommandLine.Option;
  * C's classes only, and {@code --aggregator} names its cluster's {@link FashionClusterMain}.
  */
 @Command(name = "fashion-learner", mixinStandardHelpOptions = true,
+    versionProvider = FlopsVersion.class,
     description = "Runs one Fashion-MNIST learner against an aggregator.")
 public final class FashionLearnerMain implements Callable<Integer> {
 

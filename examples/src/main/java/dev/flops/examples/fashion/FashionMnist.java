@@ -448,7 +448,8 @@ public record FashionMnist(Source source, Split train, Split test) {
               + " installed.");
     }
 
-    private static List<String> missingFiles(Path dir) {
+    /** The names of the four files that {@code dir} lacks, none if it holds them all. */
+    static List<String> missingFiles(Path dir) {
       return FILES.stream()
           .filter(name -> !Files.isRegularFile(dir.resolve(name)))
           .collect(Collectors.toList());

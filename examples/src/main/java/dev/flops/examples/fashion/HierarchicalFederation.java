@@ -10,6 +10,7 @@ import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.learner.Learner;
 import dev.flops.proto.codec.CommandLineFlags;
+import dev.flops.proto.codec.FlopsVersion;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,6 +38,7 @@ import picocli.CommandLine.Option;
  * same federation as separate processes or machines.
  */
 @Command(name = "hierarchical-federation", mixinStandardHelpOptions = true,
+    versionProvider = FlopsVersion.class,
     description = "Runs a root aggregator, cluster aggregators and their learners on "
         + "Fashion-MNIST over gRPC on loopback.")
 public final class HierarchicalFederation implements Callable<Integer>, CommandLineFlags.Command {

@@ -11,6 +11,7 @@ import dev.flops.dl4j.Dl4jTrainer;
 import dev.flops.learner.Learner;
 import dev.flops.learner.LearnerMain;
 import dev.flops.proto.codec.CommandLineFlags;
+import dev.flops.proto.codec.FlopsVersion;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -33,6 +34,7 @@ import picocli.CommandLine.Option;
  * {@link FashionLearnerMain} run the same federation as separate processes or machines.
  */
 @Command(name = "local-federation", mixinStandardHelpOptions = true,
+    versionProvider = FlopsVersion.class,
     description = "Runs an aggregator and N learners on Fashion-MNIST over gRPC on loopback.")
 public final class LocalFederation implements Callable<Integer>, CommandLineFlags.Command {
   /** The builder knobs these flags set, so that an error names the flag the user typed. */

@@ -1,5 +1,6 @@
 package dev.flops.examples.fashion;
 
+import dev.flops.aggregator.tracking.TrackingSummary;
 import dev.flops.api.EvaluateResult;
 import dev.flops.api.Metrics;
 import dev.flops.api.RoundSummary;
@@ -21,7 +22,6 @@ final class RoundTable {
    */
   static void print(PrintStream out, String setup, TrainingResult result, CentralTestSet central,
       Duration wall) {
-    out.println();
     out.println(setup);
     if (central != null) {
       out.printf(Locale.ROOT, "accuracy: federated (each learner's own test shard, "
@@ -44,30 +44,8 @@ final class RoundTable {
         "best round: %d (accuracy %.4f, loss %.4f); final accuracy %.4f; wall time %.1f s%n",
         best.round(), best.accuracy(), best.loss(), result.finalRound().accuracy(),
         wall.toMillis() / 1000.0));
-    result.trackingInfo().ifPresent(info -> {
-      // "tracked" only when the backend has the runs; else what waits and how to deliver it.
-      if (info.tracked()) {
-        out.printf("tracked in MLflow at %s: experiment %s, parent run %s, best round's run %s%n",
-            info.trackingUri(), info.experimentId(), info.parentRunId(), info.bestRoundRunId());
-      } else {
-        out.printf("not tracked yet: nothing reached MLflow at %s%n", info.trackingUri());
-      }
-      if (info.tracked() && info.trackingUri().startsWith("file:")) {
-        out.printf("view it: MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri %s%n",
-            info.trackingUri());
-      }
-      info.pendingOutbox().ifPresent(outbox -> out.printf("%d tracking call(s) wait in %s; the "
-              + "next aggregator tracking to %s delivers them, or now: bin/run-example "
-              + "flush-tracking --outbox %s --tracking-uri %s%n", info.unsent().stream()
-              .filter(u -> u.contains("kept in the outbox")).count(), outbox,
-          info.trackingUri(), outbox, info.trackingUri()));
-      long refused = info.unsent().stream().filter(u -> !u.contains("kept in the outbox"))
-          .count();
-      if (refused > 0) {
-        out.printf("%d tracking call(s) were refused and dropped: %s%n", refused,
-            String.join("; ", info.unsent()));
-      }
-    });
+    result.trackingInfo().ifPresent(info ->
+        TrackingSummary.lines(info, "bin/run-example flush-tracking").forEach(out::println));
   }
 
   private static double accuracy(EvaluateResult result) {

@@ -1,6 +1,7 @@
 package dev.flops.examples.fashion;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.aggregator.AggregatorMain;
@@ -57,6 +58,12 @@ class FashionAppProcessesTest {
     assertTrue(aggregator.waitFor(4, TimeUnit.MINUTES), "aggregator exits");
     String aggregatorLog = Files.readString(dir.resolve("aggregator.log"));
     assertEquals(0, aggregator.exitValue(), aggregatorLog);
+    assertTrue(aggregatorLog.contains("central evaluation on the 2000 test images at " + data
+        + " (the aggregator's own: set " + FashionApp.DATA_ENV + " to choose them)"),
+        aggregatorLog);
+    // The results' line (a log line would start with the logger's prefix, and names no best run).
+    assertTrue(aggregatorLog.lines().anyMatch(l -> l.startsWith("tracked in MLflow at file:")
+        && l.contains("best round's run")), aggregatorLog);
     assertTrue(aggregatorLog.contains("app " + FashionApp.class.getName() + " from " + jar
         + ": 3 rounds, 2 learners needed, strategy FedAvg"), aggregatorLog);
     // The results table on standard output: every round had both learners and the app's central
@@ -93,6 +100,26 @@ class FashionAppProcessesTest {
     String log = Files.readString(dir.resolve("learner.log"));
     assertEquals(2, learner.exitValue(), log);
     assertTrue(log.contains("error: data directory " + missing + " does not exist"), log);
+  }
+
+  @Test
+  void learnerWithAnEmptyDataDirectory_exits2WithTheAppsDataMessage(@TempDir Path dir)
+      throws Exception {
+    Path jar = appJar(dir);
+    Path empty = Files.createDirectory(dir.resolve("emptydata"));
+
+    Process learner = java(dir, "learner", Map.of(), LearnerMain.class, "--app", jar.toString(),
+        "--aggregator", "127.0.0.1:1", "--data", empty.toString(), "--index", "0");
+
+    assertTrue(learner.waitFor(60, TimeUnit.SECONDS));
+    String log = Files.readString(dir.resolve("learner.log"));
+    // A data problem, in the learner's own flag, not an app bug ("fix the app", --data-dir).
+    assertEquals(2, learner.exitValue(), log);
+    assertTrue(log.contains("error: " + FashionApp.class.getName() + " cannot read learner "
+        + "fashion-mnist-0's data: the Fashion-MNIST data directory " + empty + " (--data) lacks "
+        + FashionMnist.TRAIN_IMAGES), log);
+    assertFalse(log.contains("fix the app"), log);
+    assertFalse(log.contains("--data-dir"), log);
   }
 
   @Test

@@ -1,6 +1,7 @@
 package dev.flops.examples.fashion;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.learner.LearnerMain;
 import java.io.PrintWriter;
@@ -31,5 +32,13 @@ class MainFlagErrorsTest {
     assertEquals("error: --rounds must be at least 1 but was 0",
         errorOf(new FashionAggregatorMain(System.out), "--no-central-evaluation",
             "--rounds", "0"));
+  }
+
+  @Test
+  void localFederation_missingDataDir_isABadOptionValue() {
+    String error = errorOf(new LocalFederation(System.out), "--data-dir", "/nonexistent",
+        "--learners", "2");
+    assertTrue(error.startsWith("error: the Fashion-MNIST data directory /nonexistent does not "
+        + "exist"), error);
   }
 }

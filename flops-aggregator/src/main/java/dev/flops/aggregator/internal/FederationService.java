@@ -653,7 +653,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
       log.info("learner {} {} ({} connected)", session,
           previous != null ? "reconnected, replacing its previous connection"
               : known ? "rejoined" : "joined",
-          availableLearners().size());
+          joined.connected());
     }
 
     private void evaluated(LearnerMessage message) {

@@ -44,9 +44,11 @@ final class Membership {
    * @param admitted whether the session may be given tasks (false: it must reconnect with a
    *     keepalive the server permits)
    * @param ending how the federation ended, when it had
+   * @param connected the learners connected right after this one was admitted, counted under
+   *     the lock, so that join lines logged later still count in admission order
    */
   record Joined(LearnerSession session, LearnerSession previous, boolean known, boolean admitted,
-      Ending ending) {}
+      Ending ending, int connected) {}
 
   private final Map<String, LearnerSession> sessions = new ConcurrentHashMap<>();
   /** Learner key (Hello.learner_key) to the id that learner was given: its identity. */
@@ -139,7 +141,7 @@ final class Membership {
       StreamObserver<AggregatorMessage> outbound, long pingMillis, long permitMillis) {
     Ending ending = ended;
     if (ending != null) {
-      return new Joined(null, null, false, false, ending);
+      return new Joined(null, null, false, false, ending, available().size());
     }
     boolean known = !key.isEmpty() && identities.containsKey(key);
     String id = key.isEmpty() ? newId() : identities.computeIfAbsent(key, k -> newId());
@@ -150,11 +152,11 @@ final class Membership {
         .setWelcome(Welcome.newBuilder().setLearnerId(id).setPermitKeepaliveTimeMs(permitMillis))
         .build());
     if (pingMillis > 0 && pingMillis < permitMillis) {
-      return new Joined(session, null, known, false, null);
+      return new Joined(session, null, known, false, null, available().size());
     }
     LearnerSession previous = sessions.put(id, session);
     notifyAll();
-    return new Joined(session, previous, known, true, null);
+    return new Joined(session, previous, known, true, null, available().size());
   }
 
   /**

@@ -55,6 +55,9 @@ public interface FederatedApp {
    * @return the learner's trainer
    * @throws IllegalArgumentException if the context does not suit the app (an unknown data tag,
    *     say); the message should name the tag and the accepted ones
+   * @throws java.io.UncheckedIOException if the data directory lacks the app's files or they
+   *     cannot be read; the message should name the directory and what it lacks. The learner
+   *     prints it as a data problem (exit 2), not as a bug of the app
    */
   LocalTrainer newTrainer(LearnerContext context);
 

@@ -95,7 +95,9 @@ public final class LoadedApp {
    * @return the trainer, not null
    * @throws IllegalArgumentException if the data directory does not exist or is not a directory,
    *     or if the app rejects the context with an {@code IllegalArgumentException} (an unknown
-   *     data tag, say), whose message is kept and prefixed with the app's class
+   *     data tag, say), whose message is kept and prefixed with the app's class, or if the app
+   *     cannot read its data and throws an {@code UncheckedIOException}: a data problem for the
+   *     person who gave {@code --data}, not a bug of the app, so its message is kept too
    * @throws FederatedAppException if the app throws anything else or returns null
    */
   public dev.flops.api.LocalTrainer newTrainer(LearnerContext context) {
@@ -112,6 +114,10 @@ public final class LoadedApp {
       if (e.getCause() instanceof IllegalArgumentException rejected) {
         throw new IllegalArgumentException(app.getClass().getName() + " rejected learner "
             + context.name() + "'s context: " + rejected.getMessage(), rejected);
+      }
+      if (e.getCause() instanceof java.io.UncheckedIOException unreadable) {
+        throw new IllegalArgumentException(app.getClass().getName() + " cannot read learner "
+            + context.name() + "'s data: " + unreadable.getMessage(), unreadable);
       }
       throw e;
     }

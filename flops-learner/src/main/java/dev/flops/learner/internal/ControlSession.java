@@ -103,6 +103,8 @@ public final class ControlSession {
    * neither started nor retried.
    */
   private volatile Shutdown shutdownReceived;
+  /** Whether the session thread is inside a task; read by the Shutdown log line only. */
+  private volatile boolean taskRunning;
 
   /**
    * Prepares a session.
@@ -193,9 +195,9 @@ public final class ControlSession {
         if (message.hasShutdown() && shutdownReceived == null) {
           shutdownReceived = message.getShutdown();
           // Said now: the session thread may be inside a long local fit, which is not interrupted.
-          log.info("{}: the aggregator ended the federation ({}: {}); the learner stops once its "
-              + "current local computation returns", name,
-              message.getShutdown().getOutcome(), message.getShutdown().getReason());
+          log.info("{}: the aggregator ended the federation ({}: {}); the learner stops {}", name,
+              message.getShutdown().getOutcome(), message.getShutdown().getReason(),
+              taskRunning ? "once its current local computation returns" : "now");
         }
         events.add(new Event(message, null));
       }
@@ -357,6 +359,7 @@ public final class ControlSession {
         + ")";
     log.info("{} started", what);
     long start = System.nanoTime();
+    taskRunning = true;
     try {
       String parametersId = task.getParametersId();
       if (parametersId.isEmpty() || !parametersId.equals(heldParametersId)) {
@@ -433,6 +436,8 @@ public final class ControlSession {
               .setMessage(String.valueOf(e))
               .setCause(TaskFailureCause.LEARNER_CODE))
           .build());
+    } finally {
+      taskRunning = false;
     }
   }
 
