@@ -14,7 +14,6 @@ import dev.flops.api.Secret;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.AveragingKernel;
 import dev.flops.api.strategy.Strategy;
-import dev.flops.proto.codec.Durations;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.FederationOutcome;
 import io.grpc.Server;
@@ -527,12 +526,7 @@ public final class Aggregator implements AutoCloseable {
      * @throws IllegalArgumentException if {@code interval} is zero or negative
      */
     public Builder progressInterval(Duration interval) {
-      Objects.requireNonNull(interval, "progressInterval");
-      if (interval.isZero() || interval.isNegative()) {
-        throw new IllegalArgumentException("progressInterval must be positive but was "
-            + Durations.forPeople(interval));
-      }
-      this.progressInterval = interval;
+      this.progressInterval = Knobs.positive("progressInterval", interval);
       return this;
     }
 
@@ -643,8 +637,8 @@ public final class Aggregator implements AutoCloseable {
      * @throws IllegalArgumentException if a duration is zero or negative
      */
     public Builder keepAlive(Duration time, Duration timeout) {
-      this.keepAliveTime = positive("keepAlive time", time);
-      this.keepAliveTimeout = positive("keepAlive timeout", timeout);
+      this.keepAliveTime = Knobs.positive("keepAlive time", time);
+      this.keepAliveTimeout = Knobs.positive("keepAlive timeout", timeout);
       return this;
     }
 
@@ -659,7 +653,7 @@ public final class Aggregator implements AutoCloseable {
      * @throws IllegalArgumentException if the duration is zero or negative
      */
     public Builder permitKeepAliveTime(Duration time) {
-      this.permitKeepAliveTime = positive("permitKeepAliveTime", time);
+      this.permitKeepAliveTime = Knobs.positive("permitKeepAliveTime", time);
       return this;
     }
 
@@ -764,7 +758,7 @@ public final class Aggregator implements AutoCloseable {
      * @throws IllegalArgumentException if {@code max} is below 2
      */
     public Builder maxCallsPerAddress(int max) {
-      security.maxCallsPerAddress = atLeast("maxCallsPerAddress", max, 2);
+      security.maxCallsPerAddress = Knobs.atLeast("maxCallsPerAddress", max, 2);
       return this;
     }
 
@@ -778,7 +772,7 @@ public final class Aggregator implements AutoCloseable {
      * @throws IllegalArgumentException if {@code max} is below 2
      */
     public Builder maxCalls(int max) {
-      security.maxCalls = atLeast("maxCalls", max, 2);
+      security.maxCalls = Knobs.atLeast("maxCalls", max, 2);
       return this;
     }
 
@@ -791,7 +785,7 @@ public final class Aggregator implements AutoCloseable {
      * @throws IllegalArgumentException if {@code max} is below 2
      */
     public Builder maxCallsPerConnection(int max) {
-      security.maxCallsPerConnection = atLeast("maxCallsPerConnection", max, 2);
+      security.maxCallsPerConnection = Knobs.atLeast("maxCallsPerConnection", max, 2);
       return this;
     }
 
@@ -804,7 +798,7 @@ public final class Aggregator implements AutoCloseable {
      * @return this builder
      */
     public Builder handshakeTimeout(Duration timeout) {
-      security.handshakeTimeout = positive("handshakeTimeout", timeout);
+      security.handshakeTimeout = Knobs.positive("handshakeTimeout", timeout);
       return this;
     }
 
@@ -816,7 +810,7 @@ public final class Aggregator implements AutoCloseable {
      * @return this builder
      */
     public Builder maxConnectionIdle(Duration idle) {
-      security.maxConnectionIdle = positive("maxConnectionIdle", idle);
+      security.maxConnectionIdle = Knobs.positive("maxConnectionIdle", idle);
       return this;
     }
 
@@ -829,24 +823,8 @@ public final class Aggregator implements AutoCloseable {
      * @return this builder
      */
     public Builder maxConnectionAge(Duration age) {
-      security.maxConnectionAge = positive("maxConnectionAge", age);
+      security.maxConnectionAge = Knobs.positive("maxConnectionAge", age);
       return this;
-    }
-
-    private static int atLeast(String knob, int value, int min) {
-      if (value < min) {
-        throw new IllegalArgumentException(knob + " must be at least " + min + " but was " + value);
-      }
-      return value;
-    }
-
-    private static Duration positive(String knob, Duration value) {
-      Objects.requireNonNull(value, knob);
-      if (value.isZero() || value.isNegative()) {
-        throw new IllegalArgumentException(
-            knob + " must be positive but was " + Durations.forPeople(value));
-      }
-      return value;
     }
 
     /**

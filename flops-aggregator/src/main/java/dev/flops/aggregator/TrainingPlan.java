@@ -3,7 +3,6 @@ package dev.flops.aggregator;
 import dev.flops.aggregator.tracking.Tracking;
 import dev.flops.api.FederationObserver;
 import dev.flops.api.RoundRanking;
-import dev.flops.proto.codec.Durations;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -292,7 +291,7 @@ public final class TrainingPlan {
      * @throws IllegalArgumentException if {@code rounds} is below 1
      */
     public Builder rounds(int rounds) {
-      this.rounds = atLeast("rounds", rounds, 1);
+      this.rounds = Knobs.atLeast("rounds", rounds, 1);
       return this;
     }
 
@@ -305,7 +304,7 @@ public final class TrainingPlan {
      * @throws IllegalArgumentException if the timeout is zero or negative
      */
     public Builder roundTimeout(Duration timeout) {
-      this.roundTimeout = positive("roundTimeout", timeout);
+      this.roundTimeout = Knobs.positive("roundTimeout", timeout);
       return this;
     }
 
@@ -318,7 +317,7 @@ public final class TrainingPlan {
      * @throws IllegalArgumentException if the timeout is zero or negative
      */
     public Builder learnerWait(Duration timeout) {
-      this.learnerWait = positive("learnerWait", timeout);
+      this.learnerWait = Knobs.positive("learnerWait", timeout);
       return this;
     }
 
@@ -331,7 +330,7 @@ public final class TrainingPlan {
      * @throws IllegalArgumentException if {@code count} is below 1
      */
     public Builder minAvailableLearners(int count) {
-      this.minAvailableLearners = atLeast("minAvailableLearners", count, 1);
+      this.minAvailableLearners = Knobs.atLeast("minAvailableLearners", count, 1);
       return this;
     }
 
@@ -344,7 +343,7 @@ public final class TrainingPlan {
      * @throws IllegalArgumentException if {@code count} is below 1
      */
     public Builder minFitResults(int count) {
-      this.minFitResults = atLeast("minFitResults", count, 1);
+      this.minFitResults = Knobs.atLeast("minFitResults", count, 1);
       return this;
     }
 
@@ -358,7 +357,7 @@ public final class TrainingPlan {
      * @throws IllegalArgumentException if {@code count} is negative
      */
     public Builder minEvaluateResults(int count) {
-      this.minEvaluateResults = atLeast("minEvaluateResults", count, 0);
+      this.minEvaluateResults = Knobs.atLeast("minEvaluateResults", count, 0);
       return this;
     }
 
@@ -384,7 +383,7 @@ public final class TrainingPlan {
      * @throws IllegalArgumentException if {@code attempts} is below 1
      */
     public Builder maxRoundAttempts(int attempts) {
-      this.maxRoundAttempts = atLeast("maxRoundAttempts", attempts, 1);
+      this.maxRoundAttempts = Knobs.atLeast("maxRoundAttempts", attempts, 1);
       this.maxRoundAttemptsSet = true;
       return this;
     }
@@ -560,22 +559,6 @@ public final class TrainingPlan {
         tracking = Tracking.defaults();
       }
       return new TrainingPlan(this);
-    }
-
-    private static int atLeast(String knob, int value, int min) {
-      if (value < min) {
-        throw new IllegalArgumentException(knob + " must be at least " + min + " but was " + value);
-      }
-      return value;
-    }
-
-    private static Duration positive(String knob, Duration value) {
-      Objects.requireNonNull(value, knob);
-      if (value.isZero() || value.isNegative()) {
-        throw new IllegalArgumentException(
-            knob + " must be positive but was " + Durations.forPeople(value));
-      }
-      return value;
     }
   }
 }
