@@ -533,10 +533,17 @@ public final class RoundLoop {
   }
 
   static String describe(RoundSummary s, int rounds) {
+    String examples = s.fitExamples() > 0 ? " (" + s.fitExamples() + " examples)" : "";
+    // The aggregator's own evaluation, when the strategy has one, beside the federated one.
+    String central = s.central().map(c -> Double.isNaN(c.accuracy())
+        ? " | central loss " + fmt(c.loss()) : " | central accuracy " + fmt(c.accuracy()))
+        .orElse("");
     String line = String.format(Locale.ROOT,
-        "round %d/%d | fit %d ok, %d failed | evaluate %d ok, %d failed | loss %s | accuracy %s | %.2f s",
-        s.round(), rounds, s.fitSucceeded(), s.fitFailed(), s.evaluateSucceeded(),
-        s.evaluateFailed(), fmt(s.loss()), fmt(s.accuracy()), s.duration().toMillis() / 1000.0);
+        "round %d/%d | fit %d ok, %d failed%s | evaluate %d ok, %d failed | loss %s | accuracy %s%s"
+            + " | %.2f s",
+        s.round(), rounds, s.fitSucceeded(), s.fitFailed(), examples, s.evaluateSucceeded(),
+        s.evaluateFailed(), fmt(s.loss()), fmt(s.accuracy()), central,
+        s.duration().toMillis() / 1000.0);
     // The wait for learners is not the round's work: a round that waited says so apart.
     return s.learnerWait().toMillis() < 1 ? line : line + String.format(Locale.ROOT,
         " (+ %.2f s waiting for learners)", s.learnerWait().toMillis() / 1000.0);

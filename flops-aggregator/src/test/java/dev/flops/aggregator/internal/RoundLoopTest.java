@@ -229,6 +229,20 @@ class RoundLoopTest {
   }
 
   @Test
+  void theRoundLine_saysTheFitExamplesAndTheCentralEvaluation() throws Exception {
+    pool.learner("a", adding(1f, 10, Duration.ofSeconds(1)))
+        .learner("b", adding(1f, 30, Duration.ofSeconds(1)));
+    FedAvg fedAvg = FedAvg.builder().centralEvaluation((round, global) ->
+        new EvaluateResult(0.25, 10_000, Map.of("accuracy", 0.8125))).build();
+
+    RoundSummary round = run(plan(1), fedAvg).finalRound();
+
+    assertEquals("round 1/1 | fit 2 ok, 0 failed (40 examples) | evaluate 2 ok, 0 failed | "
+        + "loss 1.0000 | accuracy 0.5000 | central accuracy 0.8125 | 2.00 s",
+        RoundLoop.describe(round, 1));
+  }
+
+  @Test
   void aStrategyReturningAnotherStructure_failsNamingTheMismatch_andTheModelKeepsItsParameters() {
     pool.learner("a", adding(1f, 10, Duration.ofSeconds(1)));
     FedAvg wrongShape = new FedAvg(FedAvg.builder()) {
