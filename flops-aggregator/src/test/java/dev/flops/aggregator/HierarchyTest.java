@@ -1,5 +1,6 @@
 package dev.flops.aggregator;
 
+import static dev.flops.aggregator.TwoLevelMean.assertParameters;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -14,7 +15,6 @@ import dev.flops.api.FitResult;
 import dev.flops.api.LocalTrainer;
 import dev.flops.api.Parameters;
 import dev.flops.api.RoundSummary;
-import dev.flops.api.Tensor;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.learner.Learner;
@@ -70,84 +70,8 @@ class HierarchyTest {
 
   /** The root's global after {@code rounds} root rounds of {@code cycles} cycles, in double. */
   private static double[][] expected(int rounds, int cycles) {
-    double[][] global = toDoubles(INITIAL);
-    for (int round = 0; round < rounds; round++) {
-      double[][] sum = zerosLike(global);
-      double totalWeight = 0;
-      for (int c = 0; c < CLUSTERS; c++) {
-        double[][] cluster = copy(global);
-        long clusterExamples = 0;
-        for (int cycle = 0; cycle < cycles; cycle++) {
-          double[][] next = zerosLike(cluster);
-          clusterExamples = 0;
-          for (int j = 0; j < LEAVES; j++) {
-            clusterExamples += examples(c, j);
-          }
-          for (int t = 0; t < cluster.length; t++) {
-            for (int i = 0; i < cluster[t].length; i++) {
-              double weighted = 0;
-              for (int j = 0; j < LEAVES; j++) {
-                weighted += examples(c, j) * (cluster[t][i] + (double) offset(c, j));
-              }
-              next[t][i] = weighted / clusterExamples;
-            }
-          }
-          cluster = next;
-        }
-        for (int t = 0; t < cluster.length; t++) {
-          for (int i = 0; i < cluster[t].length; i++) {
-            sum[t][i] += clusterExamples * cluster[t][i];
-          }
-        }
-        totalWeight += clusterExamples;
-      }
-      for (double[] tensor : sum) {
-        for (int i = 0; i < tensor.length; i++) {
-          tensor[i] /= totalWeight;
-        }
-      }
-      global = sum;
-    }
-    return global;
-  }
-
-  private static double[][] toDoubles(Parameters parameters) {
-    double[][] values = new double[parameters.size()][];
-    for (int t = 0; t < values.length; t++) {
-      float[] floats = parameters.tensors().get(t).toFloatArray();
-      values[t] = new double[floats.length];
-      for (int i = 0; i < floats.length; i++) {
-        values[t][i] = floats[i];
-      }
-    }
-    return values;
-  }
-
-  private static double[][] zerosLike(double[][] values) {
-    double[][] zeros = new double[values.length][];
-    for (int t = 0; t < values.length; t++) {
-      zeros[t] = new double[values[t].length];
-    }
-    return zeros;
-  }
-
-  private static double[][] copy(double[][] values) {
-    double[][] copy = new double[values.length][];
-    for (int t = 0; t < values.length; t++) {
-      copy[t] = values[t].clone();
-    }
-    return copy;
-  }
-
-  private static void assertParameters(double[][] expected, Parameters actual, double tolerance) {
-    assertEquals(expected.length, actual.size());
-    for (int t = 0; t < expected.length; t++) {
-      Tensor tensor = actual.tensors().get(t);
-      float[] values = tensor.toFloatArray();
-      for (int i = 0; i < values.length; i++) {
-        assertEquals(expected[t][i], values[i], tolerance, tensor.name() + "[" + i + "]");
-      }
-    }
+    return TwoLevelMean.expected(INITIAL, CLUSTERS, LEAVES, HierarchyTest::offset,
+        HierarchyTest::examples, rounds, cycles);
   }
 
   private Aggregator startAggregator(int port) throws Exception {
@@ -362,31 +286,8 @@ class HierarchyTest {
     int port = root.port();
     // Cluster 0 finishes its cycles of root round 2, then is held until the root has crashed:
     // the root never receives that work and asks for root round 2 again once resumed.
-    CountDownLatch cluster0DoneWithRound2 = new CountDownLatch(1);
-    CountDownLatch rootKilled = new CountDownLatch(1);
-    List<RoundSummary> cluster0Cycles = new CopyOnWriteArrayList<>();
-    TrainingPlan heldCycles = cyclesPlan(2).observer(new FederationObserver() {
-      private int fits;
-
-      @Override
-      public void onRoundFinished(RoundSummary summary) {
-        if (summary.fitSucceeded() > 0) {
-          cluster0Cycles.add(summary);
-        }
-      }
-
-      @Override
-      public void onTrainingSucceeded(TrainingResult result) {
-        if (result.finalRound().fitSucceeded() > 0 && ++fits == 2) {
-          cluster0DoneWithRound2.countDown();
-          try {
-            rootKilled.await();
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
-        }
-      }
-    }).build();
+    ClusterHold hold = new ClusterHold(2);
+    TrainingPlan heldCycles = cyclesPlan(2).observer(hold).build();
     for (int c = 0; c < CLUSTERS; c++) {
       Cluster cluster = cluster(c == 0 ? heldCycles : cyclesPlan(2).build());
       cluster.trainer().checkpointDirectory(checkpoints.resolve("cluster-" + c));
@@ -412,7 +313,7 @@ class HierarchyTest {
       }
     }, "killed-root");
     training.start();
-    assertTrue(cluster0DoneWithRound2.await(60, TimeUnit.SECONDS),
+    assertTrue(hold.held.await(60, TimeUnit.SECONDS),
         "cluster 0 never finished the cycles of root round 2");
     // A crash, as near as one JVM gets: the server is gone without a word to the clusters and
     // the training thread stops (killing a JVM costs seconds of ND4J start-up per test).
@@ -422,7 +323,7 @@ class HierarchyTest {
     assertFalse(training.isAlive());
     assertNotNull(ended.get(), "the killed root's training did not stop");
     root.close();
-    rootKilled.countDown();
+    hold.release.countDown();
 
     Aggregator resumed = startAggregator(port);
     TrainingResult result = resumed.train(rootPlan(3)
@@ -437,7 +338,7 @@ class HierarchyTest {
         resumed.connectedLearners().stream().sorted().toList());
     // Cluster 0 answered the repeated root round 2 from its checkpoint, without running its
     // cycles again: 3 root rounds x 2 cycles in all.
-    assertEquals(6, cluster0Cycles.size(), cluster0Cycles.toString());
+    assertEquals(6, hold.fitCycles.size(), hold.fitCycles.toString());
     try (Stream<Path> files = Files.list(checkpoints.resolve("cluster-0"))) {
       assertEquals(3, files.filter(p -> p.getFileName().toString().startsWith("root-round-"))
           .count());
