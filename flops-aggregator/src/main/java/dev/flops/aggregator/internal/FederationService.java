@@ -119,7 +119,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
   private volatile ReportChecks reportChecks = new ReportChecks(RoundRanking.defaults());
 
   /** Sets the ranking of rounds, whose metric every arriving result must report as a number. */
-  public void rankRoundsBy(RoundRanking ranking) {
+  private void rankRoundsBy(RoundRanking ranking) {
     this.reportChecks = new ReportChecks(java.util.Objects.requireNonNull(ranking, "ranking"));
   }
 
@@ -172,7 +172,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
    *
    * @throws IllegalStateException naming the knob otherwise
    */
-  public void checkUploadLimits(Parameters global) {
+  private void checkUploadLimits(Parameters global) {
     uploadLimits.checkAdmits(global);
   }
 
@@ -250,7 +250,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
   }
 
   /** Starts a round: from now on only traffic for {@code round} is accepted. */
-  public void beginRound(long round, UpdateSink updates) {
+  private void beginRound(long round, UpdateSink updates) {
     synchronized (foldLock) {
       this.currentRound = round;
       this.sink = updates;
@@ -258,19 +258,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase
   }
 
   /**
-   * Gives a learner a task and sends it. A learner that is no longer connected gets a task that
-   * has already failed.
-   */
-  public PendingTask assign(String learnerId, long round, TaskKind kind, Config config,
-      EncodedParameters download, Parameters global) {
-    return assign(learnerId, round, kind, config, download, global, "");
-  }
-
-  /**
    * Gives a learner a task on the global parameters named {@code parametersId} (see the protocol's
-   * {@code Task.parameters_id}: a learner that holds them already skips the download).
+   * {@code Task.parameters_id}: a learner that holds them already skips the download) and sends
+   * it. A learner that is no longer connected gets a task that has already failed.
    */
-  public PendingTask assign(String learnerId, long round, TaskKind kind, Config config,
+  private PendingTask assign(String learnerId, long round, TaskKind kind, Config config,
       EncodedParameters download, Parameters global, String parametersId) {
     String taskId = "r" + round + "-" + kind.name().toLowerCase() + "-" + taskIds.incrementAndGet();
     PendingTask task = new PendingTask(taskId, learnerId, round, kind, download, global);
@@ -296,7 +288,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
    * Ends the given tasks at the round timeout: those still pending fail with {@code reason}, as
    * {@link Kind#TIMED_OUT}. After this returns no update of these tasks can be folded any more.
    */
-  public void expire(List<PendingTask> roundTasks, String reason) {
+  void expire(List<PendingTask> roundTasks, String reason) {
     synchronized (foldLock) {
       for (PendingTask task : roundTasks) {
         if (task.fail(Kind.TIMED_OUT, reason)) {
@@ -307,7 +299,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
   }
 
   /** Forgets the tasks of a finished round and stops folding. */
-  public void endRound(List<PendingTask> roundTasks) {
+  void endRound(List<PendingTask> roundTasks) {
     synchronized (foldLock) {
       sink = null;
       roundTasks.forEach(task -> {
