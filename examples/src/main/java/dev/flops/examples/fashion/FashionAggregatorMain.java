@@ -8,9 +8,7 @@ import dev.flops.aggregator.CheckpointOptions;
 import dev.flops.aggregator.NotifyOptions;
 import dev.flops.aggregator.SignalStop;
 import dev.flops.aggregator.TrainingPlan;
-import dev.flops.api.Config;
 import dev.flops.api.strategy.FedAvg;
-import dev.flops.dl4j.Dl4jTrainer;
 import dev.flops.learner.LearnerMain;
 import dev.flops.proto.codec.CommandLineFlags;
 import dev.flops.api.TrainingResult;
@@ -149,14 +147,7 @@ public final class FashionAggregatorMain implements Callable<Integer>, CommandLi
       setup += "; central evaluation on " + data.source().description();
       log.info(setup);
     }
-    FedAvg.Builder fedAvg = FedAvg.builder();
-    if (central != null) {
-      fedAvg.centralEvaluation(central);
-    }
-    FedAvg strategy = fedAvg
-        .fitConfig(round -> Config.of(
-            Dl4jTrainer.LOCAL_EPOCHS, localEpochs, Dl4jTrainer.BATCH_SIZE, batchSize))
-        .build();
+    FedAvg strategy = FashionStrategy.fedAvg(localEpochs, batchSize, central).build();
     SignalStop signals = new SignalStop();
     TrainingPlan plan = signals.observe(bestRound.applyTo(checkpoints.applyTo(notify.applyTo(
             tracking.applyTo(TrainingPlan.builder())))))

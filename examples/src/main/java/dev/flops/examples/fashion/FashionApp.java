@@ -2,14 +2,12 @@ package dev.flops.examples.fashion;
 
 import dev.flops.aggregator.AppPlan;
 import dev.flops.aggregator.TrainingPlan;
-import dev.flops.api.Config;
 import dev.flops.api.FederatedModel;
 import dev.flops.api.LocalTrainer;
 import dev.flops.api.app.FederatedApp;
 import dev.flops.api.app.LearnerContext;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.Strategy;
-import dev.flops.dl4j.Dl4jTrainer;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -118,11 +116,7 @@ public final class FashionApp implements FederatedApp, AppPlan {
       throw new IllegalStateException("cannot load the central test set"
           + (dir == null ? "" : " from " + DATA_ENV + "=" + dir) + ": " + e.getMessage(), e);
     }
-    return FedAvg.builder()
-        .centralEvaluation(central)
-        .fitConfig(round -> Config.of(Dl4jTrainer.LOCAL_EPOCHS, options.localEpochs,
-            Dl4jTrainer.BATCH_SIZE, options.batchSize))
-        .build();
+    return FashionStrategy.fedAvg(options.localEpochs, options.batchSize, central).build();
   }
 
   @Override

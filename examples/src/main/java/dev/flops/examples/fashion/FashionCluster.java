@@ -26,10 +26,7 @@ final class FashionCluster {
    */
   static ClusterTrainer trainer(Aggregator cluster, TrainingPlan cycles, CycleOptions options,
       Path checkpoints) {
-    FedAvg strategy = FedAvg.builder()
-        .fitConfig(round -> Config.of(
-            Dl4jTrainer.LOCAL_EPOCHS, options.localEpochs,
-            Dl4jTrainer.BATCH_SIZE, options.batchSize))
+    FedAvg strategy = FashionStrategy.fedAvg(options.localEpochs, options.batchSize, null)
         .evaluateConfig(round -> Config.of(Dl4jTrainer.BATCH_SIZE, 1000))
         .build();
     ClusterTrainer.Builder trainer = ClusterTrainer.builder()

@@ -106,13 +106,7 @@ public final class LocalFederation implements Callable<Integer>, CommandLineFlag
 
     CentralTestSet central =
         centralEvaluation ? new CentralTestSet(options.newModel(), data.test()) : null;
-    FedAvg.Builder fedAvg = FedAvg.builder();
-    if (central != null) {
-      fedAvg.centralEvaluation(central);
-    }
-    FedAvg strategy = fedAvg
-        .fitConfig(round -> Config.of(
-            Dl4jTrainer.LOCAL_EPOCHS, options.localEpochs, Dl4jTrainer.BATCH_SIZE, options.batchSize))
+    FedAvg strategy = FashionStrategy.fedAvg(options.localEpochs, options.batchSize, central)
         .evaluateConfig(round -> Config.of(Dl4jTrainer.BATCH_SIZE, 1000))
         .build();
     long start = System.nanoTime();
