@@ -272,6 +272,22 @@ public final class RoundLoop {
     return runId + "/" + parametersVersion;
   }
 
+  /**
+   * Finishes a round's aggregation. A strategy that cannot combine the updates it accepted (Krum
+   * with too few of them, a user function that throws) costs that round its aggregate, never the
+   * training or the global model: the round keeps the global parameters, as for an overflow.
+   */
+  private AggregationResult finish(
+      int round, FitAggregation aggregation, List<LearnerFailure> failures, int accepted) {
+    try {
+      return aggregation.finish(failures);
+    } catch (RuntimeException e) {
+      log.error("round {}: the strategy {} could not aggregate the {} accepted updates: {}; the "
+          + "global parameters stay as they were", round, strategy, accepted, e.getMessage(), e);
+      return AggregationResult.keep(accepted, 0);
+    }
+  }
+
   private RoundState runRound(int round, Parameters global) throws Exception {
     long start = clock.nanoTime();
     learnerWaitNanos = 0;
@@ -298,7 +314,7 @@ public final class RoundLoop {
       allFailures.addAll(tagged(failures, attempt));
       int accepted = fitOutcomes.size() - failures.size();
       if (fitInstructions.isEmpty() || accepted >= plan.minFitResults()) {
-        aggregated = aggregation.finish(failures);
+        aggregated = finish(round, aggregation, failures, accepted);
         break;
       }
       aggregation.discard();

@@ -57,6 +57,8 @@ public class FedAvg implements Strategy {
   private final IntFunction<Config> evaluateConfig;
   private final Parameters initialParameters;
   private final CentralEvaluation centralEvaluation;
+  private final MetricsAggregation fitMetricsAggregation;
+  private final MetricsAggregation evaluateMetricsAggregation;
   /** Sampling is a pure function of this seed and {@link #draws}, so a checkpoint can hold it. */
   private long samplingSeed;
   private long draws;
@@ -76,6 +78,8 @@ public class FedAvg implements Strategy {
     this.evaluateConfig = builder.evaluateConfig;
     this.initialParameters = builder.initialParameters;
     this.centralEvaluation = builder.centralEvaluation;
+    this.fitMetricsAggregation = builder.fitMetricsAggregation;
+    this.evaluateMetricsAggregation = builder.evaluateMetricsAggregation;
     this.samplingSeed =
         builder.samplingSeed == null ? new SplittableRandom().nextLong() : builder.samplingSeed;
   }
@@ -189,24 +193,39 @@ public class FedAvg implements Strategy {
   }
 
   /**
-   * Begins the example-weighted mean of the round's updates on the kernel (one running sum: memory
-   * O(model) however many learners), which {@link #serverUpdate} turns into the new global
-   * parameters when the round's fit phase ends.
+   * Begins the round's aggregation: each accepted update goes to the {@link #combiner} (FedAvg: one
+   * running example-weighted sum on the kernel, memory O(model) however many learners), whose
+   * combination {@link #serverUpdate} turns into the new global parameters when the round's fit
+   * phase ends; the fit metrics are combined by the builder's {@code fitMetricsAggregation}.
    */
   @Override
   public FitAggregation beginFitAggregation(int round, Parameters global, AveragingKernel kernel) {
-    return new WeightedMean(round, global, kernel);
+    return new Aggregation(round, global, kernel, combiner(round, global, kernel));
   }
 
   /**
-   * Turns the round's weighted mean into the new global parameters: FedAvg takes the mean as it is.
+   * Returns what combines this round's accepted updates into one set of parameters: FedAvg's
+   * example-weighted mean on the kernel. A robust variant (a median, Krum) overrides this one hook.
+   *
+   * @param round the round, from 1
+   * @param global the global parameters the learners started from
+   * @param kernel the aggregator's kernel
+   * @return a new combiner for this round's attempt; FedAvg closes it
+   */
+  protected UpdateCombiner combiner(int round, Parameters global, AveragingKernel kernel) {
+    return new MeanCombiner(kernel.begin(global));
+  }
+
+  /**
+   * Turns the round's combination (FedAvg: the weighted mean) into the new global parameters:
+   * FedAvg takes it as it is.
    * A variant that applies the mean as a pseudo-gradient {@code Δ = average - global} with a server
    * learning rate or momentum (FedAvgM, Hsu et al. 2019) overrides this one hook.
    *
    * @param round the round, from 1
    * @param global the global parameters the learners started from
-   * @param average the example-weighted mean of the round's accepted updates, float32 with the
-   *     global structure; owned by the caller of this hook from now on
+   * @param average what the {@link #combiner} made of the round's accepted updates (FedAvg: their
+   *     example-weighted mean), float32 with the global structure; owned by this hook from now on
    * @param kernel the aggregator's kernel, for maths on large parameters
    * @return the new global parameters, with the global structure
    */
@@ -227,7 +246,23 @@ public class FedAvg implements Strategy {
     if (results.isEmpty() || (!acceptFailures && !failures.isEmpty())) {
       return Optional.empty();
     }
-    return Optional.of(weightedEvaluation(results));
+    Evaluation weighted = weightedEvaluation(results);
+    if (evaluateMetricsAggregation == null) {
+      return Optional.of(weighted);
+    }
+    List<ReportedMetrics> reports = new ArrayList<>(results.size());
+    for (LearnerResult<EvaluateResult> result : results) {
+      reports.add(new ReportedMetrics(
+          result.learnerId(), result.result().numExamples(), result.result().metrics()));
+    }
+    return Optional.of(new Evaluation(weighted.loss(), weighted.numExamples(), weighted.learners(),
+        aggregated(evaluateMetricsAggregation, reports, "evaluateMetricsAggregation", round)));
+  }
+
+  private static Map<String, Double> aggregated(
+      MetricsAggregation function, List<ReportedMetrics> reports, String knob, int round) {
+    return Objects.requireNonNull(function.aggregate(List.copyOf(reports)),
+        () -> "the " + knob + " function returned null for round " + round);
   }
 
   /**
@@ -326,52 +361,79 @@ public class FedAvg implements Strategy {
   }
 
   /**
-   * Folds each update into a weighted sum as it arrives; weights are example counts. The fit
-   * metrics are averaged the same way, over the updates that report each one.
+   * One round's attempt: updates go to the combiner as they arrive; their reported metrics (plain
+   * values) are kept for the fit metrics aggregation.
    */
-  private final class WeightedMean implements FitAggregation {
+  private final class Aggregation implements FitAggregation {
     private final int round;
     private final Parameters global;
     private final AveragingKernel kernel;
-    private final AveragingKernel.WeightedSum sum;
-    private final Map<String, double[]> metricSums = new TreeMap<>();
+    private final UpdateCombiner combiner;
+    private final List<ReportedMetrics> reports = new ArrayList<>();
     private long examples;
 
-    WeightedMean(int round, Parameters global, AveragingKernel kernel) {
+    Aggregation(int round, Parameters global, AveragingKernel kernel, UpdateCombiner combiner) {
       this.round = round;
       this.global = global;
       this.kernel = kernel;
-      this.sum = kernel.begin(global);
+      this.combiner = Objects.requireNonNull(combiner,
+          () -> FedAvg.this.getClass().getName() + ".combiner returned null");
     }
 
     @Override
     public void accept(BorrowedUpdate update) {
-      update.addTo(sum, update.numExamples());
-      examples = Math.addExact(examples, update.numExamples());
-      update.metrics().forEach((name, value) -> {
-        double[] metricSum = metricSums.computeIfAbsent(name, k -> new double[2]);
-        metricSum[0] += value * update.numExamples();
-        metricSum[1] += update.numExamples();
-      });
+      long total = Math.addExact(examples, update.numExamples());
+      combiner.add(update);
+      examples = total;
+      reports.add(new ReportedMetrics(update.learnerId(), update.numExamples(), update.metrics()));
     }
 
     @Override
     public void discard() {
-      sum.close();
+      combiner.close();
     }
 
     @Override
     public AggregationResult finish(List<LearnerFailure> failures) {
-      try (sum) {
-        int updates = sum.count();
+      try (combiner) {
+        int updates = combiner.count();
         if (updates == 0 || (!acceptFailures && !failures.isEmpty())) {
           return AggregationResult.keep(updates, examples);
         }
-        Map<String, Double> metrics = new LinkedHashMap<>();
-        metricSums.forEach((name, metricSum) -> metrics.put(name, metricSum[0] / metricSum[1]));
+        Map<String, Double> metrics = aggregated(
+            fitMetricsAggregation, reports, "fitMetricsAggregation", round);
         return AggregationResult.of(
-            serverUpdate(round, global, sum.mean(), kernel), updates, examples, metrics);
+            serverUpdate(round, global, combiner.combine(), kernel), updates, examples, metrics);
       }
+    }
+  }
+
+  /** FedAvg's combiner: one running example-weighted sum on the kernel. */
+  private static final class MeanCombiner implements UpdateCombiner {
+    private final AveragingKernel.WeightedSum sum;
+
+    MeanCombiner(AveragingKernel.WeightedSum sum) {
+      this.sum = sum;
+    }
+
+    @Override
+    public void add(BorrowedUpdate update) {
+      update.addTo(sum, update.numExamples());
+    }
+
+    @Override
+    public int count() {
+      return sum.count();
+    }
+
+    @Override
+    public Parameters combine() {
+      return sum.mean();
+    }
+
+    @Override
+    public void close() {
+      sum.close();
     }
   }
 
@@ -390,8 +452,39 @@ public class FedAvg implements Strategy {
     private Parameters initialParameters;
     private Long samplingSeed;
     private CentralEvaluation centralEvaluation;
+    private MetricsAggregation fitMetricsAggregation = MetricsAggregation.weightedMean();
+    private MetricsAggregation evaluateMetricsAggregation;
 
     private Builder() {}
+
+    /**
+     * Sets how the learners' fit metrics combine into the round's (Flower's
+     * {@code fit_metrics_aggregation_fn}; default {@link MetricsAggregation#weightedMean()}).
+     *
+     * @param aggregation the function, called on the training thread once a round
+     * @return this builder
+     * @throws NullPointerException if {@code aggregation} is null
+     */
+    public Builder fitMetricsAggregation(MetricsAggregation aggregation) {
+      this.fitMetricsAggregation = Objects.requireNonNull(aggregation, "fitMetricsAggregation");
+      return this;
+    }
+
+    /**
+     * Sets how the learners' evaluation metrics combine into the round's federated metrics
+     * (Flower's {@code evaluate_metrics_aggregation_fn}; default: each metric's example-weighted
+     * mean, as {@link MetricsAggregation#weightedMean()}). The federated loss stays the
+     * example-weighted mean loss.
+     *
+     * @param aggregation the function, called on the training thread once a round
+     * @return this builder
+     * @throws NullPointerException if {@code aggregation} is null
+     */
+    public Builder evaluateMetricsAggregation(MetricsAggregation aggregation) {
+      this.evaluateMetricsAggregation =
+          Objects.requireNonNull(aggregation, "evaluateMetricsAggregation");
+      return this;
+    }
 
     /**
      * Evaluates the global parameters on the aggregator after every round (default: none), e.g.

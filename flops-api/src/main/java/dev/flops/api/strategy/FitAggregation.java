@@ -30,6 +30,8 @@ public interface FitAggregation {
    * @param failures the fit tasks of the round that failed, were rejected or timed out
    * @return the new global parameters (or none, to keep the current ones), the number of updates
    *     and examples aggregated, and the aggregated fit metrics
+   * @throws RuntimeException if the updates cannot be combined: the aggregator logs the message at
+   *     ERROR and keeps the global parameters for that round
    */
   AggregationResult finish(List<LearnerFailure> failures);
 
