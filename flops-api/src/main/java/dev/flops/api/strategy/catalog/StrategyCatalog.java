@@ -1,0 +1,149 @@
+package dev.flops.api.strategy.catalog;
+
+import dev.flops.api.strategy.FedAvg;
+import dev.flops.api.strategy.Strategy;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.StringJoiner;
+
+/**
+ * The strategies flops ships, by the name a command line chooses them with:
+ * {@code NAME[:knob=value,...]}, e.g. {@code fedadam:eta=0.01,beta1=0.9} or {@code krum:f=2}.
+ * The examples' {@code --strategy} option and its help are made from this list, and so is the
+ * README's strategy table.
+ *
+ * <pre>{@code
+ * Strategy strategy = StrategyCatalog.create("fedprox:mu=0.1", FedAvg.builder().fractionFit(0.5));
+ * }</pre>
+ *
+ * <p>Stateless and thread-safe.
+ */
+public final class StrategyCatalog {
+
+  private static final List<StrategyChoice> CHOICES = List.of(
+      new StrategyChoice("fedavg",
+          "McMahan et al. 2017, Communication-Efficient Learning of Deep Networks from "
+              + "Decentralized Data",
+          "the default: IID or mildly non-IID data, trusted learners",
+          List.of(), (base, knobs) -> base.build()));
+
+  private StrategyCatalog() {}
+
+  /**
+   * Returns every strategy, in the order help lists them.
+   *
+   * @return the entries, unmodifiable
+   */
+  public static List<StrategyChoice> choices() {
+    return CHOICES;
+  }
+
+  /**
+   * Returns the entry of a name.
+   *
+   * @param name a strategy's name, any case
+   * @return the entry
+   * @throws IllegalArgumentException if there is none of that name; the message lists the names
+   */
+  public static StrategyChoice choice(String name) {
+    String wanted = Objects.requireNonNull(name, "name").trim().toLowerCase(Locale.ROOT);
+    for (StrategyChoice choice : CHOICES) {
+      if (choice.name().equals(wanted)) {
+        return choice;
+      }
+    }
+    throw new IllegalArgumentException("unknown strategy '" + name + "'; choose one of "
+        + names() + " (--help lists their knobs)");
+  }
+
+  /**
+   * Builds the strategy a specification names.
+   *
+   * @param specification {@code NAME} or {@code NAME:knob=value,knob=value}
+   * @param base FedAvg's settings that every strategy inherits (sampling, configs, central
+   *     evaluation, metrics functions); the builder is not changed
+   * @return the strategy
+   * @throws IllegalArgumentException if the name is unknown, a knob is unknown, repeated or has
+   *     no value, or a value is out of range; the message names what was typed and the choices
+   */
+  public static Strategy create(String specification, FedAvg.Builder base) {
+    Objects.requireNonNull(base, "base");
+    KnobValues knobs = parse(specification);
+    return choice(knobs.strategy()).factory().create(base, knobs);
+  }
+
+  /**
+   * Parses a specification and checks its knobs against the named strategy's, without building it.
+   *
+   * @param specification {@code NAME} or {@code NAME:knob=value,...}
+   * @return the strategy's name and typed knobs
+   * @throws IllegalArgumentException as {@link #create}
+   */
+  public static KnobValues parse(String specification) {
+    Objects.requireNonNull(specification, "specification");
+    int colon = specification.indexOf(':');
+    String name = (colon < 0 ? specification : specification.substring(0, colon)).trim();
+    StrategyChoice choice = choice(name);
+    Map<String, String> values = new LinkedHashMap<>();
+    if (colon >= 0) {
+      for (String pair : specification.substring(colon + 1).split(",", -1)) {
+        int equals = pair.indexOf('=');
+        String knob = (equals < 0 ? pair : pair.substring(0, equals)).trim();
+        if (equals < 0 || knob.isEmpty() || pair.substring(equals + 1).isBlank()) {
+          throw new IllegalArgumentException(choice.name() + ": '" + pair + "' is not knob=value; "
+              + "write e.g. " + example(choice));
+        }
+        if (choice.knob(knob) == null) {
+          throw new IllegalArgumentException(choice.name() + " has no knob '" + knob + "'; "
+              + (choice.knobs().isEmpty() ? "it takes none" : "its knobs are " + knobNames(choice)));
+        }
+        if (values.put(knob, pair.substring(equals + 1).trim()) != null) {
+          throw new IllegalArgumentException(
+              choice.name() + ": knob '" + knob + "' is given twice in '" + specification + "'");
+        }
+      }
+    }
+    return KnobValues.of(choice.name(), values);
+  }
+
+  /**
+   * Describes every strategy and its knobs with defaults, for a command's help.
+   *
+   * @return lines, each strategy's name followed by its indented knobs
+   */
+  public static String help() {
+    StringBuilder help = new StringBuilder();
+    for (StrategyChoice choice : CHOICES) {
+      help.append(String.format(Locale.ROOT, "  %-14s %s%n", choice.name(), choice.whenToUse()));
+      for (KnobSpec knob : choice.knobs()) {
+        help.append(String.format(Locale.ROOT, "      %-12s %s (default %s)%n",
+            knob.name(), knob.description(), knob.defaultValue()));
+      }
+    }
+    return help.toString();
+  }
+
+  private static String names() {
+    List<String> names = new ArrayList<>();
+    CHOICES.forEach(choice -> names.add(choice.name()));
+    return String.join(", ", names);
+  }
+
+  private static String knobNames(StrategyChoice choice) {
+    StringJoiner names = new StringJoiner(", ");
+    choice.knobs().forEach(knob -> names.add(knob.name()));
+    return names.toString();
+  }
+
+  private static String example(StrategyChoice choice) {
+    if (choice.knobs().isEmpty()) {
+      return choice.name();
+    }
+    KnobSpec knob = choice.knobs().get(0);
+    return choice.name() + ":" + knob.name() + "=" + knob.defaultValue();
+  }
+}
