@@ -63,6 +63,18 @@ run() {
   }
 }
 
+# position STRATEGY LIST...: the column of a strategy (its place in the default list), so that runs
+# made one at a time still sort into the same table
+position() {
+  local name="${1%%:*}" i=1
+  shift
+  for candidate in "$@"; do
+    [ "$candidate" = "$name" ] && { echo "$i"; return; }
+    i=$((i + 1))
+  done
+  echo 99
+}
+
 mode="${1:-}"
 shift || true
 default_noniid=(fedavg fedavgm fedadagrad fedadam fedyogi fedprox fedmedian fedtrimmedavg krum
@@ -76,10 +88,9 @@ case "$mode" in
     [ ${#strategies[@]} -gt 0 ] || strategies=("${default_noniid[@]}")
     dir="$repo/examples/target/experiments/noniid-${partition//:/-}"
     mkdir -p "$dir"
-    i=0
     for strategy in "${strategies[@]}"; do
-      i=$((i + 1))
-      run "$dir" "$i" "$strategy" --learners 10 --partition "$partition" --rounds 20
+      run "$dir" "$(position "$strategy" "${default_noniid[@]}")" "$strategy" \
+        --learners 10 --partition "$partition" --rounds 20
     done
     table "$dir" ;;
   attack)
@@ -87,13 +98,13 @@ case "$mode" in
     [ ${#strategies[@]} -gt 0 ] || strategies=("${default_attack[@]}")
     dir="$repo/examples/target/experiments/attack"
     mkdir -p "$dir"
-    run "$dir" 0 fedavg --learners 10 --rounds 10
-    mv "$dir/00-fedavg.out" "$dir/00-clean.out"; mv "$dir/00-fedavg.cmd" "$dir/00-clean.cmd"
-    mv "$dir/00-fedavg.log" "$dir/00-clean.log"
-    i=0
+    if [ ! -f "$dir/00-clean.out" ]; then
+      run "$dir" 0 fedavg --learners 10 --rounds 10
+      for f in out cmd log; do mv "$dir/00-fedavg.$f" "$dir/00-clean.$f"; done
+    fi
     for strategy in "${strategies[@]}"; do
-      i=$((i + 1))
-      run "$dir" "$i" "$strategy" --learners 10 --rounds 10 --attackers 2 --attack sign-flip:5
+      run "$dir" "$(position "$strategy" "${default_attack[@]}")" "$strategy" \
+        --learners 10 --rounds 10 --attackers 2 --attack sign-flip:5
     done
     table "$dir" ;;
   table)
