@@ -7,8 +7,9 @@ import java.util.Objects;
  *
  * @param name the knob's name as typed after the strategy's, e.g. {@code eta} in
  *     {@code fedadam:eta=0.01}; lower case, digits and {@code _}
- * @param defaultValue the value used when the knob is not given, as text (e.g. {@code 0.1}); a
- *     description such as {@code n-f} when the default depends on the round
+ * @param defaultValue the value used when the knob is not given, as text (e.g. {@code 0.1}), read
+ *     by {@link KnobValues#number}; a description such as {@code n-f} when the default depends on
+ *     the round (the factory then asks {@link KnobValues#has})
  * @param description what the knob does, its range and unit, in one sentence
  */
 public record KnobSpec(String name, String defaultValue, String description) {

@@ -12,10 +12,12 @@ import java.util.Optional;
 public final class KnobValues {
   private final String strategy;
   private final Map<String, String> values;
+  private final Map<String, String> defaults;
 
-  KnobValues(String strategy, Map<String, String> values) {
+  private KnobValues(String strategy, Map<String, String> values, Map<String, String> defaults) {
     this.strategy = strategy;
     this.values = Map.copyOf(values);
+    this.defaults = Map.copyOf(defaults);
   }
 
   /**
@@ -39,18 +41,14 @@ public final class KnobValues {
   }
 
   /**
-   * Returns a real-valued knob, or its default.
+   * Returns a real-valued knob, or its {@linkplain KnobSpec#defaultValue() default}.
    *
    * @param knob the knob's name
-   * @param defaultValue the value when the knob was not given
    * @return the value
    * @throws IllegalArgumentException if the typed value is not a finite number
    */
-  public double number(String knob, double defaultValue) {
-    String text = values.get(knob);
-    if (text == null) {
-      return defaultValue;
-    }
+  public double number(String knob) {
+    String text = valueOrDefault(knob);
     try {
       double value = Double.parseDouble(text.trim());
       if (Double.isFinite(value)) {
@@ -64,18 +62,14 @@ public final class KnobValues {
   }
 
   /**
-   * Returns a whole-number knob, or its default.
+   * Returns a whole-number knob, or its {@linkplain KnobSpec#defaultValue() default}.
    *
    * @param knob the knob's name
-   * @param defaultValue the value when the knob was not given
    * @return the value
    * @throws IllegalArgumentException if the typed value is not a whole number
    */
-  public int integer(String knob, int defaultValue) {
-    String text = values.get(knob);
-    if (text == null) {
-      return defaultValue;
-    }
+  public int integer(String knob) {
+    String text = valueOrDefault(knob);
     try {
       return Integer.parseInt(text.trim());
     } catch (NumberFormatException e) {
@@ -97,7 +91,21 @@ public final class KnobValues {
     return values;
   }
 
-  static KnobValues of(String strategy, Map<String, String> values) {
-    return new KnobValues(Objects.requireNonNull(strategy), values);
+  private String valueOrDefault(String knob) {
+    String text = values.get(knob);
+    if (text != null) {
+      return text;
+    }
+    String fallback = defaults.get(knob);
+    if (fallback == null) {
+      throw new IllegalStateException(strategy + " has no knob '" + knob + "' with a default");
+    }
+    return fallback;
+  }
+
+  static KnobValues of(StrategyChoice choice, Map<String, String> values) {
+    Map<String, String> defaults = new java.util.HashMap<>();
+    choice.knobs().forEach(knob -> defaults.put(knob.name(), knob.defaultValue()));
+    return new KnobValues(Objects.requireNonNull(choice).name(), values, defaults);
   }
 }

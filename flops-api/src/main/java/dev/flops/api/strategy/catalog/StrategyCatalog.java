@@ -107,7 +107,7 @@ public final class StrategyCatalog {
         }
       }
     }
-    return KnobValues.of(choice.name(), values);
+    return KnobValues.of(choice, values);
   }
 
   /**
