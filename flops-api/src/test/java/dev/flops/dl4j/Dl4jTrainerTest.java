@@ -267,13 +267,13 @@ class Dl4jTrainerTest {
 
     assertSame(model, trainer.model());
   }
-  /** ||w - w_g|| over all parameters after a fit of 10 epochs from the same start and data. */
+  /** ||w - w_g|| over all parameters after a fit of 5 epochs from the same start and data. */
   private static double distanceFromGlobalAfterFit(Config config) throws Exception {
     MultiLayerNetwork net = Dl4jModelTest.smallNetwork();
     Dl4jTrainer trainer = preparedTrainer(net);
     INDArray global = net.params().dup();
 
-    trainer.fit(config.with(Dl4jTrainer.LOCAL_EPOCHS, 10));
+    trainer.fit(config.with(Dl4jTrainer.LOCAL_EPOCHS, 5));
 
     return net.params().sub(global).norm2Number().doubleValue();
   }
@@ -284,7 +284,7 @@ class Dl4jTrainerTest {
     double proximal = distanceFromGlobalAfterFit(Config.of(Dl4jTrainer.PROXIMAL_MU, 1.0));
     double huge = distanceFromGlobalAfterFit(Config.of(Dl4jTrainer.PROXIMAL_MU, 1e4));
 
-    // measured: 3.50 without the term, 0.82 with mu 1, 0.016 with mu 1e4
+    // measured: 2.75 without the term, 0.90 with mu 1, 0.054 with mu 1e4
     assertTrue(proximal < 0.5 * plain, "mu 1: " + proximal + ", mu 0: " + plain);
     assertTrue(huge < 0.05 * plain, "mu 1e4: " + huge + ", mu 0: " + plain);
   }

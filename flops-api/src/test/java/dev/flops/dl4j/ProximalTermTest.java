@@ -66,7 +66,8 @@ class ProximalTermTest {
     INDArray flatExpected = expected.reshape(expected.length());
     INDArray flatActual = actual.reshape(actual.length());
     for (long i = 0; i < expected.length(); i++) {
-      assertEquals(flatExpected.getDouble(i), flatActual.getDouble(i), 1e-12, what + " [" + i + "]");
+      assertEquals(flatExpected.getDouble(i), flatActual.getDouble(i), 1e-12,
+          what + " [" + i + "]");
     }
   }
 }

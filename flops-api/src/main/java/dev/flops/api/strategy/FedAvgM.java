@@ -81,8 +81,8 @@ public final class FedAvgM extends ForwardingStrategy {
   }
 
   /**
-   * Builds a {@link FedAvgM}: {@code serverLearningRate}, {@code momentum} and {@code base} (FedAvg's
-   * settings); every setter checks its value at once.
+   * Builds a {@link FedAvgM}: {@code serverLearningRate}, {@code momentum} and {@code base}
+   * (FedAvg's settings); every setter checks its value at once.
    */
   public static final class Builder extends ForwardingStrategy.Builder<Builder> {
     private double serverLearningRate = 1.0;

@@ -68,16 +68,18 @@ abstract class ServerOptimizer extends FedAvg {
   /**
    * Runs one step: the new global model and, kept here, the new slots.
    *
-   * @throws IllegalArgumentException if restored slots do not fit the global model
+   * @throws IllegalArgumentException if the slots, restored or from an earlier training, do not
+   *     fit the global model
    */
   @Override
   protected final Parameters serverUpdate(
       int round, Parameters global, Parameters average, AveragingKernel kernel) {
     if (values != null) {
       global.describeMismatch(values.get(0)).ifPresent(mismatch -> {
-        throw new IllegalArgumentException(strategy + "'s restored " + slots + " do not fit the "
-            + "global model (" + mismatch + "); the checkpoint was written for another model: "
-            + "resume with the model it was written for, or start over in a new directory");
+        throw new IllegalArgumentException(strategy + "'s " + slots + ", from an earlier round "
+            + "or a checkpoint, do not fit the global model (" + mismatch + "); they belong to "
+            + "another model: resume with the model the checkpoint was written for, or train "
+            + "this model with a new strategy instance in a new checkpoint directory");
       });
     }
     TensorOps ops = kernel.ops();

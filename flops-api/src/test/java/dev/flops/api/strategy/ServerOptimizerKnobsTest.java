@@ -51,7 +51,8 @@ class ServerOptimizerKnobsTest {
     assertEquals(1e-3, adam.knobs().get("tau"));
     assertEquals(0.5, adam.knobs().get("fraction_fit"));
     assertEquals(2, adam.configureFit(1, GLOBAL, LEARNERS).size(), "half of 4 learners");
-    assertEquals(3, momentum.configureFit(1, GLOBAL, LEARNERS).size(), "a quarter of 4, but at least 3");
+    assertEquals(3, momentum.configureFit(1, GLOBAL, LEARNERS).size(),
+        "a quarter of 4, but at least 3");
     assertEquals("FedAdam" + adam.knobs(), adam.toString());
   }
 
