@@ -14,6 +14,7 @@ import dev.flops.api.Parameters;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.optimize.listeners.ScoreIterationListener;
 import org.junit.jupiter.api.Test;
@@ -287,6 +288,27 @@ class Dl4jTrainerTest {
     // measured: 2.75 without the term, 0.90 with mu 1, 0.054 with mu 1e4
     assertTrue(proximal < 0.5 * plain, "mu 1: " + proximal + ", mu 0: " + plain);
     assertTrue(huge < 0.05 * plain, "mu 1e4: " + huge + ", mu 0: " + plain);
+  }
+
+  @Test
+  void fit_proximalMuOnAComputationGraph_keepsItNearTheGlobalParameters() throws Exception {
+    double[] distances = new double[2];
+    double[] mus = {0, 1e4};
+    for (int i = 0; i < mus.length; i++) {
+      ComputationGraph graph = Dl4jModelTest.smallGraph();
+      Dl4jTrainer trainer = Dl4jTrainer.builder(Dl4jModel.of(graph))
+          .trainData(() -> separable(TRAIN_SIZE, 1)).testData(() -> separable(TEST_SIZE, 2))
+          .batchSize(16).build();
+      trainer.prepare();
+      INDArray global = graph.params().dup();
+
+      trainer.fit(Config.of(Dl4jTrainer.LOCAL_EPOCHS, 3, Dl4jTrainer.PROXIMAL_MU, mus[i]));
+
+      distances[i] = graph.params().sub(global).norm2Number().doubleValue();
+    }
+
+    assertTrue(distances[1] < 0.1 * distances[0], "mu 1e4: " + distances[1] + ", mu 0: "
+        + distances[0]);
   }
 
   @Test
