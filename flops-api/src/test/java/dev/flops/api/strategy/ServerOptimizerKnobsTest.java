@@ -1,5 +1,6 @@
 package dev.flops.api.strategy;
 
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -7,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.flops.api.Config;
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
+import java.lang.reflect.Method;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -154,6 +156,15 @@ class ServerOptimizerKnobsTest {
         () -> adam.restoreState(uneven));
 
     assertTrue(e.getMessage().contains("slot 'v'"), e.getMessage());
+  }
+
+  /** A Strategy method added later would otherwise skip FedAvg's override in these five. */
+  @Test
+  void forwardingStrategy_forwardsEveryStrategyMethod() {
+    for (Method method : Strategy.class.getMethods()) {
+      assertDoesNotThrow(() -> ForwardingStrategy.class.getDeclaredMethod(method.getName(),
+          method.getParameterTypes()), "ForwardingStrategy must forward " + method);
+    }
   }
 
   private static void assertRefused(Executable setter, String knob, String detail) {
