@@ -35,9 +35,9 @@ package dev.flops.api.strategy;
  * <p><b>State and memory.</b> The moments {@code m} and {@code v}: two extra model-sized float32
  * buffers kept between rounds (off the Java heap with the native kernel) and checkpointed as
  * tensors {@code m/<tensor>}, {@code v/<tensor>} beside FedAvg's sampling state, so a resumed
- * federation continues bit for bit. The server update briefly holds eight more model-sized
- * buffers: the global model, the pseudo-gradient, the moments and a scratch buffer on the
- * kernel, and snapshots of the new global model and moments.
+ * federation continues bit for bit. The server update briefly holds nine more model-sized
+ * buffers: the global model, the pseudo-gradient, the moments and two scratch buffers (Yogi's
+ * sign) on the kernel, and snapshots of the new global model and moments.
  *
  * <p>Called by the aggregator from one thread at a time, like every strategy.
  */
