@@ -1,6 +1,11 @@
 package dev.flops.api.strategy.catalog;
 
+import dev.flops.api.strategy.FedAdagrad;
+import dev.flops.api.strategy.FedAdam;
 import dev.flops.api.strategy.FedAvg;
+import dev.flops.api.strategy.FedAvgM;
+import dev.flops.api.strategy.FedProx;
+import dev.flops.api.strategy.FedYogi;
 import dev.flops.api.strategy.Strategy;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -24,14 +29,63 @@ import java.util.StringJoiner;
  */
 public final class StrategyCatalog {
 
+  private static final String REDDI = "Reddi, Charles, Zaheer, Garrett, Rush, Konecny, Kumar and "
+      + "McMahan 2021, Adaptive Federated Optimization";
+  private static final KnobSpec ETA_ONE = eta("1.0");
+  private static final KnobSpec BETA1 =
+      new KnobSpec("beta1", "0.9", "decay of the first moment (momentum), in [0, 1)");
+  private static final KnobSpec BETA2 =
+      new KnobSpec("beta2", "0.99", "decay of the second moment, in [0, 1)");
+
   private static final List<StrategyChoice> CHOICES = List.of(
       new StrategyChoice("fedavg",
           "McMahan et al. 2017, Communication-Efficient Learning of Deep Networks from "
               + "Decentralized Data",
           "the default: IID or mildly non-IID data, trusted learners",
-          List.of(), (base, knobs) -> base.build()));
+          List.of(), (base, knobs) -> base.build()),
+      new StrategyChoice("fedavgm",
+          "Hsu, Qi and Brown 2019, Measuring the Effects of Non-Identical Data Distribution for "
+              + "Federated Visual Classification",
+          "non-IID data: server momentum damps the round-to-round drift of the global model",
+          List.of(ETA_ONE, new KnobSpec("momentum", "0.9", "server momentum beta, in [0, 1)")),
+          (base, knobs) -> FedAvgM.builder().serverLearningRate(knobs.number("eta"))
+              .momentum(knobs.number("momentum")).base(base).build()),
+      new StrategyChoice("fedadagrad", REDDI,
+          "non-IID data with rare, sparse features: per-parameter steps shrink where updates "
+              + "were large",
+          List.of(eta("0.1"), BETA1, tau("1e-9")),
+          (base, knobs) -> FedAdagrad.builder().serverLearningRate(knobs.number("eta"))
+              .beta1(knobs.number("beta1")).tau(knobs.number("tau")).base(base).build()),
+      new StrategyChoice("fedadam", REDDI,
+          "non-IID data: Adam on the server adapts each parameter's step; tune eta (0.001-0.1)",
+          List.of(eta("0.1"), BETA1, BETA2, tau("1e-9")),
+          (base, knobs) -> FedAdam.builder().serverLearningRate(knobs.number("eta"))
+              .beta1(knobs.number("beta1")).beta2(knobs.number("beta2"))
+              .tau(knobs.number("tau")).base(base).build()),
+      new StrategyChoice("fedyogi", REDDI,
+          "non-IID data: like FedAdam with a second moment that grows more carefully",
+          List.of(eta("0.01"), BETA1, BETA2, tau("1e-3")),
+          (base, knobs) -> FedYogi.builder().serverLearningRate(knobs.number("eta"))
+              .beta1(knobs.number("beta1")).beta2(knobs.number("beta2"))
+              .tau(knobs.number("tau")).base(base).build()),
+      new StrategyChoice("fedprox",
+          "Li, Sahu, Zaheer, Sanjabi, Talwalkar and Smith 2020, Federated Optimization in "
+              + "Heterogeneous Networks",
+          "heterogeneous data or uneven local work: a proximal term keeps local models near the "
+              + "global one",
+          List.of(new KnobSpec("mu", "0.01",
+              "weight of the proximal term mu/2 ||w - w_global||^2 sent as proximal_mu, > 0")),
+          (base, knobs) -> FedProx.builder().proximalMu(knobs.number("mu")).base(base).build()));
 
   private StrategyCatalog() {}
+
+  private static KnobSpec eta(String defaultValue) {
+    return new KnobSpec("eta", defaultValue, "server learning rate, > 0");
+  }
+
+  private static KnobSpec tau(String defaultValue) {
+    return new KnobSpec("tau", defaultValue, "adaptivity: added to the root of the second moment, > 0");
+  }
 
   /**
    * Returns every strategy, in the order help lists them.
