@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import dev.flops.aggregator.tracking.Tracking;
 import dev.flops.api.Config;
-import dev.flops.api.FederatedModel;
+import dev.flops.api.FederationObserver;
 import dev.flops.api.FitResult;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.Parameters;
@@ -14,11 +14,11 @@ import dev.flops.api.RoundSummary;
 import dev.flops.api.Tensor;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -40,8 +40,8 @@ class ReproducibleAggregationTest {
   void reproducibleAggregation_givesTheSameBitsEveryRound_whateverTheArrivalOrder()
       throws Exception {
     Parameters initial = Federations.randomParameters(5, false);
-    List<String> forward = run(initial, true, NAMES, new Random(1));
-    List<String> backward = run(initial, true, reversed(NAMES), new Random(2));
+    List<List<ByteBuffer>> forward = run(initial, true, NAMES, new Random(1));
+    List<List<ByteBuffer>> backward = run(initial, true, reversed(NAMES), new Random(2));
 
     assertEquals(ROUNDS, forward.size());
     assertEquals(forward, backward, "global parameters per round, as float bits");
@@ -54,8 +54,8 @@ class ReproducibleAggregationTest {
   @Test
   void nativeKernel_givesOtherBits_whenTheArrivalOrderChanges() throws Exception {
     Parameters initial = Federations.randomParameters(5, false);
-    List<String> forward = run(initial, false, NAMES, new Random(1));
-    List<String> backward = run(initial, false, reversed(NAMES), new Random(2));
+    List<List<ByteBuffer>> forward = run(initial, false, NAMES, new Random(1));
+    List<List<ByteBuffer>> backward = run(initial, false, reversed(NAMES), new Random(2));
 
     assertEquals(ROUNDS, backward.size());
     assumeFalse(forward.equals(backward),
@@ -70,7 +70,7 @@ class ReproducibleAggregationTest {
         .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
         .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
         .build();
-    RecordingModel model = new RecordingModel(initial);
+    ArrayModel model = new ArrayModel(initial);
     TrainingResult result;
     try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0).model(model)
         .reproducibleAggregation(true).build().start()) {
@@ -100,9 +100,8 @@ class ReproducibleAggregationTest {
     assertEquals(LearnerFailure.Kind.REJECTED, failure.kind());
     assertTrue(failure.reason().contains("dense_b[7] is 6000000.0"), failure.reason());
     assertTrue(failure.reason().contains("|x| < 4194304.0 (2^22)"), failure.reason());
-    assertEquals(
-        bits(DeterministicTrainer.expected(initial, List.of(List.of("honest")))),
-        model.rounds.get(0), "the global model is the honest learner's update alone");
+    assertEquals(bits(DeterministicTrainer.expected(initial, List.of(List.of("honest")))),
+        bits(result.finalParameters()), "the global model is the honest learner's update alone");
   }
 
   /**
@@ -110,13 +109,14 @@ class ReproducibleAggregationTest {
    * the order times {@link #SPACING_MS}, plus up to 10 ms of jitter, so updates arrive in about
    * that order. Returns the global parameters after each round as float bits.
    */
-  private static List<String> run(Parameters initial, boolean reproducible, List<String> order,
+  private static List<List<ByteBuffer>> run(Parameters initial, boolean reproducible, List<String> order,
       Random jitter) throws Exception {
     FedAvg strategy = FedAvg.builder()
         .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
         .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
         .build();
-    RecordingModel model = new RecordingModel(initial);
+    ArrayModel model = new ArrayModel(initial);
+    List<List<ByteBuffer>> rounds = new ArrayList<>();
     try (Aggregator aggregator = Aggregator.builder().host("127.0.0.1").port(0).model(model)
         .reproducibleAggregation(reproducible).build().start()) {
       for (int place = 0; place < order.size(); place++) {
@@ -130,13 +130,14 @@ class ReproducibleAggregationTest {
             }));
       }
       TrainingResult result = aggregator.train(TrainingPlan.builder().rounds(ROUNDS)
-          .minAvailableLearners(NAMES.size()).tracking(Tracking.off()).build(), strategy);
+          .minAvailableLearners(NAMES.size()).tracking(Tracking.off())
+          .observer(recorder(model, rounds)).build(), strategy);
       aggregator.shutdownLearners();
       for (RoundSummary round : result.rounds()) {
         assertEquals(NAMES.size(), round.fitSucceeded(), "round " + round.round());
       }
     }
-    return model.rounds;
+    return rounds;
   }
 
   private static List<String> reversed(List<String> names) {
@@ -145,35 +146,18 @@ class ReproducibleAggregationTest {
     return copy;
   }
 
-  static String bits(Parameters parameters) {
-    StringBuilder text = new StringBuilder();
-    for (Tensor tensor : parameters) {
-      text.append(tensor.name()).append(':');
-      for (float value : tensor.toFloatArray()) {
-        text.append(Integer.toHexString(Float.floatToRawIntBits(value))).append(',');
-      }
-    }
-    return text.toString();
+  /** The data of every tensor: equal lists mean equal bits. */
+  static List<ByteBuffer> bits(Parameters parameters) {
+    return parameters.tensors().stream().map(Tensor::data).toList();
   }
 
-  /** The aggregator's model copy, remembering the bits of every global model it is given. */
-  private static final class RecordingModel implements FederatedModel {
-    final List<String> rounds = new CopyOnWriteArrayList<>();
-    private volatile Parameters parameters;
-
-    RecordingModel(Parameters initial) {
-      this.parameters = initial;
-    }
-
-    @Override
-    public Parameters getParameters() {
-      return parameters;
-    }
-
-    @Override
-    public void setParameters(Parameters parameters) {
-      this.parameters = parameters;
-      rounds.add(bits(parameters));
-    }
+  /** Records the global parameters after every round. */
+  private static FederationObserver recorder(ArrayModel model, List<List<ByteBuffer>> rounds) {
+    return new FederationObserver() {
+      @Override
+      public void onRoundFinished(RoundSummary summary) {
+        rounds.add(bits(model.getParameters()));
+      }
+    };
   }
 }
