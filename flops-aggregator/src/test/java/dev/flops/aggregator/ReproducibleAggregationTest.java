@@ -76,18 +76,7 @@ class ReproducibleAggregationTest {
         .reproducibleAggregation(true).build().start()) {
       Federations.startLearner("honest", aggregator.port(),
           new DeterministicTrainer("honest", initial));
-      Federations.startLearner("huge", aggregator.port(),
-          new DeterministicTrainer("huge", initial) {
-            @Override
-            public FitResult fit(Config config) throws Exception {
-              FitResult honest = super.fit(config);
-              float[] values = honest.parameters().get("dense_b").toFloatArray();
-              values[7] = 6e6f;
-              Parameters sent = Parameters.of(honest.parameters().get("dense_W"),
-                  Tensor.ofFloats("dense_b", new long[] {20}, values));
-              return new FitResult(sent, honest.numExamples(), Map.of());
-            }
-          });
+      Federations.startLearner("huge", aggregator.port(), hugeValue("huge", initial));
       result = aggregator.train(TrainingPlan.builder().rounds(1).minAvailableLearners(2)
           .tracking(Tracking.off()).build(), strategy);
       aggregator.shutdownLearners();
@@ -144,6 +133,21 @@ class ReproducibleAggregationTest {
     List<String> copy = new ArrayList<>(names);
     java.util.Collections.reverse(copy);
     return copy;
+  }
+
+  /** A learner that sends an honest update except for {@code dense_b[7] = 6e6}. */
+  static DeterministicTrainer hugeValue(String name, Parameters initial) {
+    return new DeterministicTrainer(name, initial) {
+      @Override
+      public FitResult fit(Config config) throws Exception {
+        FitResult honest = super.fit(config);
+        float[] values = honest.parameters().get("dense_b").toFloatArray();
+        values[7] = 6e6f;
+        Parameters sent = Parameters.of(honest.parameters().get("dense_W"),
+            Tensor.ofFloats("dense_b", new long[] {20}, values));
+        return new FitResult(sent, honest.numExamples(), Map.of());
+      }
+    };
   }
 
   /** The data of every tensor: equal lists mean equal bits. */
