@@ -3,8 +3,8 @@ package dev.flops.aggregator;
 import picocli.CommandLine.Option;
 
 /**
- * The command-line option {@code --reproducible} ({@link Aggregator.Builder#reproducibleAggregation})
- * as a picocli mixin for any aggregator main: {@code @Mixin ReproducibleOptions reproducible;} then
+ * The command-line option {@code --reproducible}
+ * ({@link Aggregator.Builder#reproducibleAggregation}) as a picocli mixin for any aggregator main: {@code @Mixin ReproducibleOptions reproducible;} then
  * {@code reproducible.applyTo(builder)}.
  */
 public final class ReproducibleOptions {
@@ -12,9 +12,10 @@ public final class ReproducibleOptions {
   /** The option's help, also for mains that declare the option themselves. */
   public static final String DESCRIPTION = "Average exactly, so that the global model does not "
       + "depend on the order in which updates arrive: the same seed then gives the same rounds "
-      + "twice, as long as the learners' training is deterministic too (DL4J on one native "
-      + "thread per learner is; several threads may sum in another order). Costs 16 bytes of "
-      + "heap per parameter and a slower fold; refuses updates with values of magnitude 2^22 or "
+      + "twice if the learners train deterministically too. DL4J does for a given number of "
+      + "native threads, but its bits change with that number: give learner processes a fixed "
+      + "--native-threads (auto depends on how many share the machine). Costs 16 bytes of heap "
+      + "per parameter and a slower fold; refuses updates holding a value of magnitude 2^22 or "
       + "more.";
 
   @Option(names = "--reproducible", description = DESCRIPTION)

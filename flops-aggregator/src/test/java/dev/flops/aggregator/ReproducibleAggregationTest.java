@@ -98,8 +98,8 @@ class ReproducibleAggregationTest {
    * the order times {@link #SPACING_MS}, plus up to 10 ms of jitter, so updates arrive in about
    * that order. Returns the global parameters after each round as float bits.
    */
-  private static List<List<ByteBuffer>> run(Parameters initial, boolean reproducible, List<String> order,
-      Random jitter) throws Exception {
+  private static List<List<ByteBuffer>> run(Parameters initial, boolean reproducible,
+      List<String> order, Random jitter) throws Exception {
     FedAvg strategy = FedAvg.builder()
         .fitConfig(round -> Config.of(DeterministicTrainer.ROUND, round))
         .evaluateConfig(round -> Config.of(DeterministicTrainer.ROUND, round))

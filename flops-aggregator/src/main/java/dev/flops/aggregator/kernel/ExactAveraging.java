@@ -50,8 +50,8 @@ import java.util.Objects;
  * that breaks a value rule or the total is refused with an {@link InvalidResultException} naming
  * the tensor, the element, the value and the range, and the sum stays exactly as it was: the
  * aggregator then refuses that learner's update like any other invalid result. A weight that is
- * not an integer is refused with an {@link IllegalArgumentException} (scale the weights to integers:
- * the mean does not change); FedAvg's weights are example counts and always qualify.
+ * not an integer is refused with an {@link IllegalArgumentException} (scale the weights to
+ * integers: the mean does not change); FedAvg's weights are example counts and always qualify.
  *
  * <p>Cost: each parameter takes 16 bytes of accumulator on the Java heap (two {@code long}s) while
  * a sum is open, four times the native kernel's 4 bytes, plus 4 bytes of direct memory for the
@@ -60,8 +60,8 @@ import java.util.Objects;
  * has its fold time beside the native kernel's; it is why this kernel is a choice
  * ({@code Aggregator.Builder.reproducibleAggregation}) and not the default.
  *
- * <p>{@link #ops()} are the given kernel's: element-wise operations, already deterministic. Sums are
- * not thread-safe; the aggregator folds one update at a time.
+ * <p>{@link #ops()} are the given kernel's: element-wise operations, already deterministic. Sums
+ * are not thread-safe; the aggregator folds one update at a time.
  */
 public final class ExactAveraging implements AveragingKernel {
 
