@@ -1,6 +1,8 @@
 package dev.flops.examples.fashion;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.api.TrainingResult;
 import java.io.ByteArrayOutputStream;
@@ -29,6 +31,16 @@ class ReproducibleFederationTest {
     assertEquals(first.roundLines(), second.roundLines());
     assertEquals(first.result.finalParameters(), second.result.finalParameters(),
         "the final global parameters, bit for bit");
+  }
+
+  @Test
+  void fashionAggregatorMain_takesTheOption() {
+    FashionAggregatorMain main = new FashionAggregatorMain();
+    new CommandLine(main).parseArgs("--reproducible");
+    assertTrue(main.reproducible.reproducible());
+    FashionAggregatorMain defaults = new FashionAggregatorMain();
+    new CommandLine(defaults).parseArgs();
+    assertFalse(defaults.reproducible.reproducible(), "off unless asked for");
   }
 
   private static Run run() {
