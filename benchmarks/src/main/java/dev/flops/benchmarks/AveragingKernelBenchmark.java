@@ -1,5 +1,6 @@
 package dev.flops.benchmarks;
 
+import dev.flops.aggregator.kernel.ExactAveraging;
 import dev.flops.aggregator.kernel.JavaAveraging;
 import dev.flops.aggregator.kernel.Nd4jAveraging;
 import dev.flops.api.DType;
@@ -55,7 +56,9 @@ public class AveragingKernelBenchmark {
   /** The kernels under comparison, by the name the aggregator's kernels give themselves. */
   public enum Kernel {
     nd4j(Nd4jAveraging::new),
-    java(JavaAveraging::new);
+    java(JavaAveraging::new),
+    /** Order-independent sums (issue 12), the ND4J kernel's ops. */
+    exact(() -> new ExactAveraging(new Nd4jAveraging()));
 
     private final Supplier<AveragingKernel> factory;
 
@@ -68,7 +71,7 @@ public class AveragingKernelBenchmark {
     }
   }
 
-  @Param({"nd4j", "java"})
+  @Param({"nd4j", "java", "exact"})
   public Kernel kernel;
 
   @Param({"1000000", "10000000"})

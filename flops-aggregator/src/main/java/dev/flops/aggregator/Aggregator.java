@@ -7,6 +7,7 @@ import dev.flops.aggregator.internal.MalformedMessageGuard;
 import dev.flops.aggregator.internal.RoundLoop;
 import dev.flops.aggregator.internal.UploadLimits;
 import dev.flops.aggregator.internal.tracking.Tracker;
+import dev.flops.aggregator.kernel.ExactAveraging;
 import dev.flops.aggregator.kernel.Nd4jAveraging;
 import dev.flops.api.FederatedModel;
 import dev.flops.api.SavableModel;
@@ -94,6 +95,7 @@ public final class Aggregator implements AutoCloseable {
   private final int requestedPort;
   private final FederatedModel model;
   private final AveragingKernel suppliedKernel;
+  private final boolean reproducibleAggregation;
   private final Duration progressInterval;
   private final Executor suppliedExecutor;
   private final ServerSecurity security;
@@ -122,6 +124,7 @@ public final class Aggregator implements AutoCloseable {
     this.requestedPort = builder.port;
     this.model = builder.model;
     this.suppliedKernel = builder.kernel;
+    this.reproducibleAggregation = builder.reproducibleAggregation;
     this.progressInterval = builder.progressInterval;
     this.security = builder.security.copy();
     this.service =
@@ -180,6 +183,9 @@ public final class Aggregator implements AutoCloseable {
     if (kernel == null) {
       kernel = suppliedKernel != null ? suppliedKernel
           : DefaultKernel.choose(Aggregator.class.getClassLoader());
+      if (reproducibleAggregation) {
+        kernel = new ExactAveraging(kernel);
+      }
     }
     Executor executor = suppliedExecutor;
     if (executor == null) {
@@ -447,6 +453,7 @@ public final class Aggregator implements AutoCloseable {
     private FederatedModel model;
     /** Null: {@link DefaultKernel} chooses at build time. */
     private AveragingKernel kernel;
+    private boolean reproducibleAggregation;
     private Duration progressInterval = RoundLoop.DEFAULT_PROGRESS_INTERVAL;
     private Executor executor;
     private int maxInFlightUploads = DEFAULT_MAX_IN_FLIGHT_UPLOADS;
@@ -512,6 +519,25 @@ public final class Aggregator implements AutoCloseable {
      */
     public Builder averagingKernel(AveragingKernel kernel) {
       this.kernel = Objects.requireNonNull(kernel, "averagingKernel");
+      return this;
+    }
+
+    /**
+     * Makes the global model independent of the order in which updates arrive (default off): the
+     * weighted sums use {@link ExactAveraging} (exact fixed-point accumulation), so two runs of a
+     * federation whose learners send the same updates give bit-identical global parameters every
+     * round, whatever the thread timing. The averaging kernel (the one given to
+     * {@link #averagingKernel} or the default) still supplies the element-wise operations of
+     * server optimizers. Costs 16 bytes of Java heap per parameter while a round's sum is open
+     * and a slower fold (benchmarks/README.md, "Issue 12: reproducible aggregation"); refuses
+     * an update with a value of magnitude {@code 2^22} or more as invalid, and strategies whose
+     * sums use weights that are not integers (FedAvg's are example counts).
+     *
+     * @param reproducible true for order-independent sums
+     * @return this builder
+     */
+    public Builder reproducibleAggregation(boolean reproducible) {
+      this.reproducibleAggregation = reproducible;
       return this;
     }
 

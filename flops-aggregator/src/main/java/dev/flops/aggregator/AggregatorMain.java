@@ -135,6 +135,9 @@ public final class AggregatorMain implements Callable<Integer>, CommandLineFlags
   @Mixin
   NotifyOptions notify = new NotifyOptions(null);
 
+  @Mixin
+  ReproducibleOptions reproducible = new ReproducibleOptions();
+
   /**
    * Runs the aggregator.
    *
@@ -230,10 +233,10 @@ public final class AggregatorMain implements Callable<Integer>, CommandLineFlags
     TrainingPlan training =
         signals.observe(checkpoints.applyTo(notify.applyTo(tracking.applyTo(plan)))).build();
     FederatedModel model = instantiate(modelFactory, FederatedModel.class).get();
-    Aggregator.Builder builder = security.applyTo(Aggregator.builder()
+    Aggregator.Builder builder = reproducible.applyTo(security.applyTo(Aggregator.builder()
         .host(host)
         .port(port)
-        .model(model));
+        .model(model)));
     try (NotifyOptions flushedLast = notify;
         Aggregator aggregator = builder.build().start();
         SignalStop armed = signals.arm(aggregator)) {

@@ -53,10 +53,8 @@ final class AppAggregator {
     FederatedModel model = app.newModel();
     log.info("{}: {} rounds, {} learners needed, strategy {}", app, plan.rounds(),
         plan.minAvailableLearners(), strategy.getClass().getSimpleName());
-    Aggregator.Builder builder = main.security.applyTo(Aggregator.builder()
-        .host(main.host)
-        .port(main.port)
-        .model(model));
+    Aggregator.Builder builder = main.reproducible.applyTo(main.security.applyTo(
+        Aggregator.builder().host(main.host).port(main.port).model(model)));
     TrainingResult result;
     try (NotifyOptions flushedLast = main.notify;
         Aggregator aggregator = builder.build().start();

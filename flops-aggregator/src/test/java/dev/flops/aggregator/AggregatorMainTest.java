@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.api.Config;
 import dev.flops.api.FederatedModel;
+import dev.flops.api.Parameters;
 import dev.flops.api.RoundRanking;
 import dev.flops.proto.codec.FlopsVersion;
 import java.io.PrintWriter;
@@ -202,6 +203,29 @@ class AggregatorMainTest {
         "--event-log", blocker.resolve("events.jsonl").toString());
     assertEquals(2, run.exitCode);
     assertTrue(run.err.contains("cannot open the event log"), run.err);
+  }
+
+  /**
+   * {@code --reproducible} turns on the exact kernel: an update with a value beyond its range
+   * (which the native kernel would fold) is refused, naming the value and the range.
+   */
+  @Test
+  void reproducible_averagesExactly_refusingAValueBeyondTheExactRange() throws Exception {
+    int port;
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+      port = free.getLocalPort();
+    }
+    Parameters initial = new SmallModelFactory().get().getParameters();
+    Federations.startLearner("honest", port, FakeTrainer.adding(initial, 0.5f, 10));
+    Federations.startLearner("huge", port, FakeTrainer.adding(initial, 6e6f, 10));
+    try (LogCapture log = new LogCapture()) {
+      Run run = run("--model-factory", SmallModelFactory.class.getName(), "--host", "127.0.0.1",
+          "--port", String.valueOf(port), "--rounds", "1", "--min-available", "2",
+          "--no-tracking", "--reproducible");
+      assertEquals(0, run.exitCode, run.err);
+      assertTrue(log.text().contains("outside the range the exact averaging kernel sums, "
+          + "|x| < 4194304.0 (2^22)"), log.text());
+    }
   }
 
   @Test

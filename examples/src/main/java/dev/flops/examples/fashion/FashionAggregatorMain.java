@@ -6,6 +6,7 @@ import dev.flops.aggregator.AggregatorSecurityOptions;
 import dev.flops.aggregator.BestRoundOptions;
 import dev.flops.aggregator.CheckpointOptions;
 import dev.flops.aggregator.NotifyOptions;
+import dev.flops.aggregator.ReproducibleOptions;
 import dev.flops.aggregator.SignalStop;
 import dev.flops.aggregator.TrainingPlan;
 import dev.flops.api.strategy.Strategy;
@@ -91,6 +92,9 @@ public final class FashionAggregatorMain implements Callable<Integer>, CommandLi
   @Mixin
   AggregatorSecurityOptions security = new AggregatorSecurityOptions();
 
+  @Mixin
+  ReproducibleOptions reproducible = new ReproducibleOptions();
+
   @Option(names = "--central-evaluation", defaultValue = "true", negatable = true,
       description = "Evaluate the global model on the whole Fashion-MNIST test set after every "
           + "round (default: ${DEFAULT-VALUE}; --no-central-evaluation turns it off).")
@@ -163,7 +167,7 @@ public final class FashionAggregatorMain implements Callable<Integer>, CommandLi
         // runs under it; flat learners ignore the entries.
         .announceRounds(true)
         .build();
-    Aggregator.Builder builder = security.applyTo(Aggregator.builder()
+    Aggregator.Builder builder = security.applyTo(reproducible.applyTo(Aggregator.builder())
         .host(host)
         .port(port)
         .model(FashionOptions.modelFactory(model).apply(seed)));

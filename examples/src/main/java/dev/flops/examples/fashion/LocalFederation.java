@@ -1,6 +1,7 @@
 package dev.flops.examples.fashion;
 
 import dev.flops.aggregator.Aggregator;
+import dev.flops.aggregator.ReproducibleOptions;
 import dev.flops.aggregator.SignalStop;
 import dev.flops.aggregator.TrainingPlan;
 import dev.flops.aggregator.TrackingOptions;
@@ -49,6 +50,9 @@ public final class LocalFederation implements Callable<Integer>, CommandLineFlag
 
   @Mixin
   FashionOptions options = new FashionOptions();
+
+  @Mixin
+  ReproducibleOptions reproducible = new ReproducibleOptions();
 
   @Option(names = "--rounds", defaultValue = "3",
       description = "Federated rounds (default: ${DEFAULT-VALUE}).")
@@ -125,7 +129,7 @@ public final class LocalFederation implements Callable<Integer>, CommandLineFlag
         .minAvailableLearners(options.learners)
         .learnerWait(Duration.ofMinutes(5))
         .build();
-    try (Aggregator aggregator = Aggregator.builder()
+    try (Aggregator aggregator = reproducible.applyTo(Aggregator.builder())
         .host("127.0.0.1")
         .port(port)
         .model(options.newModel())

@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import dev.flops.api.Config;
 import dev.flops.api.EvaluateResult;
 import dev.flops.api.FitResult;
+import dev.flops.api.InvalidResultException;
 import dev.flops.api.LearnerFailure.Kind;
 import dev.flops.api.Parameters;
 import dev.flops.api.RoundRanking;
@@ -896,6 +897,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase
             sink.accept(task.learnerId, result);
           } catch (OutOfMemoryError e) {
             reject(WireError.OUT_OF_MEMORY.exception(outOfMemory(e, task.global)));
+            return;
+          } catch (InvalidResultException e) {
+            // The kernel cannot represent what this learner sent (e.g. the exact kernel's range).
+            reject(WireError.RESULT_INVALID.exception(
+                describeLearner(task.learnerId) + ": " + e.getMessage()));
             return;
           } catch (RuntimeException e) {
             // Most likely the strategy's own code: the update was valid.

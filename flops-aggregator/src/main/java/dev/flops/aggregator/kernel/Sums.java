@@ -19,12 +19,16 @@ final class Sums {
   }
 
   static void checkAdd(Parameters template, Parameters parameters, double weight) {
-    if (!(weight > 0) || Double.isInfinite(weight)) {
-      throw new IllegalArgumentException("weight must be positive and finite but was " + weight);
-    }
+    checkWeight(weight);
     template.describeMismatch(parameters).ifPresent(mismatch -> {
       throw new IllegalArgumentException("cannot add parameters to the sum: " + mismatch);
     });
+  }
+
+  static void checkWeight(double weight) {
+    if (!(weight > 0) || Double.isInfinite(weight)) {
+      throw new IllegalArgumentException("weight must be positive and finite but was " + weight);
+    }
   }
 
   static void checkOpen(boolean ended) {

@@ -25,14 +25,15 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** FedAvg's arithmetic on both kernels against a double-precision reference. */
+/** FedAvg's arithmetic on every kernel against a double-precision reference. */
 class AveragingKernelTest {
 
   /** float32 accumulation of up to 40 weighted updates of N(0,1) values; the mean is O(0.1). */
   private static final double TOLERANCE = 1e-5;
 
   static Stream<AveragingKernel> kernels() {
-    return Stream.of(new Nd4jAveraging(), new JavaAveraging());
+    return Stream.of(new Nd4jAveraging(), new JavaAveraging(),
+        new ExactAveraging(new JavaAveraging()));
   }
 
   static Stream<Arguments> kernelsAndLayouts() {

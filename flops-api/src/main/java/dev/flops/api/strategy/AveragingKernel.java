@@ -39,7 +39,10 @@ public interface AveragingKernel {
      *
      * @param parameters values with the template's structure
      * @param weight a positive, finite weight
-     * @throws IllegalArgumentException if the structure differs or the weight is not positive
+     * @throws IllegalArgumentException if the structure differs or the weight is not positive,
+     *     or is one the kernel does not sum (an exact kernel may take integer weights only)
+     * @throws dev.flops.api.InvalidResultException if a value lies outside what the kernel can
+     *     sum; the sum is then unchanged, and the aggregator refuses the learner's update
      */
     void add(Parameters parameters, double weight);
 

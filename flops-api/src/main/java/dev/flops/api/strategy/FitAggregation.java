@@ -20,7 +20,9 @@ public interface FitAggregation {
    * @param update the update, lent for this call; its structure already matches the global
    *     parameters and its values are finite
    * @throws RuntimeException if the strategy cannot fold it: the aggregator refuses that update
-   *     (the learner's task fails) and the aggregate must be as if it had never been offered
+   *     (the learner's task fails) and the aggregate must be as if it had never been offered;
+   *     an {@link dev.flops.api.InvalidResultException} says that the update's values are at
+   *     fault (the learner is told so), any other exception that the aggregator is
    */
   void accept(BorrowedUpdate update);
 
