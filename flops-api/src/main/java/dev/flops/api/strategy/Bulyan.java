@@ -31,8 +31,8 @@ import java.util.Map;
  *
  * <p>Cost per round, for n updates of P float32 values: disk n × P × 4 bytes (one file, deleted
  * when the round's aggregation ends, also when it is discarded or fails); memory n × 64 Ki × 4
- * bytes of block buffer, n² doubles of distances, plus the result, P × 4 bytes; CPU one sort of θ
- * values per coordinate. Distances are computed as updates arrive.
+ * bytes of block buffer, n² doubles of distances, plus the result, P × 4 bytes off the heap; CPU
+ * one sort of θ values per coordinate. Distances are computed as updates arrive.
  */
 public final class Bulyan extends FedAvg {
   private final int byzantine;

@@ -25,8 +25,8 @@ import java.util.Map;
  *
  * <p>Cost per round, for n updates of P float32 values: disk n × P × 4 bytes (one file, deleted
  * when the round's aggregation ends, also when it is discarded or fails); memory n × 64 Ki × 4
- * bytes of block buffer (5 MiB for n = 20) plus the result, P × 4 bytes; CPU one sort of n values
- * per coordinate. The result does not depend on the order in which updates arrived.
+ * bytes of block buffer (5 MiB for n = 20) plus the result, P × 4 bytes off the heap; CPU one sort
+ * of n values per coordinate. The result does not depend on the order in which updates arrived.
  */
 public final class FedMedian extends FedAvg {
   private final Path stagingDirectory;

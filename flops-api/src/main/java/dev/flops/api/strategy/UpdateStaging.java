@@ -229,7 +229,7 @@ final class UpdateStaging implements AutoCloseable {
 
   /**
    * Combines the wanted updates coordinate by coordinate into new parameters with the template's
-   * structure (heap buffers of P × 4 bytes: the result), reading block by block.
+   * structure (direct buffers of P × 4 bytes in all: the result), reading block by block.
    *
    * @param updates indices (arrival order) of the updates to read, in the order the rule sees them
    * @param rule what one coordinate's values become
@@ -245,7 +245,8 @@ final class UpdateStaging implements AutoCloseable {
     for (int t = 0; t < template.size(); t++) {
       Tensor shape = template.tensors().get(t);
       long count = shape.elementCount();
-      ByteBuffer bytes = ByteBuffer.allocate(Math.toIntExact(count * Float.BYTES))
+      // Off the heap, like the kernel's mean: an aggregator sizes its heap for sessions, not models.
+      ByteBuffer bytes = ByteBuffer.allocateDirect(Math.toIntExact(count * Float.BYTES))
           .order(ByteOrder.LITTLE_ENDIAN);
       FloatBuffer out = bytes.asFloatBuffer();
       for (long start = 0; start < count; start += blockValues) {
