@@ -156,9 +156,10 @@ final class UpdateStaging implements AutoCloseable {
           ByteBuffer data = parameters.tensors().get(t).data();
           long position = base + tensorOffsets[t] * Float.BYTES;
           int slice = blockValues * Float.BYTES;
-          for (int from = data.position(); from < data.limit(); from += slice) {
-            ByteBuffer piece = data.duplicate().position(from)
-                .limit((int) Math.min((long) from + slice, data.limit()));
+          // long: a tensor of nearly 2 GiB must not overflow the loop.
+          for (long from = data.position(); from < data.limit(); from += slice) {
+            ByteBuffer piece = data.duplicate().position((int) from)
+                .limit((int) Math.min(from + slice, data.limit()));
             while (piece.hasRemaining()) {
               position += out.write(piece, position);
             }
@@ -189,10 +190,7 @@ final class UpdateStaging implements AutoCloseable {
     if (previous == 0) {
       return distances;
     }
-    int[] all = new int[previous];
-    for (int i = 0; i < previous; i++) {
-      all[i] = i;
-    }
+    int[] all = RobustRules.all(previous);
     update.withParameters(parameters -> {
       checkStructure(parameters);
       for (int t = 0; t < parameters.size(); t++) {
