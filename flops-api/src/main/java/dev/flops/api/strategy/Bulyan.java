@@ -30,7 +30,7 @@ import java.util.Map;
  * {@code FedAvg.builder()}).
  *
  * <p>Cost per round, for n updates of P float32 values: disk n × P × 4 bytes (one file, deleted
- * when the round's aggregation ends, also when it is discarded or fails); memory n × 64 Ki × 4
+ * when the round's aggregation ends, also when it is discarded or fails); memory θ × 64 Ki × 4
  * bytes of block buffer, n² doubles of distances, plus the result, P × 4 bytes off the heap; CPU
  * one sort of θ values per coordinate. Distances are computed as updates arrive.
  */

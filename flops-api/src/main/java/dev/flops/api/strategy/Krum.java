@@ -27,8 +27,8 @@ import java.util.Map;
  * {@code FedAvg.builder()}). See {@link MultiKrum} for the mean of the m best.
  *
  * <p>Cost per round, for n updates of P float32 values: disk n × P × 4 bytes (one file, deleted
- * when the round's aggregation ends, also when it is discarded or fails); memory (n - 1) × 64 Ki ×
- * 4 bytes of block buffer, n² doubles of distances, plus the result, P × 4 bytes off the heap. Each
+ * when the round's aggregation ends, also when it is discarded or fails); memory one block of 64 Ki
+ * × 4 bytes (256 KiB), n² doubles of distances, plus the result, P × 4 bytes off the heap. Each
  * update's distances to the ones before it are computed as it arrives (reading those back from disk
  * block by block, in double), so the round's end costs one read of the chosen update.
  */

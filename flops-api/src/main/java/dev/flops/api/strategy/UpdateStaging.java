@@ -27,8 +27,8 @@ import java.util.Set;
  * order, where P is the template's element count. Reading goes tensor by tensor and, within a
  * tensor, block by block ({@code blockValues} coordinates, 64 Ki by default): the block of each
  * wanted update is read with a positional {@link FileChannel#read(ByteBuffer, long)} into one
- * direct buffer that is reused for the whole round, so memory is {@code n × blockValues × 4} bytes
- * whatever P is.
+ * direct buffer that is reused for the whole round, so memory is {@code k × blockValues × 4} bytes
+ * for a rule that combines k updates (one while updates arrive), whatever P is.
  *
  * <p>Why positional reads and not memory-mapped files: the pages of a mapping count in the process
  * RSS while they stay mapped (and a mapping of n models stays mapped until the GC unmaps it), so a
@@ -58,6 +58,7 @@ final class UpdateStaging implements AutoCloseable {
   private final int blockValues;
   private final long[] tensorOffsets;
   private final long totalValues;
+  private final long longestTensor;
   private final List<String> learnerIds = new ArrayList<>();
   private final List<Long> examples = new ArrayList<>();
   private final Set<String> seen = new HashSet<>();
@@ -86,6 +87,7 @@ final class UpdateStaging implements AutoCloseable {
     this.blockValues = blockValues;
     this.tensorOffsets = new long[template.size()];
     long offset = 0;
+    long longest = 0;
     for (int t = 0; t < template.size(); t++) {
       Tensor tensor = template.tensors().get(t);
       if (tensor.dtype() != DType.FLOAT32) {
@@ -94,8 +96,10 @@ final class UpdateStaging implements AutoCloseable {
       }
       tensorOffsets[t] = offset;
       offset += tensor.elementCount();
+      longest = Math.max(longest, tensor.elementCount());
     }
     this.totalValues = offset;
+    this.longestTensor = longest;
   }
 
   /**
@@ -125,6 +129,11 @@ final class UpdateStaging implements AutoCloseable {
   /** Returns the values per update, P. */
   long valuesPerUpdate() {
     return totalValues;
+  }
+
+  /** Returns the capacity of the block buffer, in bytes: what the staging holds in memory. */
+  int blockBufferBytes() {
+    return block == null ? 0 : block.capacity();
   }
 
   /** Returns the staging file, or null before the first update and after {@link #close()}. */
@@ -190,7 +199,6 @@ final class UpdateStaging implements AutoCloseable {
     if (previous == 0) {
       return distances;
     }
-    int[] all = RobustRules.all(previous);
     update.withParameters(parameters -> {
       checkStructure(parameters);
       for (int t = 0; t < parameters.size(); t++) {
@@ -198,12 +206,12 @@ final class UpdateStaging implements AutoCloseable {
         long values = incoming.remaining();
         for (long start = 0; start < values; start += blockValues) {
           int length = (int) Math.min(blockValues, values - start);
-          FloatBuffer staged = read(all, t, start, length);
           for (int p = 0; p < previous; p++) {
+            // One staged update at a time: the buffer holds one block while updates arrive.
+            FloatBuffer staged = read(new int[] {p}, t, start, length);
             double sum = distances[p];
-            int slot = p * length;
             for (int j = 0; j < length; j++) {
-              double d = (double) incoming.get((int) start + j) - staged.get(slot + j);
+              double d = (double) incoming.get((int) start + j) - staged.get(j);
               sum += d * d;
             }
             distances[p] = sum;
@@ -268,12 +276,11 @@ final class UpdateStaging implements AutoCloseable {
    * (k+1)·length)} of the returned view.
    */
   private FloatBuffer read(int[] updates, int t, long start, int length) {
-    long bytes = (long) updates.length * length * Float.BYTES;
-    if (block == null || block.capacity() < bytes) {
-      // Grows at most a few times a round (doubling), then serves every block of the round.
-      long capacity = Math.max(bytes, block == null ? 0 : 2L * block.capacity());
-      block = ByteBuffer.allocateDirect(Math.toIntExact(Math.min(capacity, Integer.MAX_VALUE - 8)))
-          .order(ByteOrder.LITTLE_ENDIAN);
+    // Sized for the longest block any tensor has, so that it is allocated once per size of
+    // {@code updates}: one block while updates arrive, the combined updates' blocks at the end.
+    long capacity = (long) updates.length * Math.min(blockValues, longestTensor) * Float.BYTES;
+    if (block == null || block.capacity() < capacity) {
+      block = ByteBuffer.allocateDirect(Math.toIntExact(capacity)).order(ByteOrder.LITTLE_ENDIAN);
       blockFloats = block.asFloatBuffer();
     }
     try {

@@ -306,6 +306,33 @@ class RobustStrategiesTest {
   }
 
   @Test
+  void memory_isOneBlockPerUpdate_whileTheWholeRoundIsOnDisk() throws IOException {
+    int blocks = 4;
+    Random random = new Random(95);
+    Parameters large = Parameters.of(Tensor.ofFloats("w",
+        RobustUpdates.gaussian(random, blocks * UpdateStaging.DEFAULT_BLOCK_VALUES, 0f, 1f)));
+    int n = 7;
+    try (UpdateStaging staged = new UpdateStaging(staging, "memory-", large,
+        UpdateStaging.DEFAULT_BLOCK_VALUES)) {
+      StagedCombiner combiner = new StagedCombiner("Krum", staged, true,
+          (s, distances) -> s.combine(RobustRules.all(s.count()), RobustRules::median));
+      for (int i = 0; i < n; i++) {
+        Parameters update = Parameters.of(Tensor.ofFloats("w",
+            RobustUpdates.gaussian(random, blocks * UpdateStaging.DEFAULT_BLOCK_VALUES, 0f, 1f)));
+        RobustUpdates.add(combiner, new Update("learner-" + i, 1, update));
+        assertEquals(i == 0 ? 0 : UpdateStaging.DEFAULT_BLOCK_VALUES * 4L,
+            staged.blockBufferBytes(), "one block while distances are computed on arrival");
+      }
+      combiner.combine();
+
+      long modelBytes = large.byteSize();
+      assertEquals(n * modelBytes, Files.size(staged.file()), "the round is on disk");
+      assertEquals(n * UpdateStaging.DEFAULT_BLOCK_VALUES * 4L, staged.blockBufferBytes(),
+          "memory: one block of each combined update, a quarter of one model here, whatever P is");
+    }
+  }
+
+  @Test
   void refusedUpdate_leavesTheCombinationAsIfNeverOffered() {
     Krum krum = Krum.newBuilder().byzantine(1).stagingDirectory(staging).build();
     List<Update> updates = round(100, 5, 1);
