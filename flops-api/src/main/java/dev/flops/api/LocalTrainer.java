@@ -28,7 +28,11 @@ public interface LocalTrainer {
   /**
    * Trains the model, which already holds the round's global parameters, on the local data.
    *
-   * @param config the round's fit configuration (e.g. {@code local_epochs}, {@code batch_size})
+   * @param config the round's fit configuration (e.g. {@code local_epochs}, {@code batch_size};
+   *     under {@link dev.flops.api.strategy.FedProx} also {@code proximal_mu}, the weight
+   *     {@code μ} of a proximal term {@code (μ/2)·‖w − w_g‖²} to add to the local loss, {@code
+   *     w_g} being the parameters the model holds when fit is called; a trainer that ignores the
+   *     key trains as under FedAvg)
    * @return the updated parameters, the number of examples trained on and any metrics
    * @throws Exception if training fails; the aggregator counts it as a failure of this learner
    */

@@ -10,6 +10,7 @@ import java.io.InputStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,6 +21,7 @@ import org.bytedeco.javacpp.Loader;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.optimize.api.TrainingListener;
 import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -251,6 +253,28 @@ public final class Dl4jModel implements SavableModel {
       multiLayer.fit(batches);
     } else {
       graph.fit(batches);
+    }
+  }
+
+  /**
+   * Runs {@code training} with one more training listener on the network, and removes it again
+   * afterwards, also when training throws.
+   *
+   * @param listener the listener, called after the network's own ones
+   * @param training the fits to run
+   */
+  void withListener(TrainingListener listener, Runnable training) {
+    Collection<TrainingListener> current =
+        multiLayer != null ? multiLayer.getListeners() : graph.getListeners();
+    // a copy: DL4J's setListeners clears its own collection, which getListeners returns
+    List<TrainingListener> own = current == null ? List.of() : new ArrayList<>(current);
+    List<TrainingListener> with = new ArrayList<>(own);
+    with.add(listener);
+    network.setListeners(with);
+    try {
+      training.run();
+    } finally {
+      network.setListeners(own);
     }
   }
 

@@ -5,6 +5,7 @@ import dev.flops.api.EvaluateResult;
 import dev.flops.api.FitResult;
 import dev.flops.api.LocalTrainer;
 import dev.flops.api.Metrics;
+import dev.flops.api.strategy.FedProx;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Callable;
@@ -19,6 +20,13 @@ import org.nd4j.linalg.dataset.adapter.SingletonDataSetIterator;
  *
  * <p>The round's fit config may override the defaults with {@value #LOCAL_EPOCHS} and
  * {@value #BATCH_SIZE}. Every fit starts with a fresh optimiser state from the global parameters.
+ *
+ * <p>With {@value #PROXIMAL_MU} = {@code μ > 0} in the fit config (sent by {@link FedProx}), local
+ * training minimises the loss plus FedProx's proximal term {@code (μ/2)·‖w − w_g‖²}, {@code w_g}
+ * being the global parameters the fit starts from: {@code μ·(w − w_g)} is added to every
+ * minibatch's gradient before the network's updater (Adam, SGD...) turns it into a step. The fit
+ * then holds two more copies of the parameters. Without the key, or with 0, training is exactly
+ * as before.
  *
  * <pre>{@code
  * LocalTrainer trainer = Dl4jTrainer.builder(Dl4jModel.of(net))
@@ -35,6 +43,11 @@ public final class Dl4jTrainer implements LocalTrainer {
   public static final String LOCAL_EPOCHS = "local_epochs";
   /** Fit config key: minibatch size. */
   public static final String BATCH_SIZE = "batch_size";
+  /**
+   * Fit config key: the weight {@code μ} of FedProx's proximal term (Li et al. 2020), a number at
+   * least 0; absent or 0, training is plain. {@link FedProx} sets it.
+   */
+  public static final String PROXIMAL_MU = FedProx.PROXIMAL_MU;
 
   private final Dl4jModel model;
   private final Callable<DataSet> trainLoader;
@@ -91,10 +104,22 @@ public final class Dl4jTrainer implements LocalTrainer {
       throw new IllegalArgumentException(String.format(
           "%s and %s must be at least 1 but were %d and %d", LOCAL_EPOCHS, BATCH_SIZE, epochs, batch));
     }
+    double mu = config.getDouble(PROXIMAL_MU, 0);
+    if (!(mu >= 0) || Double.isInfinite(mu)) {
+      throw new IllegalArgumentException(PROXIMAL_MU + " must be a finite number of at least 0 "
+          + "(0: no proximal term) but was " + mu);
+    }
     model.resetOptimizer();
-    for (int epoch = 0; epoch < epochs; epoch++) {
-      train.shuffle(shuffleSeed + 1000L * fits + epoch);
-      model.fitEpoch(batches(train, batch));
+    Runnable training = () -> {
+      for (int epoch = 0; epoch < epochs; epoch++) {
+        train.shuffle(shuffleSeed + 1000L * fits + epoch);
+        model.fitEpoch(batches(train, batch));
+      }
+    };
+    if (mu > 0) {
+      model.withListener(new ProximalTerm(mu, model.network().params()), training);
+    } else {
+      training.run();
     }
     fits++;
     return new FitResult(model.getParameters(), train.numExamples(),

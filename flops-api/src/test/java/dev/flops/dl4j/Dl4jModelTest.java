@@ -32,16 +32,22 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 class Dl4jModelTest {
 
   /** Dense 4→3 relu, softmax output 3→2, Adam; parameters 0_W [4,3], 0_b [3], 1_W [3,2], 1_b [2]. */
   static MultiLayerNetwork smallNetwork(long seed, DataType dataType) {
+    return smallNetwork(seed, dataType, new Adam(0.05));
+  }
+
+  /** The same network with another updater. */
+  static MultiLayerNetwork smallNetwork(long seed, DataType dataType, IUpdater updater) {
     MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
         .seed(seed)
         .dataType(dataType)
-        .updater(new Adam(0.05))
+        .updater(updater)
         .weightInit(WeightInit.XAVIER)
         .list()
         .layer(new DenseLayer.Builder().nIn(4).nOut(3).activation(Activation.RELU).build())

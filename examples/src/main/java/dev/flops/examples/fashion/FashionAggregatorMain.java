@@ -8,7 +8,7 @@ import dev.flops.aggregator.CheckpointOptions;
 import dev.flops.aggregator.NotifyOptions;
 import dev.flops.aggregator.SignalStop;
 import dev.flops.aggregator.TrainingPlan;
-import dev.flops.api.strategy.FedAvg;
+import dev.flops.api.strategy.Strategy;
 import dev.flops.learner.LearnerMain;
 import dev.flops.proto.codec.CommandLineFlags;
 import dev.flops.api.TrainingResult;
@@ -130,8 +130,12 @@ public final class FashionAggregatorMain implements Callable<Integer>, CommandLi
     return FLAGS;
   }
 
+  @Mixin
+  StrategyOptions strategyOptions = new StrategyOptions();
+
   @Override
   public Integer call() throws Exception {
+    strategyOptions.validate();
     long start = System.nanoTime();
     String setup = String.format(Locale.ROOT,
         "Fashion-MNIST aggregator: %d rounds, %d learners needed, %d local epoch(s)", rounds,
@@ -147,7 +151,8 @@ public final class FashionAggregatorMain implements Callable<Integer>, CommandLi
       setup += "; central evaluation on " + data.source().description();
       log.info(setup);
     }
-    FedAvg strategy = FashionStrategy.fedAvg(localEpochs, batchSize, central).build();
+    Strategy strategy = strategyOptions.create(FashionStrategy.fedAvg(localEpochs, batchSize, central));
+    log.info("strategy: {}", strategy);
     SignalStop signals = new SignalStop();
     TrainingPlan plan = signals.observe(bestRound.applyTo(checkpoints.applyTo(notify.applyTo(
             tracking.applyTo(TrainingPlan.builder())))))

@@ -35,6 +35,12 @@ public final class FashionLearnerMain implements Callable<Integer> {
   @Mixin
   SiteShare site = new SiteShare();
 
+  @Option(names = "--attack", paramLabel = "KIND:STRENGTH",
+      description = "Makes this learner malicious, for demos and tests of robust strategies: "
+          + "sign-flip:SCALE sends g - SCALE*(w - g) (its honest step reversed and scaled), "
+          + "noise:SIGMA sends w + N(0, SIGMA^2). Default: honest.")
+  String attack;
+
   @Mixin
   NativeThreadsOptions nativeThreads = new NativeThreadsOptions();
 
@@ -55,6 +61,7 @@ public final class FashionLearnerMain implements Callable<Integer> {
   public Integer call() throws Exception {
     options.validate();
     site.validate();
+    Attack malice = attack == null ? null : Attack.parse(attack);
     if (index < 0 || index >= options.learners) {
       throw new IllegalArgumentException(String.format(
           "--index %d is outside [0, %d): there are --learners %d",
@@ -66,7 +73,9 @@ public final class FashionLearnerMain implements Callable<Integer> {
     security.applyTo(Learner.builder()
             .aggregator(aggregator)
             .name(site.learnerName(index))
-            .trainer(options.trainer(data, index, site)))
+            .trainer(malice == null ? options.trainer(data, index, site)
+                : new AttackingTrainer(options.trainer(data, index, site), malice,
+                    options.seed + index)))
         .build()
         .run();
     return 0;

@@ -6,7 +6,7 @@ import dev.flops.aggregator.TrainingPlan;
 import dev.flops.aggregator.TrackingOptions;
 import dev.flops.api.Config;
 import dev.flops.api.TrainingResult;
-import dev.flops.api.strategy.FedAvg;
+import dev.flops.api.strategy.Strategy;
 import dev.flops.dl4j.Dl4jTrainer;
 import dev.flops.learner.Learner;
 import dev.flops.learner.LearnerMain;
@@ -59,6 +59,12 @@ public final class LocalFederation implements Callable<Integer>, CommandLineFlag
           + "(default: ${DEFAULT-VALUE}; --no-central-evaluation turns it off).")
   boolean centralEvaluation;
 
+  @Mixin
+  StrategyOptions strategyOptions = new StrategyOptions();
+
+  @Mixin
+  AttackOptions attacks = new AttackOptions();
+
   @Option(names = "--port", defaultValue = "0",
       description = "Aggregator port on 127.0.0.1; 0 picks a free one (default: ${DEFAULT-VALUE}).")
   int port;
@@ -97,6 +103,8 @@ public final class LocalFederation implements Callable<Integer>, CommandLineFlag
   @Override
   public Integer call() throws Exception {
     options.validate();
+    strategyOptions.validate();
+    attacks.validate(options.learners);
     FashionMnist data = options.load();
     String setup = String.format(Locale.ROOT,
         "Fashion-MNIST federation: %d learners (%s partition), %d rounds, %d local epoch(s); %s",
@@ -106,9 +114,10 @@ public final class LocalFederation implements Callable<Integer>, CommandLineFlag
 
     CentralTestSet central =
         centralEvaluation ? new CentralTestSet(options.newModel(), data.test()) : null;
-    FedAvg strategy = FashionStrategy.fedAvg(options.localEpochs, options.batchSize, central)
-        .evaluateConfig(round -> Config.of(Dl4jTrainer.BATCH_SIZE, 1000))
-        .build();
+    Strategy strategy = strategyOptions.create(
+        FashionStrategy.fedAvg(options.localEpochs, options.batchSize, central)
+            .evaluateConfig(round -> Config.of(Dl4jTrainer.BATCH_SIZE, 1000)));
+    log.info("strategy: {}{}", strategy, attacks.describe());
     long start = System.nanoTime();
     SignalStop signals = new SignalStop();
     TrainingPlan plan = signals.observe(tracking.applyTo(TrainingPlan.builder()))
@@ -128,7 +137,7 @@ public final class LocalFederation implements Callable<Integer>, CommandLineFlag
         Learner learner = Learner.builder()
             .aggregator("127.0.0.1", aggregator.port())
             .name("fashion-" + i)
-            .trainer(options.trainer(data, i))
+            .trainer(attacks.trainer(options.trainer(data, i), i, options.learners, options.seed))
             .build();
         learners.add(learner.runAsync());
       }

@@ -41,4 +41,41 @@ class MainFlagErrorsTest {
     assertTrue(error.startsWith("error: the Fashion-MNIST data directory /nonexistent does not "
         + "exist"), error);
   }
+
+  @Test
+  void localFederation_unknownStrategy_listsTheChoices() {
+    String error = errorOf(new LocalFederation(System.out), "--strategy", "fedsgd");
+    assertTrue(error.startsWith("error: unknown strategy 'fedsgd'; choose one of fedavg"), error);
+  }
+
+  @Test
+  void aggregatorMain_unknownKnob_namesTheStrategysKnobs() {
+    String error = errorOf(new FashionAggregatorMain(System.out), "--no-central-evaluation",
+        "--strategy", "fedavg:eta=0.1");
+    assertEquals("error: fedavg has no knob 'eta'; it takes none", error);
+  }
+
+  @Test
+  void localFederation_attackersWithoutAttack_saysWhatToAdd() {
+    String error = errorOf(new LocalFederation(System.out), "--learners", "3", "--attackers", "1");
+    assertTrue(error.contains("--attackers 1 needs --attack"), error);
+    String tooMany = errorOf(new LocalFederation(System.out), "--learners", "3",
+        "--attackers", "4", "--attack", "sign-flip:5");
+    assertTrue(tooMany.contains("--attackers must be in [0, --learners 3] but was 4"), tooMany);
+    String badKind = errorOf(new LocalFederation(System.out), "--learners", "3",
+        "--attackers", "1", "--attack", "flip:5");
+    assertTrue(badKind.contains("sign-flip:SCALE or noise:SIGMA"), badKind);
+  }
+
+  @Test
+  void help_listsTheStrategies() {
+    StringWriter out = new StringWriter();
+    CommandLine commandLine = LearnerMain.commandLine(new LocalFederation(System.out));
+    commandLine.setOut(new PrintWriter(out, true));
+    assertEquals(0, commandLine.execute("--help"));
+    assertTrue(out.toString().contains("Strategies (--strategy NAME:knob=value,...):"), out.toString());
+    for (var choice : dev.flops.api.strategy.catalog.StrategyCatalog.choices()) {
+      assertTrue(out.toString().contains("  " + choice.name() + " "), choice.name());
+    }
+  }
 }

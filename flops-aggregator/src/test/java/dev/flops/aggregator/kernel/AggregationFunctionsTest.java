@@ -161,14 +161,14 @@ class AggregationFunctionsTest {
   }
 
   /** Two tensors of N(0, scale^2) values, one of 50k (above ND4J's multi-threading threshold). */
-  private static Parameters model(Random random, double scale) {
+  static Parameters model(Random random, double scale) {
     return Parameters.of(
         Tensor.ofFloats("w", new long[] {50, 1000}, gaussian(random, 50_000, scale)),
         Tensor.ofFloats("b", new long[] {7}, gaussian(random, 7, scale)));
   }
 
   /** A fake round mean: the global model moved by N(0, 0.1^2) per element. */
-  private static Parameters perturbed(Parameters global, Random random) {
+  static Parameters perturbed(Parameters global, Random random) {
     List<Tensor> tensors = new ArrayList<>();
     for (Tensor tensor : global) {
       float[] values = tensor.toFloatArray();
@@ -204,17 +204,10 @@ class AggregationFunctionsTest {
 
   /** All elements, tensor after tensor, as doubles. */
   private static double[] flat(Parameters parameters) {
-    double[] values = new double[size(parameters)];
-    int at = 0;
-    for (Tensor tensor : parameters) {
-      for (float value : tensor.toFloatArray()) {
-        values[at++] = value;
-      }
-    }
-    return values;
+    return OptimizerReference.flat(parameters);
   }
 
-  private static void assertClose(double[] expected, Parameters actual, String what) {
+  static void assertClose(double[] expected, Parameters actual, String what) {
     double[] values = flat(actual);
     assertEquals(expected.length, values.length, what);
     for (int i = 0; i < values.length; i++) {

@@ -1,0 +1,81 @@
+package dev.flops.api.strategy;
+
+/**
+ * FedAdam (Reddi, Charles, Zaheer, Garrett, Rush, Konečný, Kumar and McMahan, "Adaptive
+ * Federated Optimization", ICLR 2021, Algorithm 2): the server applies the round's
+ * example-weighted mean as a pseudo-gradient through Adam. With {@code Δ = mean − x},
+ * element-wise:
+ *
+ * <pre>
+ *   m ← β1·m + (1 − β1)·Δ              (m = 0 before the first round)
+ *   v ← β2·v + (1 − β2)·Δ²             (v = τ² before the first round)
+ *   x ← x + η·m / (√v + τ)
+ * </pre>
+ *
+ * without bias correction, as in the paper (Flower's FedAdam scales η by Adam's bias correction).
+ * Sampling, configs, evaluation and the weighted mean are FedAvg's, set through {@code
+ * base(FedAvg.Builder)}.
+ *
+ * <pre>{@code
+ * FedAdam strategy = FedAdam.builder()
+ *     .serverLearningRate(0.01)
+ *     .beta1(0.9)
+ *     .base(FedAvg.builder().fractionFit(0.5))
+ *     .build();
+ * }</pre>
+ *
+ * <p><b>Knobs</b> ({@link #knobs()}: FedAvg's plus {@code server_learning_rate}, {@code beta1},
+ * {@code beta2}, {@code tau}) with Flower's defaults: {@code η = 0.1}, {@code β1 = 0.9},
+ * {@code β2 = 0.99}, {@code τ = 1e-9}. Reddi et al. tune {@code η} and {@code τ} per task on
+ * a logarithmic grid.
+ *
+ * <p><b>State and memory.</b> The moments {@code m} and {@code v}: two extra model-sized float32
+ * buffers kept between rounds (off the Java heap with the native kernel) and checkpointed as
+ * tensors {@code m/<tensor>}, {@code v/<tensor>} beside FedAvg's sampling state, so a resumed
+ * federation continues bit for bit. The server update briefly holds eight more model-sized
+ * buffers: the global model, the pseudo-gradient, the moments and a scratch buffer on the
+ * kernel, and snapshots of the new global model and moments.
+ *
+ * <p>Called by the aggregator from one thread at a time, like every strategy.
+ */
+public final class FedAdam extends ForwardingStrategy {
+
+  private FedAdam(Builder builder) {
+    super(new FedOpt(builder, AdaptiveOptimizer.Rule.ADAM, "FedAdam"));
+  }
+
+  /**
+   * Returns a builder with Flower's defaults: {@code η = 0.1}, {@code β1 = 0.9}, {@code β2 =
+   * 0.99}, {@code τ = 1e-9}, and FedAvg's defaults.
+   *
+   * @return a new builder
+   */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Builds a {@link FedAdam}: {@code serverLearningRate}, {@code beta1}, {@code beta2}, {@code
+   * tau} and {@code base}; every setter checks its value at once.
+   */
+  public static final class Builder extends FedOpt.DecayingBuilder<Builder, FedAdam> {
+    private Builder() {
+      super(0.1, 1e-9);
+    }
+
+    @Override
+    Builder self() {
+      return this;
+    }
+
+    /**
+     * Builds the strategy.
+     *
+     * @return the strategy
+     */
+    @Override
+    public FedAdam build() {
+      return new FedAdam(this);
+    }
+  }
+}

@@ -1,0 +1,203 @@
+package dev.flops.api.strategy.catalog;
+
+import dev.flops.api.strategy.FedAdagrad;
+import dev.flops.api.strategy.FedAdam;
+import dev.flops.api.strategy.FedAvg;
+import dev.flops.api.strategy.FedAvgM;
+import dev.flops.api.strategy.FedProx;
+import dev.flops.api.strategy.FedYogi;
+import dev.flops.api.strategy.Strategy;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.StringJoiner;
+
+/**
+ * The strategies flops ships, by the name a command line chooses them with:
+ * {@code NAME[:knob=value,...]}, e.g. {@code fedadam:eta=0.01,beta1=0.9} or {@code krum:f=2}.
+ * The examples' {@code --strategy} option and its help are made from this list, and so is the
+ * README's strategy table.
+ *
+ * <pre>{@code
+ * Strategy strategy = StrategyCatalog.create("fedprox:mu=0.1", FedAvg.builder().fractionFit(0.5));
+ * }</pre>
+ *
+ * <p>Stateless and thread-safe.
+ */
+public final class StrategyCatalog {
+
+  private static final String REDDI = "Reddi, Charles, Zaheer, Garrett, Rush, Konecny, Kumar and "
+      + "McMahan 2021, Adaptive Federated Optimization";
+  private static final KnobSpec ETA_ONE = eta("1.0");
+  private static final KnobSpec BETA1 =
+      new KnobSpec("beta1", "0.9", "decay of the first moment (momentum), in [0, 1)");
+  private static final KnobSpec BETA2 =
+      new KnobSpec("beta2", "0.99", "decay of the second moment, in [0, 1)");
+
+  private static final List<StrategyChoice> CHOICES = List.of(
+      new StrategyChoice("fedavg",
+          "McMahan et al. 2017, Communication-Efficient Learning of Deep Networks from "
+              + "Decentralized Data",
+          "the default: IID or mildly non-IID data, trusted learners",
+          List.of(), (base, knobs) -> base.build()),
+      new StrategyChoice("fedavgm",
+          "Hsu, Qi and Brown 2019, Measuring the Effects of Non-Identical Data Distribution for "
+              + "Federated Visual Classification",
+          "non-IID data: server momentum damps the round-to-round drift of the global model",
+          List.of(ETA_ONE, new KnobSpec("momentum", "0.9", "server momentum beta, in [0, 1)")),
+          (base, knobs) -> FedAvgM.builder().serverLearningRate(knobs.number("eta"))
+              .momentum(knobs.number("momentum")).base(base).build()),
+      new StrategyChoice("fedadagrad", REDDI,
+          "non-IID data with rare, sparse features: per-parameter steps shrink where updates "
+              + "were large",
+          List.of(eta("0.1"), BETA1, tau("1e-9")),
+          (base, knobs) -> FedAdagrad.builder().serverLearningRate(knobs.number("eta"))
+              .beta1(knobs.number("beta1")).tau(knobs.number("tau")).base(base).build()),
+      new StrategyChoice("fedadam", REDDI,
+          "non-IID data: Adam on the server adapts each parameter's step; tune eta (0.001-0.1)",
+          List.of(eta("0.1"), BETA1, BETA2, tau("1e-9")),
+          (base, knobs) -> FedAdam.builder().serverLearningRate(knobs.number("eta"))
+              .beta1(knobs.number("beta1")).beta2(knobs.number("beta2"))
+              .tau(knobs.number("tau")).base(base).build()),
+      new StrategyChoice("fedyogi", REDDI,
+          "non-IID data: like FedAdam with a second moment that grows more carefully",
+          List.of(eta("0.01"), BETA1, BETA2, tau("1e-3")),
+          (base, knobs) -> FedYogi.builder().serverLearningRate(knobs.number("eta"))
+              .beta1(knobs.number("beta1")).beta2(knobs.number("beta2"))
+              .tau(knobs.number("tau")).base(base).build()),
+      new StrategyChoice("fedprox",
+          "Li, Sahu, Zaheer, Sanjabi, Talwalkar and Smith 2020, Federated Optimization in "
+              + "Heterogeneous Networks",
+          "heterogeneous data or uneven local work: a proximal term keeps local models near the "
+              + "global one",
+          List.of(new KnobSpec("mu", "0.01",
+              "weight of the proximal term mu/2 ||w - w_global||^2 sent as proximal_mu, > 0")),
+          (base, knobs) -> FedProx.builder().proximalMu(knobs.number("mu")).base(base).build()));
+
+  private StrategyCatalog() {}
+
+  private static KnobSpec eta(String defaultValue) {
+    return new KnobSpec("eta", defaultValue, "server learning rate, > 0");
+  }
+
+  private static KnobSpec tau(String defaultValue) {
+    return new KnobSpec("tau", defaultValue, "adaptivity: added to the root of the second moment, > 0");
+  }
+
+  /**
+   * Returns every strategy, in the order help lists them.
+   *
+   * @return the entries, unmodifiable
+   */
+  public static List<StrategyChoice> choices() {
+    return CHOICES;
+  }
+
+  /**
+   * Returns the entry of a name.
+   *
+   * @param name a strategy's name, any case
+   * @return the entry
+   * @throws IllegalArgumentException if there is none of that name; the message lists the names
+   */
+  public static StrategyChoice choice(String name) {
+    String wanted = Objects.requireNonNull(name, "name").trim().toLowerCase(Locale.ROOT);
+    for (StrategyChoice choice : CHOICES) {
+      if (choice.name().equals(wanted)) {
+        return choice;
+      }
+    }
+    throw new IllegalArgumentException("unknown strategy '" + name + "'; choose one of "
+        + names() + " (--help lists their knobs)");
+  }
+
+  /**
+   * Builds the strategy a specification names.
+   *
+   * @param specification {@code NAME} or {@code NAME:knob=value,knob=value}
+   * @param base FedAvg's settings that every strategy inherits (sampling, configs, central
+   *     evaluation, metrics functions); the builder is not changed
+   * @return the strategy
+   * @throws IllegalArgumentException if the name is unknown, a knob is unknown, repeated or has
+   *     no value, or a value is out of range; the message names what was typed and the choices
+   */
+  public static Strategy create(String specification, FedAvg.Builder base) {
+    Objects.requireNonNull(base, "base");
+    KnobValues knobs = parse(specification);
+    return choice(knobs.strategy()).factory().create(base, knobs);
+  }
+
+  /**
+   * Parses a specification and checks its knobs against the named strategy's, without building it.
+   *
+   * @param specification {@code NAME} or {@code NAME:knob=value,...}
+   * @return the strategy's name and typed knobs
+   * @throws IllegalArgumentException as {@link #create}
+   */
+  public static KnobValues parse(String specification) {
+    Objects.requireNonNull(specification, "specification");
+    int colon = specification.indexOf(':');
+    String name = (colon < 0 ? specification : specification.substring(0, colon)).trim();
+    StrategyChoice choice = choice(name);
+    Map<String, String> values = new LinkedHashMap<>();
+    if (colon >= 0) {
+      for (String pair : specification.substring(colon + 1).split(",", -1)) {
+        int equals = pair.indexOf('=');
+        String knob = (equals < 0 ? pair : pair.substring(0, equals)).trim();
+        if (equals < 0 || knob.isEmpty() || pair.substring(equals + 1).isBlank()) {
+          throw new IllegalArgumentException(choice.name() + ": '" + pair + "' is not knob=value; "
+              + "write e.g. " + example(choice));
+        }
+        if (choice.knob(knob) == null) {
+          throw new IllegalArgumentException(choice.name() + " has no knob '" + knob + "'; "
+              + (choice.knobs().isEmpty() ? "it takes none" : "its knobs are " + knobNames(choice)));
+        }
+        if (values.put(knob, pair.substring(equals + 1).trim()) != null) {
+          throw new IllegalArgumentException(
+              choice.name() + ": knob '" + knob + "' is given twice in '" + specification + "'");
+        }
+      }
+    }
+    return KnobValues.of(choice, values);
+  }
+
+  /**
+   * Describes every strategy and its knobs with defaults, for a command's help.
+   *
+   * @return lines, each strategy's name followed by its indented knobs
+   */
+  public static String help() {
+    StringBuilder help = new StringBuilder();
+    for (StrategyChoice choice : CHOICES) {
+      help.append(String.format(Locale.ROOT, "  %-14s %s%n", choice.name(), choice.whenToUse()));
+      for (KnobSpec knob : choice.knobs()) {
+        help.append(String.format(Locale.ROOT, "      %-12s %s (default %s)%n",
+            knob.name(), knob.description(), knob.defaultValue()));
+      }
+    }
+    return help.toString();
+  }
+
+  private static String names() {
+    List<String> names = new ArrayList<>();
+    CHOICES.forEach(choice -> names.add(choice.name()));
+    return String.join(", ", names);
+  }
+
+  private static String knobNames(StrategyChoice choice) {
+    StringJoiner names = new StringJoiner(", ");
+    choice.knobs().forEach(knob -> names.add(knob.name()));
+    return names.toString();
+  }
+
+  private static String example(StrategyChoice choice) {
+    if (choice.knobs().isEmpty()) {
+      return choice.name();
+    }
+    KnobSpec knob = choice.knobs().get(0);
+    return choice.name() + ":" + knob.name() + "=" + knob.defaultValue();
+  }
+}

@@ -1,0 +1,94 @@
+package dev.flops.api.strategy.catalog;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.flops.api.strategy.FedAvg;
+import dev.flops.api.strategy.Strategy;
+import java.util.HashSet;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class StrategyCatalogTest {
+
+  @Test
+  void everyStrategyBuildsWithItsDefaultsAndWithEveryKnobAtItsDefault() {
+    for (StrategyChoice choice : StrategyCatalog.choices()) {
+      Strategy plain = StrategyCatalog.create(choice.name(), FedAvg.builder());
+      assertEquals(choice.name(), plain.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT));
+      StringBuilder spec = new StringBuilder(choice.name());
+      String separator = ":";
+      for (KnobSpec knob : choice.knobs()) {
+        if (knob.defaultValue().matches("-?[0-9.eE+-]+")) {
+          spec.append(separator).append(knob.name()).append('=').append(knob.defaultValue());
+          separator = ",";
+        }
+      }
+      Strategy explicit = StrategyCatalog.create(spec.toString(), FedAvg.builder());
+      assertEquals(plain.knobs(), explicit.knobs(), spec.toString());
+    }
+  }
+
+  @Test
+  void namesAreUniqueLowerCaseAndAnyCaseFindsThem() {
+    Set<String> names = new HashSet<>();
+    for (StrategyChoice choice : StrategyCatalog.choices()) {
+      assertTrue(names.add(choice.name()), "twice: " + choice.name());
+      assertEquals(choice.name().toLowerCase(java.util.Locale.ROOT), choice.name());
+      assertEquals(choice, StrategyCatalog.choice(" " + choice.name().toUpperCase() + " "));
+      assertFalse(choice.paper().isBlank(), choice.name());
+    }
+  }
+
+  @Test
+  void anUnknownStrategyListsTheChoices() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> StrategyCatalog.create("fedsgd", FedAvg.builder()));
+    assertTrue(e.getMessage().contains("unknown strategy 'fedsgd'"), e.getMessage());
+    assertTrue(e.getMessage().contains("fedavg"), e.getMessage());
+  }
+
+  @Test
+  void malformedKnobsAreRefusedNamingWhatWasTyped() {
+    StrategyChoice withKnobs = StrategyCatalog.choices().stream()
+        .filter(choice -> !choice.knobs().isEmpty()).findFirst().orElse(null);
+    IllegalArgumentException none = assertThrows(IllegalArgumentException.class,
+        () -> StrategyCatalog.parse("fedavg:eta=1"));
+    assertTrue(none.getMessage().contains("fedavg has no knob 'eta'; it takes none"),
+        none.getMessage());
+    if (withKnobs == null) {
+      return;
+    }
+    String name = withKnobs.name();
+    String knob = withKnobs.knobs().get(0).name();
+    assertThrows(IllegalArgumentException.class, () -> StrategyCatalog.parse(name + ":" + knob));
+    assertThrows(IllegalArgumentException.class, () -> StrategyCatalog.parse(name + ":" + knob + "="));
+    assertThrows(IllegalArgumentException.class, () -> StrategyCatalog.parse(name + ":"));
+    IllegalArgumentException twice = assertThrows(IllegalArgumentException.class,
+        () -> StrategyCatalog.parse(name + ":" + knob + "=1," + knob + "=2"));
+    assertTrue(twice.getMessage().contains("given twice"), twice.getMessage());
+    IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class,
+        () -> StrategyCatalog.parse(name + ":nonsense=1"));
+    assertTrue(unknown.getMessage().contains("its knobs are " + knob), unknown.getMessage());
+  }
+
+  @Test
+  void helpListsEveryStrategyAndKnobWithItsDefault() {
+    String help = StrategyCatalog.help();
+    for (StrategyChoice choice : StrategyCatalog.choices()) {
+      assertTrue(help.contains(choice.name()), choice.name());
+      for (KnobSpec knob : choice.knobs()) {
+        assertTrue(help.contains(knob.name()) && help.contains("(default " + knob.defaultValue()),
+            choice.name() + ":" + knob.name());
+      }
+    }
+  }
+
+  @Test
+  void theBaseSettingsReachTheStrategy() {
+    Strategy strategy = StrategyCatalog.create("fedavg", FedAvg.builder().fractionFit(0.25));
+    assertEquals(0.25, strategy.knobs().get("fraction_fit"));
+  }
+}
