@@ -18,6 +18,7 @@ import dev.flops.api.strategy.FedMedian;
 import dev.flops.api.strategy.FedTrimmedAvg;
 import dev.flops.api.strategy.Krum;
 import dev.flops.api.strategy.MultiKrum;
+import dev.flops.api.strategy.Strategy;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -57,26 +58,26 @@ class RobustAggregationTest {
    */
   static Stream<Arguments> strategies() {
     return Stream.of(
-        Arguments.of("FedMedian", 3.0, (Function<Path, FedAvg>) dir ->
-            FedMedian.newBuilder().stagingDirectory(dir).build()),
+        Arguments.of("FedMedian", 3.0, (Function<Path, Strategy>) dir ->
+            FedMedian.builder().stagingDirectory(dir).build()),
         // beta 0.2 of 7 cuts 1 at each end: mean of 1, 2, 3, 5, 8.
-        Arguments.of("FedTrimmedAvg", 3.8, (Function<Path, FedAvg>) dir ->
-            FedTrimmedAvg.newBuilder().stagingDirectory(dir).build()),
+        Arguments.of("FedTrimmedAvg", 3.8, (Function<Path, Strategy>) dir ->
+            FedTrimmedAvg.builder().stagingDirectory(dir).build()),
         // f = 1: scores over the 4 nearest; offset 2 scores 1 + 1 + 4 + 9 = 15, the lowest.
-        Arguments.of("Krum", 2.0, (Function<Path, FedAvg>) dir ->
-            Krum.newBuilder().byzantine(1).stagingDirectory(dir).build()),
+        Arguments.of("Krum", 2.0, (Function<Path, Strategy>) dir ->
+            Krum.builder().byzantine(1).stagingDirectory(dir).build()),
         // keeps all but 60; weighted by 10, 20, 30, 40, 50, 60: 930 / 210.
-        Arguments.of("MultiKrum", 930.0 / 210, (Function<Path, FedAvg>) dir ->
-            MultiKrum.newBuilder().byzantine(1).stagingDirectory(dir).build()),
+        Arguments.of("MultiKrum", 930.0 / 210, (Function<Path, Strategy>) dir ->
+            MultiKrum.builder().byzantine(1).stagingDirectory(dir).build()),
         // chooses 2, 3, 1, 0, 5 by repeated Krum; the 3 closest to their median 2: 1, 2, 3.
-        Arguments.of("Bulyan", 2.0, (Function<Path, FedAvg>) dir ->
-            Bulyan.newBuilder().byzantine(1).stagingDirectory(dir).build()));
+        Arguments.of("Bulyan", 2.0, (Function<Path, Strategy>) dir ->
+            Bulyan.builder().byzantine(1).stagingDirectory(dir).build()));
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("strategies")
   void twoRoundsOverGrpc_moveTheModelByTheStrategysChoice_andLeaveNoStagedFile(
-      String name, double offsetPerRound, Function<Path, FedAvg> make) throws Exception {
+      String name, double offsetPerRound, Function<Path, Strategy> make) throws Exception {
     Parameters initial = Federations.randomParameters(12, true);
     List<LocalTrainer> trainers = new ArrayList<>();
     for (int i = 0; i < OFFSETS.length; i++) {
@@ -109,9 +110,9 @@ class RobustAggregationTest {
     float honestMean = (float) (honestSum / 5);
 
     Parameters fedAvg = federate(FedAvg.builder().build(), initial, trainers, 1).finalParameters();
-    Parameters median = federate(FedMedian.newBuilder().stagingDirectory(staging).build(),
+    Parameters median = federate(FedMedian.builder().stagingDirectory(staging).build(),
         initial, trainers, 1).finalParameters();
-    Parameters krum = federate(Krum.newBuilder().byzantine(2).stagingDirectory(staging).build(),
+    Parameters krum = federate(Krum.builder().byzantine(2).stagingDirectory(staging).build(),
         initial, trainers, 1).finalParameters();
 
     double fedAvgOff = maxDeviation(initial, honestMean, fedAvg);
@@ -128,7 +129,7 @@ class RobustAggregationTest {
     for (int i = 0; i < 5; i++) {
       trainers.add(FakeTrainer.adding(initial, i, 10));
     }
-    Krum krum = Krum.newBuilder().byzantine(2).stagingDirectory(staging).build();
+    Krum krum = Krum.builder().byzantine(2).stagingDirectory(staging).build();
 
     try (LogCapture log = new LogCapture()) {
       TrainingResult result = federate(krum, initial, trainers, 2);
@@ -159,7 +160,7 @@ class RobustAggregationTest {
       CompletableFuture<Throwable> ended = new CompletableFuture<>();
       Thread training = new Thread(() -> {
         try {
-          aggregator.train(plan, Krum.newBuilder().stagingDirectory(staging).build());
+          aggregator.train(plan, Krum.builder().stagingDirectory(staging).build());
           ended.complete(null);
         } catch (Throwable e) {
           ended.complete(e);
@@ -214,7 +215,7 @@ class RobustAggregationTest {
    * Runs a federation of these learners on loopback; learner i connects i-th, so its id
    * ({@code learner-<i+1>}) orders as its index.
    */
-  private static TrainingResult federate(FedAvg strategy, Parameters initial,
+  private static TrainingResult federate(Strategy strategy, Parameters initial,
       List<LocalTrainer> trainers, int rounds) throws Exception {
     TrainingPlan plan = TrainingPlan.builder().rounds(rounds)
         .minAvailableLearners(trainers.size()).minFitResults(trainers.size())

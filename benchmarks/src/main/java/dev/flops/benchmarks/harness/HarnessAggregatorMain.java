@@ -17,6 +17,7 @@ import dev.flops.api.strategy.FedMedian;
 import dev.flops.api.strategy.FedTrimmedAvg;
 import dev.flops.api.strategy.Krum;
 import dev.flops.api.strategy.MultiKrum;
+import dev.flops.api.strategy.Strategy;
 import dev.flops.benchmarks.synthetic.SyntheticModel;
 import dev.flops.benchmarks.synthetic.SyntheticParameters;
 import dev.flops.learner.LearnerMain;
@@ -122,19 +123,19 @@ public final class HarnessAggregatorMain implements Callable<Integer> {
    *
    * @throws IllegalArgumentException if the name is unknown or a knob is out of range
    */
-  static FedAvg strategy(String name, int byzantine, Path stagingDir, FedAvg.Builder base) {
+  static Strategy strategy(String name, int byzantine, Path stagingDir, FedAvg.Builder base) {
     Path staging = stagingDir != null ? stagingDir
         : Path.of(System.getProperty("java.io.tmpdir"), "flops-staging");
     return switch (name) {
       case "fedavg" -> base.build();
-      case "fedmedian" -> FedMedian.newBuilder().stagingDirectory(staging).base(base).build();
+      case "fedmedian" -> FedMedian.builder().stagingDirectory(staging).base(base).build();
       case "fedtrimmedavg" ->
-          FedTrimmedAvg.newBuilder().stagingDirectory(staging).base(base).build();
-      case "krum" -> Krum.newBuilder().byzantine(byzantine).stagingDirectory(staging)
+          FedTrimmedAvg.builder().stagingDirectory(staging).base(base).build();
+      case "krum" -> Krum.builder().byzantine(byzantine).stagingDirectory(staging)
           .base(base).build();
-      case "multikrum" -> MultiKrum.newBuilder().byzantine(byzantine).stagingDirectory(staging)
+      case "multikrum" -> MultiKrum.builder().byzantine(byzantine).stagingDirectory(staging)
           .base(base).build();
-      case "bulyan" -> Bulyan.newBuilder().byzantine(byzantine).stagingDirectory(staging)
+      case "bulyan" -> Bulyan.builder().byzantine(byzantine).stagingDirectory(staging)
           .base(base).build();
       default -> throw new IllegalArgumentException("unknown --strategy '" + name + "'; choose "
           + "fedavg, fedmedian, fedtrimmedavg, krum, multikrum or bulyan");
@@ -153,7 +154,7 @@ public final class HarnessAggregatorMain implements Callable<Integer> {
         .minFitLearners(learners)
         .minEvaluateLearners(learners)
         .acceptFailures(true);
-    FedAvg strategy = strategy(this.strategy, byzantine, stagingDir, base);
+    Strategy strategy = strategy(this.strategy, byzantine, stagingDir, base);
     TrainingPlan plan = TrainingPlan.builder()
         .rounds(rounds)
         .minFitResults(learners)

@@ -19,7 +19,7 @@ import java.util.Map;
  * so it keeps the global parameters and the log says why. With f = 0 it is the unweighted mean.
  *
  * <pre>{@code
- * Bulyan bulyan = Bulyan.newBuilder()
+ * Bulyan bulyan = Bulyan.builder()
  *     .byzantine(1)
  *     .base(FedAvg.builder().minFitLearners(7))
  *     .build();
@@ -34,63 +34,68 @@ import java.util.Map;
  * bytes of block buffer, n² doubles of distances, plus the result, P × 4 bytes off the heap; CPU
  * one sort of θ values per coordinate. Distances are computed as updates arrive.
  */
-public final class Bulyan extends FedAvg {
-  private final int byzantine;
-  private final Path stagingDirectory;
+public final class Bulyan extends ForwardingStrategy {
 
   private Bulyan(Builder builder) {
-    super(builder.base);
-    this.byzantine = builder.byzantine;
-    this.stagingDirectory = builder.stagingDirectory;
+    super(new Variant(builder));
   }
 
   /**
-   * Returns a builder with the defaults. Named as Caffeine's {@code newBuilder()}: Java lets a
-   * static {@code builder()} here hide {@link FedAvg#builder()} only if it returned a
-   * {@link FedAvg.Builder}; {@code Bulyan.builder()}, inherited, is FedAvg's and builds plain
-   * FedAvg.
+   * Returns a builder with the defaults.
    *
    * @return a new builder
    */
-  public static Builder newBuilder() {
+  public static Builder builder() {
     return new Builder();
   }
 
-  /** Stages the round's updates with their pairwise distances and applies Bulyan's two steps. */
-  @Override
-  protected UpdateCombiner combiner(int round, Parameters global, AveragingKernel kernel) {
-    return StagedCombiner.create("Bulyan", stagingDirectory, round, global, true, this::bulyan);
-  }
+  /** The FedAvg variant inside: one hook, {@link FedAvg#combiner}. */
+  private static final class Variant extends FedAvg {
+    private final int byzantine;
+    private final Path stagingDirectory;
 
-  private Parameters bulyan(UpdateStaging staged, List<double[]> distances) {
-    int n = staged.count();
-    RobustRules.requireBulyanQuorum(n, byzantine);
-    int theta = n - 2 * byzantine;
-    int beta = theta - 2 * byzantine;
-    int[] remaining = RobustRules.all(n);
-    int[] chosen = new int[theta];
-    for (int c = 0; c < theta; c++) {
-      int r = remaining.length;
-      int closest = Math.min(r - 1, Math.max(1, r - byzantine - 2));
-      chosen[c] = RobustRules.rankedByScore(staged, distances, remaining, closest)[0];
-      int picked = chosen[c];
-      remaining = Arrays.stream(remaining).filter(i -> i != picked).toArray();
+    Variant(Bulyan.Builder builder) {
+      super(builder.base());
+      this.byzantine = builder.byzantine;
+      this.stagingDirectory = builder.stagingDirectory;
     }
-    return staged.combine(RobustRules.byLearnerId(staged, chosen),
-        values -> RobustRules.meanAroundMedian(values, beta));
-  }
 
-  /**
-   * Describes the knobs: FedAvg's, {@code byzantine} and {@code staging_directory}.
-   *
-   * @return knob names and values
-   */
-  @Override
-  public Map<String, Object> knobs() {
-    Map<String, Object> knobs = super.knobs();
-    knobs.put("byzantine", byzantine);
-    knobs.put("staging_directory", stagingDirectory.toString());
-    return knobs;
+    /** Stages the round's updates with their pairwise distances and applies Bulyan's two steps. */
+    @Override
+    protected UpdateCombiner combiner(int round, Parameters global, AveragingKernel kernel) {
+      return StagedCombiner.create("Bulyan", stagingDirectory, round, global, true, this::bulyan);
+    }
+
+    private Parameters bulyan(UpdateStaging staged, List<double[]> distances) {
+      int n = staged.count();
+      RobustRules.requireBulyanQuorum(n, byzantine);
+      int theta = n - 2 * byzantine;
+      int beta = theta - 2 * byzantine;
+      int[] remaining = RobustRules.all(n);
+      int[] chosen = new int[theta];
+      for (int c = 0; c < theta; c++) {
+        int r = remaining.length;
+        int closest = Math.min(r - 1, Math.max(1, r - byzantine - 2));
+        chosen[c] = RobustRules.rankedByScore(staged, distances, remaining, closest)[0];
+        int picked = chosen[c];
+        remaining = Arrays.stream(remaining).filter(i -> i != picked).toArray();
+      }
+      return staged.combine(RobustRules.byLearnerId(staged, chosen),
+          values -> RobustRules.meanAroundMedian(values, beta));
+    }
+
+    /**
+     * Describes the knobs: FedAvg's, {@code byzantine} and {@code staging_directory}.
+     *
+     * @return knob names and values
+     */
+    @Override
+    public Map<String, Object> knobs() {
+      Map<String, Object> knobs = super.knobs();
+      knobs.put("byzantine", byzantine);
+      knobs.put("staging_directory", stagingDirectory.toString());
+      return knobs;
+    }
   }
 
   /** Builds a {@link Bulyan}; every setter checks its value at once. */

@@ -13,7 +13,7 @@ import java.util.Map;
  * arbitrary, coordinate by coordinate.
  *
  * <pre>{@code
- * FedMedian median = FedMedian.newBuilder()
+ * FedMedian median = FedMedian.builder()
  *     .stagingDirectory(Path.of("/var/tmp/flops"))
  *     .base(FedAvg.builder().minFitLearners(5))
  *     .build();
@@ -21,51 +21,56 @@ import java.util.Map;
  *
  * <p>Knobs: {@code stagingDirectory} (default {@code flops-staging} under {@code java.io.tmpdir})
  * and {@code base}, FedAvg's settings (default {@code FedAvg.builder()}); everything but the
- * combination (sampling, configs, failures, metrics, {@link #serverUpdate}) is FedAvg's.
+ * combination (sampling, configs, failures, metrics, {@link FedAvg#serverUpdate}) is FedAvg's.
  *
  * <p>Cost per round, for n updates of P float32 values: disk n × P × 4 bytes (one file, deleted
  * when the round's aggregation ends, also when it is discarded or fails); memory n × 64 Ki × 4
  * bytes of block buffer (5 MiB for n = 20) plus the result, P × 4 bytes off the heap; CPU one sort
  * of n values per coordinate. The result does not depend on the order in which updates arrived.
  */
-public final class FedMedian extends FedAvg {
-  private final Path stagingDirectory;
+public final class FedMedian extends ForwardingStrategy {
 
   private FedMedian(Builder builder) {
-    super(builder.base);
-    this.stagingDirectory = builder.stagingDirectory;
+    super(new Variant(builder));
   }
 
   /**
-   * Returns a builder with the defaults. Named as Caffeine's {@code newBuilder()}: Java lets a
-   * static {@code builder()} here hide {@link FedAvg#builder()} only if it returned a
-   * {@link FedAvg.Builder}; {@code FedMedian.builder()}, inherited, is FedAvg's and builds plain
-   * FedAvg.
+   * Returns a builder with the defaults.
    *
    * @return a new builder
    */
-  public static Builder newBuilder() {
+  public static Builder builder() {
     return new Builder();
   }
 
-  /** Stages the round's updates and takes each coordinate's median of them. */
-  @Override
-  protected UpdateCombiner combiner(int round, Parameters global, AveragingKernel kernel) {
-    return StagedCombiner.create("FedMedian", stagingDirectory, round, global, false,
-        (staged, distances) ->
-            staged.combine(RobustRules.all(staged.count()), RobustRules::median));
-  }
+  /** The FedAvg variant inside: one hook, {@link FedAvg#combiner}. */
+  private static final class Variant extends FedAvg {
+    private final Path stagingDirectory;
 
-  /**
-   * Describes the knobs: FedAvg's and {@code staging_directory}.
-   *
-   * @return knob names and values
-   */
-  @Override
-  public Map<String, Object> knobs() {
-    Map<String, Object> knobs = super.knobs();
-    knobs.put("staging_directory", stagingDirectory.toString());
-    return knobs;
+    Variant(FedMedian.Builder builder) {
+      super(builder.base());
+      this.stagingDirectory = builder.stagingDirectory;
+    }
+
+    /** Stages the round's updates and takes each coordinate's median of them. */
+    @Override
+    protected UpdateCombiner combiner(int round, Parameters global, AveragingKernel kernel) {
+      return StagedCombiner.create("FedMedian", stagingDirectory, round, global, false,
+          (staged, distances) ->
+              staged.combine(RobustRules.all(staged.count()), RobustRules::median));
+    }
+
+    /**
+     * Describes the knobs: FedAvg's and {@code staging_directory}.
+     *
+     * @return knob names and values
+     */
+    @Override
+    public Map<String, Object> knobs() {
+      Map<String, Object> knobs = super.knobs();
+      knobs.put("staging_directory", stagingDirectory.toString());
+      return knobs;
+    }
   }
 
   /** Builds a {@link FedMedian}; every setter checks its value at once. */

@@ -13,7 +13,7 @@ import java.util.Map;
  * summed in double from the smallest up, rounded to float32 once).
  *
  * <pre>{@code
- * FedTrimmedAvg trimmed = FedTrimmedAvg.newBuilder().beta(0.1).build();
+ * FedTrimmedAvg trimmed = FedTrimmedAvg.builder().beta(0.1).build();
  * }</pre>
  *
  * <p>Knobs: {@code beta}, the fraction cut at each end, in [0, 0.5) (default 0.2, Flower's);
@@ -27,53 +27,58 @@ import java.util.Map;
  * bytes of block buffer plus the result, P × 4 bytes off the heap; CPU one sort of n values per
  * coordinate. The result does not depend on the order in which updates arrived.
  */
-public final class FedTrimmedAvg extends FedAvg {
-  private final double beta;
-  private final Path stagingDirectory;
+public final class FedTrimmedAvg extends ForwardingStrategy {
 
   private FedTrimmedAvg(Builder builder) {
-    super(builder.base);
-    this.beta = builder.beta;
-    this.stagingDirectory = builder.stagingDirectory;
+    super(new Variant(builder));
   }
 
   /**
-   * Returns a builder with the defaults. Named as Caffeine's {@code newBuilder()}: Java lets a
-   * static {@code builder()} here hide {@link FedAvg#builder()} only if it returned a
-   * {@link FedAvg.Builder}; {@code FedTrimmedAvg.builder()}, inherited, is FedAvg's and builds plain
-   * FedAvg.
+   * Returns a builder with the defaults.
    *
    * @return a new builder
    */
-  public static Builder newBuilder() {
+  public static Builder builder() {
     return new Builder();
   }
 
-  /** Stages the round's updates and takes each coordinate's trimmed mean of them. */
-  @Override
-  protected UpdateCombiner combiner(int round, Parameters global, AveragingKernel kernel) {
-    return StagedCombiner.create(
-        "FedTrimmedAvg", stagingDirectory, round, global, false, this::trimmedMean);
-  }
+  /** The FedAvg variant inside: one hook, {@link FedAvg#combiner}. */
+  private static final class Variant extends FedAvg {
+    private final double beta;
+    private final Path stagingDirectory;
 
-  private Parameters trimmedMean(UpdateStaging staged, List<double[]> distances) {
-    int n = staged.count();
-    RobustRules.requireSomethingLeft(beta, n);
-    int cut = RobustRules.trimCount(beta, n);
-    return staged.combine(RobustRules.all(n), values -> RobustRules.trimmedMean(values, cut));
-  }
+    Variant(FedTrimmedAvg.Builder builder) {
+      super(builder.base());
+      this.beta = builder.beta;
+      this.stagingDirectory = builder.stagingDirectory;
+    }
 
-  /**
-   * Describes the knobs: FedAvg's, {@code beta} and {@code staging_directory}.
-   *
-   * @return knob names and values
-   */
-  @Override
-  public Map<String, Object> knobs() {
-    Map<String, Object> knobs = super.knobs();
-    knobs.put("beta", beta);
-    knobs.put("staging_directory", stagingDirectory.toString());
-    return knobs;
+    /** Stages the round's updates and takes each coordinate's trimmed mean of them. */
+    @Override
+    protected UpdateCombiner combiner(int round, Parameters global, AveragingKernel kernel) {
+      return StagedCombiner.create(
+          "FedTrimmedAvg", stagingDirectory, round, global, false, this::trimmedMean);
+    }
+
+    private Parameters trimmedMean(UpdateStaging staged, List<double[]> distances) {
+      int n = staged.count();
+      RobustRules.requireSomethingLeft(beta, n);
+      int cut = RobustRules.trimCount(beta, n);
+      return staged.combine(RobustRules.all(n), values -> RobustRules.trimmedMean(values, cut));
+    }
+
+    /**
+     * Describes the knobs: FedAvg's, {@code beta} and {@code staging_directory}.
+     *
+     * @return knob names and values
+     */
+    @Override
+    public Map<String, Object> knobs() {
+      Map<String, Object> knobs = super.knobs();
+      knobs.put("beta", beta);
+      knobs.put("staging_directory", stagingDirectory.toString());
+      return knobs;
+    }
   }
 
   /** Builds a {@link FedTrimmedAvg}; every setter checks its value at once. */

@@ -15,7 +15,7 @@ import java.util.Map;
  * {@link UpdateCombiner#combine()}, so it keeps the global parameters and the log says why.
  *
  * <pre>{@code
- * Krum krum = Krum.newBuilder()
+ * Krum krum = Krum.builder()
  *     .byzantine(2)
  *     .stagingDirectory(Path.of("/var/tmp/flops"))
  *     .base(FedAvg.builder().minFitLearners(7))
@@ -32,53 +32,58 @@ import java.util.Map;
  * update's distances to the ones before it are computed as it arrives (reading those back from disk
  * block by block, in double), so the round's end costs one read of the chosen update.
  */
-public final class Krum extends FedAvg {
-  private final int byzantine;
-  private final Path stagingDirectory;
+public final class Krum extends ForwardingStrategy {
 
   private Krum(Builder builder) {
-    super(builder.base);
-    this.byzantine = builder.byzantine;
-    this.stagingDirectory = builder.stagingDirectory;
+    super(new Variant(builder));
   }
 
   /**
-   * Returns a builder with the defaults. Named as Caffeine's {@code newBuilder()}: Java lets a
-   * static {@code builder()} here hide {@link FedAvg#builder()} only if it returned a
-   * {@link FedAvg.Builder}; {@code Krum.builder()}, inherited, is FedAvg's and builds plain
-   * FedAvg.
+   * Returns a builder with the defaults.
    *
    * @return a new builder
    */
-  public static Builder newBuilder() {
+  public static Builder builder() {
     return new Builder();
   }
 
-  /** Stages the round's updates with their pairwise distances and picks Krum's one. */
-  @Override
-  protected UpdateCombiner combiner(int round, Parameters global, AveragingKernel kernel) {
-    return StagedCombiner.create("Krum", stagingDirectory, round, global, true, this::choose);
-  }
+  /** The FedAvg variant inside: one hook, {@link FedAvg#combiner}. */
+  private static final class Variant extends FedAvg {
+    private final int byzantine;
+    private final Path stagingDirectory;
 
-  private Parameters choose(UpdateStaging staged, List<double[]> distances) {
-    int n = staged.count();
-    RobustRules.requireKrumQuorum("Krum", n, byzantine);
-    int best = RobustRules.rankedByScore(
-        staged, distances, RobustRules.all(n), n - byzantine - 2)[0];
-    return staged.combine(new int[] {best}, values -> values[0]);
-  }
+    Variant(Krum.Builder builder) {
+      super(builder.base());
+      this.byzantine = builder.byzantine;
+      this.stagingDirectory = builder.stagingDirectory;
+    }
 
-  /**
-   * Describes the knobs: FedAvg's, {@code byzantine} and {@code staging_directory}.
-   *
-   * @return knob names and values
-   */
-  @Override
-  public Map<String, Object> knobs() {
-    Map<String, Object> knobs = super.knobs();
-    knobs.put("byzantine", byzantine);
-    knobs.put("staging_directory", stagingDirectory.toString());
-    return knobs;
+    /** Stages the round's updates with their pairwise distances and picks Krum's one. */
+    @Override
+    protected UpdateCombiner combiner(int round, Parameters global, AveragingKernel kernel) {
+      return StagedCombiner.create("Krum", stagingDirectory, round, global, true, this::choose);
+    }
+
+    private Parameters choose(UpdateStaging staged, List<double[]> distances) {
+      int n = staged.count();
+      RobustRules.requireKrumQuorum("Krum", n, byzantine);
+      int best = RobustRules.rankedByScore(
+          staged, distances, RobustRules.all(n), n - byzantine - 2)[0];
+      return staged.combine(new int[] {best}, values -> values[0]);
+    }
+
+    /**
+     * Describes the knobs: FedAvg's, {@code byzantine} and {@code staging_directory}.
+     *
+     * @return knob names and values
+     */
+    @Override
+    public Map<String, Object> knobs() {
+      Map<String, Object> knobs = super.knobs();
+      knobs.put("byzantine", byzantine);
+      knobs.put("staging_directory", stagingDirectory.toString());
+      return knobs;
+    }
   }
 
   /** Builds a {@link Krum}; every setter checks its value at once. */

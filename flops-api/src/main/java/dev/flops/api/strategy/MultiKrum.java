@@ -18,7 +18,7 @@ import java.util.Map;
  * parameters and the log says why.
  *
  * <pre>{@code
- * MultiKrum multiKrum = MultiKrum.newBuilder().byzantine(2).keep(4).build();
+ * MultiKrum multiKrum = MultiKrum.builder().byzantine(2).keep(4).build();
  * }</pre>
  *
  * <p>Knobs: {@code byzantine} f (default 0); {@code keep} m (default n - f, decided each round);
@@ -30,72 +30,77 @@ import java.util.Map;
  * bytes of block buffer, n² doubles of distances, plus the result, P × 4 bytes off the heap.
  * Distances are computed as updates arrive; the round's end reads the m kept updates once.
  */
-public final class MultiKrum extends FedAvg {
-  private final int byzantine;
-  private final int keep;
-  private final Path stagingDirectory;
+public final class MultiKrum extends ForwardingStrategy {
 
   private MultiKrum(Builder builder) {
-    super(builder.base);
-    this.byzantine = builder.byzantine;
-    this.keep = builder.keep;
-    this.stagingDirectory = builder.stagingDirectory;
+    super(new Variant(builder));
   }
 
   /**
-   * Returns a builder with the defaults. Named as Caffeine's {@code newBuilder()}: Java lets a
-   * static {@code builder()} here hide {@link FedAvg#builder()} only if it returned a
-   * {@link FedAvg.Builder}; {@code MultiKrum.builder()}, inherited, is FedAvg's and builds plain
-   * FedAvg.
+   * Returns a builder with the defaults.
    *
    * @return a new builder
    */
-  public static Builder newBuilder() {
+  public static Builder builder() {
     return new Builder();
   }
 
-  /** Stages the round's updates with their pairwise distances and averages the m best. */
-  @Override
-  protected UpdateCombiner combiner(int round, Parameters global, AveragingKernel kernel) {
-    return StagedCombiner.create(
-        "MultiKrum", stagingDirectory, round, global, true, this::meanOfBest);
-  }
+  /** The FedAvg variant inside: one hook, {@link FedAvg#combiner}. */
+  private static final class Variant extends FedAvg {
+    private final int byzantine;
+    private final int keep;
+    private final Path stagingDirectory;
 
-  private Parameters meanOfBest(UpdateStaging staged, List<double[]> distances) {
-    int n = staged.count();
-    RobustRules.requireKrumQuorum("MultiKrum", n, byzantine);
-    int m = keep == 0 ? n - byzantine : keep;
-    if (m > n) {
-      throw new IllegalStateException(String.format("MultiKrum cannot combine this round: keep "
-          + "m = %d but only n = %d updates arrived; sample at least %d learners a round or "
-          + "lower keep (unset, it is n - f)", m, n, m));
+    Variant(MultiKrum.Builder builder) {
+      super(builder.base());
+      this.byzantine = builder.byzantine;
+      this.keep = builder.keep;
+      this.stagingDirectory = builder.stagingDirectory;
     }
-    int[] ranked = RobustRules.rankedByScore(
-        staged, distances, RobustRules.all(n), n - byzantine - 2);
-    int[] kept = RobustRules.byLearnerId(staged, Arrays.copyOf(ranked, m));
-    double[] weights = new double[m];
-    double total = 0;
-    for (int k = 0; k < m; k++) {
-      weights[k] = staged.examples(kept[k]);
-      total += weights[k];
-    }
-    double sum = total;
-    return staged.combine(kept, values -> RobustRules.weightedMean(values, weights, sum));
-  }
 
-  /**
-   * Describes the knobs: FedAvg's, {@code byzantine}, {@code keep} (0: n - f) and
-   * {@code staging_directory}.
-   *
-   * @return knob names and values
-   */
-  @Override
-  public Map<String, Object> knobs() {
-    Map<String, Object> knobs = super.knobs();
-    knobs.put("byzantine", byzantine);
-    knobs.put("keep", keep);
-    knobs.put("staging_directory", stagingDirectory.toString());
-    return knobs;
+    /** Stages the round's updates with their pairwise distances and averages the m best. */
+    @Override
+    protected UpdateCombiner combiner(int round, Parameters global, AveragingKernel kernel) {
+      return StagedCombiner.create(
+          "MultiKrum", stagingDirectory, round, global, true, this::meanOfBest);
+    }
+
+    private Parameters meanOfBest(UpdateStaging staged, List<double[]> distances) {
+      int n = staged.count();
+      RobustRules.requireKrumQuorum("MultiKrum", n, byzantine);
+      int m = keep == 0 ? n - byzantine : keep;
+      if (m > n) {
+        throw new IllegalStateException(String.format("MultiKrum cannot combine this round: keep "
+            + "m = %d but only n = %d updates arrived; sample at least %d learners a round or "
+            + "lower keep (unset, it is n - f)", m, n, m));
+      }
+      int[] ranked = RobustRules.rankedByScore(
+          staged, distances, RobustRules.all(n), n - byzantine - 2);
+      int[] kept = RobustRules.byLearnerId(staged, Arrays.copyOf(ranked, m));
+      double[] weights = new double[m];
+      double total = 0;
+      for (int k = 0; k < m; k++) {
+        weights[k] = staged.examples(kept[k]);
+        total += weights[k];
+      }
+      double sum = total;
+      return staged.combine(kept, values -> RobustRules.weightedMean(values, weights, sum));
+    }
+
+    /**
+     * Describes the knobs: FedAvg's, {@code byzantine}, {@code keep} (0: n - f) and
+     * {@code staging_directory}.
+     *
+     * @return knob names and values
+     */
+    @Override
+    public Map<String, Object> knobs() {
+      Map<String, Object> knobs = super.knobs();
+      knobs.put("byzantine", byzantine);
+      knobs.put("keep", keep);
+      knobs.put("staging_directory", stagingDirectory.toString());
+      return knobs;
+    }
   }
 
   /** Builds a {@link MultiKrum}; every setter checks its value at once. */

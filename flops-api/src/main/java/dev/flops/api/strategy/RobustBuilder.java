@@ -3,17 +3,18 @@ package dev.flops.api.strategy;
 import java.nio.file.Path;
 
 /**
- * The knobs every robust strategy's builder shares: where updates are staged and FedAvg's
- * settings; {@link WithByzantine} adds the Krum family's f. Each setter checks its value at once.
+ * The knobs every robust strategy's builder shares: where updates are staged, and FedAvg's
+ * settings ({@code base}, from {@link ForwardingStrategy.Builder}); {@link WithByzantine} adds the
+ * Krum family's f. Each setter checks its value at once.
  *
  * @param <B> the concrete builder, returned by every setter
  */
-abstract class RobustBuilder<B extends RobustBuilder<B>> {
-  FedAvg.Builder base = FedAvg.builder();
+abstract class RobustBuilder<B extends RobustBuilder<B>> extends ForwardingStrategy.Builder<B> {
   Path stagingDirectory = UpdateStaging.defaultDirectory();
 
   RobustBuilder() {}
 
+  @Override
   @SuppressWarnings("unchecked")
   final B self() {
     return (B) this;
@@ -32,19 +33,6 @@ abstract class RobustBuilder<B extends RobustBuilder<B>> {
    */
   public B stagingDirectory(Path directory) {
     this.stagingDirectory = RobustRules.checkStagingDirectory(directory);
-    return self();
-  }
-
-  /**
-   * Sets FedAvg's settings: sampling, configs, failures, metrics, central evaluation (default
-   * {@code FedAvg.builder()}). Read when the strategy is built.
-   *
-   * @param base FedAvg's builder
-   * @return this builder
-   * @throws NullPointerException if {@code base} is null
-   */
-  public B base(FedAvg.Builder base) {
-    this.base = RobustRules.checkBase(base);
     return self();
   }
 

@@ -219,9 +219,4 @@ final class RobustRules {
     }
     return directory;
   }
-
-  /** Checks the {@code base} knob. */
-  static FedAvg.Builder checkBase(FedAvg.Builder base) {
-    return Objects.requireNonNull(base, "base (the FedAvg.builder() whose settings to use)");
-  }
 }

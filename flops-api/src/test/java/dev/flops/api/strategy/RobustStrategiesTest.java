@@ -1,5 +1,6 @@
 package dev.flops.api.strategy;
 
+import static dev.flops.api.strategy.RobustUpdates.accept;
 import static dev.flops.api.strategy.RobustUpdates.combine;
 import static dev.flops.api.strategy.RobustUpdates.flat;
 import static dev.flops.api.strategy.RobustUpdates.round;
@@ -42,7 +43,7 @@ class RobustStrategiesTest {
 
   @Test
   void fedMedian_isTheCoordinateWiseMedian_forOddAndEvenCounts() {
-    FedMedian median = FedMedian.newBuilder().stagingDirectory(staging).build();
+    FedMedian median = FedMedian.builder().stagingDirectory(staging).build();
     for (int n : new int[] {7, 6}) {
       List<Update> updates = round(10 + n, n, 2);
       assertClose(RobustUpdates.referenceMedian(values(updates)),
@@ -54,7 +55,7 @@ class RobustStrategiesTest {
   void fedTrimmedAvg_cutsFloorBetaNAtEachEnd_andAveragesTheRest() {
     for (double beta : new double[] {0.2, 0.3, 0.0}) {
       FedTrimmedAvg trimmed =
-          FedTrimmedAvg.newBuilder().beta(beta).stagingDirectory(staging).build();
+          FedTrimmedAvg.builder().beta(beta).stagingDirectory(staging).build();
       List<Update> updates = round(20, 10, 3);
       assertClose(RobustUpdates.referenceTrimmedMean(values(updates), beta),
           combine(trimmed, global, updates), 1e-6);
@@ -69,7 +70,7 @@ class RobustStrategiesTest {
         List.of(0, 1, 2, 3, 4, 5, 6), 7 - 2 - 2, updates).get(0);
 
     Parameters chosen = combine(
-        Krum.newBuilder().byzantine(2).stagingDirectory(staging).build(), global, updates);
+        Krum.builder().byzantine(2).stagingDirectory(staging).build(), global, updates);
 
     assertTrue(expected < 5, "an honest update wins");
     assertEquals(updates.get(expected).parameters(), chosen, "the chosen update, bit for bit");
@@ -82,8 +83,8 @@ class RobustStrategiesTest {
     Update zero = new Update("learner-b", 10, offset(0f));
     Update two = new Update("learner-a", 20, offset(2f));
     Update five = new Update("learner-c", 30, offset(5f));
-    for (FedAvg strategy : List.of(Krum.newBuilder().stagingDirectory(staging).build(),
-        MultiKrum.newBuilder().keep(1).stagingDirectory(staging).build())) {
+    for (Strategy strategy : List.of(Krum.builder().stagingDirectory(staging).build(),
+        MultiKrum.builder().keep(1).stagingDirectory(staging).build())) {
       assertEquals(two.parameters(), combine(strategy, global, List.of(zero, two, five)));
       assertEquals(two.parameters(), combine(strategy, global, List.of(five, two, zero)));
     }
@@ -108,7 +109,7 @@ class RobustStrategiesTest {
     List<Integer> ranked = RobustUpdates.rankedByKrum(RobustUpdates.squaredDistances(x),
         List.of(0, 1, 2, 3, 4, 5, 6), 7 - 2 - 2, updates);
     for (int keep : new int[] {0, 3}) {
-      MultiKrum.Builder builder = MultiKrum.newBuilder().byzantine(2).stagingDirectory(staging);
+      MultiKrum.Builder builder = MultiKrum.builder().byzantine(2).stagingDirectory(staging);
       int m = keep == 0 ? 7 - 2 : keep;
       if (keep > 0) {
         builder.keep(keep);
@@ -122,8 +123,8 @@ class RobustStrategiesTest {
   void multiKrumKeepingOne_isKrum() {
     List<Update> updates = round(45, 7, 2);
     assertEquals(
-        combine(Krum.newBuilder().byzantine(2).stagingDirectory(staging).build(), global, updates),
-        combine(MultiKrum.newBuilder().byzantine(2).keep(1).stagingDirectory(staging).build(),
+        combine(Krum.builder().byzantine(2).stagingDirectory(staging).build(), global, updates),
+        combine(MultiKrum.builder().byzantine(2).keep(1).stagingDirectory(staging).build(),
             global, updates));
   }
 
@@ -133,7 +134,7 @@ class RobustStrategiesTest {
       int n = 4 * f + 3;
       List<Update> updates = round(50 + f, n, f);
       assertClose(RobustUpdates.referenceBulyan(values(updates), f, updates),
-          combine(Bulyan.newBuilder().byzantine(f).stagingDirectory(staging).build(), global,
+          combine(Bulyan.builder().byzantine(f).stagingDirectory(staging).build(), global,
               updates), 1e-6);
     }
   }
@@ -142,52 +143,58 @@ class RobustStrategiesTest {
   void bulyanWithoutByzantine_isTheUnweightedMean() {
     List<Update> updates = round(55, 3, 0);
     assertClose(RobustUpdates.referenceTrimmedMean(values(updates), 0),
-        combine(Bulyan.newBuilder().stagingDirectory(staging).build(), global, updates), 1e-6);
+        combine(Bulyan.builder().stagingDirectory(staging).build(), global, updates), 1e-6);
   }
 
   @Test
   void krumFamily_refusesRoundsWithTooFewUpdates_namingNFAndTheFix() {
     List<Update> six = round(60, 6, 0);
     IllegalStateException krum = assertThrows(IllegalStateException.class, () -> combine(
-        Krum.newBuilder().byzantine(2).stagingDirectory(staging).build(), global, six));
+        Krum.builder().byzantine(2).stagingDirectory(staging).build(), global, six));
     assertEquals("Krum cannot combine this round: it has n = 6 updates, and with byzantine f = 2 "
         + "Krum needs n > 2f + 2 = 6 (Blanchard et al. 2017). Sample at least 7 learners a round "
         + "(minFitLearners and the plan's minFitResults), or lower byzantine to at most 1",
         krum.getMessage());
     IllegalStateException multiKrum = assertThrows(IllegalStateException.class, () -> combine(
-        MultiKrum.newBuilder().byzantine(2).stagingDirectory(staging).build(), global, six));
+        MultiKrum.builder().byzantine(2).stagingDirectory(staging).build(), global, six));
     assertTrue(multiKrum.getMessage().startsWith("MultiKrum cannot combine this round: it has "
         + "n = 6 updates"), multiKrum.getMessage());
     IllegalStateException keep = assertThrows(IllegalStateException.class, () -> combine(
-        MultiKrum.newBuilder().keep(7).stagingDirectory(staging).build(), global, six));
+        MultiKrum.builder().keep(7).stagingDirectory(staging).build(), global, six));
     assertTrue(keep.getMessage().contains("keep m = 7 but only n = 6 updates arrived"),
         keep.getMessage());
     IllegalStateException bulyan = assertThrows(IllegalStateException.class, () -> combine(
-        Bulyan.newBuilder().byzantine(1).stagingDirectory(staging).build(), global, six));
+        Bulyan.builder().byzantine(1).stagingDirectory(staging).build(), global, six));
     assertEquals("Bulyan cannot combine this round: it has n = 6 updates, and with byzantine "
         + "f = 1 it needs n >= 4f + 3 = 7 (El Mhamdi et al. 2018). Sample at least 7 learners a "
         + "round (minFitLearners and the plan's minFitResults), or lower byzantine to at most 0",
         bulyan.getMessage());
     // The smallest rounds the papers allow are combined.
-    combine(Krum.newBuilder().stagingDirectory(staging).build(), global, round(61, 3, 0));
-    combine(Bulyan.newBuilder().byzantine(1).stagingDirectory(staging).build(), global,
+    combine(Krum.builder().stagingDirectory(staging).build(), global, round(61, 3, 0));
+    combine(Bulyan.builder().byzantine(1).stagingDirectory(staging).build(), global,
         round(62, 7, 1));
   }
 
   @Test
-  void noUpdates_refusedByEveryStrategy() {
-    for (FedAvg strategy : strategies(staging)) {
-      IllegalStateException refused = assertThrows(IllegalStateException.class,
-          () -> combine(strategy, global, List.of()));
-      assertTrue(refused.getMessage().endsWith("cannot combine a round without updates"),
-          refused.getMessage());
+  void noUpdates_keepTheGlobal_andTheCombinerRefusesThem() throws IOException {
+    for (Strategy strategy : strategies(staging)) {
+      AggregationResult result =
+          strategy.beginFitAggregation(1, global, null).finish(List.of());
+      assertTrue(result.parameters().isEmpty(), strategy + " keeps the global parameters");
+      assertEquals(List.of(), files(), "no file without an update");
+    }
+    try (StagedCombiner combiner = StagedCombiner.create("Krum", staging, 1, global, true,
+        (staged, distances) -> global)) {
+      IllegalStateException refused =
+          assertThrows(IllegalStateException.class, combiner::combine);
+      assertEquals("Krum cannot combine a round without updates", refused.getMessage());
     }
   }
 
   @Test
   void trimmedMeanLeavingNothing_refused() {
     IllegalArgumentException knob = assertThrows(IllegalArgumentException.class,
-        () -> FedTrimmedAvg.newBuilder().beta(0.5));
+        () -> FedTrimmedAvg.builder().beta(0.5));
     assertEquals("beta (the fraction cut at each end) must be in [0, 0.5) but was 0.5; 0.5 or more "
         + "cuts every value", knob.getMessage());
     IllegalStateException round = assertThrows(IllegalStateException.class,
@@ -203,55 +210,55 @@ class RobustStrategiesTest {
     Path file = Files.createFile(staging.resolve("a-file"));
     assertEquals("byzantine (the number of Byzantine learners f) must be at least 0 but was -1",
         assertThrows(IllegalArgumentException.class,
-            () -> Krum.newBuilder().byzantine(-1)).getMessage());
-    assertThrows(IllegalArgumentException.class, () -> Bulyan.newBuilder().byzantine(-1));
-    assertThrows(IllegalArgumentException.class, () -> MultiKrum.newBuilder().byzantine(-2));
-    assertThrows(IllegalArgumentException.class, () -> MultiKrum.newBuilder().keep(0));
-    assertThrows(IllegalArgumentException.class, () -> FedTrimmedAvg.newBuilder().beta(-0.1));
-    assertThrows(IllegalArgumentException.class, () -> FedTrimmedAvg.newBuilder().beta(Double.NaN));
+            () -> Krum.builder().byzantine(-1)).getMessage());
+    assertThrows(IllegalArgumentException.class, () -> Bulyan.builder().byzantine(-1));
+    assertThrows(IllegalArgumentException.class, () -> MultiKrum.builder().byzantine(-2));
+    assertThrows(IllegalArgumentException.class, () -> MultiKrum.builder().keep(0));
+    assertThrows(IllegalArgumentException.class, () -> FedTrimmedAvg.builder().beta(-0.1));
+    assertThrows(IllegalArgumentException.class, () -> FedTrimmedAvg.builder().beta(Double.NaN));
     IllegalArgumentException notDirectory = assertThrows(IllegalArgumentException.class,
-        () -> FedMedian.newBuilder().stagingDirectory(file));
+        () -> FedMedian.builder().stagingDirectory(file));
     assertTrue(notDirectory.getMessage().contains(file + " exists and is not a directory"),
         notDirectory.getMessage());
-    assertThrows(NullPointerException.class, () -> Krum.newBuilder().base(null));
-    assertThrows(NullPointerException.class, () -> Krum.newBuilder().stagingDirectory(null));
+    assertThrows(NullPointerException.class, () -> Krum.builder().base(null));
+    assertThrows(NullPointerException.class, () -> Krum.builder().stagingDirectory(null));
   }
 
   @Test
   void baseBuilder_carriesFedAvgsSettings_andKnobsNameTheRobustOnes() {
-    Krum krum = Krum.newBuilder().byzantine(1).stagingDirectory(staging)
+    Krum krum = Krum.builder().byzantine(1).stagingDirectory(staging)
         .base(FedAvg.builder().fractionFit(0.5).minFitLearners(3)).build();
     assertEquals(0.5, krum.knobs().get("fraction_fit"));
     assertEquals(3, krum.knobs().get("min_fit_learners"));
     assertEquals(1, krum.knobs().get("byzantine"));
     assertEquals(staging.toString(), krum.knobs().get("staging_directory"));
     assertEquals(3, krum.configureFit(1, global, List.of("a", "b", "c", "d", "e")).size());
-    assertEquals(0.1, FedTrimmedAvg.newBuilder().beta(0.1).build().knobs().get("beta"));
-    assertEquals(2, MultiKrum.newBuilder().keep(2).build().knobs().get("keep"));
+    assertEquals(0.1, FedTrimmedAvg.builder().beta(0.1).build().knobs().get("beta"));
+    assertEquals(2, MultiKrum.builder().keep(2).build().knobs().get("keep"));
   }
 
   static Stream<Arguments> everyStrategy() {
     return Stream.of(
-        Arguments.of("FedMedian", (Function<Path, FedAvg>) dir ->
-            FedMedian.newBuilder().stagingDirectory(dir).build()),
-        Arguments.of("FedTrimmedAvg", (Function<Path, FedAvg>) dir ->
-            FedTrimmedAvg.newBuilder().beta(0.3).stagingDirectory(dir).build()),
-        Arguments.of("Krum", (Function<Path, FedAvg>) dir ->
-            Krum.newBuilder().byzantine(2).stagingDirectory(dir).build()),
-        Arguments.of("MultiKrum", (Function<Path, FedAvg>) dir ->
-            MultiKrum.newBuilder().byzantine(1).stagingDirectory(dir).build()),
-        Arguments.of("Bulyan", (Function<Path, FedAvg>) dir ->
-            Bulyan.newBuilder().byzantine(1).stagingDirectory(dir).build()));
+        Arguments.of("FedMedian", (Function<Path, Strategy>) dir ->
+            FedMedian.builder().stagingDirectory(dir).build()),
+        Arguments.of("FedTrimmedAvg", (Function<Path, Strategy>) dir ->
+            FedTrimmedAvg.builder().beta(0.3).stagingDirectory(dir).build()),
+        Arguments.of("Krum", (Function<Path, Strategy>) dir ->
+            Krum.builder().byzantine(2).stagingDirectory(dir).build()),
+        Arguments.of("MultiKrum", (Function<Path, Strategy>) dir ->
+            MultiKrum.builder().byzantine(1).stagingDirectory(dir).build()),
+        Arguments.of("Bulyan", (Function<Path, Strategy>) dir ->
+            Bulyan.builder().byzantine(1).stagingDirectory(dir).build()));
   }
 
-  private static List<FedAvg> strategies(Path dir) {
-    return everyStrategy().map(a -> ((Function<Path, FedAvg>) a.get()[1]).apply(dir)).toList();
+  private static List<Strategy> strategies(Path dir) {
+    return everyStrategy().map(a -> ((Function<Path, Strategy>) a.get()[1]).apply(dir)).toList();
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("everyStrategy")
-  void shuffledArrival_givesBitIdenticalResults(String name, Function<Path, FedAvg> make) {
-    FedAvg strategy = make.apply(staging);
+  void shuffledArrival_givesBitIdenticalResults(String name, Function<Path, Strategy> make) {
+    Strategy strategy = make.apply(staging);
     // Ties on purpose: two learners send the same update, so Krum's choice between them and
     // the sums' order must come from the learner ids, not from who came first.
     List<Update> updates = new ArrayList<>(round(70, 8, 2));
@@ -267,8 +274,8 @@ class RobustStrategiesTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("everyStrategy")
   void stagedFile_holdsTheRoundsUpdatesOnDisk_andIsGoneWhenTheRoundEnds(
-      String name, Function<Path, FedAvg> make) throws IOException {
-    FedAvg strategy = make.apply(staging);
+      String name, Function<Path, Strategy> make) throws IOException {
+    Strategy strategy = make.apply(staging);
     List<Update> updates = round(80, 7, 1);
     FitAggregation aggregation = strategy.beginFitAggregation(1, global, null);
     for (Update update : updates) {
@@ -286,7 +293,7 @@ class RobustStrategiesTest {
 
   @Test
   void stagedFile_isGone_afterADiscardedAttempt_andAfterARefusedRound() throws IOException {
-    for (FedAvg strategy : strategies(staging)) {
+    for (Strategy strategy : strategies(staging)) {
       FitAggregation discarded = strategy.beginFitAggregation(1, global, null);
       for (Update update : round(90, 3, 0)) {
         accept(discarded, update);
@@ -296,7 +303,7 @@ class RobustStrategiesTest {
       assertEquals(List.of(), files(), strategy + ": deleted when the attempt is discarded");
     }
     FitAggregation refused =
-        Krum.newBuilder().byzantine(3).stagingDirectory(staging).build()
+        Krum.builder().byzantine(3).stagingDirectory(staging).build()
             .beginFitAggregation(1, global, null);
     for (Update update : round(91, 4, 0)) {
       accept(refused, update);
@@ -334,41 +341,42 @@ class RobustStrategiesTest {
 
   @Test
   void refusedUpdate_leavesTheCombinationAsIfNeverOffered() {
-    Krum krum = Krum.newBuilder().byzantine(1).stagingDirectory(staging).build();
+    Krum krum = Krum.builder().byzantine(1).stagingDirectory(staging).build();
     List<Update> updates = round(100, 5, 1);
     Parameters expected = combine(krum, global, updates);
-    try (UpdateCombiner combiner = krum.combiner(1, global, null)) {
-      RobustUpdates.add(combiner, updates.get(0));
-      Parameters wrongShape = Parameters.of(Tensor.ofFloats("big", 1f, 2f));
-      IllegalArgumentException shape = assertThrows(IllegalArgumentException.class,
-          () -> RobustUpdates.add(combiner, new Update("learner-z", 5, wrongShape)));
-      assertTrue(shape.getMessage().startsWith("the update does not match the global "
-          + "parameters"), shape.getMessage());
-      IllegalArgumentException twice = assertThrows(IllegalArgumentException.class,
-          () -> RobustUpdates.add(combiner, updates.get(0)));
-      assertTrue(twice.getMessage().contains("already holds an update of learner "
-          + updates.get(0).learnerId()), twice.getMessage());
-      assertEquals(1, combiner.count());
-      for (Update update : updates.subList(1, updates.size())) {
-        RobustUpdates.add(combiner, update);
-      }
-      assertEquals(expected, combiner.combine());
+    FitAggregation aggregation = krum.beginFitAggregation(1, global, null);
+    accept(aggregation, updates.get(0));
+    Parameters wrongShape = Parameters.of(Tensor.ofFloats("big", 1f, 2f));
+    IllegalArgumentException shape = assertThrows(IllegalArgumentException.class,
+        () -> accept(aggregation, new Update("learner-z", 5, wrongShape)));
+    assertTrue(shape.getMessage().startsWith("the update does not match the global "
+        + "parameters"), shape.getMessage());
+    IllegalArgumentException twice = assertThrows(IllegalArgumentException.class,
+        () -> accept(aggregation, updates.get(0)));
+    assertTrue(twice.getMessage().contains("already holds an update of learner "
+        + updates.get(0).learnerId()), twice.getMessage());
+    for (Update update : updates.subList(1, updates.size())) {
+      accept(aggregation, update);
     }
+
+    AggregationResult result = aggregation.finish(List.of());
+
+    assertEquals(5, result.updates(), "the refused updates are not counted");
+    assertEquals(expected, result.parameters().orElseThrow());
   }
 
   @Test
   void unwritableStagingDirectory_refusesTheUpdate_namingTheDirectory() throws IOException {
     Path blocked = Files.createFile(staging.resolve("blocked")).resolve("sub");
-    FedMedian median = FedMedian.newBuilder().stagingDirectory(blocked).build();
-    try (UpdateCombiner combiner = median.combiner(1, global, null)) {
-      UncheckedIOException refused = assertThrows(UncheckedIOException.class,
-          () -> RobustUpdates.add(combiner, round(110, 1, 0).get(0)));
-      assertTrue(refused.getMessage().startsWith("cannot stage the update of learner-a in "
-          + blocked), refused.getMessage());
-      assertTrue(refused.getMessage().contains("point stagingDirectory(...) at a writable "
-          + "directory"), refused.getMessage());
-      assertEquals(0, combiner.count());
-    }
+    FitAggregation aggregation = FedMedian.builder().stagingDirectory(blocked).build()
+        .beginFitAggregation(1, global, null);
+    UncheckedIOException refused = assertThrows(UncheckedIOException.class,
+        () -> accept(aggregation, round(110, 1, 0).get(0)));
+    assertTrue(refused.getMessage().startsWith("cannot stage the update of learner-a in "
+        + blocked), refused.getMessage());
+    assertTrue(refused.getMessage().contains("point stagingDirectory(...) at a writable "
+        + "directory"), refused.getMessage());
+    assertEquals(0, aggregation.finish(List.of()).updates());
   }
 
   @Test
@@ -376,8 +384,8 @@ class RobustStrategiesTest {
     Parameters doubles = Parameters.of(new Tensor("d", DType.FLOAT64, new long[] {2},
         ByteBuffer.allocate(16)));
     IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
-        () -> FedMedian.newBuilder().stagingDirectory(staging).build()
-            .combiner(1, doubles, null));
+        () -> FedMedian.builder().stagingDirectory(staging).build()
+            .beginFitAggregation(1, doubles, null));
     assertEquals("robust aggregation combines FLOAT32 tensors only, but the model's tensor "
         + "d FLOAT64[2] is not; use FedAvg for this model", refused.getMessage());
   }
@@ -391,16 +399,6 @@ class RobustStrategiesTest {
     assertEquals(2.5f, RobustRules.meanAroundMedian(new float[] {4, 3, 2, -9, 9}, 2));
     assertEquals(3f, RobustRules.meanAroundMedian(new float[] {4, 3, 2, -9, 9}, 3));
     assertEquals(-1.8f, RobustRules.meanAroundMedian(new float[] {4, 3, 2, -9, -9}, 5));
-  }
-
-  private static void accept(FitAggregation aggregation, Update update) {
-    BorrowedUpdate borrowed = BorrowedUpdate.lend(update.learnerId(),
-        dev.flops.api.FitResult.of(update.parameters(), update.examples()));
-    try {
-      aggregation.accept(borrowed);
-    } finally {
-      borrowed.release();
-    }
   }
 
   private List<Path> files() throws IOException {

@@ -65,13 +65,27 @@ final class RobustUpdates {
     return updates;
   }
 
-  /** Feeds the updates to a fresh combiner of the strategy, in the given order, and combines. */
-  static Parameters combine(FedAvg strategy, Parameters global, List<Update> updates) {
-    try (UpdateCombiner combiner = strategy.combiner(1, global, null)) {
-      for (Update update : updates) {
-        add(combiner, update);
-      }
-      return combiner.combine();
+  /**
+   * Feeds the updates to a fresh aggregation of the strategy, in the given order, and returns the
+   * new global parameters.
+   *
+   * @throws IllegalStateException as the strategy's combiner refuses the round
+   */
+  static Parameters combine(Strategy strategy, Parameters global, List<Update> updates) {
+    FitAggregation aggregation = strategy.beginFitAggregation(1, global, null);
+    for (Update update : updates) {
+      accept(aggregation, update);
+    }
+    return aggregation.finish(List.of()).parameters().orElseThrow();
+  }
+
+  static void accept(FitAggregation aggregation, Update update) {
+    BorrowedUpdate borrowed = BorrowedUpdate.lend(update.learnerId(),
+        FitResult.of(update.parameters(), update.examples()));
+    try {
+      aggregation.accept(borrowed);
+    } finally {
+      borrowed.release();
     }
   }
 
