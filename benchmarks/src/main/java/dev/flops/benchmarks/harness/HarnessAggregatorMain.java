@@ -11,11 +11,18 @@ import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.TrainingStarted;
 import dev.flops.api.strategy.AveragingKernel;
+import dev.flops.api.strategy.Bulyan;
 import dev.flops.api.strategy.FedAvg;
+import dev.flops.api.strategy.FedMedian;
+import dev.flops.api.strategy.FedTrimmedAvg;
+import dev.flops.api.strategy.Krum;
+import dev.flops.api.strategy.MultiKrum;
+import dev.flops.api.strategy.Strategy;
 import dev.flops.benchmarks.synthetic.SyntheticModel;
 import dev.flops.benchmarks.synthetic.SyntheticParameters;
 import dev.flops.learner.LearnerMain;
 import dev.flops.proto.codec.FlopsVersion;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -25,8 +32,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * The aggregator process of the round harness: FedAvg over a synthetic model of {@code P} float32
- * parameters, built with the public {@link Aggregator#builder()} API, every learner sampled every
+ * The aggregator process of the round harness: FedAvg (or the robust strategy of
+ * {@code --strategy}) over a synthetic model of {@code P} float32 parameters, built with the public {@link Aggregator#builder()} API, every learner sampled every
  * round. It prints {@link HarnessLine}s for {@link RoundHarness}: its port once it listens, then
  * one line per round (the round's {@link RoundSummary#duration()} and the peak RSS so far), then
  * its peak RSS ({@code VmHWM}) at the end.
@@ -75,6 +82,20 @@ public final class HarnessAggregatorMain implements Callable<Integer> {
       description = "Seconds a fit or evaluate task may take (default: ${DEFAULT-VALUE}).")
   long roundTimeoutSeconds;
 
+  @Option(names = "--strategy", defaultValue = "fedavg",
+      description = "fedavg, fedmedian, fedtrimmedavg, krum, multikrum or bulyan "
+          + "(default: ${DEFAULT-VALUE}).")
+  String strategy;
+
+  @Option(names = "--byzantine", defaultValue = "0",
+      description = "f of krum, multikrum and bulyan (default: ${DEFAULT-VALUE}).")
+  int byzantine;
+
+  @Option(names = "--staging-dir", paramLabel = "DIR",
+      description = "Where the robust strategies stage updates (default: flops-staging under "
+          + "java.io.tmpdir).")
+  Path stagingDir;
+
   @Option(names = "--exit-with-parent",
       description = "Exit when the parent process (the harness) exits.")
   boolean exitWithParent;
@@ -97,19 +118,43 @@ public final class HarnessAggregatorMain implements Callable<Integer> {
     };
   }
 
+  /**
+   * Makes the strategy named by {@code --strategy}, with FedAvg's settings from {@code base}.
+   *
+   * @throws IllegalArgumentException if the name is unknown or a knob is out of range
+   */
+  static Strategy strategy(String name, int byzantine, Path stagingDir, FedAvg.Builder base) {
+    Path staging = stagingDir != null ? stagingDir
+        : Path.of(System.getProperty("java.io.tmpdir"), "flops-staging");
+    return switch (name) {
+      case "fedavg" -> base.build();
+      case "fedmedian" -> FedMedian.builder().stagingDirectory(staging).base(base).build();
+      case "fedtrimmedavg" ->
+          FedTrimmedAvg.builder().stagingDirectory(staging).base(base).build();
+      case "krum" -> Krum.builder().byzantine(byzantine).stagingDirectory(staging)
+          .base(base).build();
+      case "multikrum" -> MultiKrum.builder().byzantine(byzantine).stagingDirectory(staging)
+          .base(base).build();
+      case "bulyan" -> Bulyan.builder().byzantine(byzantine).stagingDirectory(staging)
+          .base(base).build();
+      default -> throw new IllegalArgumentException("unknown --strategy '" + name + "'; choose "
+          + "fedavg, fedmedian, fedtrimmedavg, krum, multikrum or bulyan");
+    };
+  }
+
   @Override
   public Integer call() throws Exception {
     if (exitWithParent) {
       ChildProcesses.exitWithParent();
     }
     AveragingKernel averaging = kernel(kernel);
-    FedAvg strategy = FedAvg.builder()
+    FedAvg.Builder base = FedAvg.builder()
         .fractionFit(1.0)
         .fractionEvaluate(1.0)
         .minFitLearners(learners)
         .minEvaluateLearners(learners)
-        .acceptFailures(true)
-        .build();
+        .acceptFailures(true);
+    Strategy strategy = strategy(this.strategy, byzantine, stagingDir, base);
     TrainingPlan plan = TrainingPlan.builder()
         .rounds(rounds)
         .minFitResults(learners)

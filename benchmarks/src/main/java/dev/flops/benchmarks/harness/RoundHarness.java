@@ -1,5 +1,6 @@
 package dev.flops.benchmarks.harness;
 
+import dev.flops.api.strategy.FedAvg;
 import dev.flops.benchmarks.synthetic.SyntheticParameters;
 import dev.flops.benchmarks.synthetic.SyntheticTrainer;
 import dev.flops.learner.LearnerMain;
@@ -82,6 +83,15 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
   @Option(names = "--kernel", defaultValue = "nd4j",
       description = "Averaging kernel: nd4j or java (default: ${DEFAULT-VALUE}).")
   String kernel;
+
+  @Option(names = "--strategy", defaultValue = "fedavg",
+      description = "The aggregator's strategy: fedavg, fedmedian, fedtrimmedavg, krum, multikrum "
+          + "or bulyan (default: ${DEFAULT-VALUE}).")
+  String strategy;
+
+  @Option(names = "--byzantine", defaultValue = "0",
+      description = "f of krum, multikrum and bulyan (default: ${DEFAULT-VALUE}).")
+  int byzantine;
 
   @Option(names = "--max-in-flight", defaultValue = "2",
       description = "The aggregator's maxInFlightUploads (default: ${DEFAULT-VALUE}).")
@@ -175,6 +185,7 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
         "--rounds", Integer.toString(rounds), "--host", host, "--port", Integer.toString(port),
         "--kernel", kernel, "--max-tensor-elements", Integer.toString(maxTensorElements),
         "--max-in-flight", Integer.toString(maxInFlight),
+        "--strategy", strategy, "--byzantine", Integer.toString(byzantine),
         "--exit-with-parent"), null);
     Watch watch = new Watch(aggregator, logs.resolve("aggregator.log"), deadline);
     HarnessLine listening = watch.awaitListening();
@@ -213,6 +224,7 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
     extra.put("fit_failed", Integer.toString(fitFailed));
     extra.put("evaluate_failed", Integer.toString(evaluateFailed));
     extra.put("kernel", kernel);
+    extra.put("strategy", strategy);
     extra.put("max_in_flight", Integer.toString(maxInFlight));
     extra.put("tensors", listening.get("tensors"));
     extra.put("learner_jvms", Integer.toString(jvms));
@@ -235,6 +247,7 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
     }
     SyntheticParameters.layout(params, maxTensorElements);
     HarnessAggregatorMain.kernel(kernel);
+    HarnessAggregatorMain.strategy(strategy, byzantine, null, FedAvg.builder());
   }
 
   /** Default flags, then a JFR recording if profiling this process, then the user's flags. */

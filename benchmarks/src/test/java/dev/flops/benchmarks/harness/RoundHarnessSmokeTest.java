@@ -1,6 +1,7 @@
 package dev.flops.benchmarks.harness;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -40,5 +41,34 @@ class RoundHarnessSmokeTest {
     assertTrue(Double.parseDouble(result.extra().get("learner_peak_rss_mb")) > 10, result.line());
     assertTrue(result.line().startsWith("ROUND_BENCH P=1000 N=2 rounds=2 round_s="),
         result.line());
+  }
+
+  @Test
+  void robustStrategy_runsInTheAggregatorJvm_andIsNamedInTheLine(@TempDir Path logs)
+      throws Exception {
+    RoundHarness harness = new RoundHarness();
+    new CommandLine(harness).parseArgs("-P", "1000", "-N", "3", "--rounds", "1",
+        "--learners-per-jvm", "3", "--kernel", "java", "--max-tensor-elements", "600",
+        "--strategy", "krum", "--log-dir", logs.toString());
+    RoundBenchResult result;
+    try {
+      result = harness.run();
+    } finally {
+      harness.destroyChildren();
+    }
+
+    assertEquals(1, result.roundSeconds().size());
+    assertEquals("0", result.extra().get("fit_failed"));
+    assertEquals("krum", result.extra().get("strategy"));
+    assertTrue(result.line().contains(" strategy=krum"), result.line());
+  }
+
+  @Test
+  void unknownStrategy_refusedBeforeAnyProcessStarts() {
+    IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+        () -> HarnessAggregatorMain.strategy("median", 0, null,
+            dev.flops.api.strategy.FedAvg.builder()));
+    assertEquals("unknown --strategy 'median'; choose fedavg, fedmedian, fedtrimmedavg, krum, "
+        + "multikrum or bulyan", refused.getMessage());
   }
 }

@@ -301,15 +301,23 @@ public final class RoundLoop {
       List<String> available = awaitLearners(plan.minAvailableLearners());
       fitInstructions = strategy.configureFit(round, global, available);
       FitAggregation aggregation = strategy.beginFitAggregation(round, global, kernel);
-      List<TaskOutcome> fitOutcomes = runPhase(round, PhaseKind.FIT, global, fitInstructions,
-          (learnerId, result) -> {
-            BorrowedUpdate update = BorrowedUpdate.lend(learnerId, result);
-            try {
-              aggregation.accept(update);
-            } finally {
-              update.release();
-            }
-          });
+      List<TaskOutcome> fitOutcomes;
+      try {
+        fitOutcomes = runPhase(round, PhaseKind.FIT, global, fitInstructions,
+            (learnerId, result) -> {
+              BorrowedUpdate update = BorrowedUpdate.lend(learnerId, result);
+              try {
+                aggregation.accept(update);
+              } finally {
+                update.release();
+              }
+            });
+      } catch (InterruptedException | RuntimeException | Error e) {
+        // A training stopped mid-phase still frees what the attempt holds (a robust strategy's
+        // staged files), not only at JVM exit.
+        aggregation.discard();
+        throw e;
+      }
       failures = failures(fitOutcomes);
       allFailures.addAll(tagged(failures, attempt));
       int accepted = fitOutcomes.size() - failures.size();
