@@ -1,12 +1,18 @@
 package dev.flops.api.strategy.catalog;
 
+import dev.flops.api.strategy.Bulyan;
 import dev.flops.api.strategy.FedAdagrad;
 import dev.flops.api.strategy.FedAdam;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.api.strategy.FedAvgM;
+import dev.flops.api.strategy.FedMedian;
 import dev.flops.api.strategy.FedProx;
+import dev.flops.api.strategy.FedTrimmedAvg;
 import dev.flops.api.strategy.FedYogi;
+import dev.flops.api.strategy.Krum;
+import dev.flops.api.strategy.MultiKrum;
 import dev.flops.api.strategy.Strategy;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -14,6 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.StringJoiner;
+import java.util.function.BiConsumer;
 
 /**
  * The strategies flops ships, by the name a command line chooses them with:
@@ -31,6 +38,14 @@ public final class StrategyCatalog {
 
   private static final String REDDI = "Reddi, Charles, Zaheer, Garrett, Rush, Konecny, Kumar and "
       + "McMahan 2021, Adaptive Federated Optimization";
+  private static final String YIN = "Yin, Chen, Ramchandran and Bartlett 2018, Byzantine-Robust "
+      + "Distributed Learning: Towards Optimal Statistical Rates";
+  private static final String BLANCHARD = "Blanchard, El Mhamdi, Guerraoui and Stainer 2017, "
+      + "Machine Learning with Adversaries: Byzantine Tolerant Gradient Descent";
+  private static final KnobSpec BYZANTINE =
+      new KnobSpec("f", "0", "Byzantine learners to tolerate, at least 0");
+  private static final KnobSpec STAGING = new KnobSpec("staging_dir", "TMPDIR/flops-staging",
+      "directory where a round's updates are staged on disk, deleted when the round ends");
   private static final KnobSpec ETA_ONE = eta("1.0");
   private static final KnobSpec BETA1 =
       new KnobSpec("beta1", "0.9", "decay of the first moment (momentum), in [0, 1)");
@@ -75,9 +90,49 @@ public final class StrategyCatalog {
               + "global one",
           List.of(new KnobSpec("mu", "0.01",
               "weight of the proximal term mu/2 ||w - w_global||^2 sent as proximal_mu, > 0")),
-          (base, knobs) -> FedProx.builder().proximalMu(knobs.number("mu")).base(base).build()));
+          (base, knobs) -> FedProx.builder().proximalMu(knobs.number("mu")).base(base).build()),
+      new StrategyChoice("fedmedian", YIN,
+          "untrusted learners: the coordinate-wise median ignores a minority of outliers",
+          List.of(STAGING),
+          (base, knobs) -> staged(FedMedian.builder(), FedMedian.Builder::stagingDirectory, knobs).base(base).build()),
+      new StrategyChoice("fedtrimmedavg", YIN,
+          "untrusted learners: the mean of each coordinate without its extremes",
+          List.of(new KnobSpec("beta", "0.2", "fraction cut at each end, in [0, 0.5)"), STAGING),
+          (base, knobs) -> staged(FedTrimmedAvg.builder(), FedTrimmedAvg.Builder::stagingDirectory, knobs).beta(knobs.number("beta"))
+              .base(base).build()),
+      new StrategyChoice("krum", BLANCHARD,
+          "up to f Byzantine learners: keeps the one update closest to its n-f-2 neighbours "
+              + "(needs n > 2f+2)",
+          List.of(BYZANTINE, STAGING),
+          (base, knobs) -> staged(Krum.builder(), Krum.Builder::stagingDirectory, knobs).byzantine(knobs.integer("f"))
+              .base(base).build()),
+      new StrategyChoice("multikrum", BLANCHARD,
+          "up to f Byzantine learners, more data used than Krum: averages the m best-scored "
+              + "updates (needs n > 2f+2)",
+          List.of(BYZANTINE, new KnobSpec("m", "n-f", "updates averaged, at least 1"), STAGING),
+          (base, knobs) -> {
+            MultiKrum.Builder builder = staged(MultiKrum.builder(), MultiKrum.Builder::stagingDirectory, knobs)
+                .byzantine(knobs.integer("f"));
+            if (knobs.has("m")) {
+              builder.keep(knobs.integer("m"));
+            }
+            return builder.base(base).build();
+          }),
+      new StrategyChoice("bulyan",
+          "El Mhamdi, Guerraoui and Rouault 2018, The Hidden Vulnerability of Distributed Learning "
+              + "in Byzantium",
+          "up to f Byzantine learners, strongest guarantee: Krum selection, then a trimmed "
+              + "median (needs n >= 4f+3)",
+          List.of(BYZANTINE, STAGING),
+          (base, knobs) -> staged(Bulyan.builder(), Bulyan.Builder::stagingDirectory, knobs).byzantine(knobs.integer("f"))
+              .base(base).build()));
 
   private StrategyCatalog() {}
+
+  private static <B> B staged(B builder, BiConsumer<B, Path> stagingDirectory, KnobValues knobs) {
+    knobs.text("staging_dir").ifPresent(dir -> stagingDirectory.accept(builder, Path.of(dir)));
+    return builder;
+  }
 
   private static KnobSpec eta(String defaultValue) {
     return new KnobSpec("eta", defaultValue, "server learning rate, > 0");

@@ -91,4 +91,22 @@ class StrategyCatalogTest {
     Strategy strategy = StrategyCatalog.create("fedavg", FedAvg.builder().fractionFit(0.25));
     assertEquals(0.25, strategy.knobs().get("fraction_fit"));
   }
+
+  @Test
+  void typedKnobsReachTheStrategies() {
+    Strategy krum = StrategyCatalog.create("krum:f=2,staging_dir=/tmp/elsewhere", FedAvg.builder());
+    assertEquals(2, krum.knobs().get("byzantine"));
+    assertEquals("/tmp/elsewhere", String.valueOf(krum.knobs().get("staging_directory")));
+    assertEquals(3, StrategyCatalog.create("multikrum:f=1,m=3", FedAvg.builder()).knobs().get("keep"));
+    assertEquals(0.01, StrategyCatalog.create("fedadam:eta=0.01", FedAvg.builder()).knobs()
+        .get("server_learning_rate"));
+    assertEquals(0.5, StrategyCatalog.create("fedprox:mu=0.5", FedAvg.builder()).knobs()
+        .get("proximal_mu"));
+    IllegalArgumentException range = assertThrows(IllegalArgumentException.class,
+        () -> StrategyCatalog.create("fedadam:eta=-1", FedAvg.builder()));
+    assertTrue(range.getMessage().contains("-1"), range.getMessage());
+    IllegalArgumentException notANumber = assertThrows(IllegalArgumentException.class,
+        () -> StrategyCatalog.create("krum:f=two", FedAvg.builder()));
+    assertEquals("krum: knob 'f' must be a whole number but was 'two'", notANumber.getMessage());
+  }
 }
