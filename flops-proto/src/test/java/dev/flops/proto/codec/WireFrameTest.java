@@ -327,4 +327,18 @@ class WireFrameTest {
         () -> WireFrame.outgoing(withData, UploadMessage.CHUNK_FIELD_NUMBER, List.of()));
     assertTrue(e.getMessage().contains("without data"), e.getMessage());
   }
+
+  @Test
+  void chunkViewsShareTheTensorsMemory() {
+    ByteBuffer direct = ByteBuffer.allocateDirect(4 * 600);
+    Parameters parameters = new Parameters(List.of(
+        new Tensor("w", dev.flops.api.DType.FLOAT32, new long[] {600}, direct)));
+    EncodedParameters encoded = EncodedParameters.encode(parameters, 1000);
+    List<ByteBuffer> views = encoded.chunkViews(1);
+    assertEquals(1, views.size());
+    assertTrue(views.get(0).isDirect() && views.get(0).isReadOnly());
+    direct.put(1000, (byte) 7); // the chunk's first byte, written after the views were cut
+    assertEquals(7, views.get(0).get(0), "a view, not a copy");
+    assertThrows(IndexOutOfBoundsException.class, () -> encoded.chunkViews(3));
+  }
 }
