@@ -2,6 +2,7 @@ package dev.flops.aggregator;
 
 import dev.flops.api.Parameters;
 import dev.flops.learner.Learner;
+import dev.flops.proto.codec.WireFrame;
 import dev.flops.proto.v1.FederationGrpc;
 import dev.flops.proto.v1.UploadMessage;
 import io.grpc.CallOptions;
@@ -94,7 +95,10 @@ public final class FaultLearnerMain {
 
         @Override
         public void sendMessage(Q message) {
-          UploadMessage upload = (UploadMessage) message;
+          // The learner sends its upload as frames (WireFrame), whose message is the header or
+          // the chunk without its data.
+          UploadMessage upload = message instanceof WireFrame<?> frame
+              ? (UploadMessage) frame.message() : (UploadMessage) message;
           if (upload.getEnvelope().getRound() == round && sent == 2) {
             try {
               Thread.sleep(500); // lets the first chunk reach the aggregator

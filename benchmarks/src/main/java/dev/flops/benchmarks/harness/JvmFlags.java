@@ -16,11 +16,18 @@ import java.util.List;
  *
  * <p>Aggregator: {@code -Xmx128m} with the serial collector (sessions and gRPC's 1 MiB chunk
  * messages in transit: short-lived garbage that a small young generation collects cheaply) and a
- * direct budget of {@code (3 + k) M + 192 MiB + N × 128 KiB}: the global model, the sum, {@code k}
+ * direct budget of {@code (3 + k) M + 64 MiB + N × 128 KiB}: the global model, the sum, {@code k}
  * updates, one model of slack for a previous global the collector has not yet freed, netty's
  * buffers for each learner's connection (a 64 KiB flow-control window of a waiting upload, read
  * buffers) and its pooled buffers, kept to one arena ({@code numDirectArenas=1}: the aggregator's traffic is a few large
- * streams, not many small ones). ND4J only wraps those buffers; JavaCPP's own caps, which follow
+ * streams, not many small ones). The budget is what bounds dead models: each round leaves the
+ * previous global model unreachable, but a direct buffer is freed only when the collector finds
+ * its (old-generation) owner dead, which a 128 MiB heap rarely needs to look for; the JVM collects
+ * when the budget is reached. With 192 MiB of slack (issue 3's setting) five dead models (200 MB at
+ * 10M parameters) piled up before that, and the aggregator's RSS grew over the first 6 rounds and
+ * by steps after (benchmarks/README.md, "Issue 13: copies and memory"); netty's pooled buffers
+ * (allocated through {@code ByteBuffer.allocateDirect} on Java 17, so in the same budget) need far
+ * less than 64 MiB at these learner counts. ND4J only wraps those buffers; JavaCPP's own caps, which follow
  * {@code -Xmx} and count the process's whole RSS, are lifted so that a multi-gigabyte RSS of
  * direct buffers does not trip them. These are the settings measured in benchmarks/README.md.
  *
@@ -45,7 +52,7 @@ final class JvmFlags {
   }
 
   static long aggregatorDirectMib(long params, int maxInFlight, int learners) {
-    return ceilMib(Math.multiplyExact(3L + maxInFlight, modelBytes(params))) + 192
+    return ceilMib(Math.multiplyExact(3L + maxInFlight, modelBytes(params))) + 64
         + learners / 8;
   }
 

@@ -211,16 +211,20 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
     Map<String, String> extra = new LinkedHashMap<>();
     List<Double> seconds = new ArrayList<>();
     List<String> gaps = new ArrayList<>();
+    List<String> peakRss = new ArrayList<>();
     int fitFailed = 0;
     int evaluateFailed = 0;
     for (HarnessLine round : watch.rounds) {
       seconds.add(round.getDouble("seconds"));
       gaps.add(round.get("gap_seconds"));
+      peakRss.add(round.get("peak_rss_mb"));
       fitFailed += round.getInt("fit_failed");
       evaluateFailed += round.getInt("evaluate_failed");
     }
     LearnerPeaks peaks = learnerPeaks(learnerJvms, logs);
     extra.put("gaps_s", String.join(",", gaps));
+    // The aggregator's VmHWM after each round: whether its memory stays flat over rounds.
+    extra.put("peak_rss_by_round_mb", String.join(",", peakRss));
     extra.put("fit_failed", Integer.toString(fitFailed));
     extra.put("evaluate_failed", Integer.toString(evaluateFailed));
     extra.put("kernel", kernel);

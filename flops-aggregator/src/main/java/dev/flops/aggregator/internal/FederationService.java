@@ -16,6 +16,7 @@ import dev.flops.proto.codec.Scalars;
 import dev.flops.proto.codec.Statuses;
 import dev.flops.proto.codec.WireError;
 import dev.flops.proto.codec.WireFormatException;
+import dev.flops.proto.codec.WireFrame;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.AggregatorMessage;
 import dev.flops.proto.v1.DownloadRequest;
@@ -358,9 +359,12 @@ public final class FederationService extends FederationGrpc.FederationImplBase
     return new ControlStream(outbound);
   }
 
-  @Override
-  public void downloadParameters(
-      DownloadRequest request, StreamObserver<ParameterMessage> responseObserver) {
+  /**
+   * Streams a task's parameters. Registered by {@link TransferBinding} in place of the generated
+   * {@code downloadParameters}, so that chunks go out as {@link WireFrame}s read from the tensors.
+   */
+  void downloadFrames(
+      DownloadRequest request, StreamObserver<WireFrame<ParameterMessage>> responseObserver) {
     try {
       WireProtocol.checkVersion(request.getEnvelope());
       PendingTask task = transferTask(request.getTaskId(), request.getLearnerId(),
@@ -368,7 +372,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase
       if (task.isDone()) {
         throw WireError.TASK_ENDED.exception(task + " has already ended: " + task.describeEnd());
       }
-      ParameterStreamer.start((ServerCallStreamObserver<ParameterMessage>) responseObserver,
+      ParameterStreamer.start(
+          (ServerCallStreamObserver<WireFrame<ParameterMessage>>) responseObserver,
           task.download, task.round, bytesSent, downloadSlots, error -> {
             String why = outOfMemory(error, task.global);
             if (task.fail(Kind.OTHER, "the download failed: " + why)) {
@@ -390,6 +395,15 @@ public final class FederationService extends FederationGrpc.FederationImplBase
 
   @Override
   public StreamObserver<UploadMessage> uploadUpdate(StreamObserver<UploadReceipt> responseObserver) {
+    return TransferBinding.framesOf(uploadFrames(responseObserver));
+  }
+
+  /**
+   * As {@link #uploadUpdate}, for uploads whose chunks arrive as {@link WireFrame}s still in the
+   * receive buffers ({@link TransferBinding}).
+   */
+  StreamObserver<WireFrame<UploadMessage>> uploadFrames(
+      StreamObserver<UploadReceipt> responseObserver) {
     ServerCallStreamObserver<UploadReceipt> call =
         (ServerCallStreamObserver<UploadReceipt>) responseObserver;
     // Manual flow control: the next message is read only once the previous one is processed, and
@@ -738,7 +752,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
    * One learner's upload of a fit result. gRPC calls its observer methods one at a time; the slot
    * grant comes from another thread, hence the lock.
    */
-  private final class Upload implements StreamObserver<UploadMessage> {
+  private final class Upload implements StreamObserver<WireFrame<UploadMessage>> {
     private final ServerCallStreamObserver<UploadReceipt> response;
     private PendingTask task;
     private UploadHeader header;
@@ -751,8 +765,9 @@ public final class FederationService extends FederationGrpc.FederationImplBase
     }
 
     @Override
-    public synchronized void onNext(UploadMessage message) {
-      bytesReceived.addAndGet(message.getSerializedSize());
+    public synchronized void onNext(WireFrame<UploadMessage> frame) {
+      UploadMessage message = frame.message();
+      bytesReceived.addAndGet(frame.serializedSize());
       if (closed) {
         return;
       }
@@ -777,7 +792,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
           if (decoder == null) {
             throw new IllegalStateException(task + ": a chunk arrived before the upload had a slot");
           }
-          decoder.accept(message.getChunk());
+          decoder.accept(message.getChunk().getIndex(), frame.chunkData());
           response.request(1);
         }
       } catch (WireFormatException e) {

@@ -1,6 +1,7 @@
 package dev.flops.aggregator.internal;
 
 import dev.flops.proto.codec.WireError;
+import dev.flops.proto.codec.WireFrame;
 import io.grpc.BindableService;
 import io.grpc.ForwardingServerCall;
 import io.grpc.Metadata;
@@ -52,7 +53,10 @@ public final class MalformedMessageGuard {
    * @return the service's definition, its requests parsed by the guard
    */
   public static ServerServiceDefinition guard(BindableService service) {
-    ServerServiceDefinition definition = service.bindService();
+    // The federation's uploads are parsed in place (TransferBinding); the guard still owns the
+    // parse, so malformed bytes are answered here as for any method.
+    ServerServiceDefinition definition = service instanceof FederationService federation
+        ? TransferBinding.bind(federation) : service.bindService();
     ServerServiceDefinition.Builder guarded =
         ServerServiceDefinition.builder(definition.getServiceDescriptor().getName());
     for (ServerMethodDefinition<?, ?> method : definition.getMethods()) {
@@ -209,6 +213,9 @@ public final class MalformedMessageGuard {
     private static String requestType(MethodDescriptor<?, ?> method) {
       Object prototype = method.getRequestMarshaller() instanceof MethodDescriptor.PrototypeMarshaller<?> p
           ? p.getMessagePrototype() : null;
+      if (prototype instanceof WireFrame<?> frame) {
+        prototype = frame.message();
+      }
       return prototype == null ? "request" : prototype.getClass().getSimpleName();
     }
 

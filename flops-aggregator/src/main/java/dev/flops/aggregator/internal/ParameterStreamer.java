@@ -2,7 +2,9 @@ package dev.flops.aggregator.internal;
 
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.WireError;
+import dev.flops.proto.codec.WireFrame;
 import dev.flops.proto.codec.WireProtocol;
+import dev.flops.proto.v1.Chunk;
 import dev.flops.proto.v1.ParameterMessage;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.util.concurrent.atomic.AtomicLong;
@@ -18,8 +20,9 @@ import org.slf4j.LoggerFactory;
  */
 final class ParameterStreamer implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(ParameterStreamer.class);
+  private static final int CHUNK_FIELD = ParameterMessage.CHUNK_FIELD_NUMBER;
 
-  private final ServerCallStreamObserver<ParameterMessage> out;
+  private final ServerCallStreamObserver<WireFrame<ParameterMessage>> out;
   private final EncodedParameters parameters;
   private final long round;
   private final AtomicLong bytesSent;
@@ -31,7 +34,7 @@ final class ParameterStreamer implements Runnable {
   private boolean releaseWhenAttached;
 
   private ParameterStreamer(
-      ServerCallStreamObserver<ParameterMessage> out, EncodedParameters parameters, long round,
+      ServerCallStreamObserver<WireFrame<ParameterMessage>> out, EncodedParameters parameters, long round,
       AtomicLong bytesSent, Function<OutOfMemoryError, String> outOfMemory) {
     this.out = out;
     this.outOfMemory = outOfMemory;
@@ -46,7 +49,7 @@ final class ParameterStreamer implements Runnable {
    * {@code RESOURCE_EXHAUSTED} (code OUT_OF_MEMORY) and the text {@code outOfMemory} returns (it
    * also fails the task), and its slot is given back.
    */
-  static void start(ServerCallStreamObserver<ParameterMessage> out, EncodedParameters parameters,
+  static void start(ServerCallStreamObserver<WireFrame<ParameterMessage>> out, EncodedParameters parameters,
       long round, AtomicLong bytesSent, TransferSlots slots,
       Function<OutOfMemoryError, String> outOfMemory) {
     ParameterStreamer streamer =
@@ -103,9 +106,12 @@ final class ParameterStreamer implements Runnable {
       ParameterMessage.Builder message =
           ParameterMessage.newBuilder().setEnvelope(WireProtocol.envelope(round));
       if (next < 0) {
-        send(message.setManifest(parameters.manifest()).build());
+        send(WireFrame.of(message.setManifest(parameters.manifest()).build(), CHUNK_FIELD));
       } else if (next < parameters.chunks().size()) {
-        send(message.setChunk(parameters.chunk(next)).build());
+        // The chunk's bytes are read from the global model's tensors when gRPC serialises the
+        // frame, inside onNext: no byte[] per chunk.
+        send(WireFrame.outgoing(message.setChunk(Chunk.newBuilder().setIndex(next)).build(),
+            CHUNK_FIELD, parameters.chunkViews(next)));
       } else {
         done = true;
         release();
@@ -116,9 +122,9 @@ final class ParameterStreamer implements Runnable {
     }
   }
 
-  private void send(ParameterMessage message) {
-    out.onNext(message);
-    bytesSent.addAndGet(message.getSerializedSize());
+  private void send(WireFrame<ParameterMessage> frame) {
+    out.onNext(frame);
+    bytesSent.addAndGet(frame.serializedSize());
   }
 
   private synchronized void cancel() {

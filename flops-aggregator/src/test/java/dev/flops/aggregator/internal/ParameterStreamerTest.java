@@ -8,6 +8,7 @@ import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.WireError;
+import dev.flops.proto.codec.WireFrame;
 import dev.flops.proto.v1.ParameterMessage;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -71,10 +72,11 @@ class ParameterStreamerTest {
   }
 
   /** A ready call that records what it is sent and fails the {@code failAt}-th message. */
-  private static final class FakeCall extends ServerCallStreamObserver<ParameterMessage> {
+  private static final class FakeCall
+      extends ServerCallStreamObserver<WireFrame<ParameterMessage>> {
     private final int failAt;
     private final Throwable failure;
-    final List<ParameterMessage> sent = new ArrayList<>();
+    final List<WireFrame<ParameterMessage>> sent = new ArrayList<>();
     Throwable error;
     boolean completed;
 
@@ -88,7 +90,7 @@ class ParameterStreamerTest {
     }
 
     @Override
-    public void onNext(ParameterMessage message) {
+    public void onNext(WireFrame<ParameterMessage> message) {
       if (sent.size() == failAt) {
         if (failure instanceof Error e) {
           throw e;

@@ -27,10 +27,12 @@ import dev.flops.proto.v1.TaskFailure;
 import dev.flops.proto.v1.TaskFailureCause;
 import dev.flops.proto.v1.TaskKind;
 import dev.flops.proto.v1.UploadHeader;
+import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
 import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
@@ -688,7 +690,8 @@ public final class ControlSession {
   private Void send(long round, UploadHeader header, EncodedParameters encoded)
       throws InterruptedException {
     UploadSender sender = new UploadSender(round, header, encoded);
-    FederationGrpc.newStub(channel).uploadUpdate(sender);
+    ClientCalls.asyncClientStreamingCall(
+        channel.newCall(UploadSender.METHOD, CallOptions.DEFAULT), sender);
     try {
       sender.result().get();
     } catch (ExecutionException e) {

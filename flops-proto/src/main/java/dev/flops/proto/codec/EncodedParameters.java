@@ -8,6 +8,7 @@ import dev.flops.proto.v1.Chunk;
 import dev.flops.proto.v1.Manifest;
 import java.nio.ByteBuffer;
 import java.util.AbstractList;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
@@ -108,28 +109,51 @@ public final class EncodedParameters {
 
   /** Copies chunk {@code index} out of the tensors it spans. */
   private ByteString chunkData(int index) {
+    List<ByteBuffer> views = chunkViews(index);
+    int size = 0;
+    for (ByteBuffer view : views) {
+      size += view.remaining();
+    }
+    byte[] bytes = new byte[size];
+    int filled = 0;
+    for (ByteBuffer view : views) {
+      int n = view.remaining();
+      view.get(bytes, filled, n);
+      filled += n;
+    }
+    return UnsafeByteOperations.unsafeWrap(bytes);
+  }
+
+  /**
+   * Returns chunk {@code index}'s data as read-only views of the tensors it spans, without
+   * copying: what a sender hands to {@link WireFrame#outgoing}. The views are borrowed: they see
+   * the tensors' buffers, which must not change while the views are in use.
+   *
+   * @param index the chunk's position
+   * @return one view per tensor the chunk spans (empty tensors contribute none), in order
+   * @throws IndexOutOfBoundsException if there is no such chunk
+   */
+  public List<ByteBuffer> chunkViews(int index) {
     Objects.checkIndex(index, chunkCount);
     long size = Integer.toUnsignedLong(manifest.getChunkSize());
     long start = index * size;
     long end = Math.min(start + size, offsets[offsets.length - 1]);
-    byte[] bytes = new byte[(int) (end - start)];
     int tensor = Arrays.binarySearch(offsets, start);
     tensor = tensor >= 0 ? tensor : -tensor - 2;
-    int filled = 0;
+    List<ByteBuffer> views = new ArrayList<>(2);
     long position = start;
-    while (filled < bytes.length) {
+    while (position < end) {
       if (position >= offsets[tensor + 1]) {
         tensor++;
         continue;
       }
       ByteBuffer data = parameters.tensors().get(tensor).data();
-      data.position((int) (position - offsets[tensor]));
-      int n = (int) Math.min(data.remaining(), bytes.length - filled);
-      data.get(bytes, filled, n);
-      filled += n;
+      int from = (int) (position - offsets[tensor]);
+      int n = (int) Math.min(data.limit() - from, end - position);
+      views.add(data.slice(from, n).asReadOnlyBuffer());
       position += n;
     }
-    return UnsafeByteOperations.unsafeWrap(bytes);
+    return views;
   }
 
   /**

@@ -16,7 +16,7 @@ import java.util.Optional;
  */
 public final class FiniteScan {
   /** Values scanned per block for non-finite floats: small enough to stay in L1. */
-  private static final int SCAN_BLOCK = 2048;
+  static final int SCAN_BLOCK = 2048;
 
   private FiniteScan() {}
 
@@ -49,11 +49,22 @@ public final class FiniteScan {
    */
   static Optional<String> describeNonFinite(String name, DType dtype, ByteBuffer range,
       long firstElement) {
+    return describeNonFinite(name, dtype, range, firstElement, new int[SCAN_BLOCK]);
+  }
+
+  /**
+   * As {@link #describeNonFinite(String, DType, ByteBuffer, long)}, with the caller's scratch
+   * block, so that a decoder scanning a model in small blocks allocates nothing per block.
+   *
+   * @param scratch at least one element; its contents are overwritten
+   */
+  static Optional<String> describeNonFinite(String name, DType dtype, ByteBuffer range,
+      long firstElement, int[] scratch) {
     if (dtype != DType.FLOAT32 && dtype != DType.FLOAT64) {
       return Optional.empty();
     }
     ByteBuffer values = range.slice().order(ByteOrder.LITTLE_ENDIAN);
-    int at = dtype == DType.FLOAT32 ? firstNonFiniteFloat(values)
+    int at = dtype == DType.FLOAT32 ? firstNonFiniteFloat(values, scratch)
         : firstNonFinite(values.asDoubleBuffer());
     if (at < 0) {
       return Optional.empty();
@@ -71,9 +82,8 @@ public final class FiniteScan {
    * That branch-free loop over an {@code int[]} block is vectorised by the JIT, which keeps the
    * check far below the cost of receiving the bytes.
    */
-  private static int firstNonFiniteFloat(ByteBuffer littleEndian) {
+  private static int firstNonFiniteFloat(ByteBuffer littleEndian, int[] block) {
     IntBuffer bits = littleEndian.asIntBuffer();
-    int[] block = new int[Math.min(SCAN_BLOCK, bits.limit())];
     for (int start = 0; start < bits.limit(); start += block.length) {
       int len = Math.min(block.length, bits.limit() - start);
       bits.get(start, block, 0, len);

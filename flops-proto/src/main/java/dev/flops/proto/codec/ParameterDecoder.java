@@ -1,6 +1,5 @@
 package dev.flops.proto.codec;
 
-import com.google.protobuf.ByteString;
 import dev.flops.api.DType;
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
@@ -42,6 +41,9 @@ public final class ParameterDecoder {
     ByteBuffer bufferFor(int index, int bytes);
   }
 
+  /** Bytes checksummed, copied and scanned at a time: well inside a core's L2 cache. */
+  private static final int BLOCK_BYTES = 32 * 1024;
+
   /** Decodes into new heap buffers. */
   public static final BufferSource HEAP = (index, bytes) -> ByteBuffer.allocate(bytes);
 
@@ -53,6 +55,8 @@ public final class ParameterDecoder {
   private int scanned;
   private String nonFinite;
   private final CRC32C crc = new CRC32C();
+  /** The finite scan's block of values, reused across blocks. */
+  private final int[] scanScratch = new int[FiniteScan.SCAN_BLOCK];
   private long received;
   private boolean finished;
   private long nextIndex;
@@ -121,33 +125,58 @@ public final class ParameterDecoder {
    *     beyond the manifest's total
    */
   public void accept(Chunk chunk) {
-    if (chunk.getIndex() != nextIndex) {
+    accept(chunk.getIndex(), chunk.getData().asReadOnlyByteBufferList());
+  }
+
+  /**
+   * Accepts the next chunk, given as its index and its data in pieces (e.g. the receive buffers
+   * of a {@link WireFrame}), and copies it into the tensors' buffers.
+   *
+   * <p>Each piece is handled in blocks of {@value #BLOCK_BYTES} bytes, and each block is
+   * checksummed, copied and scanned for non-finite values before the next is touched, so the
+   * block is read from memory once and the checksum and the scan read it from cache: one pass
+   * per byte instead of three.
+   *
+   * @param index the chunk's index
+   * @param data the chunk's data, from each buffer's position to its limit; read, not kept, and
+   *     the buffers' positions are left unchanged
+   * @throws WireFormatException if the chunk is out of order, duplicated, of the wrong size or
+   *     beyond the manifest's total
+   */
+  public void accept(long index, List<ByteBuffer> data) {
+    if (index != nextIndex) {
       throw new WireFormatException(WireError.MALFORMED_MESSAGE, String.format(
           "expected chunk %d but got chunk %s (chunks must arrive in order, each once)",
-          nextIndex, Long.toUnsignedString(chunk.getIndex())));
+          nextIndex, Long.toUnsignedString(index)));
     }
-    ByteString data = chunk.getData();
+    long size = 0;
+    for (ByteBuffer piece : data) {
+      size += piece.remaining();
+    }
     long left = manifest.getTotalBytes() - received;
     long expected = Math.min(Integer.toUnsignedLong(manifest.getChunkSize()), left);
     if (left == 0) {
       throw new WireFormatException(WireError.MALFORMED_MESSAGE, String.format(
-          "chunk %d is beyond the manifest's %d bytes", chunk.getIndex(), manifest.getTotalBytes()));
+          "chunk %d is beyond the manifest's %d bytes", index, manifest.getTotalBytes()));
     }
-    if (data.size() != expected) {
+    if (size != expected) {
       throw new WireFormatException(WireError.MALFORMED_MESSAGE, String.format(
-          "chunk %d holds %d bytes but must hold %d", chunk.getIndex(), data.size(), expected));
+          "chunk %d holds %d bytes but must hold %d", index, size, expected));
     }
-    crc.update(data.asReadOnlyByteBuffer());
-    int offset = 0;
-    while (offset < data.size()) {
-      ByteBuffer target = buffers.get(tensor);
-      int n = Math.min(target.remaining(), data.size() - offset);
-      data.substring(offset, offset + n).copyTo(target);
-      offset += n;
-      scanWritten();
-      skipFullTensors();
+    for (ByteBuffer piece : data) {
+      ByteBuffer source = piece.duplicate();
+      while (source.hasRemaining()) {
+        ByteBuffer target = buffers.get(tensor);
+        int n = Math.min(BLOCK_BYTES, Math.min(target.remaining(), source.remaining()));
+        ByteBuffer block = source.slice(source.position(), n);
+        crc.update(block.duplicate());
+        target.put(block);
+        source.position(source.position() + n);
+        scanWritten();
+        skipFullTensors();
+      }
     }
-    received += data.size();
+    received += size;
     nextIndex++;
   }
 
@@ -218,7 +247,7 @@ public final class ParameterDecoder {
     if (nonFinite == null && end > scanned) {
       ByteBuffer range = target.duplicate().position(scanned).limit(end);
       nonFinite = FiniteScan.describeNonFinite(specs.get(tensor).getName(), dtype, range,
-          scanned / size).orElse(null);
+          scanned / size, scanScratch).orElse(null);
     }
     scanned = Math.max(scanned, end);
   }
