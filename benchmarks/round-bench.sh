@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The round harness (benchmarks/README.md, "Round harness"): an aggregator and N learner JVMs on
-# loopback, a synthetic model of P float32 parameters, 3 rounds, one ROUND_BENCH line per run.
+# loopback, a synthetic model of P float32 parameters, 10 rounds of which the median of the last 5
+# is reported (--rounds, --warmup-rounds), one ROUND_BENCH line per run.
 #
 #   benchmarks/round-bench.sh matrix            (P,N) = (1M,10) (10M,10) (10M,20) (10M,50) (2M,50)
+#   benchmarks/round-bench.sh fixed             the fixed per-round cost: P=1k, N=10 and 100, 100
+#                                               rounds, the first 50 left out (N=100: 10 per JVM)
 #   benchmarks/round-bench.sh scale             P=100k, N=1000, 100 learners per JVM (ROUND_BENCH_K)
 #   benchmarks/round-bench.sh huge              P=640M, N=2, heaps sized for a 2.5 GB model
 #   benchmarks/round-bench.sh profile           (10M,10) with JFR of the aggregator and one learner
@@ -68,6 +71,16 @@ case "$mode" in
     done
     exit "$failed"
     ;;
+  fixed)
+    # A 4 KB model: what a round costs beyond moving parameters. Rounds take tens of ms, so 50
+    # warm-up rounds (past the JIT of 11 JVMs on 2 cores) cost seconds. FIXED_K learners share a
+    # JVM at N=100 so that 100 learners do not need 100 JVMs.
+    failed=0
+    run 1000 10 --rounds 100 --warmup-rounds 50 "$@" || failed=1
+    run 1000 100 --rounds 100 --warmup-rounds 50 --learners-per-jvm "${FIXED_K:-10}" "$@" \
+      || failed=1
+    exit "$failed"
+    ;;
   scale)
     run 100000 1000 --learners-per-jvm "${ROUND_BENCH_K:-100}" "$@"
     ;;
@@ -90,7 +103,7 @@ case "$mode" in
     run "$@"
     ;;
   *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -535,7 +535,10 @@ public final class Learner {
     /**
      * Adds a gRPC client interceptor to every call the learner makes, e.g. for metrics, tracing or
      * fault injection in tests. Several interceptors are applied as gRPC's
-     * {@code ManagedChannelBuilder.intercept} applies them.
+     * {@code ManagedChannelBuilder.intercept} applies them. The learner's channel runs call
+     * callbacks on its transport thread (a direct executor): an interceptor's listener methods,
+     * and a {@code sendMessage} of an upload's chunks (sent from the call's {@code onReady}), must
+     * not block; hand slow work to a thread of its own.
      *
      * @param interceptor the interceptor
      * @return this builder

@@ -14,10 +14,13 @@ import java.util.stream.Collectors;
  * @param params the model size P
  * @param learners the learner count N
  * @param roundSeconds each round's wall time as the aggregator measured it
+ * @param warmupRounds how many leading rounds {@link #steadyRoundSeconds()} leaves out (round 1
+ *     waits for every learner to start and connect; the next ones run code the JIT has not
+ *     compiled yet); 0 to N-1
  * @param serverPeakRssMib the aggregator process's VmHWM, MiB
  * @param extra further {@code key=value} fields, printed after the required ones in this order
  */
-record RoundBenchResult(long params, int learners, List<Double> roundSeconds,
+record RoundBenchResult(long params, int learners, List<Double> roundSeconds, int warmupRounds,
     double serverPeakRssMib, Map<String, String> extra) {
 
   RoundBenchResult {
@@ -26,15 +29,19 @@ record RoundBenchResult(long params, int learners, List<Double> roundSeconds,
     if (roundSeconds.isEmpty()) {
       throw new IllegalArgumentException("a result needs at least one round");
     }
+    if (warmupRounds < 0 || warmupRounds >= roundSeconds.size()) {
+      throw new IllegalArgumentException(String.format(
+          "warm-up rounds must be 0 to %d (one round fewer than the %d run) but were %d",
+          roundSeconds.size() - 1, roundSeconds.size(), warmupRounds));
+    }
   }
 
   /**
-   * Returns the median wall time of rounds 2 and later (round 1 also waits for every learner to
-   * start and connect); the median of two rounds is their mean. With one round, that round.
+   * Returns the median wall time of the rounds after the {@link #warmupRounds} warm-up rounds;
+   * the median of an even count is the mean of the middle two.
    */
   double steadyRoundSeconds() {
-    List<Double> steady = roundSeconds.size() == 1 ? roundSeconds
-        : roundSeconds.subList(1, roundSeconds.size());
+    List<Double> steady = roundSeconds.subList(warmupRounds, roundSeconds.size());
     double[] sorted = steady.stream().mapToDouble(Double::doubleValue).sorted().toArray();
     int mid = sorted.length / 2;
     return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
@@ -47,6 +54,7 @@ record RoundBenchResult(long params, int learners, List<Double> roundSeconds,
         "N=" + learners,
         "rounds=" + roundSeconds.size(),
         "round_s=" + format(steadyRoundSeconds()),
+        "warmup_rounds=" + warmupRounds,
         "server_peak_rss_mb=" + String.format(Locale.ROOT, "%.1f", serverPeakRssMib),
         "round1_s=" + format(roundSeconds.get(0)),
         "rounds_s=" + roundSeconds.stream().map(RoundBenchResult::format)

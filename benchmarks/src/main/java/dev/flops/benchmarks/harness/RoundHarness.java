@@ -33,7 +33,7 @@ import picocli.CommandLine.Option;
  * parameters, runs the rounds, and prints one line:
  *
  * <pre>
- * ROUND_BENCH P=&lt;p&gt; N=&lt;n&gt; rounds=3 round_s=&lt;median of rounds 2-3&gt; server_peak_rss_mb=&lt;m&gt; ...
+ * ROUND_BENCH P=&lt;p&gt; N=&lt;n&gt; rounds=10 round_s=&lt;median of rounds 6-10&gt; warmup_rounds=5 server_peak_rss_mb=&lt;m&gt; ...
  * </pre>
  *
  * <p>or {@code ROUND_BENCH_FAILED ... reason=<text>} and exit status 1. Round times are the
@@ -65,8 +65,14 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
   @Option(names = {"-N", "--learners"}, required = true, description = "Learner count.")
   int learners;
 
-  @Option(names = "--rounds", defaultValue = "3", description = "Rounds (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--rounds", defaultValue = "10", description = "Rounds (default: ${DEFAULT-VALUE}).")
   int rounds;
+
+  @Option(names = "--warmup-rounds", defaultValue = "5",
+      description = "Leading rounds left out of round_s, the median of the rest: round 1 waits "
+          + "for the learners to connect, the next ones run code the JIT has not compiled yet; "
+          + "below --rounds (default: ${DEFAULT-VALUE}).")
+  int warmupRounds;
 
   @Option(names = "--learners-per-jvm", defaultValue = "1",
       description = "Learners sharing one learner JVM (default: ${DEFAULT-VALUE}).")
@@ -118,6 +124,16 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
       description = "Record JFR (settings=profile) of the aggregator and the first learner JVM "
           + "into DIR/aggregator.jfr and DIR/learners-0.jfr.")
   Path profileDir;
+
+  @Option(names = "--profile-settings", defaultValue = "profile", paramLabel = "JFC",
+      description = "JFR settings for --profile-dir: a name (profile, default) or a .jfc file, "
+          + "e.g. one with a 1 ms jdk.ExecutionSample period (default: ${DEFAULT-VALUE}).")
+  String profileSettings;
+
+  @Option(names = "--profile-delay", defaultValue = "0s", paramLabel = "TIME",
+      description = "Start the JFR recordings this long after each JVM starts, e.g. 20s to leave "
+          + "out start-up and the first rounds (default: ${DEFAULT-VALUE}).")
+  String profileDelay;
 
   @Option(names = "--log-dir", paramLabel = "DIR",
       description = "Directory for the child processes' logs (default: a new temporary one).")
@@ -240,7 +256,7 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
     extra.put("load1_start", String.format(Locale.ROOT, "%.2f", loadStart));
     extra.put("load1_end", String.format(Locale.ROOT, "%.2f", ProcStatus.loadAverage()));
     double peak = watch.done.getDouble("peak_rss_mb");
-    return new RoundBenchResult(params, learners, seconds, peak, extra);
+    return new RoundBenchResult(params, learners, seconds, warmupRounds, peak, extra);
   }
 
   private void validate() {
@@ -248,6 +264,11 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
       throw new IllegalArgumentException(String.format(
           "-P, -N, --rounds and --learners-per-jvm must be at least 1 but were %d, %d, %d, %d",
           params, learners, rounds, learnersPerJvm));
+    }
+    if (warmupRounds < 0 || warmupRounds >= rounds) {
+      throw new IllegalArgumentException(String.format(
+          "--warmup-rounds must be 0 to --rounds - 1 (%d) but was %d: at least one round must "
+              + "be left to measure; raise --rounds", rounds - 1, warmupRounds));
     }
     SyntheticParameters.layout(params, maxTensorElements);
     HarnessAggregatorMain.kernel(kernel);
@@ -263,7 +284,8 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
       } catch (IOException e) {
         throw new UncheckedIOException("cannot create --profile-dir " + profileDir, e);
       }
-      flags.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,filename="
+      flags.add("-XX:StartFlightRecording=settings=" + profileSettings + ",delay=" + profileDelay
+          + ",dumponexit=true,filename="
           + profileDir.resolve(recording + ".jfr").toAbsolutePath());
     }
     flags.addAll(extra);

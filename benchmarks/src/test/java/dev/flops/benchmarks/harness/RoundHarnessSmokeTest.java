@@ -22,7 +22,7 @@ class RoundHarnessSmokeTest {
   void tinyRun_reportsEveryRound_andTheAggregatorsPeakRss(@TempDir Path logs) throws Exception {
     RoundHarness harness = new RoundHarness();
     new CommandLine(harness).parseArgs("-P", "1000", "-N", "2", "--rounds", "2",
-        "--learners-per-jvm", "2", "--kernel", "java", "--max-tensor-elements", "600",
+        "--warmup-rounds", "1", "--learners-per-jvm", "2", "--kernel", "java", "--max-tensor-elements", "600",
         "--log-dir", logs.toString());
     RoundBenchResult result;
     try {
@@ -41,6 +41,18 @@ class RoundHarnessSmokeTest {
     assertTrue(Double.parseDouble(result.extra().get("learner_peak_rss_mb")) > 10, result.line());
     assertTrue(result.line().startsWith("ROUND_BENCH P=1000 N=2 rounds=2 round_s="),
         result.line());
+    assertTrue(result.line().contains(" warmup_rounds=1 "), result.line());
+    assertEquals(result.roundSeconds().get(1), result.steadyRoundSeconds(), 1e-12);
+  }
+
+  @Test
+  void aWarmUpThatLeavesNoRound_isRefusedBeforeAnyProcessStarts(@TempDir Path logs) {
+    RoundHarness harness = new RoundHarness();
+    new CommandLine(harness).parseArgs("-P", "1000", "-N", "2", "--rounds", "3",
+        "--warmup-rounds", "3", "--log-dir", logs.toString());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, harness::run);
+    assertTrue(e.getMessage().contains("--warmup-rounds must be 0 to --rounds - 1 (2)"),
+        e.getMessage());
   }
 
   @Test
