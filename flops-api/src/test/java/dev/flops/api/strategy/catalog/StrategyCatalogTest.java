@@ -109,4 +109,21 @@ class StrategyCatalogTest {
         () -> StrategyCatalog.create("krum:f=two", FedAvg.builder()));
     assertEquals("krum: knob 'f' must be a whole number but was 'two'", notANumber.getMessage());
   }
+
+  /** The README's strategy table is written by hand: it must name every strategy and knob. */
+  @Test
+  void theReadmeTableListsEveryStrategyWithItsKnobsAndDefaults() throws java.io.IOException {
+    String readme = java.nio.file.Files.readString(java.nio.file.Path.of("..", "README.md"));
+    for (StrategyChoice choice : StrategyCatalog.choices()) {
+      String row = readme.lines().filter(l -> l.startsWith("| `" + choice.name() + "` |"))
+          .findFirst().orElse(null);
+      assertTrue(row != null, "README.md has no strategy row for " + choice.name());
+      for (KnobSpec knob : choice.knobs()) {
+        String expected = knob.name().equals("staging_dir")
+            ? "`staging_dir`" : "`" + knob.name() + "`=" + knob.defaultValue();
+        assertTrue(row.contains(expected), "README row of " + choice.name() + " lacks " + expected
+            + ": " + row);
+      }
+    }
+  }
 }
