@@ -26,6 +26,7 @@ import io.grpc.ClientCall;
 import io.grpc.ClientInterceptor;
 import io.grpc.MethodDescriptor;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -71,7 +72,11 @@ class InlineTransferTest {
 
   /** Trains {@value #ROUNDS} rounds with {@value #LEARNERS} real learners, counting their calls. */
   private static Run train(UnaryOperator<Aggregator.Builder> knobs) throws Exception {
-    Parameters initial = Federations.randomParameters(11, false);
+    return train(Federations.randomParameters(11, false), knobs);
+  }
+
+  private static Run train(Parameters initial, UnaryOperator<Aggregator.Builder> knobs)
+      throws Exception {
     CallCounter counter = new CallCounter();
     TrainingPlan plan = TrainingPlan.builder().rounds(ROUNDS).minAvailableLearners(LEARNERS).build();
     try (Aggregator aggregator = knobs.apply(Aggregator.builder()
@@ -121,6 +126,19 @@ class InlineTransferTest {
         calls.counter().calls::toString);
     // Same updates, same order-independent sum: the same global parameters, bit for bit.
     assertEquals(calls.result().finalParameters(), inline.result().finalParameters());
+  }
+
+  /** 1 MiB exactly, the default threshold: the messages pass every message-size limit. */
+  @Test
+  void modelOfExactlyTheDefaultThreshold_travelsInline() throws Exception {
+    float[] values = new float[1024 * 1024 / 4];
+    Arrays.fill(values, 0.5f);
+    Run run = train(Parameters.of(Tensor.ofFloats("w", new long[] {values.length}, values)),
+        builder -> builder);
+
+    assertEveryRoundComplete(run.result());
+    assertEquals(0, run.counter().of(FederationGrpc.getDownloadParametersMethod()));
+    assertEquals(0, run.counter().of(FederationGrpc.getUploadUpdateMethod()));
   }
 
   @Test
