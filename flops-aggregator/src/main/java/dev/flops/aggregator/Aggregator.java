@@ -15,6 +15,7 @@ import dev.flops.api.Secret;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.AveragingKernel;
 import dev.flops.api.strategy.Strategy;
+import dev.flops.proto.codec.InlineParameters;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.FederationOutcome;
 import io.grpc.Server;
@@ -131,6 +132,7 @@ public final class Aggregator implements AutoCloseable {
         new FederationService(builder.maxInFlightUploads, builder.maxConcurrentDownloads);
     this.modelName = modelName(model);
     service.uploadLimits(new UploadLimits(builder.maxTensorCount, builder.maxUpdateBytes));
+    service.maxInlineBytes(builder.maxInlineBytes);
     this.keepAliveTime = builder.keepAliveTime;
     this.keepAliveTimeout = builder.keepAliveTimeout;
     this.permitKeepAliveTime = builder.permitKeepAliveTime;
@@ -460,6 +462,7 @@ public final class Aggregator implements AutoCloseable {
     private int maxConcurrentDownloads = FederationService.DEFAULT_MAX_CONCURRENT_DOWNLOADS;
     private int maxTensorCount;
     private long maxUpdateBytes;
+    private int maxInlineBytes = FederationService.DEFAULT_MAX_INLINE_BYTES;
     private final ServerSecurity security = new ServerSecurity();
     private Duration keepAliveTime = Duration.ofSeconds(DEFAULT_KEEP_ALIVE_SECONDS);
     private Duration keepAliveTimeout = Duration.ofSeconds(DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS);
@@ -645,6 +648,36 @@ public final class Aggregator implements AutoCloseable {
         throw new IllegalArgumentException("maxUpdateBytes must be positive but was " + maxUpdateBytes);
       }
       this.maxUpdateBytes = maxUpdateBytes;
+      return this;
+    }
+
+    /**
+     * Sets the largest parameter data, in bytes, that travels inline on a learner's control stream
+     * (default {@value FederationService#DEFAULT_MAX_INLINE_BYTES}, 1 MiB; 0 turns inline
+     * transfers off). Global parameters at most this large go inside the task message and an
+     * update at most this large inside the learner's result message, instead of a download call
+     * and an upload call per learner and round: for small models the two calls' set-up costs
+     * more than their bytes. Larger models, and learners that do not offer inline transfers
+     * (older versions), keep the streaming calls. Inline data is checked exactly like uploaded
+     * data (capability, manifest, limits, CRC32C, finite values).
+     *
+     * <p>Memory: an inline update is held whole, on the heap, while it is decoded and folded,
+     * outside the {@link #maxInFlightUploads(int)} slots: at most one per control stream being
+     * handled at a time, so the bound is this size times the learners whose results arrive at
+     * once (in practice the gRPC executor's threads). A control-stream message is then at most
+     * this size plus its header, within the server's message limit of 4 MiB + 64 KiB.
+     *
+     * @param maxInlineBytes from 0 to 4 MiB (4194304)
+     * @return this builder
+     * @throws IllegalArgumentException if out of range
+     */
+    public Builder maxInlineBytes(int maxInlineBytes) {
+      if (maxInlineBytes < 0 || maxInlineBytes > InlineParameters.MAX_INLINE_BYTES) {
+        throw new IllegalArgumentException(String.format(
+            "maxInlineBytes must be in [0, %d] (0 turns inline transfers off) but was %d",
+            InlineParameters.MAX_INLINE_BYTES, maxInlineBytes));
+      }
+      this.maxInlineBytes = maxInlineBytes;
       return this;
     }
 

@@ -91,6 +91,7 @@ class DirectMemoryTest {
             .model(new ArrayModel(initial))
             .averagingKernel(new JavaAveraging())
             .maxInFlightUploads(1)
+            .maxInlineBytes(0) // inline updates are decoded on the heap, not in the slots
             .build()
             .start()) {
       // The JVM's own message when -XX:MaxDirectMemorySize is reached, once: a fake, since

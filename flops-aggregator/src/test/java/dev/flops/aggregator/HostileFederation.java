@@ -8,6 +8,7 @@ import dev.flops.api.Parameters;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
+import dev.flops.proto.codec.InlineParameters;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -62,6 +63,15 @@ final class HostileFederation implements AutoCloseable {
   private boolean hostileServing;
 
   private HostileFederation(UnaryOperator<Aggregator.Builder> knobs) throws Exception {
+    this(knobs, 0);
+  }
+
+  /**
+   * @param hostileInlineBytes what the hostile learner's Hello offers to send and take inline;
+   *     0: nothing, as a learner built before inline transfers
+   */
+  private HostileFederation(UnaryOperator<Aggregator.Builder> knobs, long hostileInlineBytes)
+      throws Exception {
     TrainingPlan plan = TrainingPlan.builder().rounds(2).minAvailableLearners(3).build();
     FedAvg strategy = FedAvg.builder().build();
     aggregator = knobs.apply(Aggregator.builder()
@@ -76,7 +86,8 @@ final class HostileFederation implements AutoCloseable {
         throw new CompletionException(e);
       }
     });
-    hostile = RawLearner.join(aggregator.port(), "hostile", HOSTILE_OFFSET, HOSTILE_EXAMPLES);
+    hostile = RawLearner.joinOfferingInline(aggregator.port(), "hostile", HOSTILE_OFFSET,
+        HOSTILE_EXAMPLES, hostileInlineBytes);
     held = RawLearner.join(aggregator.port(), "held", HELD_OFFSET, HELD_EXAMPLES);
     real = Federations.startLearner("real", aggregator.port(),
         FakeTrainer.adding(initial, REAL_OFFSET, REAL_EXAMPLES));
@@ -92,6 +103,12 @@ final class HostileFederation implements AutoCloseable {
   /** Like {@link #start()}, with extra aggregator knobs. */
   static HostileFederation start(UnaryOperator<Aggregator.Builder> knobs) throws Exception {
     return new HostileFederation(knobs);
+  }
+
+  /** Like {@link #start(UnaryOperator)}, the hostile learner offering inline transfers. */
+  static HostileFederation startOfferingInline(UnaryOperator<Aggregator.Builder> knobs)
+      throws Exception {
+    return new HostileFederation(knobs, InlineParameters.MAX_INLINE_BYTES);
   }
 
   int port() {

@@ -1,7 +1,9 @@
 package dev.flops.aggregator;
 
 import dev.flops.api.Parameters;
+import com.google.protobuf.ByteString;
 import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.codec.InlineParameters;
 import dev.flops.proto.codec.ParameterDecoder;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.AggregatorMessage;
@@ -10,6 +12,8 @@ import dev.flops.proto.v1.Envelope;
 import dev.flops.proto.v1.EvaluateResult;
 import dev.flops.proto.v1.FederationGrpc;
 import dev.flops.proto.v1.Hello;
+import dev.flops.proto.v1.InlineTensors;
+import dev.flops.proto.v1.InlineUpdate;
 import dev.flops.proto.v1.LearnerMessage;
 import dev.flops.proto.v1.Manifest;
 import dev.flops.proto.v1.ParameterMessage;
@@ -18,6 +22,7 @@ import dev.flops.proto.v1.TaskKind;
 import dev.flops.proto.v1.UploadHeader;
 import dev.flops.proto.v1.UploadMessage;
 import dev.flops.proto.v1.UploadReceipt;
+import dev.flops.proto.v1.Welcome;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -52,6 +57,7 @@ final class RawLearner implements AutoCloseable {
   private final float offset;
   private final long examples;
   private String id;
+  private long inlineUpdateBytes;
 
   private RawLearner(int port, float offset, long examples) {
     this(NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
@@ -77,13 +83,59 @@ final class RawLearner implements AutoCloseable {
     return join(new RawLearner(channel, offset, examples), name);
   }
 
+  /**
+   * Connects and says hello offering inline transfers of up to {@code inlineBytes} (a current
+   * learner offers {@link InlineParameters#MAX_INLINE_BYTES}); the others say hello as a learner
+   * built before inline transfers did, and keep the calls.
+   */
+  static RawLearner joinOfferingInline(int port, String name, float offset, long examples,
+      long inlineBytes) throws InterruptedException {
+    return join(new RawLearner(port, offset, examples), name, inlineBytes);
+  }
+
   private static RawLearner join(RawLearner learner, String name) throws InterruptedException {
+    return join(learner, name, 0);
+  }
+
+  private static RawLearner join(RawLearner learner, String name, long inlineBytes)
+      throws InterruptedException {
     learner.control.send(LearnerMessage.newBuilder()
         .setEnvelope(WireProtocol.envelope(0))
-        .setHello(Hello.newBuilder().setLearnerName(name))
+        .setHello(Hello.newBuilder().setLearnerName(name).setMaxInlineBytes(inlineBytes))
         .build());
-    learner.id = learner.nextMessage().getWelcome().getLearnerId();
+    Welcome welcome = learner.nextMessage().getWelcome();
+    learner.id = welcome.getLearnerId();
+    learner.inlineUpdateBytes = welcome.getMaxInlineUpdateBytes();
     return learner;
+  }
+
+  /** The most update bytes the aggregator's Welcome said it takes inline; 0: none. */
+  long inlineUpdateBytes() {
+    return inlineUpdateBytes;
+  }
+
+  /** The global parameters a task carries inline, validated like a learner does. */
+  static Parameters inlineParameters(Assigned assigned) {
+    if (!assigned.task().hasParameters()) {
+      throw new AssertionError("the task carries no inline parameters: " + assigned.task());
+    }
+    InlineTensors inline = assigned.task().getParameters();
+    return InlineParameters.decode(inline.getManifest(), inline.getData(), ParameterDecoder.HEAP);
+  }
+
+  /** Sends an update inline on the control stream, as its header and data. */
+  void sendInline(long round, UploadHeader header, ByteString data) {
+    control.send(LearnerMessage.newBuilder()
+        .setEnvelope(WireProtocol.envelope(round))
+        .setInlineUpdate(InlineUpdate.newBuilder().setHeader(header).setData(data))
+        .build());
+  }
+
+  /** Sends a correct update inline for a task that carried its parameters inline. */
+  void fitInline(Assigned assigned) {
+    EncodedParameters encoded = EncodedParameters.encode(fit(inlineParameters(assigned)));
+    sendInline(assigned.round(), header(assigned, encoded.manifest()).build(),
+        InlineParameters.data(encoded));
   }
 
   /** Connects, says hello with the given envelope and returns the status the stream ends with. */

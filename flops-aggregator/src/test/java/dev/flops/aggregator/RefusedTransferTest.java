@@ -46,7 +46,9 @@ class RefusedTransferTest {
     // made two downloads wait for the 30 s round timeout. Each control stream now entitles its
     // address to one transfer.
     long start = System.nanoTime();
-    TrainingResult result = train(3, 3, builder -> builder.maxCallsPerAddress(4), port -> {});
+    // Inline transfers off: this 16-byte model would otherwise make no transfer call at all.
+    TrainingResult result = train(3, 3, builder -> builder.maxCallsPerAddress(4).maxInlineBytes(0),
+        port -> {});
     long seconds = (System.nanoTime() - start) / 1_000_000_000;
     assertEveryTaskSucceeded(result, 3, 3);
     assertTrue(seconds < 10, "3 rounds took " + seconds + " s; the round timeout is 30 s");
@@ -60,7 +62,8 @@ class RefusedTransferTest {
     try (LogCapture log = new LogCapture()) {
       long start = System.nanoTime();
       TrainingResult result = train(3, 3,
-          builder -> builder.maxCalls(4).handshakeTimeout(Duration.ofSeconds(1)),
+          builder -> builder.maxCalls(4).handshakeTimeout(Duration.ofSeconds(1))
+              .maxInlineBytes(0), // the transfer calls are what is bounded here
           this::holdOneCall);
       long seconds = (System.nanoTime() - start) / 1_000_000_000;
       assertEveryTaskSucceeded(result, 3, 3);

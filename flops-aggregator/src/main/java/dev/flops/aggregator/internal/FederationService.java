@@ -10,6 +10,7 @@ import dev.flops.api.Parameters;
 import dev.flops.api.RoundRanking;
 import dev.flops.proto.codec.Durations;
 import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.codec.InlineParameters;
 import dev.flops.proto.codec.Manifests;
 import dev.flops.proto.codec.ParameterDecoder;
 import dev.flops.proto.codec.Scalars;
@@ -23,10 +24,13 @@ import dev.flops.proto.v1.DownloadRequest;
 import dev.flops.proto.v1.Envelope;
 import dev.flops.proto.v1.FederationGrpc;
 import dev.flops.proto.v1.FederationOutcome;
+import dev.flops.proto.v1.InlineTensors;
+import dev.flops.proto.v1.InlineUpdate;
 import dev.flops.proto.v1.LearnerMessage;
 import dev.flops.proto.v1.ParameterMessage;
 import dev.flops.proto.v1.Task;
 import dev.flops.proto.v1.TaskKind;
+import dev.flops.proto.v1.TaskRefusal;
 import dev.flops.proto.v1.UploadHeader;
 import dev.flops.proto.v1.UploadMessage;
 import dev.flops.proto.v1.UploadReceipt;
@@ -97,6 +101,28 @@ public final class FederationService extends FederationGrpc.FederationImplBase
   /** The global parameters learners download, encoded once per version; loop thread only. */
   private EncodedParameters encoded;
   private String encodedId;
+  /** The same, whole, for learners that take them inline; null if above the threshold. */
+  private InlineTensors inline;
+  /** The default {@link #maxInlineBytes(int)}: 1 MiB. */
+  public static final int DEFAULT_MAX_INLINE_BYTES = 1024 * 1024;
+  private volatile int maxInlineBytes = DEFAULT_MAX_INLINE_BYTES;
+
+  /**
+   * Sets the most parameter data bytes that travel inline on the control stream, both ways: the
+   * global parameters in the task, a learner's update in its result (see {@link InlineParameters}).
+   * Larger parameters, and learners that do not offer inline transfers, use the download and
+   * upload calls. Applies to learners that join afterwards.
+   *
+   * @param bytes from 0 (inline transfers off) to {@link InlineParameters#MAX_INLINE_BYTES}
+   * @throws IllegalArgumentException if out of range
+   */
+  public void maxInlineBytes(int bytes) {
+    if (bytes < 0 || bytes > InlineParameters.MAX_INLINE_BYTES) {
+      throw new IllegalArgumentException(String.format(
+          "maxInlineBytes must be in [0, %d] but was %d", InlineParameters.MAX_INLINE_BYTES, bytes));
+    }
+    this.maxInlineBytes = bytes;
+  }
   /** Protobuf bytes of parameter downloads sent and uploads received, since the start. */
   private final AtomicLong bytesSent = new AtomicLong();
   private final AtomicLong bytesReceived = new AtomicLong();
@@ -147,6 +173,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase
     if (encoded == null || !parametersId.equals(encodedId)) {
       encoded = EncodedParameters.encode(global);
       encodedId = parametersId;
+      inline = encoded.manifest().getTotalBytes() <= maxInlineBytes
+          ? InlineParameters.encode(encoded) : null;
     }
     beginRound(round, kind == PhaseKind.FIT ? updates : null);
     TaskKind taskKind = kind == PhaseKind.FIT ? TaskKind.FIT : TaskKind.EVALUATE;
@@ -271,14 +299,22 @@ public final class FederationService extends FederationGrpc.FederationImplBase
     LearnerSession session = members.session(learnerId);
     task.session = session;
     tasks.put(taskId, task);
+    Task.Builder body = Task.newBuilder()
+        .setTaskId(taskId)
+        .setKind(kind)
+        .setParametersId(parametersId)
+        .setCapability(task.capability)
+        .putAllConfig(Scalars.toWire(config));
+    if (inline != null && session != null
+        && download.manifest().getTotalBytes() <= session.inlineBytes
+        && body.build().getSerializedSize() + inline.getSerializedSize() + 64
+            <= WireProtocol.MAX_MESSAGE_BYTES) { // a huge config leaves the data to the download
+      body.setParameters(inline);
+      bytesSent.addAndGet(inline.getSerializedSize());
+    }
     AggregatorMessage message = AggregatorMessage.newBuilder()
         .setEnvelope(WireProtocol.envelope(round))
-        .setTask(Task.newBuilder()
-            .setTaskId(taskId)
-            .setKind(kind)
-            .setParametersId(parametersId)
-            .setCapability(task.capability)
-            .putAllConfig(Scalars.toWire(config)))
+        .setTask(body)
         .build();
     if (session == null || !session.send(message)) {
       task.fail(Kind.DISCONNECTED, "learner " + learnerId + " disconnected before it got the task");
@@ -413,6 +449,81 @@ public final class FederationService extends FederationGrpc.FederationImplBase
     return new Upload(call);
   }
 
+  /**
+   * Makes {@code owned} the task of the update being received (an upload or an inline update).
+   *
+   * @throws StatusRuntimeException WRONG_TASK_KIND or DUPLICATE_UPLOAD; the task is not failed
+   */
+  private static void claimUpdate(PendingTask owned) {
+    if (owned.kind != TaskKind.FIT) {
+      throw WireError.WRONG_TASK_KIND.exception(owned + " is not a fit task");
+    }
+    if (!owned.claimUpload()) {
+      // Not this upload's task: refusing it must not fail the task of the first upload.
+      throw WireError.DUPLICATE_UPLOAD.exception(String.format(
+          "%s already has an upload (%s); a fit task takes exactly one upload", owned,
+          owned.isDone() ? owned.describeEnd() : "it is still streaming"));
+    }
+  }
+
+  /**
+   * Checks an update's header against its claimed task, cheapest and most fundamental first,
+   * before anything is allocated for the update.
+   *
+   * @throws StatusRuntimeException or {@link WireFormatException} saying what is wrong
+   */
+  private void checkUpdate(PendingTask task, UploadHeader h) {
+    if (task.isDone()) {
+      throw WireError.TASK_ENDED.exception(task + " has already ended: " + task.describeEnd());
+    }
+    uploadLimits.checkTensorCount(h.getManifest(), task.global).ifPresent(refusal -> {
+      throw refusal;
+    });
+    try {
+      reportChecks.fitHeader(h);
+    } catch (IllegalArgumentException e) {
+      throw new WireFormatException(WireError.RESULT_INVALID,
+          describeLearner(task.learnerId) + ": " + e.getMessage());
+    }
+    Manifests.describeMismatch(h.getManifest(), task.global).ifPresent(mismatch -> {
+      throw new WireFormatException(WireError.MANIFEST_MISMATCH,
+          "the update does not match the global model: " + mismatch);
+    });
+    uploadLimits.checkBytes(h.getManifest(), task.global).ifPresent(refusal -> {
+      throw refusal;
+    });
+    Manifests.checkWellFormed(h.getManifest());
+  }
+
+  /**
+   * Folds a validated update into the round's aggregate and completes its task.
+   *
+   * @return null once folded, or the refusal to send (the task is not failed yet)
+   */
+  private StatusRuntimeException fold(PendingTask task, FitResult result) {
+    synchronized (foldLock) {
+      if (task.isDone() || sink == null) {
+        return WireError.TASK_ENDED.exception(
+            task + " has already ended: " + task.describeEnd() + "; late update discarded");
+      }
+      try {
+        sink.accept(task.learnerId, result);
+      } catch (OutOfMemoryError e) {
+        return WireError.OUT_OF_MEMORY.exception(outOfMemory(e, task.global));
+      } catch (InvalidResultException e) {
+        // The kernel cannot represent what this learner sent (e.g. the exact kernel's range).
+        return WireError.RESULT_INVALID.exception(
+            describeLearner(task.learnerId) + ": " + e.getMessage());
+      } catch (RuntimeException e) {
+        // Most likely the strategy's own code: the update was valid.
+        return Refusals.fault(log, "folding the update of " + task
+            + " into the round's aggregate", e);
+      }
+      task.succeed(null);
+      return null;
+    }
+  }
+
   /** The task a download or upload acts for, once it proved it may ({@link TaskCapability}). */
   private PendingTask transferTask(String taskId, String learnerId, ByteString capability,
       Envelope envelope) {
@@ -510,6 +621,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase
     private final long openedNanos = System.nanoTime();
     /** Whether the session counts as a member; false while it pings more often than permitted. */
     private boolean admitted;
+    /** The most data bytes the learner's Hello takes and sends inline; 0 if not offered. */
+    private long inlineOffer;
 
     ControlStream(StreamObserver<AggregatorMessage> outbound) {
       this.outbound = outbound;
@@ -527,6 +640,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
             throw WireError.OUT_OF_ORDER.exception("the first message of a learner must be Hello");
           }
           keepAliveMillis = message.getHello().getKeepaliveTimeMs();
+          inlineOffer = message.getHello().getMaxInlineBytes();
           join(message.getHello().getLearnerName(), message.getHello().getLearnerKey());
           return;
         }
@@ -541,6 +655,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
               evaluated(message);
             }
           }
+          case INLINE_UPDATE -> inlineUpdate(message.getInlineUpdate(), message.getEnvelope());
           case TASK_FAILURE -> {
             if (aboutEndedTask(message.getTaskFailure().getTaskId(), false)) {
               return;
@@ -626,8 +741,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase
       }
       long pings = keepAliveMillis;
       long permit = permitKeepAliveMillis;
-      Membership.Joined joined =
-          members.join(name, key, Caller.current(), outbound, pings, permit);
+      Membership.Joined joined = members.join(name, key, Caller.current(), outbound, pings, permit,
+          Math.min(inlineOffer, maxInlineBytes));
       if (joined.ending() != null) {
         // Arrived between the end of the federation and the server's close: say so now, or
         // the learner would wait here until the close and then retry for its connectTimeout.
@@ -661,6 +776,72 @@ public final class FederationService extends FederationGrpc.FederationImplBase
           previous != null ? "reconnected, replacing its previous connection"
               : known ? "rejoined" : "joined",
           joined.connected());
+    }
+
+    /**
+     * Takes a fit result whose update came inline: checked like an upload (the task's
+     * capability, on the stream the task was sent over; the header; the inline size; the same
+     * decoder's checksum and finite scan; the reported numbers), and refused with a {@link
+     * TaskRefusal} on this stream instead of an error status. A refusal after the claim fails the
+     * task, as a refused upload does; the learner stays.
+     */
+    private void inlineUpdate(InlineUpdate update, Envelope envelope) {
+      UploadHeader h = update.getHeader();
+      bytesReceived.addAndGet(update.getSerializedSize());
+      PendingTask claimed = null;
+      try {
+        PendingTask task = sessionTask(h.getTaskId(), session, envelope);
+        TaskCapability.checkTransfer(task, h.getLearnerId(), h.getCapability());
+        claimUpdate(task);
+        claimed = task;
+        long inlineBytes = session.inlineBytes;
+        if (h.getManifest().getTotalBytes() > inlineBytes) {
+          throw WireError.LIMIT_EXCEEDED.exception(String.format(
+              "an inline update may hold at most %d bytes (the smaller of the learner's offer "
+                  + "and the aggregator's maxInlineBytes) but this one declares %d; send it "
+                  + "with UploadUpdate", inlineBytes, h.getManifest().getTotalBytes()));
+        }
+        checkUpdate(task, h);
+        FitResult result = reportChecks.fitResult(
+            InlineParameters.decode(h.getManifest(), update.getData(), ParameterDecoder.HEAP), h);
+        StatusRuntimeException refusal = fold(task, result);
+        if (refusal != null) {
+          throw refusal;
+        }
+      } catch (WireFormatException e) {
+        refuseInline(h.getTaskId(), claimed, e.toStatusException());
+      } catch (StatusRuntimeException e) {
+        refuseInline(h.getTaskId(), claimed, e);
+      } catch (IllegalArgumentException e) {
+        refuseInline(h.getTaskId(), claimed, WireError.RESULT_INVALID.exception(
+            describeLearner(claimed != null ? claimed.learnerId : session.id) + ": "
+                + e.getMessage()));
+      } catch (RuntimeException e) {
+        refuseInline(h.getTaskId(), claimed,
+            Refusals.fault(log, "handling the inline update of task '" + h.getTaskId() + "'", e));
+      }
+    }
+
+    private void refuseInline(String taskId, PendingTask claimed, StatusRuntimeException refusal) {
+      StatusRuntimeException sent = capped(refusal);
+      String description = sent.getStatus().getDescription();
+      WireError code = Refusals.codeOf(refusal);
+      if (code != WireError.AGGREGATOR_FAULT) { // a fault is logged already, once
+        log.warn("rejected the inline update of {}: {}",
+            claimed != null ? claimed.toString() : "task '" + capped(taskId) + "'", description);
+      }
+      if (claimed != null) {
+        claimed.fail(Refusals.kindOf(code), "update rejected: " + description);
+      }
+      TaskRefusal.Builder body = TaskRefusal.newBuilder().setTaskId(capped(taskId))
+          .setDescription(description == null ? "" : description);
+      if (code != null) {
+        body.setCode(code.name());
+      }
+      session.send(AggregatorMessage.newBuilder()
+          .setEnvelope(WireProtocol.envelope(claimed != null ? claimed.round : currentRound))
+          .setTaskRefusal(body)
+          .build());
     }
 
     private void evaluated(LearnerMessage message) {
@@ -811,37 +992,10 @@ public final class FederationService extends FederationGrpc.FederationImplBase
     private void start(UploadHeader h, Envelope envelope) {
       PendingTask owned =
           transferTask(h.getTaskId(), h.getLearnerId(), h.getCapability(), envelope);
-      if (owned.kind != TaskKind.FIT) {
-        throw WireError.WRONG_TASK_KIND.exception(owned + " is not a fit task");
-      }
-      if (!owned.claimUpload()) {
-        // Not this upload's task: refusing it must not fail the task of the first upload.
-        throw WireError.DUPLICATE_UPLOAD.exception(String.format(
-            "%s already has an upload (%s); a fit task takes exactly one upload", owned,
-            owned.isDone() ? owned.describeEnd() : "it is still streaming"));
-      }
+      claimUpdate(owned);
       task = owned;
       header = h;
-      if (task.isDone()) {
-        throw WireError.TASK_ENDED.exception(task + " has already ended: " + task.describeEnd());
-      }
-      uploadLimits.checkTensorCount(h.getManifest(), task.global).ifPresent(refusal -> {
-        throw refusal;
-      });
-      try {
-        reportChecks.fitHeader(h);
-      } catch (IllegalArgumentException e) {
-        throw new WireFormatException(WireError.RESULT_INVALID,
-            describeLearner(task.learnerId) + ": " + e.getMessage());
-      }
-      Manifests.describeMismatch(h.getManifest(), task.global).ifPresent(mismatch -> {
-        throw new WireFormatException(WireError.MANIFEST_MISMATCH,
-            "the update does not match the global model: " + mismatch);
-      });
-      uploadLimits.checkBytes(h.getManifest(), task.global).ifPresent(refusal -> {
-        throw refusal;
-      });
-      Manifests.checkWellFormed(h.getManifest());
+      checkUpdate(task, h);
       TransferSlots.Request request = uploadSlots.acquire(this::granted);
       if (closed) {
         request.close(); // granted at once, and refused in granted(): give the slot back
@@ -902,29 +1056,10 @@ public final class FederationService extends FederationGrpc.FederationImplBase
           reject(Refusals.fault(log, "decoding " + uploadOf(), e));
           return;
         }
-        synchronized (foldLock) {
-          if (task.isDone() || sink == null) {
-            reject(WireError.TASK_ENDED.exception(
-                task + " has already ended: " + task.describeEnd() + "; late update discarded"));
-            return;
-          }
-          try {
-            sink.accept(task.learnerId, result);
-          } catch (OutOfMemoryError e) {
-            reject(WireError.OUT_OF_MEMORY.exception(outOfMemory(e, task.global)));
-            return;
-          } catch (InvalidResultException e) {
-            // The kernel cannot represent what this learner sent (e.g. the exact kernel's range).
-            reject(WireError.RESULT_INVALID.exception(
-                describeLearner(task.learnerId) + ": " + e.getMessage()));
-            return;
-          } catch (RuntimeException e) {
-            // Most likely the strategy's own code: the update was valid.
-            reject(Refusals.fault(log, "folding the update of " + task
-                + " into the round's aggregate", e));
-            return;
-          }
-          task.succeed(null);
+        StatusRuntimeException refusal = fold(task, result);
+        if (refusal != null) {
+          reject(refusal);
+          return;
         }
       } finally {
         releaseSlot();

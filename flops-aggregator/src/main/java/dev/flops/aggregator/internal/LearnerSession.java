@@ -15,6 +15,12 @@ final class LearnerSession {
   final Caller caller;
   private final StreamObserver<AggregatorMessage> outbound;
   private boolean open = true;
+  /**
+   * The most parameter data bytes that travel inline with this learner, both ways (the smaller of
+   * its Hello's offer and the aggregator's threshold); 0: every transfer is a call. Set before
+   * the Welcome, never changed.
+   */
+  volatile long inlineBytes;
 
   LearnerSession(String id, String name, Caller caller,
       StreamObserver<AggregatorMessage> outbound) {

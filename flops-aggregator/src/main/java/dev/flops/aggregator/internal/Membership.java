@@ -136,9 +136,12 @@ final class Membership {
    *
    * @param pingMillis the learner's keepalive as its Hello says, 0 if not said
    * @param permitMillis the server's permitKeepAliveTime, told to the learner in Welcome
+   * @param inlineBytes the most data bytes sent inline each way with this learner, told to it in
+   *     Welcome; 0: none (see {@link LearnerSession#inlineBytes})
    */
   synchronized Joined join(String name, String key, Caller caller,
-      StreamObserver<AggregatorMessage> outbound, long pingMillis, long permitMillis) {
+      StreamObserver<AggregatorMessage> outbound, long pingMillis, long permitMillis,
+      long inlineBytes) {
     Ending ending = ended;
     if (ending != null) {
       return new Joined(null, null, false, false, ending, available().size());
@@ -146,10 +149,12 @@ final class Membership {
     boolean known = !key.isEmpty() && identities.containsKey(key);
     String id = key.isEmpty() ? newId() : identities.computeIfAbsent(key, k -> newId());
     LearnerSession session = new LearnerSession(id, name, caller, outbound);
+    session.inlineBytes = inlineBytes;
     names.put(id, name);
     session.send(AggregatorMessage.newBuilder()
         .setEnvelope(WireProtocol.envelope(0))
-        .setWelcome(Welcome.newBuilder().setLearnerId(id).setPermitKeepaliveTimeMs(permitMillis))
+        .setWelcome(Welcome.newBuilder().setLearnerId(id).setPermitKeepaliveTimeMs(permitMillis)
+            .setMaxInlineUpdateBytes(inlineBytes))
         .build());
     if (pingMillis > 0 && pingMillis < permitMillis) {
       return new Joined(session, null, known, false, null, available().size());

@@ -34,7 +34,7 @@ class MembershipTest {
   };
 
   private static Membership.Joined join(Membership members, String name, String key) {
-    return members.join(name, key, new Caller(null, null), DISCARD, 0, 1000);
+    return members.join(name, key, new Caller(null, null), DISCARD, 0, 1000, 0);
   }
 
   @Test
@@ -43,7 +43,7 @@ class MembershipTest {
     assertEquals(1, join(members, "a", "key-a").connected());
     assertEquals(2, join(members, "b", "key-b").connected());
     // A learner that pings more often than permitted is not admitted: the count stays.
-    assertEquals(2, members.join("c", "key-c", new Caller(null, null), DISCARD, 10, 1000)
+    assertEquals(2, members.join("c", "key-c", new Caller(null, null), DISCARD, 10, 1000, 0)
         .connected());
     // A reconnection replaces its previous session: still two.
     assertEquals(2, join(members, "a", "key-a").connected());

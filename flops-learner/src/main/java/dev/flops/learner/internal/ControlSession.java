@@ -8,6 +8,7 @@ import dev.flops.api.LocalTrainer;
 import dev.flops.api.ParameterMismatchException;
 import dev.flops.api.Parameters;
 import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.codec.InlineParameters;
 import dev.flops.proto.codec.ParameterDecoder;
 import dev.flops.proto.codec.Scalars;
 import dev.flops.proto.codec.Statuses;
@@ -19,6 +20,7 @@ import dev.flops.proto.v1.DownloadRequest;
 import dev.flops.proto.v1.FederationGrpc;
 import dev.flops.proto.v1.FederationOutcome;
 import dev.flops.proto.v1.Hello;
+import dev.flops.proto.v1.InlineUpdate;
 import dev.flops.proto.v1.LearnerMessage;
 import dev.flops.proto.v1.ParameterMessage;
 import dev.flops.proto.v1.Shutdown;
@@ -99,6 +101,8 @@ public final class ControlSession {
   private FederationOutcome outcome = FederationOutcome.FEDERATION_OUTCOME_UNSPECIFIED;
   private final long keepAliveMillis;
   private volatile long permittedKeepAliveMillis;
+  /** The most update bytes the aggregator takes inline, as its Welcome said; 0: none. */
+  private long inlineUpdateBytes;
   /**
    * The Shutdown the aggregator sent, as soon as it arrives (set by the gRPC callback, read by the
    * session thread while it runs a task): a task under way is then over, and its transfers are
@@ -217,7 +221,9 @@ public final class ControlSession {
     out.onNext(LearnerMessage.newBuilder()
         .setEnvelope(WireProtocol.envelope(0))
         .setHello(Hello.newBuilder().setLearnerName(name).setLearnerKey(key)
-            .setKeepaliveTimeMs(keepAliveMillis))
+            .setKeepaliveTimeMs(keepAliveMillis)
+            // The channel takes messages of WireProtocol.MAX_MESSAGE_BYTES: one chunk's worth.
+            .setMaxInlineBytes(InlineParameters.MAX_INLINE_BYTES))
         .build());
     try {
       while (true) {
@@ -250,9 +256,14 @@ public final class ControlSession {
               return End.ADAPT_KEEPALIVE;
             }
             learnerId = message.getWelcome().getLearnerId();
+            inlineUpdateBytes = message.getWelcome().getMaxInlineUpdateBytes();
             log.info("joined the federation as {}", learnerId);
           }
           case TASK -> runTask(message.getEnvelope().getRound(), message.getTask());
+          // The task has failed on the aggregator's side already; nothing to answer.
+          case TASK_REFUSAL -> log.warn("{}: the aggregator refused the inline update of task {} "
+              + "({}): {}", name, message.getTaskRefusal().getTaskId(),
+              message.getTaskRefusal().getCode(), message.getTaskRefusal().getDescription());
           case SHUTDOWN -> {
             endDetail = message.getShutdown().getReason();
             outcome = message.getShutdown().getOutcome();
@@ -369,7 +380,11 @@ public final class ControlSession {
         // No local keeps the received copy: once the model has taken it, it can be collected,
         // so the learner holds at most three copies of the model (received, working, sending).
         abandonIfEnded("download");
-        setParameters(retrying(what, "download", () -> download(round, task)));
+        setParameters(task.hasParameters()
+            ? retrying(what, "inline download", () -> InlineParameters.decode(
+                task.getParameters().getManifest(), task.getParameters().getData(),
+                (index, bytes) -> ByteBuffer.allocateDirect(bytes)))
+            : retrying(what, "download", () -> download(round, task)));
         heldParametersId = parametersId.isEmpty() ? null : parametersId;
       } else {
         log.debug("{}: the model already holds parameters {}; no download", what, parametersId);
@@ -684,6 +699,18 @@ public final class ControlSession {
         .putAllMetrics(Scalars.metricsToWire(result.metrics()))
         .setManifest(encoded.manifest())
         .build();
+    if (encoded.manifest().getTotalBytes() <= inlineUpdateBytes
+        && header.getSerializedSize() + encoded.manifest().getTotalBytes() + 64
+            <= WireProtocol.MAX_MESSAGE_BYTES) { // huge metrics leave the data to the upload
+      // One message on the open stream instead of a call; a refusal comes back as TaskRefusal.
+      out.onNext(LearnerMessage.newBuilder()
+          .setEnvelope(WireProtocol.envelope(round))
+          .setInlineUpdate(InlineUpdate.newBuilder()
+              .setHeader(header)
+              .setData(InlineParameters.data(encoded)))
+          .build());
+      return;
+    }
     retrying(what, "upload", () -> send(round, header, encoded));
   }
 

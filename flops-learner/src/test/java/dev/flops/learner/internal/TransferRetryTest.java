@@ -13,11 +13,14 @@ import dev.flops.api.LocalTrainer;
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
 import dev.flops.proto.codec.EncodedParameters;
+import dev.flops.proto.codec.InlineParameters;
+import dev.flops.proto.codec.ParameterDecoder;
 import dev.flops.proto.codec.WireError;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.AggregatorMessage;
 import dev.flops.proto.v1.DownloadRequest;
 import dev.flops.proto.v1.FederationGrpc;
+import dev.flops.proto.v1.InlineTensors;
 import dev.flops.proto.v1.LearnerMessage;
 import dev.flops.proto.v1.Manifest;
 import dev.flops.proto.v1.ParameterMessage;
@@ -210,6 +213,43 @@ class TransferRetryTest {
     assertEquals(ControlSession.End.SHUTDOWN, session.get(10, TimeUnit.SECONDS));
   }
 
+  @Test
+  void inlineTask_noTransferCall_updateInlineOnTheControlStream() throws Exception {
+    aggregator.inline = true;
+    CompletableFuture<ControlSession.End> session = run();
+
+    LearnerMessage update = aggregator.inlineUpdates.poll(10, TimeUnit.SECONDS);
+    assertNotNull(update, "the update came inline");
+    assertEquals(InlineParameters.MAX_INLINE_BYTES, aggregator.offeredInline,
+        "the Hello offered one chunk's worth");
+    assertEquals("r1-fit-1", update.getInlineUpdate().getHeader().getTaskId());
+    Parameters sent = InlineParameters.decode(update.getInlineUpdate().getHeader().getManifest(),
+        update.getInlineUpdate().getData(), ParameterDecoder.HEAP);
+    assertEquals(Parameters.of(Tensor.ofFloats("w", new long[] {4}, new float[] {2, 3, 4, 5})),
+        sent, "the global parameters (taken from the task) plus one");
+    assertEquals(0, aggregator.downloads.get());
+    assertEquals(0, aggregator.uploads.get());
+
+    aggregator.shutdown();
+    assertEquals(ControlSession.End.SHUTDOWN, session.get(10, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void corruptInlineParameters_reportedAsABrokenTransferWithItsCode() throws Exception {
+    aggregator.inline = true;
+    aggregator.corruptDownload = true;
+    CompletableFuture<ControlSession.End> session = run();
+
+    String failure = aggregator.failures.poll(10, TimeUnit.SECONDS);
+    assertTrue(failure.startsWith("TRANSFER_BROKEN the inline download broke the protocol "
+        + "(CHECKSUM): checksum mismatch"), failure);
+    assertEquals(0, aggregator.downloads.get(), "no call");
+    assertNull(aggregator.inlineUpdates.poll(200, TimeUnit.MILLISECONDS), "nothing was sent");
+
+    aggregator.shutdown();
+    assertEquals(ControlSession.End.SHUTDOWN, session.get(10, TimeUnit.SECONDS));
+  }
+
   /** Starts the aggregator and runs a session against it on another thread. */
   private CompletableFuture<ControlSession.End> run() throws Exception {
     server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
@@ -237,7 +277,15 @@ class TransferRetryTest {
     volatile Status midDownloadFailure;
     /** If set, every download's manifest declares a checksum its data does not have. */
     volatile boolean corruptDownload;
+    /** If set, the task carries the parameters inline and updates are welcome inline. */
+    volatile boolean inline;
+    volatile long offeredInline;
+    final BlockingQueue<LearnerMessage> inlineUpdates = new LinkedBlockingQueue<>();
     private volatile StreamObserver<AggregatorMessage> control;
+
+    private static Manifest corrupted(Manifest manifest) {
+      return manifest.toBuilder().setCrc32C(manifest.getCrc32C() + 1).build();
+    }
 
     void shutdown() {
       control.onNext(AggregatorMessage.newBuilder().setEnvelope(WireProtocol.envelope(0))
@@ -252,11 +300,20 @@ class TransferRetryTest {
         public void onNext(LearnerMessage message) {
           if (message.hasHello()) {
             control = out;
+            offeredInline = message.getHello().getMaxInlineBytes();
             out.onNext(AggregatorMessage.newBuilder().setEnvelope(WireProtocol.envelope(0))
-                .setWelcome(Welcome.newBuilder().setLearnerId("learner-1")).build());
+                .setWelcome(Welcome.newBuilder().setLearnerId("learner-1")
+                    .setMaxInlineUpdateBytes(inline ? 1024 * 1024 : 0)).build());
+            Task.Builder task = Task.newBuilder().setTaskId("r1-fit-1").setKind(TaskKind.FIT);
+            if (inline) {
+              InlineTensors parameters = InlineParameters.encode(EncodedParameters.encode(GLOBAL));
+              task.setParameters(corruptDownload ? parameters.toBuilder().setManifest(
+                  corrupted(parameters.getManifest())).build() : parameters);
+            }
             out.onNext(AggregatorMessage.newBuilder().setEnvelope(WireProtocol.envelope(1))
-                .setTask(Task.newBuilder().setTaskId("r1-fit-1").setKind(TaskKind.FIT))
-                .build());
+                .setTask(task).build());
+          } else if (message.hasInlineUpdate()) {
+            inlineUpdates.add(message);
           } else if (message.hasTaskFailure()) {
             failures.add(message.getTaskFailure().getCause() + " "
                 + message.getTaskFailure().getMessage());
@@ -283,7 +340,7 @@ class TransferRetryTest {
       EncodedParameters encoded = EncodedParameters.encode(GLOBAL);
       Manifest manifest = encoded.manifest();
       if (corruptDownload) {
-        manifest = manifest.toBuilder().setCrc32C(manifest.getCrc32C() + 1).build();
+        manifest = corrupted(manifest);
       }
       out.onNext(ParameterMessage.newBuilder().setEnvelope(WireProtocol.envelope(1))
           .setManifest(manifest).build());
