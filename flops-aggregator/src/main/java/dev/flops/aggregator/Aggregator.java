@@ -19,6 +19,7 @@ import dev.flops.proto.codec.InlineParameters;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.FederationOutcome;
 import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
@@ -78,10 +79,22 @@ public final class Aggregator implements AutoCloseable {
    * The HTTP/2 flow-control window each stream starts with: what a learner may send before the
    * aggregator reads. An upload waiting for an in-flight slot is not read, so this is all the
    * memory it costs here: HTTP/2's own default of 64 KiB (gRPC's is 1 MiB, which a thousand
-   * waiting uploads would turn into a gigabyte). gRPC's BDP estimation still widens the window of
-   * a connection whose transfers need more, e.g. over a long link.
+   * waiting uploads would turn into a gigabyte). The window is fixed ({@link #flowControl}).
    */
   static final int INITIAL_FLOW_CONTROL_WINDOW = 64 * 1024;
+
+  /**
+   * Gives the server its fixed per-stream window. Not gRPC's BDP auto-tuning
+   * ({@code initialFlowControlWindow}): it widens a connection's window, for every later stream
+   * of that connection, up to 8 MiB once a transfer on it went fast, so a learner's next upload
+   * could push up to its whole update into this process while it waits for a slot. With 1000
+   * learners of a 0.4 MB model the aggregator's direct memory then peaked at 180, 298, 312 ...
+   * 384 MiB over rounds 1-7 and the scale run ran out of it (benchmarks/README.md, "Issue 13: 1000
+   * learners"); fixed, it stayed at 134-154 MiB: waiting uploads cost {@code N ×} this window.
+   */
+  static NettyServerBuilder flowControl(NettyServerBuilder builder) {
+    return builder.flowControlWindow(INITIAL_FLOW_CONTROL_WINDOW);
+  }
 
   /** The port the aggregator listens on when none is set. */
   public static final int DEFAULT_PORT = 50051;
@@ -199,11 +212,10 @@ public final class Aggregator implements AutoCloseable {
       });
       executor = ownedExecutor;
     }
-    Server built = security.serverBuilder(new InetSocketAddress(host, requestedPort))
+    Server built = flowControl(security.serverBuilder(new InetSocketAddress(host, requestedPort)))
         .addService(MalformedMessageGuard.guard(service))
         .executor(executor)
         .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
-        .initialFlowControlWindow(INITIAL_FLOW_CONTROL_WINDOW)
         .keepAliveTime(keepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
         .keepAliveTimeout(keepAliveTimeout.toNanos(), TimeUnit.NANOSECONDS)
         .permitKeepAliveTime(permitKeepAliveTime.toNanos(), TimeUnit.NANOSECONDS)

@@ -147,6 +147,7 @@ public final class HarnessAggregatorMain implements Callable<Integer> {
     if (exitWithParent) {
       ChildProcesses.exitWithParent();
     }
+    DirectBuffers.startSampling();
     AveragingKernel averaging = kernel(kernel);
     FedAvg.Builder base = FedAvg.builder()
         .fractionFit(1.0)
@@ -220,6 +221,7 @@ public final class HarnessAggregatorMain implements Callable<Integer> {
       fields.put("evaluate_ok", summary.evaluateSucceeded());
       fields.put("evaluate_failed", summary.evaluateFailed());
       fields.put("peak_rss_mb", ChildProcesses.mb(ProcStatus.ownPeakRss()));
+      DirectBuffers.snapshot().forEach(fields::put);
       last = now;
       emit("round", fields);
       summary.failures().forEach(f -> System.err.println("round " + summary.round()

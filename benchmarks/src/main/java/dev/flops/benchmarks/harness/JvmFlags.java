@@ -27,7 +27,11 @@ import java.util.List;
  * 10M parameters) piled up before that, and the aggregator's RSS grew over the first 6 rounds and
  * by steps after (benchmarks/README.md, "Issue 13: copies and memory"); netty's pooled buffers
  * (allocated through {@code ByteBuffer.allocateDirect} on Java 17, so in the same budget) need far
- * less than 64 MiB at these learner counts. ND4J only wraps those buffers; JavaCPP's own caps, which follow
+ * less than 64 MiB at these learner counts. The {@code N × 128 KiB} is two of the aggregator's
+ * fixed 64 KiB stream windows per learner: what a waiting upload may push into netty's buffers,
+ * which it keeps in pooled 2 MiB chunks. Measured at N = 1000, P = 100k: the direct memory peaked
+ * at 138-152 MiB in every round of 12 against this budget's 191 MiB (benchmarks/README.md, "Issue
+ * 13: 1000 learners"; with gRPC's BDP window tuning, before, it grew to 384 MiB by round 7). ND4J only wraps those buffers; JavaCPP's own caps, which follow
  * {@code -Xmx} and count the process's whole RSS, are lifted so that a multi-gigabyte RSS of
  * direct buffers does not trip them. These are the settings measured in benchmarks/README.md.
  *

@@ -60,8 +60,8 @@ class RoundHarnessSmokeTest {
       throws Exception {
     RoundHarness harness = new RoundHarness();
     new CommandLine(harness).parseArgs("-P", "1000", "-N", "3", "--rounds", "1",
-        "--learners-per-jvm", "3", "--kernel", "java", "--max-tensor-elements", "600",
-        "--strategy", "krum", "--log-dir", logs.toString());
+        "--warmup-rounds", "0", "--learners-per-jvm", "3", "--kernel", "java",
+        "--max-tensor-elements", "600", "--strategy", "krum", "--log-dir", logs.toString());
     RoundBenchResult result;
     try {
       result = harness.run();
