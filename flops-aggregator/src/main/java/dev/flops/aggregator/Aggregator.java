@@ -79,9 +79,13 @@ public final class Aggregator implements AutoCloseable {
    * The HTTP/2 flow-control window each stream starts with: what a learner may send before the
    * aggregator reads. An upload waiting for an in-flight slot is not read, so this is all the
    * memory it costs here: HTTP/2's own default of 64 KiB (gRPC's is 1 MiB, which a thousand
-   * waiting uploads would turn into a gigabyte). The window is fixed ({@link #flowControl}).
+   * waiting uploads would turn into a gigabyte). The window is fixed ({@link #flowControl}); set
+   * another with {@link Builder#flowControlWindow(int)}.
    */
-  static final int INITIAL_FLOW_CONTROL_WINDOW = 64 * 1024;
+  public static final int DEFAULT_FLOW_CONTROL_WINDOW = 64 * 1024;
+
+  /** The package's name for {@link #DEFAULT_FLOW_CONTROL_WINDOW}, kept for its tests. */
+  static final int INITIAL_FLOW_CONTROL_WINDOW = DEFAULT_FLOW_CONTROL_WINDOW;
 
   /**
    * Gives the server its fixed per-stream window. Not gRPC's BDP auto-tuning
@@ -93,7 +97,11 @@ public final class Aggregator implements AutoCloseable {
    * learners"); fixed, it stayed at 134-154 MiB: waiting uploads cost {@code N ×} this window.
    */
   static NettyServerBuilder flowControl(NettyServerBuilder builder) {
-    return builder.flowControlWindow(INITIAL_FLOW_CONTROL_WINDOW);
+    return flowControl(builder, DEFAULT_FLOW_CONTROL_WINDOW);
+  }
+
+  static NettyServerBuilder flowControl(NettyServerBuilder builder, int window) {
+    return builder.flowControlWindow(window);
   }
 
   /** The port the aggregator listens on when none is set. */
@@ -118,6 +126,7 @@ public final class Aggregator implements AutoCloseable {
   private final Duration keepAliveTime;
   private final Duration keepAliveTimeout;
   private final Duration permitKeepAliveTime;
+  private final int flowControlWindow;
   /** Chosen at start: choosing may load ND4J, which unpacks native libraries. */
   private AveragingKernel kernel;
   private ExecutorService ownedExecutor;
@@ -146,6 +155,7 @@ public final class Aggregator implements AutoCloseable {
     this.modelName = modelName(model);
     service.uploadLimits(new UploadLimits(builder.maxTensorCount, builder.maxUpdateBytes));
     service.maxInlineBytes(builder.maxInlineBytes);
+    this.flowControlWindow = builder.flowControlWindow;
     this.keepAliveTime = builder.keepAliveTime;
     this.keepAliveTimeout = builder.keepAliveTimeout;
     this.permitKeepAliveTime = builder.permitKeepAliveTime;
@@ -212,7 +222,8 @@ public final class Aggregator implements AutoCloseable {
       });
       executor = ownedExecutor;
     }
-    Server built = flowControl(security.serverBuilder(new InetSocketAddress(host, requestedPort)))
+    Server built = flowControl(
+            security.serverBuilder(new InetSocketAddress(host, requestedPort)), flowControlWindow)
         .addService(MalformedMessageGuard.guard(service))
         .executor(executor)
         .maxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
@@ -475,6 +486,7 @@ public final class Aggregator implements AutoCloseable {
     private int maxTensorCount;
     private long maxUpdateBytes;
     private int maxInlineBytes = FederationService.DEFAULT_MAX_INLINE_BYTES;
+    private int flowControlWindow = DEFAULT_FLOW_CONTROL_WINDOW;
     private final ServerSecurity security = new ServerSecurity();
     private Duration keepAliveTime = Duration.ofSeconds(DEFAULT_KEEP_ALIVE_SECONDS);
     private Duration keepAliveTimeout = Duration.ofSeconds(DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS);
@@ -690,6 +702,31 @@ public final class Aggregator implements AutoCloseable {
             InlineParameters.MAX_INLINE_BYTES, maxInlineBytes));
       }
       this.maxInlineBytes = maxInlineBytes;
+      return this;
+    }
+
+    /**
+     * Sets the HTTP/2 flow-control window of every stream, in bytes (default
+     * {@value Aggregator#DEFAULT_FLOW_CONTROL_WINDOW}, 64 KiB): how much a learner may send before
+     * the aggregator reads. It bounds what uploads waiting for an in-flight slot cost here
+     * ({@code learners × window} of direct memory), and it bounds a single transfer's speed to about
+     * {@code window / round-trip time}: 64 KiB moves 1.3 MB/s over a 50 ms link but is not the limit
+     * on a LAN or loopback. Raise it (e.g. to 1 MiB) for few learners over long links; keep it small
+     * for many learners. The window stays fixed: gRPC's auto-tuning would widen it per connection
+     * after a fast transfer and let waiting uploads fill the aggregator's memory (benchmarks/README,
+     * "Issue 13: 1000 learners").
+     *
+     * @param bytes from 64 KiB (65536) to 16 MiB (16777216)
+     * @return this builder
+     * @throws IllegalArgumentException if out of range
+     */
+    public Builder flowControlWindow(int bytes) {
+      if (bytes < DEFAULT_FLOW_CONTROL_WINDOW || bytes > 16 * 1024 * 1024) {
+        throw new IllegalArgumentException(String.format(
+            "flowControlWindow must be in [%d, %d] bytes but was %d", DEFAULT_FLOW_CONTROL_WINDOW,
+            16 * 1024 * 1024, bytes));
+      }
+      this.flowControlWindow = bytes;
       return this;
     }
 

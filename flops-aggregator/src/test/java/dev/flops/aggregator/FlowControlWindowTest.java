@@ -71,8 +71,34 @@ class FlowControlWindowTest {
 
   @Test
   void anUnreadStreamHoldsOneWindowAfterFastTransfersOnItsConnection() throws Exception {
+    long sent = unreadAfterFastTransfers(Aggregator.DEFAULT_FLOW_CONTROL_WINDOW);
+    // One 64 KiB window, plus what gRPC's client queues before isReady() turns false (32 KiB)
+    // and the message under way; with BDP auto-tuning 288 KiB went through here (up to 8 MiB).
+    assertTrue(sent <= 160 * 1024, "a stream the server does not read pushed " + sent
+        + " bytes into it; the per-stream window must stay at "
+        + Aggregator.INITIAL_FLOW_CONTROL_WINDOW + " bytes");
+  }
+
+  @Test
+  void aWiderWindowFromTheBuilder_boundsAnUnreadStreamAtThatWindow() throws Exception {
+    long sent = unreadAfterFastTransfers(1 << 20);
+    assertTrue(sent > 512 * 1024 && sent <= (1 << 20) + 96 * 1024,
+        "with a 1 MiB window an unread stream took " + sent + " bytes");
+  }
+
+  @Test
+  void theBuilderRefusesWindowsOutOfRange() {
+    for (int bad : new int[] {0, 65535, (16 << 20) + 1}) {
+      IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
+          IllegalArgumentException.class, () -> Aggregator.builder().flowControlWindow(bad));
+      assertTrue(e.getMessage().startsWith("flowControlWindow must be in [65536, 16777216] bytes"),
+          e.getMessage());
+    }
+  }
+
+  private long unreadAfterFastTransfers(int window) throws Exception {
     server = Aggregator.flowControl(
-            NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)))
+            NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)), window)
         .addService(ServerServiceDefinition.builder("test.Window")
             .addMethod(SINK, ServerCalls.asyncBidiStreamingCall(
                 response -> reader(response::onCompleted)))
@@ -92,12 +118,7 @@ class FlowControlWindowTest {
     }
 
     Sender hold = send(HOLD, Long.MAX_VALUE);
-    long sent = hold.settled();
-    // One 64 KiB window, plus what gRPC's client queues before isReady() turns false (32 KiB)
-    // and the message under way; with BDP auto-tuning 288 KiB went through here (up to 8 MiB).
-    assertTrue(sent <= 160 * 1024, "a stream the server does not read pushed " + sent
-        + " bytes into it; the per-stream window must stay at "
-        + Aggregator.INITIAL_FLOW_CONTROL_WINDOW + " bytes");
+    return hold.settled();
   }
 
   /** Reads and drops messages; {@code completed} runs when the client half-closes. */

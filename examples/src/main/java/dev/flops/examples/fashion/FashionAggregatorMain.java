@@ -139,7 +139,7 @@ public final class FashionAggregatorMain implements Callable<Integer>, CommandLi
 
   @Override
   public Integer call() throws Exception {
-    strategyOptions.validate();
+    strategyOptions.validate(minLearners);
     long start = System.nanoTime();
     String setup = String.format(Locale.ROOT,
         "Fashion-MNIST aggregator: %d rounds, %d learners needed, %d local epoch(s)", rounds,

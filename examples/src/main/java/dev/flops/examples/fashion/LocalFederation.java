@@ -107,7 +107,7 @@ public final class LocalFederation implements Callable<Integer>, CommandLineFlag
   @Override
   public Integer call() throws Exception {
     options.validate();
-    strategyOptions.validate();
+    strategyOptions.validate(options.learners);
     attacks.validate(options.learners);
     FashionMnist data = options.load();
     String setup = String.format(Locale.ROOT,

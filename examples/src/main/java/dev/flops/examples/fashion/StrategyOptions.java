@@ -15,7 +15,7 @@ import picocli.CommandLine.Spec;
 public final class StrategyOptions {
 
   @Option(names = "--strategy", defaultValue = "fedavg", paramLabel = "NAME[:KNOB=VALUE,...]",
-      description = "How updates are aggregated, e.g. fedadam:eta=0.01,beta1=0.9 or krum:f=2; "
+      description = "How updates are aggregated, e.g. fedadam:eta=0.003,tau=0.001 or krum:f=1 (with 5 or more learners); "
           + "the strategies and their knobs are listed below (default: ${DEFAULT-VALUE}).")
   String strategy = "fedavg";
 
@@ -26,9 +26,16 @@ public final class StrategyOptions {
         .footer(StrategyCatalog.help().split("\\R"));
   }
 
-  /** Checks the specification before anything starts, so that a typo costs no data loading. */
-  void validate() {
-    StrategyCatalog.parse(strategy);
+  /**
+   * Checks the specification, its values and what it needs of the learners a round has, before
+   * anything starts, so that a typo costs no data loading and a Krum that can never combine is
+   * refused at once.
+   *
+   * @param learners the learners a round will have
+   */
+  void validate(int learners) {
+    StrategyCatalog.create(strategy, FedAvg.builder());
+    StrategyCatalog.checkLearners(strategy, learners);
   }
 
   /**

@@ -78,4 +78,19 @@ class MainFlagErrorsTest {
       assertTrue(out.toString().contains("  " + choice.name() + " "), choice.name());
     }
   }
+
+  @Test
+  void localFederation_krumThatCanNeverCombine_isRefusedBeforeAnythingStarts() {
+    String error = errorOf(new LocalFederation(System.out), "--learners", "3",
+        "--strategy", "krum:f=1", "--data-dir", "/nonexistent");
+    assertEquals("error: krum:f=1 needs more than 2f+2 = 4 updates a round but a round has 3 "
+        + "learners: give more learners or a smaller f", error);
+  }
+
+  @Test
+  void localFederation_aKnobOutOfRange_isRefusedBeforeTheDataLoads() {
+    String error = errorOf(new LocalFederation(System.out), "--strategy", "fedadam:eta=0",
+        "--data-dir", "/nonexistent");
+    assertTrue(error.startsWith("error: fedadam: "), error);
+  }
 }

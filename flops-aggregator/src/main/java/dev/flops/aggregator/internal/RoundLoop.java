@@ -281,6 +281,11 @@ public final class RoundLoop {
       int round, FitAggregation aggregation, List<LearnerFailure> failures, int accepted) {
     try {
       return aggregation.finish(failures);
+    } catch (IllegalStateException | IllegalArgumentException e) {
+      // A strategy's own refusal (Krum with too few updates): its message says it all.
+      log.error("round {}: the strategy {} could not aggregate the {} accepted updates: {}; the "
+          + "global parameters stay as they were", round, strategy, accepted, e.getMessage());
+      return AggregationResult.keep(accepted, 0);
     } catch (RuntimeException e) {
       log.error("round {}: the strategy {} could not aggregate the {} accepted updates: {}; the "
           + "global parameters stay as they were", round, strategy, accepted, e.getMessage(), e);

@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.StringJoiner;
 import java.util.function.BiConsumer;
 
@@ -44,7 +45,7 @@ public final class StrategyCatalog {
       + "Machine Learning with Adversaries: Byzantine Tolerant Gradient Descent";
   private static final KnobSpec BYZANTINE =
       new KnobSpec("f", "0", "Byzantine learners to tolerate, at least 0");
-  private static final KnobSpec STAGING = new KnobSpec("staging_dir", "TMPDIR/flops-staging",
+  private static final KnobSpec STAGING = new KnobSpec("staging_dir", "java.io.tmpdir/flops-staging",
       "directory where a round's updates are staged on disk, deleted when the round ends");
   private static final KnobSpec ETA_ONE = eta("1.0");
   private static final KnobSpec BETA1 =
@@ -72,7 +73,8 @@ public final class StrategyCatalog {
           (base, knobs) -> FedAdagrad.builder().serverLearningRate(knobs.number("eta"))
               .beta1(knobs.number("beta1")).tau(knobs.number("tau")).base(base).build()),
       new StrategyChoice("fedadam", REDDI,
-          "non-IID data: Adam on the server adapts each parameter's step; tune eta (0.001-0.1)",
+          "non-IID data: Adam on the server adapts each parameter's step; tune eta (0.001-0.01) "
+              + "and tau (1e-3)",
           List.of(eta("0.1"), BETA1, BETA2, tau("1e-9")),
           (base, knobs) -> FedAdam.builder().serverLearningRate(knobs.number("eta"))
               .beta1(knobs.number("beta1")).beta2(knobs.number("beta2"))
@@ -94,44 +96,62 @@ public final class StrategyCatalog {
       new StrategyChoice("fedmedian", YIN,
           "untrusted learners: the coordinate-wise median ignores a minority of outliers",
           List.of(STAGING),
-          (base, knobs) -> staged(FedMedian.builder(), FedMedian.Builder::stagingDirectory, knobs).base(base).build()),
+          (base, knobs) -> staged(FedMedian.builder(), knobs, FedMedian.Builder::stagingDirectory).base(base).build()),
       new StrategyChoice("fedtrimmedavg", YIN,
           "untrusted learners: the mean of each coordinate without its extremes",
           List.of(new KnobSpec("beta", "0.2", "fraction cut at each end, in [0, 0.5)"), STAGING),
-          (base, knobs) -> staged(FedTrimmedAvg.builder(), FedTrimmedAvg.Builder::stagingDirectory, knobs).beta(knobs.number("beta"))
+          (base, knobs) -> staged(FedTrimmedAvg.builder(), knobs, FedTrimmedAvg.Builder::stagingDirectory).beta(knobs.number("beta"))
               .base(base).build()),
       new StrategyChoice("krum", BLANCHARD,
           "up to f Byzantine learners: keeps the one update closest to its n-f-2 neighbours "
               + "(needs n > 2f+2)",
           List.of(BYZANTINE, STAGING),
-          (base, knobs) -> staged(Krum.builder(), Krum.Builder::stagingDirectory, knobs).byzantine(knobs.integer("f"))
-              .base(base).build()),
+          (base, knobs) -> staged(Krum.builder(), knobs, Krum.Builder::stagingDirectory)
+              .byzantine(knobs.integer("f")).base(base).build(),
+          (knobs, n) -> krumNeeds("krum", knobs, n)),
       new StrategyChoice("multikrum", BLANCHARD,
           "up to f Byzantine learners, more data used than Krum: averages the m best-scored "
               + "updates (needs n > 2f+2)",
           List.of(BYZANTINE, new KnobSpec("m", "n-f", "updates averaged, at least 1"), STAGING),
           (base, knobs) -> {
-            MultiKrum.Builder builder = staged(MultiKrum.builder(), MultiKrum.Builder::stagingDirectory, knobs)
-                .byzantine(knobs.integer("f"));
+            MultiKrum.Builder builder =
+                staged(MultiKrum.builder(), knobs, MultiKrum.Builder::stagingDirectory)
+                    .byzantine(knobs.integer("f"));
             if (knobs.has("m")) {
               builder.keep(knobs.integer("m"));
             }
             return builder.base(base).build();
-          }),
+          },
+          (knobs, n) -> krumNeeds("multikrum", knobs, n).or(() -> knobs.has("m")
+              && knobs.integer("m") > n
+              ? Optional.of("multikrum:m=" + knobs.integer("m") + " averages more updates than "
+                  + "the " + n + " a round has")
+              : Optional.empty())),
       new StrategyChoice("bulyan",
           "El Mhamdi, Guerraoui and Rouault 2018, The Hidden Vulnerability of Distributed Learning "
               + "in Byzantium",
           "up to f Byzantine learners, strongest guarantee: Krum selection, then a trimmed "
               + "median (needs n >= 4f+3)",
           List.of(BYZANTINE, STAGING),
-          (base, knobs) -> staged(Bulyan.builder(), Bulyan.Builder::stagingDirectory, knobs).byzantine(knobs.integer("f"))
-              .base(base).build()));
+          (base, knobs) -> staged(Bulyan.builder(), knobs, Bulyan.Builder::stagingDirectory)
+              .byzantine(knobs.integer("f")).base(base).build(),
+          (knobs, n) -> {
+            int f = knobs.integer("f");
+            return n >= 4 * f + 3 ? Optional.empty() : Optional.of("bulyan:f=" + f
+                + " needs at least 4f+3 = " + (4 * f + 3) + " updates a round");
+          }));
 
   private StrategyCatalog() {}
 
-  private static <B> B staged(B builder, BiConsumer<B, Path> stagingDirectory, KnobValues knobs) {
+  private static <B> B staged(B builder, KnobValues knobs, BiConsumer<B, Path> stagingDirectory) {
     knobs.text("staging_dir").ifPresent(dir -> stagingDirectory.accept(builder, Path.of(dir)));
     return builder;
+  }
+
+  private static Optional<String> krumNeeds(String name, KnobValues knobs, int n) {
+    int f = knobs.integer("f");
+    return n > 2 * f + 2 ? Optional.empty() : Optional.of(name + ":f=" + f
+        + " needs more than 2f+2 = " + (2 * f + 2) + " updates a round");
   }
 
   private static KnobSpec eta(String defaultValue) {
@@ -166,7 +186,7 @@ public final class StrategyCatalog {
       }
     }
     throw new IllegalArgumentException("unknown strategy '" + name + "'; choose one of "
-        + names() + " (--help lists their knobs)");
+        + names() + " (StrategyCatalog.help(), or --help on the command line, lists their knobs)");
   }
 
   /**
@@ -182,7 +202,33 @@ public final class StrategyCatalog {
   public static Strategy create(String specification, FedAvg.Builder base) {
     Objects.requireNonNull(base, "base");
     KnobValues knobs = parse(specification);
-    return choice(knobs.strategy()).factory().create(base, knobs);
+    try {
+      return choice(knobs.strategy()).factory().create(base, knobs);
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      String prefix = knobs.strategy() + ": ";
+      if (e.getMessage() != null && e.getMessage().startsWith(prefix)) {
+        throw e; // a KnobValues message already names the strategy and the knob
+      }
+      throw new IllegalArgumentException(prefix + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Checks that the strategy a specification names can combine the updates of a round with this
+   * many learners (Krum needs {@code n > 2f+2}, Bulyan {@code n >= 4f+3}), so that a command line
+   * that can never aggregate is refused before anything starts.
+   *
+   * @param specification {@code NAME} or {@code NAME:knob=value,...}
+   * @param learners the updates a round will have (the learners sampled), at least 1
+   * @throws IllegalArgumentException if the specification is invalid (as {@link #create}) or the
+   *     strategy cannot combine that many updates; the message says what to change
+   */
+  public static void checkLearners(String specification, int learners) {
+    KnobValues knobs = parse(specification);
+    choice(knobs.strategy()).requirement().check(knobs, learners).ifPresent(problem -> {
+      throw new IllegalArgumentException(problem + " but a round has " + learners
+          + " learners: give more learners or a smaller f");
+    });
   }
 
   /**

@@ -14,9 +14,39 @@ import java.util.Objects;
  * @param whenToUse one sentence: the situation it is for
  * @param knobs the knobs it takes, in the order help lists them; copied
  * @param factory builds the strategy from FedAvg's settings and the typed knobs
+ * @param requirement what the strategy needs of the number of learners a round
  */
-public record StrategyChoice(
-    String name, String paper, String whenToUse, List<KnobSpec> knobs, Factory factory) {
+public record StrategyChoice(String name, String paper, String whenToUse, List<KnobSpec> knobs,
+    Factory factory, Requirement requirement) {
+
+  /** What a strategy needs of the number of learners a round, checked before anything starts. */
+  @FunctionalInterface
+  public interface Requirement {
+
+    /**
+     * Checks the learners a round will have against the typed knobs.
+     *
+     * @param knobs the typed knobs
+     * @param learners the updates a round will have, at least 1
+     * @return empty if the strategy can combine them, else what is wrong (e.g. "krum:f=1 needs
+     *     more than 2f+2 = 4 updates a round")
+     */
+    java.util.Optional<String> check(KnobValues knobs, int learners);
+  }
+
+  /**
+   * An entry without requirements on the number of learners.
+   *
+   * @param name as the record's
+   * @param paper as the record's
+   * @param whenToUse as the record's
+   * @param knobs as the record's
+   * @param factory as the record's
+   */
+  public StrategyChoice(
+      String name, String paper, String whenToUse, List<KnobSpec> knobs, Factory factory) {
+    this(name, paper, whenToUse, knobs, factory, (values, learners) -> java.util.Optional.empty());
+  }
 
   /** Builds a strategy of a catalog entry. */
   @FunctionalInterface
@@ -44,6 +74,7 @@ public record StrategyChoice(
     Objects.requireNonNull(whenToUse, "whenToUse");
     knobs = List.copyOf(knobs);
     Objects.requireNonNull(factory, "factory");
+    Objects.requireNonNull(requirement, "requirement");
   }
 
   /**

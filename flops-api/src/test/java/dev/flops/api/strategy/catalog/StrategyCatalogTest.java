@@ -126,4 +126,32 @@ class StrategyCatalogTest {
       }
     }
   }
+
+  @Test
+  void checkLearners_refusesWhatCanNeverCombine_andSaysWhatToChange() {
+    StrategyCatalog.checkLearners("krum:f=1", 5);
+    StrategyCatalog.checkLearners("bulyan:f=1", 7);
+    StrategyCatalog.checkLearners("fedavg", 1);
+    IllegalArgumentException krum = assertThrows(IllegalArgumentException.class,
+        () -> StrategyCatalog.checkLearners("krum:f=1", 4));
+    assertEquals("krum:f=1 needs more than 2f+2 = 4 updates a round but a round has 4 learners: "
+        + "give more learners or a smaller f", krum.getMessage());
+    assertThrows(IllegalArgumentException.class,
+        () -> StrategyCatalog.checkLearners("multikrum:f=2", 6));
+    IllegalArgumentException keep = assertThrows(IllegalArgumentException.class,
+        () -> StrategyCatalog.checkLearners("multikrum:m=5", 3));
+    assertTrue(keep.getMessage().startsWith("multikrum:m=5 averages more updates than the 3"),
+        keep.getMessage());
+    IllegalArgumentException bulyan = assertThrows(IllegalArgumentException.class,
+        () -> StrategyCatalog.checkLearners("bulyan:f=2", 10));
+    assertTrue(bulyan.getMessage().startsWith("bulyan:f=2 needs at least 4f+3 = 11"),
+        bulyan.getMessage());
+  }
+
+  @Test
+  void aBuilderRefusal_isPrefixedWithTheStrategysName() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> StrategyCatalog.create("fedprox:mu=0", FedAvg.builder()));
+    assertTrue(e.getMessage().startsWith("fedprox: "), e.getMessage());
+  }
 }
