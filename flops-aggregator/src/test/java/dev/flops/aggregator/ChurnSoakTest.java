@@ -186,6 +186,11 @@ class ChurnSoakTest {
           public void beforeFit(String learner, int round) throws InterruptedException {
             if (hangNext.remove(learner)) {
               Thread.sleep(2500); // past the 1.5 s round timeout: a straggler
+            } else {
+              // A round's work: the chaos acts every 150-500 ms, and since this 61-value model
+              // travels inline on the control stream, 30 rounds without work took under a second,
+              // over before the churn began.
+              Thread.sleep(150);
             }
           }
         };
