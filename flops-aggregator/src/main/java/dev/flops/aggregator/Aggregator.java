@@ -677,7 +677,7 @@ public final class Aggregator implements AutoCloseable {
 
     /**
      * Sets the largest parameter data, in bytes, that travels inline on a learner's control stream
-     * (default {@value FederationService#DEFAULT_MAX_INLINE_BYTES}, 1 MiB; 0 turns inline
+     * (default {@value FederationService#DEFAULT_MAX_INLINE_BYTES}, 64 KiB; 0 turns inline
      * transfers off). Global parameters at most this large go inside the task message and an
      * update at most this large inside the learner's result message, instead of a download call
      * and an upload call per learner and round: for small models the two calls' set-up costs
@@ -685,11 +685,17 @@ public final class Aggregator implements AutoCloseable {
      * (older versions), keep the streaming calls. Inline data is checked exactly like uploaded
      * data (capability, manifest, limits, CRC32C, finite values).
      *
-     * <p>Memory: an inline update is held whole, on the heap, while it is decoded and folded,
-     * outside the {@link #maxInFlightUploads(int)} slots: at most one per control stream being
-     * handled at a time, so the bound is this size times the learners whose results arrive at
-     * once (in practice the gRPC executor's threads). A control-stream message is then at most
-     * this size plus its header, within the server's message limit of 4 MiB + 64 KiB.
+     * <p>Memory: inline messages bypass what bounds the streaming calls ({@link
+     * #maxInFlightUploads(int)} slots for uploads, a few downloads at a time): every learner's
+     * result may arrive at once, and every task is queued for sending at once. Each then holds up
+     * to this size in the aggregator's direct (netty) memory until it is read or sent, so the
+     * bound is about {@code 2 × learners × maxInlineBytes}, the same as {@code learners} waiting
+     * uploads of the default {@link #flowControlWindow(int)}. With 1 MiB and 1000 learners of a
+     * 0.4 MB model that was 800 MB, and the aggregator ran out of direct memory in round 1
+     * (benchmarks/README, "Issue 13: 1000 learners"); raise it only for few learners. A decoded
+     * inline update is held on the heap while it is folded, one per result being handled. A
+     * control-stream message is at most this size plus its header, within the server's message
+     * limit of 4 MiB + 64 KiB.
      *
      * @param maxInlineBytes from 0 to 4 MiB (4194304)
      * @return this builder

@@ -103,8 +103,11 @@ public final class FederationService extends FederationGrpc.FederationImplBase
   private String encodedId;
   /** The same, whole, for learners that take them inline; null if above the threshold. */
   private InlineTensors inline;
-  /** The default {@link #maxInlineBytes(int)}: 1 MiB. */
-  public static final int DEFAULT_MAX_INLINE_BYTES = 1024 * 1024;
+  /**
+   * The default {@link #maxInlineBytes(int)}: 64 KiB, one default flow-control window, so that an
+   * inline message never holds more of the aggregator's memory than a waiting upload does.
+   */
+  public static final int DEFAULT_MAX_INLINE_BYTES = 64 * 1024;
   private volatile int maxInlineBytes = DEFAULT_MAX_INLINE_BYTES;
 
   /**
