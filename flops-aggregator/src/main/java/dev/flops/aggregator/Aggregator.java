@@ -15,6 +15,7 @@ import dev.flops.api.Secret;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.AveragingKernel;
 import dev.flops.api.strategy.Strategy;
+import dev.flops.dl4j.NativeThreads;
 import dev.flops.proto.codec.InlineParameters;
 import dev.flops.proto.codec.WireProtocol;
 import dev.flops.proto.v1.FederationOutcome;
@@ -141,6 +142,8 @@ public final class Aggregator implements AutoCloseable {
   private volatile Tracker runningTracker;
   /** Set by the first {@link #closeBecause}. */
   private boolean closed;
+  /** {@link Builder#nativeThreads(int)}; 0: ND4J's own setting. */
+  private final int nativeThreads;
 
   private Aggregator(Builder builder) {
     this.host = builder.host;
@@ -161,6 +164,7 @@ public final class Aggregator implements AutoCloseable {
     this.permitKeepAliveTime = builder.permitKeepAliveTime;
     service.permitKeepAliveTime(permitKeepAliveTime);
     this.suppliedExecutor = builder.executor;
+    this.nativeThreads = builder.nativeThreads;
   }
 
   /** Names the model for tracking: the framework's class when it says, else the model's class. */
@@ -205,6 +209,11 @@ public final class Aggregator implements AutoCloseable {
       throw new IllegalStateException("the aggregator is already started on port " + port());
     }
     checkDirectMemory();
+    if (nativeThreads > 0) {
+      int applied = NativeThreads.limit(nativeThreads);
+      log.info("native threads: {} (Aggregator.Builder.nativeThreads; for this whole process: "
+          + "OpenBLAS, OpenMP, ND4J's thread pool)", applied);
+    }
     if (kernel == null) {
       kernel = suppliedKernel != null ? suppliedKernel
           : DefaultKernel.choose(Aggregator.class.getClassLoader());
@@ -487,6 +496,7 @@ public final class Aggregator implements AutoCloseable {
     private long maxUpdateBytes;
     private int maxInlineBytes = FederationService.DEFAULT_MAX_INLINE_BYTES;
     private int flowControlWindow = DEFAULT_FLOW_CONTROL_WINDOW;
+    private int nativeThreads;
     private final ServerSecurity security = new ServerSecurity();
     private Duration keepAliveTime = Duration.ofSeconds(DEFAULT_KEEP_ALIVE_SECONDS);
     private Duration keepAliveTimeout = Duration.ofSeconds(DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS);
@@ -708,6 +718,39 @@ public final class Aggregator implements AutoCloseable {
             InlineParameters.MAX_INLINE_BYTES, maxInlineBytes));
       }
       this.maxInlineBytes = maxInlineBytes;
+      return this;
+    }
+
+    /**
+     * Sets how many native threads ND4J computes with in this process, applied by {@link #start()}
+     * (default: not set, ND4J's own sizing, one thread per core). It is process-wide: OpenBLAS,
+     * ND4J's thread pool and the OpenMP threads of the thread that calls {@code start()}
+     * ({@link NativeThreads#limit}); the log says when it is applied.
+     *
+     * <p>Why 1 suits a dedicated aggregator process: the kernel's folds and the server
+     * optimizers' steps are bound by memory bandwidth, not by cores, while OpenBLAS's idle
+     * worker threads spin on {@code sched_yield} for about 0.1 s after every call. An aggregator
+     * folds an update every few milliseconds, so a worker spun through the whole round: at 10M
+     * parameters and 10 learners, 0.2-0.27 s of CPU a round taken from the learners and the
+     * network stack sharing the cores, for no faster fold (folding 10M values: about 2.6 ms on
+     * one thread and 2-4 ms on two, here). Keep ND4J's default (do not call this) when the same
+     * process trains or evaluates large DL4J models, whose matrix products do use the cores;
+     * {@code AggregatorMain} and the example aggregators use 1 ({@code --native-threads}).
+     *
+     * @param threads from 1 to {@value NativeThreads#MAX_THREADS}
+     * @return this builder
+     * @throws IllegalArgumentException if out of range, or if ND4J is not on the classpath
+     */
+    public Builder nativeThreads(int threads) {
+      if (threads < 1 || threads > NativeThreads.MAX_THREADS) {
+        throw new IllegalArgumentException(String.format(
+            "nativeThreads must be from 1 to %d but was %d", NativeThreads.MAX_THREADS, threads));
+      }
+      if (!DefaultKernel.nd4jPresent(Aggregator.class.getClassLoader())) {
+        throw new IllegalArgumentException("nativeThreads(" + threads + ") sizes ND4J's native "
+            + "threads, but ND4J is not on the classpath; drop the call");
+      }
+      this.nativeThreads = threads;
       return this;
     }
 

@@ -138,6 +138,9 @@ public final class AggregatorMain implements Callable<Integer>, CommandLineFlags
   @Mixin
   ReproducibleOptions reproducible = new ReproducibleOptions();
 
+  @Mixin
+  AggregatorThreadsOptions nativeThreads = new AggregatorThreadsOptions();
+
   /**
    * Runs the aggregator.
    *
@@ -233,10 +236,10 @@ public final class AggregatorMain implements Callable<Integer>, CommandLineFlags
     TrainingPlan training =
         signals.observe(checkpoints.applyTo(notify.applyTo(tracking.applyTo(plan)))).build();
     FederatedModel model = instantiate(modelFactory, FederatedModel.class).get();
-    Aggregator.Builder builder = reproducible.applyTo(security.applyTo(Aggregator.builder()
+    Aggregator.Builder builder = nativeThreads.applyTo(reproducible.applyTo(security.applyTo(Aggregator.builder()
         .host(host)
         .port(port)
-        .model(model)));
+        .model(model))));
     try (NotifyOptions flushedLast = notify;
         Aggregator aggregator = builder.build().start();
         SignalStop armed = signals.arm(aggregator)) {

@@ -1,6 +1,7 @@
 package dev.flops.benchmarks.harness;
 
 import dev.flops.aggregator.Aggregator;
+import dev.flops.aggregator.AggregatorThreadsOptions;
 import dev.flops.aggregator.TrainingPlan;
 import dev.flops.aggregator.tracking.Tracking;
 import dev.flops.aggregator.kernel.JavaAveraging;
@@ -29,6 +30,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -65,6 +67,9 @@ public final class HarnessAggregatorMain implements Callable<Integer> {
       defaultValue = "" + SyntheticParameters.DEFAULT_MAX_TENSOR_ELEMENTS,
       description = "Largest tensor of the synthetic model (default: ${DEFAULT-VALUE}).")
   int maxTensorElements;
+
+  @Mixin
+  AggregatorThreadsOptions nativeThreads = new AggregatorThreadsOptions();
 
   @Option(names = "--kernel", defaultValue = "nd4j",
       description = "Averaging kernel: nd4j or java (default: ${DEFAULT-VALUE}).")
@@ -169,7 +174,7 @@ public final class HarnessAggregatorMain implements Callable<Integer> {
         .tracking(Tracking.off())
         .build();
     Parameters initial = SyntheticParameters.create(params, maxTensorElements, 42);
-    try (Aggregator aggregator = Aggregator.builder()
+    try (Aggregator aggregator = nativeThreads.applyTo(Aggregator.builder())
         .host(host)
         .port(port)
         .model(new SyntheticModel(initial))

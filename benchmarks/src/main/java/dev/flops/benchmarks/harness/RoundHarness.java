@@ -90,6 +90,11 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
       description = "Averaging kernel: nd4j or java (default: ${DEFAULT-VALUE}).")
   String kernel;
 
+  @Option(names = "--aggregator-native-threads", defaultValue = "1", paramLabel = "N|nd4j",
+      description = "The aggregator's --native-threads (default: ${DEFAULT-VALUE}, as "
+          + "AggregatorMain's; nd4j: ND4J's own sizing, one per core).")
+  String aggregatorNativeThreads;
+
   @Option(names = "--strategy", defaultValue = "fedavg",
       description = "The aggregator's strategy: fedavg, fedmedian, fedtrimmedavg, krum, multikrum "
           + "or bulyan (default: ${DEFAULT-VALUE}).")
@@ -202,6 +207,7 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
         "--kernel", kernel, "--max-tensor-elements", Integer.toString(maxTensorElements),
         "--max-in-flight", Integer.toString(maxInFlight),
         "--strategy", strategy, "--byzantine", Integer.toString(byzantine),
+        "--native-threads", aggregatorNativeThreads,
         "--exit-with-parent"), null);
     Watch watch = new Watch(aggregator, logs.resolve("aggregator.log"), deadline);
     HarnessLine listening = watch.awaitListening();
@@ -245,6 +251,7 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
     extra.put("evaluate_failed", Integer.toString(evaluateFailed));
     extra.put("kernel", kernel);
     extra.put("strategy", strategy);
+    extra.put("aggregator_native_threads", aggregatorNativeThreads);
     extra.put("max_in_flight", Integer.toString(maxInFlight));
     extra.put("tensors", listening.get("tensors"));
     extra.put("learner_jvms", Integer.toString(jvms));

@@ -2,6 +2,7 @@ package dev.flops.benchmarks.synthetic;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -55,5 +56,25 @@ class SyntheticParametersTest {
     }
     assertEquals(parameters.tensors(), SyntheticParameters.create(1000, 400, 9).tensors());
     assertTrue(!parameters.tensors().equals(SyntheticParameters.create(1000, 400, 10).tensors()));
+  }
+
+  @Test
+  void addRepeating_movesEveryValueWithinTheAmplitude_fromAnotherTablePositionEachCall() {
+    int n = 3 * SyntheticParameters.Noise.TABLE_SIZE / 2; // wraps around the table once
+    SyntheticParameters.Noise noise = new SyntheticParameters.Noise(5, 1e-3f);
+    float[] first = new float[n];
+    float[] second = new float[n];
+    noise.addRepeating(first, n);
+    noise.addRepeating(second, n);
+    int moved = 0;
+    for (int i = 0; i < n; i++) {
+      assertTrue(Math.abs(first[i]) <= 1e-3f && Math.abs(second[i]) <= 1e-3f, "value " + i);
+      moved += first[i] != 0 ? 1 : 0;
+    }
+    assertTrue(moved > n * 0.999, "only " + moved + " of " + n + " values moved");
+    assertFalse(Arrays.equals(first, second), "two calls added the same noise");
+    // past the table's end the values repeat from its start
+    int size = SyntheticParameters.Noise.TABLE_SIZE;
+    assertEquals(first[0], first[size]);
   }
 }

@@ -3,6 +3,7 @@ package dev.flops.examples.fashion;
 import dev.flops.aggregator.Aggregator;
 import dev.flops.aggregator.TrackingOptions;
 import dev.flops.aggregator.AggregatorSecurityOptions;
+import dev.flops.aggregator.AggregatorThreadsOptions;
 import dev.flops.aggregator.BestRoundOptions;
 import dev.flops.aggregator.CheckpointOptions;
 import dev.flops.aggregator.NotifyOptions;
@@ -47,6 +48,9 @@ public final class FashionAggregatorMain implements Callable<Integer>, CommandLi
 
   @Mixin
   NotifyOptions notify = new NotifyOptions(FashionMnist.EXPERIMENT);
+
+  @Mixin
+  AggregatorThreadsOptions nativeThreads = new AggregatorThreadsOptions();
 
   @Option(names = "--host", defaultValue = "0.0.0.0",
       description = "Address to listen on (default: ${DEFAULT-VALUE}).")
@@ -167,7 +171,8 @@ public final class FashionAggregatorMain implements Callable<Integer>, CommandLi
         // runs under it; flat learners ignore the entries.
         .announceRounds(true)
         .build();
-    Aggregator.Builder builder = security.applyTo(reproducible.applyTo(Aggregator.builder())
+    Aggregator.Builder builder = nativeThreads.applyTo(security.applyTo(
+        reproducible.applyTo(Aggregator.builder()))
         .host(host)
         .port(port)
         .model(FashionOptions.modelFactory(model).apply(seed)));

@@ -26,15 +26,28 @@ public final class DefaultKernel {
    * {@link JavaAveraging}, saying so in the log.
    */
   public static AveragingKernel choose(ClassLoader loader) {
+    String missing = missingNd4jClass(loader);
+    if (missing != null) {
+      log.info("ND4J is not on the classpath ({} is missing): averaging with the plain-Java "
+          + "kernel (JavaAveraging); add org.nd4j:nd4j-native for the native kernel", missing);
+      return new JavaAveraging();
+    }
+    return new Nd4jAveraging();
+  }
+
+  /** Whether ND4J's classes can be loaded by {@code loader} (without initialising them). */
+  public static boolean nd4jPresent(ClassLoader loader) {
+    return missingNd4jClass(loader) == null;
+  }
+
+  private static String missingNd4jClass(ClassLoader loader) {
     for (String name : ND4J_CLASSES) {
       try {
         Class.forName(name, false, loader);
       } catch (ClassNotFoundException | LinkageError e) {
-        log.info("ND4J is not on the classpath ({} is missing): averaging with the plain-Java "
-            + "kernel (JavaAveraging); add org.nd4j:nd4j-native for the native kernel", name);
-        return new JavaAveraging();
+        return name;
       }
     }
-    return new Nd4jAveraging();
+    return null;
   }
 }
