@@ -6,6 +6,7 @@ import dev.flops.api.FitResult;
 import dev.flops.api.LocalTrainer;
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
+import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import java.util.Objects;
 
@@ -24,6 +25,9 @@ public final class SyntheticTrainer implements LocalTrainer {
 
   private final SyntheticModel model;
   private final SyntheticParameters.Noise noise;
+  /** The buffers of the last two fits' results, refilled alternately (see {@link #fit}). */
+  private final ByteBuffer[][] results = new ByteBuffer[2][];
+  private int next;
 
   /**
    * Creates a trainer.
@@ -42,13 +46,24 @@ public final class SyntheticTrainer implements LocalTrainer {
     return model;
   }
 
+  /**
+   * Returns the received parameters plus noise, as 1 example. The result's buffers are reused by
+   * the fit after next (two results alternate), so that a fit allocates nothing: a learner
+   * uploads a fit's result before it takes its next task, so a result is never overwritten while
+   * it is sent.
+   */
   @Override
   public synchronized FitResult fit(Config config) {
     Parameters received = model.getParameters();
     if (received.size() == 0) {
       throw new IllegalStateException("fit before any parameters were received");
     }
-    return FitResult.of(SyntheticParameters.withNoise(received, noise), 1);
+    if (results[next] == null || results[next].length != received.size()) {
+      results[next] = new ByteBuffer[received.size()];
+    }
+    Parameters result = SyntheticParameters.withNoise(received, noise, results[next]);
+    next ^= 1;
+    return FitResult.of(result, 1);
   }
 
   /**

@@ -12,6 +12,7 @@ import dev.flops.api.FitResult;
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
@@ -58,6 +59,34 @@ class SyntheticTrainerTest {
 
     assertNotEquals(one.tensors(), again.tensors());
     assertNotEquals(one.tensors(), other.tensors());
+  }
+
+  @Test
+  void fit_refillsTheResultOfTheFitBeforeLast_andLeavesTheLastOneAlone() {
+    Parameters received = SyntheticParameters.create(2000, 700, 7);
+    SyntheticTrainer trainer = new SyntheticTrainer(new SyntheticModel(received), 1, NOISE);
+
+    Parameters first = trainer.fit(Config.empty()).parameters();
+    List<Tensor> firstValues = copy(first);
+    Parameters second = trainer.fit(Config.empty()).parameters();
+    List<Tensor> secondValues = copy(second);
+    Parameters third = trainer.fit(Config.empty()).parameters();
+
+    assertEquals(copy(third), copy(first), "the third fit wrote into the first one's buffers");
+    assertNotEquals(firstValues, copy(first), "the third fit drew new noise");
+    assertEquals(secondValues, copy(second), "the second result is untouched by the third fit");
+    for (int t = 0; t < received.size(); t++) {
+      float[] before = received.tensors().get(t).toFloatArray();
+      float[] after = third.tensors().get(t).toFloatArray();
+      for (int i = 0; i < before.length; i++) {
+        assertTrue(Math.abs(after[i] - before[i]) <= NOISE, "tensor " + t + " value " + i);
+      }
+    }
+  }
+
+  private static List<Tensor> copy(Parameters parameters) {
+    return parameters.tensors().stream()
+        .map(t -> Tensor.ofFloats(t.name(), t.shape(), t.toFloatArray())).toList();
   }
 
   @Test
