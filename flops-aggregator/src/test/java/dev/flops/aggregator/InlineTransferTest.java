@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
+import dev.flops.aggregator.internal.FederationService;
 import dev.flops.api.Parameters;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.Tensor;
@@ -131,7 +132,7 @@ class InlineTransferTest {
   /** 1 MiB exactly, the default threshold: the messages pass every message-size limit. */
   @Test
   void modelOfExactlyTheDefaultThreshold_travelsInline() throws Exception {
-    float[] values = new float[1024 * 1024 / 4];
+    float[] values = new float[FederationService.DEFAULT_MAX_INLINE_BYTES / 4];
     Arrays.fill(values, 0.5f);
     Run run = train(Parameters.of(Tensor.ofFloats("w", new long[] {values.length}, values)),
         builder -> builder);
@@ -179,7 +180,8 @@ class InlineTransferTest {
     try (HostileFederation federation = HostileFederation.startOfferingInline(b -> b)) {
       RawLearner.Assigned task = federation.hostileTask;
       assertEquals(federation.initial, RawLearner.inlineParameters(task));
-      assertEquals(1024 * 1024, federation.hostile.inlineUpdateBytes());
+      assertEquals(FederationService.DEFAULT_MAX_INLINE_BYTES,
+          federation.hostile.inlineUpdateBytes());
       federation.hostile.fitInline(task);
       federation.hostile.fitInline(task);
       assertRefusal(federation, "DUPLICATE_UPLOAD", "already has an upload");
