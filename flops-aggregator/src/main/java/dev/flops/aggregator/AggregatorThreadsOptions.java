@@ -2,6 +2,7 @@ package dev.flops.aggregator;
 
 import dev.flops.aggregator.internal.DefaultKernel;
 import dev.flops.dl4j.NativeThreads;
+import dev.flops.dl4j.NativeThreadsArgument;
 import picocli.CommandLine.Option;
 
 /**
@@ -40,18 +41,6 @@ public final class AggregatorThreadsOptions {
 
   /** Returns the count asked for, or 0 for {@code nd4j}. */
   static int parse(String value) {
-    if (value.equals("nd4j")) {
-      return 0;
-    }
-    try {
-      int threads = Integer.parseInt(value);
-      if (threads >= 1 && threads <= NativeThreads.MAX_THREADS) {
-        return threads;
-      }
-    } catch (NumberFormatException notANumber) {
-      // Falls through to the message below.
-    }
-    throw new IllegalArgumentException(String.format("--native-threads must be nd4j or a whole "
-        + "number from 1 to %d but was '%s'", NativeThreads.MAX_THREADS, value));
+    return NativeThreadsArgument.parse("--native-threads", value, "nd4j");
   }
 }

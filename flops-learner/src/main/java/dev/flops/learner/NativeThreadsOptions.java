@@ -1,6 +1,7 @@
 package dev.flops.learner;
 
 import dev.flops.dl4j.NativeThreads;
+import dev.flops.dl4j.NativeThreadsArgument;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -63,19 +64,7 @@ public final class NativeThreadsOptions {
    * @return the threads asked for, or 0 for {@code auto}
    */
   static int parse(String value) {
-    if (value.equals("auto")) {
-      return 0;
-    }
-    try {
-      int threads = Integer.parseInt(value);
-      if (threads >= 1 && threads <= NativeThreads.MAX_THREADS) {
-        return threads;
-      }
-    } catch (NumberFormatException notANumber) {
-      // Falls through to the message below.
-    }
-    throw new IllegalArgumentException(String.format("--native-threads must be auto or a whole "
-        + "number from 1 to %d but was '%s'", NativeThreads.MAX_THREADS, value));
+    return NativeThreadsArgument.parse("--native-threads", value, "auto");
   }
 
   private static boolean nd4jPresent() {
