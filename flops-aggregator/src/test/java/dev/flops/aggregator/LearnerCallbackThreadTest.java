@@ -76,8 +76,7 @@ class LearnerCallbackThreadTest {
 
       assertEquals(2, result.rounds().size(), result.toString());
     }
-    // The blocking download delivers on the session thread that waits for it (its own
-    // executor); everything else on netty's event loop.
+    // Everything, the download's chunks included (decoded in onMessage), on netty's event loop.
     assertFalse(threads.names.isEmpty());
     assertTrue(threads.names.stream().noneMatch(name -> name.startsWith("grpc-default-executor")),
         threads.names.toString());

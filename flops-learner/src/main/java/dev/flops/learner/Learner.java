@@ -538,7 +538,10 @@ public final class Learner {
      * {@code ManagedChannelBuilder.intercept} applies them. The learner's channel runs call
      * callbacks on its transport thread (a direct executor): an interceptor's listener methods,
      * and a {@code sendMessage} of an upload's chunks (sent from the call's {@code onReady}), must
-     * not block; hand slow work to a thread of its own.
+     * not block; hand slow work to a thread of its own. On the two transfer calls
+     * (DownloadParameters, UploadUpdate) the tensor messages are {@code WireFrame}s of
+     * flops-proto, not the generated messages; a received frame's chunk data is valid only until
+     * {@code onMessage} returns.
      *
      * @param interceptor the interceptor
      * @return this builder

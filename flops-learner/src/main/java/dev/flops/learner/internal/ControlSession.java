@@ -9,7 +9,6 @@ import dev.flops.api.ParameterMismatchException;
 import dev.flops.api.Parameters;
 import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.codec.InlineParameters;
-import dev.flops.proto.codec.ParameterDecoder;
 import dev.flops.proto.codec.Scalars;
 import dev.flops.proto.codec.Statuses;
 import dev.flops.proto.codec.WireError;
@@ -22,7 +21,6 @@ import dev.flops.proto.v1.FederationOutcome;
 import dev.flops.proto.v1.Hello;
 import dev.flops.proto.v1.InlineUpdate;
 import dev.flops.proto.v1.LearnerMessage;
-import dev.flops.proto.v1.ParameterMessage;
 import dev.flops.proto.v1.Shutdown;
 import dev.flops.proto.v1.Task;
 import dev.flops.proto.v1.TaskFailure;
@@ -39,7 +37,6 @@ import io.grpc.stub.StreamObserver;
 import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
-import java.util.Iterator;
 import java.util.SplittableRandom;
 import java.util.concurrent.BlockingDeque;
 import java.util.concurrent.ExecutionException;
@@ -638,7 +635,7 @@ public final class ControlSession {
     }
   }
 
-  private Parameters download(long round, Task task) {
+  private Parameters download(long round, Task task) throws InterruptedException {
     // A download abandoned half-way (a malformed message, no memory left) is cancelled, so that
     // it does not keep holding one of the aggregator's call and download slots.
     Context.CancellableContext call = Context.current().withCancellation();
@@ -651,41 +648,15 @@ public final class ControlSession {
     }
   }
 
-  private Parameters receive(long round, Task task) {
-    Iterator<ParameterMessage> messages = FederationGrpc.newBlockingStub(channel)
-        .withMaxInboundMessageSize(WireProtocol.MAX_MESSAGE_BYTES)
-        .downloadParameters(DownloadRequest.newBuilder()
+  private Parameters receive(long round, Task task) throws InterruptedException {
+    // Decoded in the call's callbacks, straight from the transport's buffers (DownloadReceiver).
+    return DownloadReceiver.receive(channel, DownloadRequest.newBuilder()
             .setEnvelope(WireProtocol.envelope(round))
             .setLearnerId(learnerId)
             .setTaskId(task.getTaskId())
             .setCapability(task.getCapability())
-            .build());
-    ParameterDecoder decoder = null;
-    while (messages.hasNext()) {
-      ParameterMessage message = messages.next();
-      dataReceived = true;
-      WireProtocol.checkVersion(message.getEnvelope());
-      if (message.getEnvelope().getRound() != round) {
-        throw new WireFormatException(WireError.STALE_ROUND, "the download carries round "
-            + message.getEnvelope().getRound() + " but the task is in round " + round);
-      }
-      if (decoder == null) {
-        if (!message.hasManifest()) {
-          throw new WireFormatException(WireError.MALFORMED_MESSAGE,
-              "the download did not start with a manifest");
-        }
-        // Direct buffers: a DL4J model takes them without a staging copy (Nd4jBuffers).
-        decoder = new ParameterDecoder(message.getManifest(),
-            (index, bytes) -> ByteBuffer.allocateDirect(bytes));
-      } else {
-        decoder.accept(message.getChunk());
-      }
-    }
-    if (decoder == null) {
-      throw new WireFormatException(WireError.MALFORMED_MESSAGE,
-          "the download ended before its manifest");
-    }
-    return decoder.finish(true);
+            .build(),
+        received -> dataReceived = received);
   }
 
   private void upload(String what, long round, Task task, FitResult result)

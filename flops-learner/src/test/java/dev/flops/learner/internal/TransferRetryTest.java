@@ -5,11 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.flops.api.Config;
-import dev.flops.api.EvaluateResult;
-import dev.flops.api.FederatedModel;
-import dev.flops.api.FitResult;
-import dev.flops.api.LocalTrainer;
 import dev.flops.api.Parameters;
 import dev.flops.api.Tensor;
 import dev.flops.proto.codec.EncodedParameters;
@@ -39,9 +34,6 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -255,7 +247,7 @@ class TransferRetryTest {
     server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .addService(aggregator).build().start();
     channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
-    ControlSession session = new ControlSession(channel, new AddingTrainer(), "a", "key-a", 0,
+    ControlSession session = new ControlSession(channel, new AddingTrainer(GLOBAL), "a", "key-a", 0,
         new Backoff(Duration.ofMillis(20), Duration.ofMillis(100), new SplittableRandom(1)));
     return CompletableFuture.supplyAsync(session::run);
   }
@@ -380,44 +372,6 @@ class TransferRetryTest {
           }
         }
       };
-    }
-  }
-
-  /** Fit adds 1 to every value; the model is nothing but its parameters. */
-  private static final class AddingTrainer implements LocalTrainer, FederatedModel {
-    private volatile Parameters parameters = GLOBAL;
-
-    @Override
-    public FederatedModel model() {
-      return this;
-    }
-
-    @Override
-    public Parameters getParameters() {
-      return parameters;
-    }
-
-    @Override
-    public void setParameters(Parameters parameters) {
-      this.parameters = parameters;
-    }
-
-    @Override
-    public FitResult fit(Config config) {
-      List<Tensor> tensors = new ArrayList<>();
-      for (Tensor tensor : parameters) {
-        float[] values = tensor.toFloatArray();
-        for (int i = 0; i < values.length; i++) {
-          values[i] += 1;
-        }
-        tensors.add(Tensor.ofFloats(tensor.name(), tensor.shape(), values));
-      }
-      return new FitResult(new Parameters(tensors), 10, Map.of());
-    }
-
-    @Override
-    public EvaluateResult evaluate(Config config) {
-      return new EvaluateResult(1.0, 10, Map.of());
     }
   }
 }

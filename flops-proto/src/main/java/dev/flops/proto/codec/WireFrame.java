@@ -174,7 +174,9 @@ public final class WireFrame<T extends Message> {
    *
    * <p>Parsing: when gRPC hands over a stream that exposes its buffers ({@link HasByteBuffer},
    * which grpc-netty does for received messages), the chunk's data is left in those buffers and
-   * every other field is parsed by protobuf as usual; a message that carries its chunk field more
+   * every other field is parsed by protobuf as usual (pieces of the stream that expose no buffer,
+   * such as gRPC's coalesced small receive buffers, are copied, up to 64 KiB a message; a stream
+   * with more such bytes is parsed whole); a message that carries its chunk field more
    * than once is parsed by protobuf whole, with its usual merge rules. Other streams are read and
    * parsed by protobuf whole. Bytes that are not a valid message fail with INTERNAL "Invalid
    * protobuf byte sequence", as gRPC's own protobuf marshaller does.
@@ -213,6 +215,10 @@ public final class WireFrame<T extends Message> {
     private static final int CHUNK_INDEX = Chunk.INDEX_FIELD_NUMBER;
     private static final int CHUNK_DATA = Chunk.DATA_FIELD_NUMBER;
     private static final int STAGING_BYTES = 64 * 1024;
+    /** Bytes copied at a time out of pieces of a received stream that expose no buffer. */
+    private static final int COPY_STEP = 1024;
+    /** Bytes copied at most out of such pieces before the message is parsed whole instead. */
+    private static final int MAX_COPIED_BYTES = 64 * 1024;
     /** A field's tag: its number and wire type (protobuf's WireFormat.makeTag is not public). */
     private static int tag(int field, int wireType) {
       return field << 3 | wireType;
@@ -270,9 +276,13 @@ public final class WireFrame<T extends Message> {
     @Override
     public WireFrame<T> parse(InputStream stream) {
       try {
-        if (stream instanceof HasByteBuffer buffered && buffered.byteBufferSupported()
-            && stream instanceof KnownLength && stream.markSupported()) {
-          return parseInPlace(stream, buffered);
+        if (stream instanceof HasByteBuffer buffered && stream instanceof KnownLength
+            && stream.markSupported()) {
+          WireFrame<T> frame = parseInPlace(stream, buffered);
+          if (frame != null) {
+            return frame;
+          }
+          stream.reset(); // the stream exposes too little of itself: parsed whole below
         }
         return WireFrame.of(whole.parse(new ByteArrayInputStream(stream.readAllBytes())),
             chunkField);
@@ -288,15 +298,41 @@ public final class WireFrame<T extends Message> {
      * Collects the stream's buffers without consuming them (the mark keeps gRPC from releasing
      * the ones read past until the stream is closed), then parses the message from them, leaving
      * the chunk's data where it is.
+     *
+     * <p>A stream may mix exposed buffers with pieces that expose none: gRPC coalesces a run of
+     * small (under 1 KiB) receive buffers into a {@code byte[]}, whose {@code getByteBuffer}
+     * throws {@link UnsupportedOperationException} and which makes the whole stream report
+     * {@code byteBufferSupported() == false}; over netty this happened to one 1 MiB chunk in ten
+     * or so, each then copied whole twice (4 MiB of garbage). Such pieces are copied here in
+     * steps of {@value #COPY_STEP} bytes, the rest stays in place; a stream that exposes less
+     * than all but {@value #MAX_COPIED_BYTES} bytes of itself is left to the whole parse.
+     *
+     * @return the frame, or null (the stream read past its mark) if too much had to be copied
      */
     private WireFrame<T> parseInPlace(InputStream stream, HasByteBuffer buffered)
         throws IOException {
       int size = stream.available();
       stream.mark(size);
       List<ByteBuffer> buffers = new ArrayList<>();
+      int copied = 0;
       for (int left = size; left > 0; ) {
-        ByteBuffer piece = buffered.getByteBuffer();
-        if (piece == null || !piece.hasRemaining()) {
+        ByteBuffer piece = exposedBuffer(buffered);
+        if (piece == null) {
+          int n = Math.min(left, COPY_STEP);
+          copied += n;
+          if (copied > MAX_COPIED_BYTES) {
+            return null;
+          }
+          byte[] bytes = stream.readNBytes(n);
+          if (bytes.length != n) {
+            throw new IOException("the stream announced " + size + " bytes but holds only "
+                + (size - left + bytes.length));
+          }
+          buffers.add(ByteBuffer.wrap(bytes).asReadOnlyBuffer());
+          left -= n;
+          continue;
+        }
+        if (!piece.hasRemaining()) {
           throw new IOException("the stream announced " + size + " bytes but exposes only "
               + (size - left));
         }
@@ -356,6 +392,18 @@ public final class WireFrame<T extends Message> {
       List<ByteBuffer> data = message.hasField(field) && dataStart >= 0
           ? slices(buffers, dataStart, dataLength) : List.of();
       return new WireFrame<>(message, data, size);
+    }
+
+    /** The stream's next buffer, or null if its next piece exposes none (see parseInPlace). */
+    private static ByteBuffer exposedBuffer(HasByteBuffer buffered) {
+      if (buffered.byteBufferSupported()) {
+        return buffered.getByteBuffer();
+      }
+      try {
+        return buffered.getByteBuffer(); // the next piece may expose its buffer, later ones not
+      } catch (UnsupportedOperationException e) {
+        return null;
+      }
     }
 
     private WireFrame<T> parseWhole(List<ByteBuffer> buffers, int size)

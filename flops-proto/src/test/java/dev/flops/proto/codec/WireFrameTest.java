@@ -37,7 +37,10 @@ class WireFrameTest {
 
   /**
    * What grpc-netty hands a marshaller: a stream over direct buffers that exposes them
-   * ({@link HasByteBuffer}), knows its length and can be marked.
+   * ({@link HasByteBuffer}), knows its length and can be marked. A heap piece stands for the
+   * {@code byte[]} gRPC coalesces runs of small receive buffers into: it exposes no buffer
+   * ({@code getByteBuffer} throws, as gRPC's does) and, while it is ahead, the stream says
+   * {@code byteBufferSupported() == false}.
    */
   private static final class BufferStream extends InputStream implements HasByteBuffer,
       KnownLength {
@@ -52,12 +55,15 @@ class WireFrameTest {
 
     @Override
     public boolean byteBufferSupported() {
-      return true;
+      return pieces.stream().allMatch(p -> p.isDirect() || !p.hasRemaining());
     }
 
     @Override
     public ByteBuffer getByteBuffer() {
       advance();
+      if (current < pieces.size() && !pieces.get(current).isDirect()) {
+        throw new UnsupportedOperationException();
+      }
       return current < pieces.size() ? pieces.get(current).duplicate() : null;
     }
 
@@ -177,6 +183,35 @@ class WireFrameTest {
     last.put(last.limit() - 1, (byte) (data[data.length - 1] ^ 0x5a));
     byte[] seen = concat(frame.chunkData());
     assertEquals((byte) (data[data.length - 1] ^ 0x5a), seen[seen.length - 1]);
+  }
+
+  @Test
+  void piecesThatExposeNoBuffer_copied_theRestOfTheChunkStaysInPlace() {
+    byte[] data = randomBytes(100_000, 8);
+    byte[] wire = chunkMessage(data).toByteArray();
+    // Small heap pieces at the start and in the middle of the data, as gRPC coalesces them.
+    List<ByteBuffer> pieces = new ArrayList<>(direct(wire, 40, 174, 50_000, 50_134));
+    pieces.set(1, ByteBuffer.wrap(concat(List.of(pieces.get(1)))));
+    pieces.set(3, ByteBuffer.wrap(concat(List.of(pieces.get(3)))));
+    WireFrame<UploadMessage> frame = MARSHALLER.parse(new BufferStream(pieces));
+
+    assertTrue(frame.message().getChunk().getData().isEmpty(), "still the fast path");
+    assertArrayEquals(data, concat(frame.chunkData()));
+    long copied = frame.chunkData().stream().filter(b -> !b.isDirect())
+        .mapToLong(ByteBuffer::remaining).sum();
+    assertTrue(copied <= 2 * 1024, copied + " bytes copied: at most a step per heap piece");
+  }
+
+  @Test
+  void aStreamThatExposesTooLittle_parsedWhole() {
+    byte[] data = randomBytes(100_000, 9);
+    UploadMessage message = chunkMessage(data);
+    List<ByteBuffer> pieces = new ArrayList<>(direct(message.toByteArray(), 30_000));
+    pieces.set(1, ByteBuffer.wrap(concat(List.of(pieces.get(1))))); // 70 KB on the heap
+    WireFrame<UploadMessage> frame = MARSHALLER.parse(new BufferStream(pieces));
+
+    assertEquals(message, frame.message(), "parsed whole by protobuf, data included");
+    assertArrayEquals(data, concat(frame.chunkData()));
   }
 
   @Test
