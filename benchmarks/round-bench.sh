@@ -7,6 +7,8 @@
 #   benchmarks/round-bench.sh fixed             the fixed per-round cost: P=1k, N=10 and 100, 100
 #                                               rounds, the first 50 left out (N=100: 10 per JVM)
 #   benchmarks/round-bench.sh scale             P=100k, N=1000, 100 learners per JVM (ROUND_BENCH_K)
+#   benchmarks/round-bench.sh targets           issue 13's seven targets, each past the JIT
+#                                               (rounds and warm-up per configuration below)
 #   benchmarks/round-bench.sh huge              P=640M, N=2, heaps sized for a 2.5 GB model
 #   benchmarks/round-bench.sh profile           (10M,10) with JFR of the aggregator and one learner
 #   benchmarks/round-bench.sh single P N [...]  one run; further options go to RoundHarness
@@ -79,6 +81,21 @@ case "$mode" in
     run 1000 10 --rounds 100 --warmup-rounds 50 "$@" || failed=1
     run 1000 100 --rounds 100 --warmup-rounds 50 --learners-per-jvm "${FIXED_K:-10}" "$@" \
       || failed=1
+    exit "$failed"
+    ;;
+  targets)
+    # Issue 13's targets (benchmarks/README.md, "Issue 13: the targets on a quiet machine"). Warm-up
+    # rounds are what it takes the aggregator's C2 and the learners' C1 to stop compiling on 2
+    # cores: a 4 KB round calls each method a handful of times, so 300 rounds; a 40 MB round
+    # runs the copy loops a million times, so 10-30.
+    failed=0
+    run 1000 10 --rounds 400 --warmup-rounds 300 "$@" || failed=1
+    run 1000 100 --rounds 400 --warmup-rounds 300 --learners-per-jvm 10 "$@" || failed=1
+    run 1000000 10 --rounds 60 --warmup-rounds 40 "$@" || failed=1
+    run 2000000 50 --rounds 20 --warmup-rounds 10 "$@" || failed=1
+    run 10000000 10 --rounds 50 --warmup-rounds 30 "$@" || failed=1
+    run 10000000 20 --rounds 20 --warmup-rounds 10 "$@" || failed=1
+    run 100000 1000 --rounds 20 --warmup-rounds 10 --learners-per-jvm 100 "$@" || failed=1
     exit "$failed"
     ;;
   scale)
