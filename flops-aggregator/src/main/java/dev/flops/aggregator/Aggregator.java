@@ -211,8 +211,8 @@ public final class Aggregator implements AutoCloseable {
     checkDirectMemory();
     if (nativeThreads > 0) {
       int applied = NativeThreads.limit(nativeThreads);
-      log.info("native threads: {} (Aggregator.Builder.nativeThreads; for this whole process: "
-          + "OpenBLAS, OpenMP, ND4J's thread pool)", applied);
+      log.info("native threads: {} (nativeThreads({}): OpenBLAS and ND4J's thread pool for this "
+          + "process, OpenMP for this thread)", applied, nativeThreads);
     }
     if (kernel == null) {
       kernel = suppliedKernel != null ? suppliedKernel
@@ -699,13 +699,13 @@ public final class Aggregator implements AutoCloseable {
      * #maxInFlightUploads(int)} slots for uploads, a few downloads at a time): every learner's
      * result may arrive at once, and every task is queued for sending at once. Each then holds up
      * to this size in the aggregator's direct (netty) memory until it is read or sent, so the
-     * bound is about {@code 2 × learners × maxInlineBytes}, the same as {@code learners} waiting
-     * uploads of the default {@link #flowControlWindow(int)}. With 1 MiB and 1000 learners of a
-     * 0.4 MB model that was 800 MB, and the aggregator ran out of direct memory in round 1
-     * (benchmarks/README, "Issue 13: 1000 learners"); raise it only for few learners. A decoded
-     * inline update is held on the heap while it is folded, one per result being handled. A
-     * control-stream message is at most this size plus its header, within the server's message
-     * limit of 4 MiB + 64 KiB.
+     * bound is about {@code 2 × learners × maxInlineBytes} (a task and a result per learner); the
+     * default keeps that at one window of the default {@link #flowControlWindow(int)} per learner
+     * and direction. With 1 MiB, 1000 learners of a 0.4 MB model ran the aggregator out of direct
+     * memory in round 1 (benchmarks/README, "Issue 13: the targets on a quiet machine"); raise it
+     * only for few learners. A decoded inline update is held on the heap while it is folded, one
+     * per result being handled. A control-stream message is at most this size plus its header,
+     * within the server's message limit of 4 MiB + 64 KiB.
      *
      * @param maxInlineBytes from 0 to 4 MiB (4194304)
      * @return this builder
@@ -723,19 +723,22 @@ public final class Aggregator implements AutoCloseable {
 
     /**
      * Sets how many native threads ND4J computes with in this process, applied by {@link #start()}
-     * (default: not set, ND4J's own sizing, one thread per core). It is process-wide: OpenBLAS,
-     * ND4J's thread pool and the OpenMP threads of the thread that calls {@code start()}
-     * ({@link NativeThreads#limit}); the log says when it is applied.
+     * (default: not set, ND4J's own sizing, one thread per core) through {@link
+     * NativeThreads#limit}: OpenBLAS's threads and ND4J's thread pool for the whole process,
+     * OpenMP's for the thread that calls {@code start()} (OpenMP keeps its count per thread). The
+     * log says what was applied. Nothing restores the previous setting at {@link #close()}: it
+     * holds for whatever the process computes afterwards.
      *
-     * <p>Why 1 suits a dedicated aggregator process: the kernel's folds and the server
-     * optimizers' steps are bound by memory bandwidth, not by cores, while OpenBLAS's idle
-     * worker threads spin on {@code sched_yield} for about 0.1 s after every call. An aggregator
-     * folds an update every few milliseconds, so a worker spun through the whole round: at 10M
-     * parameters and 10 learners, 0.2-0.27 s of CPU a round taken from the learners and the
-     * network stack sharing the cores, for no faster fold (folding 10M values: about 2.6 ms on
-     * one thread and 2-4 ms on two, here). Keep ND4J's default (do not call this) when the same
-     * process trains or evaluates large DL4J models, whose matrix products do use the cores;
-     * {@code AggregatorMain} and the example aggregators use 1 ({@code --native-threads}).
+     * <p>Why 1 suits a dedicated aggregator process: OpenBLAS's idle worker threads spin on
+     * {@code sched_yield} for about 0.1 s after every call, and an aggregator folds an update
+     * every few milliseconds, so a worker spun through the whole round: at 10M parameters and 10
+     * learners, 0.2-0.27 s of CPU a round taken from the learners and the network stack sharing
+     * the cores (benchmarks/README, "Issue 13: the targets on a quiet machine"). A single fold is
+     * faster on two threads (10M values: about 1.0 ms against 1.8 ms in the JMH kernel benchmark,
+     * {@code AveragingKernelBenchmark.fold}), a gain of a few ms a round against that spinning.
+     * Keep ND4J's default (do not call this) when the same process trains or evaluates large DL4J
+     * models, whose matrix products do use the cores; {@code AggregatorMain} and {@code
+     * fashion-aggregator} apply 1 unless told otherwise ({@code --native-threads}).
      *
      * @param threads from 1 to {@value NativeThreads#MAX_THREADS}
      * @return this builder

@@ -80,8 +80,16 @@ class AggregatorNativeThreadsTest {
     assertThrows(IllegalArgumentException.class, () -> AggregatorThreadsOptions.parse("two"));
 
     AggregatorThreadsOptions options = new AggregatorThreadsOptions();
-    new CommandLine(options).parseArgs();
-    assertEquals("1", options.nativeThreads, "the default");
+    CommandLine command = new CommandLine(options);
+    command.parseArgs();
+    assertEquals(1, options.nativeThreads, "the default");
+    command.parseArgs("--native-threads", "nd4j");
+    assertEquals(0, options.nativeThreads);
+    CommandLine.ParameterException usage = assertThrows(CommandLine.ParameterException.class,
+        () -> new CommandLine(new AggregatorThreadsOptions()).parseArgs("--native-threads", "two"));
+    assertTrue(usage.getMessage().contains(
+        "--native-threads must be nd4j or a whole number from 1 to 1024 but was 'two'"),
+        usage::getMessage);
   }
 
   private static Parameters direct(int p) {
