@@ -734,8 +734,9 @@ public final class Aggregator implements AutoCloseable {
      * every few milliseconds, so a worker spun through the whole round: at 10M parameters and 10
      * learners, 0.2-0.27 s of CPU a round taken from the learners and the network stack sharing
      * the cores (benchmarks/README, "Issue 13: the targets on a quiet machine"). A single fold is
-     * faster on two threads (10M values: about 1.0 ms against 1.8 ms in the JMH kernel benchmark,
-     * {@code AveragingKernelBenchmark.fold}), a gain of a few ms a round against that spinning.
+     * a little faster on two threads (10M values: 1.5 ms against 1.7 ms in the JMH kernel
+     * benchmark, {@code AveragingKernelBenchmark.fold}), 2 ms a round at 10 updates against that
+     * spinning.
      * Keep ND4J's default (do not call this) when the same process trains or evaluates large DL4J
      * models, whose matrix products do use the cores; {@code AggregatorMain} and {@code
      * fashion-aggregator} apply 1 unless told otherwise ({@code --native-threads}).
