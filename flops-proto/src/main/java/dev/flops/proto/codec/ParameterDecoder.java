@@ -56,7 +56,7 @@ public final class ParameterDecoder {
   private String nonFinite;
   private final CRC32C crc = new CRC32C();
   /** The finite scan's block of values, reused across blocks. */
-  private final int[] scanScratch = new int[FiniteScan.SCAN_BLOCK];
+  private final long[] scanScratch = new long[FiniteScan.SCAN_BLOCK];
   private long received;
   private boolean finished;
   private long nextIndex;
