@@ -35,6 +35,13 @@ import java.util.List;
  * {@code -Xmx} and count the process's whole RSS, are lifted so that a multi-gigabyte RSS of
  * direct buffers does not trip them. These are the settings measured in benchmarks/README.md.
  *
+ * <p>The aggregator's heap is touched in full at start ({@code -Xms128m -XX:+AlwaysPreTouch}), so
+ * that its peak RSS measures what the aggregator uses rather than how much of its fixed heap the
+ * collector has happened to touch so far: without it the 1000-learner run's RSS grew by up to 76
+ * MiB over its first rounds as the old generation filled for the first time, and two runs of the
+ * same tree differed by up to 17 MiB at (1M,10) (benchmarks/README.md, "Issue 13: the aggregator's
+ * memory over rounds").
+ *
  * <p>A learner JVM hosting {@code K} learners: {@code -Xmx = 96 MiB + K * 2 MiB} (the chunk
  * messages in transit) and a direct budget of {@code K * 2M + 256 MiB}: a learner holds the model
  * it fitted on and, while it downloads the next global model or uploads its update, one more
@@ -69,7 +76,7 @@ final class JvmFlags {
   }
 
   static List<String> aggregator(long params, int maxInFlight, int learners) {
-    return List.of("-Xmx128m", "-XX:+UseSerialGC",
+    return List.of("-Xms128m", "-Xmx128m", "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC",
         "-XX:MaxDirectMemorySize=" + aggregatorDirectMib(params, maxInFlight, learners) + "m",
         "-Dio.grpc.netty.shaded.io.netty.allocator.numDirectArenas=1",
         "-Dorg.bytedeco.javacpp.maxBytes=0", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0");

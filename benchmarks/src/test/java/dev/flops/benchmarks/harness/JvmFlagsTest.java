@@ -16,7 +16,8 @@ class JvmFlagsTest {
     // the scale run: 1000 learners of 0.4 MB, 191 MiB (benchmarks/README.md, "1000 learners")
     assertEquals(2 + 64 + 125, JvmFlags.aggregatorDirectMib(100_000, 2, 1000));
     assertEquals(64 + 125, JvmFlags.aggregatorDirectMib(0, 2, 1000));
-    assertEquals(List.of("-Xmx128m", "-XX:+UseSerialGC", "-XX:MaxDirectMemorySize=256m",
+    assertEquals(List.of("-Xms128m", "-Xmx128m", "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC",
+            "-XX:MaxDirectMemorySize=256m",
             "-Dio.grpc.netty.shaded.io.netty.allocator.numDirectArenas=1",
             "-Dorg.bytedeco.javacpp.maxBytes=0", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0"),
         JvmFlags.aggregator(10_000_000, 2, 10));
