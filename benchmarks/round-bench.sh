@@ -86,16 +86,18 @@ case "$mode" in
   targets)
     # Issue 13's targets (benchmarks/README.md, "Issue 13: the targets on a quiet machine"). Warm-up
     # rounds are what it takes the aggregator's C2 and the learners' C1 to stop compiling on 2
-    # cores: a 4 KB round calls each method a handful of times, so 300 rounds; a 40 MB round
-    # runs the copy loops a million times, so 10-30; 1000 learners keep getting faster until
-    # round 20, and run 50 rounds so that the aggregator's RSS over them can be read too.
+    # cores: a 4 KB round calls each method a handful of times, so 300 rounds; a 4 MB round
+    # still has the aggregator's C2 busy (22 ms of CPU a round) after 40, so 150; 40 MB rounds
+    # run the copy loops a million times, yet at N=20 the rounds keep getting faster until about
+    # round 35, so 40; 1000 learners until round 20, and they run 50 rounds so that the
+    # aggregator's RSS over them can be read too.
     failed=0
     run 1000 10 --rounds 400 --warmup-rounds 300 "$@" || failed=1
     run 1000 100 --rounds 400 --warmup-rounds 300 --learners-per-jvm 10 "$@" || failed=1
-    run 1000000 10 --rounds 60 --warmup-rounds 40 "$@" || failed=1
+    run 1000000 10 --rounds 200 --warmup-rounds 150 "$@" || failed=1
     run 2000000 50 --rounds 20 --warmup-rounds 10 "$@" || failed=1
     run 10000000 10 --rounds 50 --warmup-rounds 30 "$@" || failed=1
-    run 10000000 20 --rounds 20 --warmup-rounds 10 "$@" || failed=1
+    run 10000000 20 --rounds 60 --warmup-rounds 40 "$@" || failed=1
     run 100000 1000 --rounds 50 --warmup-rounds 20 --learners-per-jvm 100 "$@" || failed=1
     exit "$failed"
     ;;

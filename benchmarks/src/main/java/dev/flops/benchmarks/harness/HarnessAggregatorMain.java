@@ -226,6 +226,7 @@ public final class HarnessAggregatorMain implements Callable<Integer> {
       fields.put("evaluate_ok", summary.evaluateSucceeded());
       fields.put("evaluate_failed", summary.evaluateFailed());
       fields.put("peak_rss_mb", ChildProcesses.mb(ProcStatus.ownPeakRss()));
+      fields.put("rss_mb", ChildProcesses.mb(ProcStatus.ownRss()));
       DirectBuffers.snapshot().forEach(fields::put);
       last = now;
       emit("round", fields);

@@ -32,6 +32,12 @@ final class ProcStatus {
         "no VmHWM in /proc/self/status: the round harness needs Linux"));
   }
 
+  /** Returns the current resident set of this process in bytes. */
+  static long ownRss() {
+    return rss(ProcessHandle.current().pid()).orElseThrow(() -> new IllegalStateException(
+        "no VmRSS in /proc/self/status: the round harness needs Linux"));
+  }
+
   /** Returns the memory the kernel says is available for new allocations, in bytes. */
   static OptionalLong memAvailable() {
     return field(Path.of("/proc/meminfo"), "MemAvailable:");

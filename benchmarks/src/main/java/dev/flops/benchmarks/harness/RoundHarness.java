@@ -234,12 +234,14 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
     List<Double> seconds = new ArrayList<>();
     List<String> gaps = new ArrayList<>();
     List<String> peakRss = new ArrayList<>();
+    List<String> rss = new ArrayList<>();
     int fitFailed = 0;
     int evaluateFailed = 0;
     for (HarnessLine round : watch.rounds) {
       seconds.add(round.getDouble("seconds"));
       gaps.add(round.get("gap_seconds"));
       peakRss.add(round.get("peak_rss_mb"));
+      rss.add(round.get("rss_mb"));
       fitFailed += round.getInt("fit_failed");
       evaluateFailed += round.getInt("evaluate_failed");
     }
@@ -247,6 +249,8 @@ public final class RoundHarness implements java.util.concurrent.Callable<Integer
     extra.put("gaps_s", String.join(",", gaps));
     // The aggregator's VmHWM after each round: whether its memory stays flat over rounds.
     extra.put("peak_rss_by_round_mb", String.join(",", peakRss));
+    // Its VmRSS when each round ended: what it holds between rounds, without the peaks within.
+    extra.put("rss_by_round_mb", String.join(",", rss));
     extra.put("fit_failed", Integer.toString(fitFailed));
     extra.put("evaluate_failed", Integer.toString(evaluateFailed));
     extra.put("kernel", kernel);
