@@ -83,8 +83,10 @@ public final class Aggregator implements AutoCloseable {
    * given: twice the number of processors, at least 4. Fixed, not a cached pool (gRPC's own
    * default): a thousand learners' callbacks arriving in a burst on a busy machine made a cached
    * pool start a thread for almost every one (335 threads on 2 cores at 1000 learners, each with
-   * its stack and malloc arena), which cost memory and time and returned nothing; the callbacks do
-   * CPU work and never wait for one another, so more threads than this cannot go faster.
+   * its stack and malloc arena), which cost memory and time and returned nothing. The callbacks
+   * do CPU work (folds one at a time, under a lock) and never wait for a task that is still
+   * queued, so a bounded pool cannot deadlock them, and more threads than this cannot go faster
+   * (benchmarks/README.md, "Issue 13: the aggregator's memory over rounds").
    */
   public static final int DEFAULT_EXECUTOR_THREADS =
       Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
