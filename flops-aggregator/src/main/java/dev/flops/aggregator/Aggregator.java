@@ -658,8 +658,11 @@ public final class Aggregator implements AutoCloseable {
      * Sets the executor that runs gRPC callbacks. The aggregator won't take ownership of the
      * given executor: the caller shuts it down after {@link Aggregator#close()}. By default the
      * aggregator uses its own fixed pool of {@link #DEFAULT_EXECUTOR_THREADS} daemon threads
-     * named {@code flops-aggregator-N} and shuts it down on close. An executor given here should
-     * have a bounded number of threads: gRPC submits a task per message of every learner's call.
+     * named {@code flops-aggregator-N} (numbered per aggregator) and shuts it down on close. An
+     * executor given here should have a bounded number of threads, e.g.
+     * {@code Executors.newFixedThreadPool(n)}: gRPC submits a task per message of every learner's
+     * call. Not {@code directExecutor()}: updates would be decoded and folded on the network
+     * threads.
      *
      * @param executor the executor
      * @return this builder

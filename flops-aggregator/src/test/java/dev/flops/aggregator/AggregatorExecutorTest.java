@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Timeout;
  * The aggregator's own executor stays at {@link Aggregator#DEFAULT_EXECUTOR_THREADS} threads
  * however many learners send at once. With gRPC's usual cached pool a burst of callbacks on a
  * busy machine started a thread for almost each one: 335 threads on 2 cores in the 1000-learner
- * round harness (benchmarks/README.md, "Issue 13: the 1000-learner memory"). Here 48 real
+ * round harness (benchmarks/README.md, "Issue 13: the aggregator's memory over rounds"). Here 48 real
  * learners over gRPC on loopback, in this JVM, upload multi-chunk updates in the same instants.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)

@@ -225,8 +225,9 @@ public final class HarnessAggregatorMain implements Callable<Integer> {
       fields.put("fit_failed", summary.fitFailed());
       fields.put("evaluate_ok", summary.evaluateSucceeded());
       fields.put("evaluate_failed", summary.evaluateFailed());
+      long rss = ProcStatus.ownRss(); // first: the peak read after it is at least as high
       fields.put("peak_rss_mb", ChildProcesses.mb(ProcStatus.ownPeakRss()));
-      fields.put("rss_mb", ChildProcesses.mb(ProcStatus.ownRss()));
+      fields.put("rss_mb", ChildProcesses.mb(rss));
       DirectBuffers.snapshot().forEach(fields::put);
       last = now;
       emit("round", fields);

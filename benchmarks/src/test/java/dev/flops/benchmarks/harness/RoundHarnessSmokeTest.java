@@ -39,6 +39,15 @@ class RoundHarnessSmokeTest {
     assertEquals("2", result.extra().get("tensors"));
     assertEquals("1", result.extra().get("learner_jvms"));
     assertTrue(Double.parseDouble(result.extra().get("learner_peak_rss_mb")) > 10, result.line());
+    // One VmHWM and one VmRSS per round, the current never above the peak read after it.
+    String[] peaks = result.extra().get("peak_rss_by_round_mb").split(",");
+    String[] current = result.extra().get("rss_by_round_mb").split(",");
+    assertEquals(2, peaks.length, result.line());
+    assertEquals(2, current.length, result.line());
+    for (int r = 0; r < 2; r++) {
+      double rss = Double.parseDouble(current[r]);
+      assertTrue(rss > 10 && rss <= Double.parseDouble(peaks[r]), result.line());
+    }
     assertTrue(result.line().startsWith("ROUND_BENCH P=1000 N=2 rounds=2 round_s="),
         result.line());
     assertTrue(result.line().contains(" warmup_rounds=1 "), result.line());
