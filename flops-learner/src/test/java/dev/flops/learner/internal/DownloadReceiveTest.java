@@ -123,8 +123,7 @@ class DownloadReceiveTest {
     assertTrue(probe.heapBytes.get() < 64 * 1024,
         probe.heapBytes + " bytes of chunk data on the heap; the rest in netty's direct buffers");
 
-    aggregator.shutdown();
-    assertEquals(ControlSession.End.SHUTDOWN, session.get(10, TimeUnit.SECONDS));
+    shutDownCleanly(session);
   }
 
   @Test
@@ -149,8 +148,7 @@ class DownloadReceiveTest {
         + "checksum mismatch"), failure);
     assertEquals(1, aggregator.downloads.get(), "not retried");
 
-    aggregator.shutdown();
-    assertEquals(ControlSession.End.SHUTDOWN, session.get(10, TimeUnit.SECONDS));
+    shutDownCleanly(session);
   }
 
   @Test
@@ -171,8 +169,7 @@ class DownloadReceiveTest {
         "the learner cancelled the download call");
     assertEquals(1, aggregator.downloads.get(), "not retried");
 
-    aggregator.shutdown();
-    assertEquals(ControlSession.End.SHUTDOWN, session.get(10, TimeUnit.SECONDS));
+    shutDownCleanly(session);
   }
 
   @Test
@@ -189,8 +186,7 @@ class DownloadReceiveTest {
     assertTrue(aggregator.cancelled.await(10, TimeUnit.SECONDS),
         "the learner cancelled the download call");
 
-    aggregator.shutdown();
-    assertEquals(ControlSession.End.SHUTDOWN, session.get(10, TimeUnit.SECONDS));
+    shutDownCleanly(session);
   }
 
   @Test
@@ -203,8 +199,7 @@ class DownloadReceiveTest {
         + "download ended before its manifest", aggregator.failure());
     assertEquals(1, aggregator.downloads.get(), "not retried");
 
-    aggregator.shutdown();
-    assertEquals(ControlSession.End.SHUTDOWN, session.get(10, TimeUnit.SECONDS));
+    shutDownCleanly(session);
   }
 
   @Test
@@ -435,5 +430,11 @@ class DownloadReceiveTest {
       ((ServerCallStreamObserver<?>) out).setOnCancelHandler(cancelled::countDown);
       script.serve(request.getEnvelope().getRound(), out);
     }
+  }
+
+  /** Shuts the aggregator down and checks that the learner's session then ends as told. */
+  private void shutDownCleanly(CompletableFuture<ControlSession.End> session) throws Exception {
+    aggregator.shutdown();
+    assertEquals(ControlSession.End.SHUTDOWN, session.get(10, TimeUnit.SECONDS));
   }
 }
