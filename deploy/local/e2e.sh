@@ -24,10 +24,16 @@ data=/usr/share/datasets/fashion-mnist
 [ -f "$data/train-images-idx3-ubyte.gz" ] || skip "$data is missing: apt-get install -y dataset-fashion-mnist"
 export CONTAINERS_CONF="$repo/deploy/local/containers.conf"
 podman info >/dev/null 2>&1 || skip "podman cannot start here: $(podman info 2>&1 | tail -n 1)"
-for port in 50651 50652; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    skip "port $port is in use (the local overlay's aggregator and notify receiver need it)"
-  fi
+# The local plan's two ports (below the kernel's ephemeral range, see its aggregator.args): free
+# means no socket holds them, listening or not (a connect() probe would miss one that is bound
+# without listening). SO_REUSEADDR, as the servers bind: a previous run's TIME-WAIT is no obstacle.
+plan="$repo/deploy/kubernetes/overlays/local/plan"
+grpc_port="$(sed -n 's/^--port=//p' "$plan/aggregator.args")"
+notify_port="$(sed -n 's|^--notify-url=http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$plan/aggregator.args")"
+[ -n "$grpc_port" ] && [ -n "$notify_port" ] || { echo "e2e FAILED: no --port or --notify-url port in $plan/aggregator.args" >&2; exit 1; }
+for port in "$grpc_port" "$notify_port"; do
+  python3 -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null \
+    || skip "port $port is taken on 127.0.0.1 (the local plan's aggregator and notify receiver need $grpc_port and $notify_port): $(ss -Htanp "( sport = :$port )" 2>/dev/null | head -n 3)"
 done
 
 base=localhost/flops-base:debian-jre17
@@ -93,10 +99,11 @@ chmod 0750 "$work/tls" "$work/tokens"
 chmod 0440 "$work/tls"/* "$work/tokens/token"
 chmod 0755 "$work"
 
-# The operator's service: records every POSTed event with the time it arrived.
-python3 - "$work/events.jsonl" <<'PY' &
+# The operator's service: records every POSTed event with the time it arrived. It says when it
+# listens (or why it cannot) before anything is played.
+python3 - "$work/events.jsonl" "$notify_port" "$work/receiver.ready" 2>"$work/receiver.log" <<'PY' &
 import http.server, json, sys, time
-out = sys.argv[1]
+out, port, ready = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 class Receiver(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -107,9 +114,18 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         self.end_headers()
     def log_message(self, *args):
         pass
-http.server.HTTPServer(("127.0.0.1", 50652), Receiver).serve_forever()
+server = http.server.HTTPServer(("127.0.0.1", port), Receiver)
+open(ready, "w").close()
+server.serve_forever()
 PY
 receiver_pid=$!
+for _ in $(seq 100); do
+  [ -f "$work/receiver.ready" ] && break
+  kill -0 "$receiver_pid" 2>/dev/null \
+    || fail "the notify receiver did not start on 127.0.0.1:$notify_port: $(tail -n 1 "$work/receiver.log")"
+  sleep 0.1
+done
+[ -f "$work/receiver.ready" ] || fail "the notify receiver is not listening on 127.0.0.1:$notify_port after 10 s"
 
 "$repo/deploy/local/render" --root "$work" > "$yaml"
 t_play=$(date +%s.%N)
