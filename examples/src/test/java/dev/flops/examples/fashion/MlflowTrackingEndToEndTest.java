@@ -8,6 +8,7 @@ import dev.flops.api.RoundSummary;
 import dev.flops.api.TrackingInfo;
 import dev.flops.api.TrainingResult;
 import dev.flops.dl4j.Dl4jModel;
+import dev.flops.examples.TestPorts;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -163,10 +164,7 @@ class MlflowTrackingEndToEndTest {
 
   @Test
   void unreachableServer_finalLinesSayNotTrackedAndHowToDeliver() throws Exception {
-    int closedPort;
-    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
-      closedPort = socket.getLocalPort();
-    }
+    int closedPort = TestPorts.unusedPort();
     Path outbox = temp.resolve("outbox");
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     LocalFederation command =

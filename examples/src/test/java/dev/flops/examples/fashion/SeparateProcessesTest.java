@@ -9,6 +9,7 @@ import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.dl4j.Dl4jModel;
+import dev.flops.examples.TestPorts;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,10 +29,7 @@ class SeparateProcessesTest {
 
   @Test
   void learnerProcesses_startedFirst_joinTrainAndExitCleanly(@TempDir Path logs) throws Exception {
-    int port;
-    try (var socket = new java.net.ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    int port = TestPorts.unusedPort();
     List<Process> learners = new ArrayList<>();
     for (int i = 0; i < 2; i++) {
       learners.add(new ProcessBuilder(
