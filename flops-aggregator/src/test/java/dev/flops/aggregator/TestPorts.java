@@ -27,7 +27,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * never given twice in one JVM, so a test that needs two ports gets two. Nothing holds the port
  * after this returns.
  */
-final class TestPorts {
+public final class TestPorts {
   private static final int LOWEST = 10_000;
   private static final int TRIES = 100;
   private static final Set<Integer> GIVEN = new HashSet<>();
@@ -40,7 +40,7 @@ final class TestPorts {
    * @return the port
    * @throws IllegalStateException if 100 random ports in a row were taken
    */
-  static synchronized int unusedPort() {
+  public static synchronized int unusedPort() {
     int end = ephemeralLow();
     if (end < LOWEST + 2_000) {
       // Too few ports below this machine's ephemeral range to draw from: a released port-0 port,

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.aggregator.AggregatorMain;
-import dev.flops.examples.TestPorts;
+import dev.flops.aggregator.TestPorts;
 import dev.flops.learner.LearnerMain;
 import java.io.IOException;
 import java.io.InputStream;

@@ -3,12 +3,12 @@ package dev.flops.examples.fashion;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.flops.aggregator.TestPorts;
 import dev.flops.api.Parameters;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.TrackingInfo;
 import dev.flops.api.TrainingResult;
 import dev.flops.dl4j.Dl4jModel;
-import dev.flops.examples.TestPorts;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

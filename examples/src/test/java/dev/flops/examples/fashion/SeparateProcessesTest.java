@@ -4,12 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.aggregator.Aggregator;
+import dev.flops.aggregator.TestPorts;
 import dev.flops.aggregator.TrainingPlan;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
 import dev.flops.api.strategy.FedAvg;
 import dev.flops.dl4j.Dl4jModel;
-import dev.flops.examples.TestPorts;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
