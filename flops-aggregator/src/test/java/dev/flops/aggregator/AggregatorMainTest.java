@@ -211,10 +211,7 @@ class AggregatorMainTest {
    */
   @Test
   void reproducible_averagesExactly_refusingAValueBeyondTheExactRange() throws Exception {
-    int port;
-    try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
-      port = free.getLocalPort();
-    }
+    int port = TestPorts.unusedPort();
     Parameters initial = new SmallModelFactory().get().getParameters();
     Federations.startLearner("honest", port, FakeTrainer.adding(initial, 0.5f, 10));
     Federations.startLearner("huge", port, FakeTrainer.adding(initial, 6e6f, 10));

@@ -69,13 +69,10 @@ class AggregatorTest {
   @Test
   void learnerStartedBeforeAggregator_waitsThenJoins() throws Exception {
     Parameters initial = Federations.randomParameters(2, false);
-    int port;
     TrainingPlan plan = TrainingPlan.builder().rounds(1).learnerWait(Duration.ofSeconds(30))
         .build();
     FedAvg strategy = FedAvg.builder().build();
-    try (var socket = new java.net.ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    int port = TestPorts.unusedPort();
     CompletableFuture<Void> learner =
         Federations.startLearner("early", port, FakeTrainer.adding(initial, 1f, 5));
     Thread.sleep(1500); // the learner is retrying against a closed port meanwhile

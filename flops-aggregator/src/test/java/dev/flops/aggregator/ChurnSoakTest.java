@@ -63,7 +63,7 @@ class ChurnSoakTest {
     Snapshot before = Snapshot.take();
 
     Path checkpoints = dir.resolve("checkpoints");
-    int port = ProcessFaultsTest.freePort();
+    int port = TestPorts.unusedPort();
     Churn churn = new Churn(initial);
     churn.connect(port);
     List<String> policyFailures = new ArrayList<>();

@@ -19,7 +19,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -170,10 +169,7 @@ class NotifyObserverTest {
 
   @Test
   void endpointDown_trainingSucceeds_andTheLogSaysWhatWasNotDelivered() throws Exception {
-    int closedPort;
-    try (ServerSocket socket = new ServerSocket(0)) {
-      closedPort = socket.getLocalPort();
-    }
+    int closedPort = TestPorts.unusedPort();
     NotifyObserver notify =
         fast(URI.create("http://127.0.0.1:" + closedPort + "/events")).build();
     String logs = trainClosingAndCapturingLogs(notify);

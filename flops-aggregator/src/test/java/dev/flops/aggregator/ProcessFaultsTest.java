@@ -111,7 +111,7 @@ class ProcessFaultsTest {
     List<String> names = List.of("a", "b", "c");
     TrainingResult reference = uninterruptedRun(initial, names);
 
-    int port = freePort();
+    int port = TestPorts.unusedPort();
     Path checkpoints = dir.resolve("checkpoints");
     CountDownLatch round3Started = new CountDownLatch(1);
     AtomicBoolean slowedOnce = new AtomicBoolean();
@@ -226,11 +226,5 @@ class ProcessFaultsTest {
     thread.setDaemon(true);
     thread.start();
     return result;
-  }
-
-  static int freePort() throws Exception {
-    try (var socket = new java.net.ServerSocket(0)) {
-      return socket.getLocalPort();
-    }
   }
 }

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.api.Parameters;
 import dev.flops.learner.Learner;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -61,10 +60,7 @@ class ReachabilityLogTest {
 
   @Test
   void wrongPort_retryLineShowsConnectionRefused_warningSaysNothingListens() throws Exception {
-    int port;
-    try (ServerSocket socket = new ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    int port = TestPorts.unusedPort();
     try (LogCapture log = new LogCapture()) {
       String warning = warningOf(port, b -> b);
       assertTrue(warning.contains("nothing accepts connections at 127.0.0.1:" + port
@@ -78,10 +74,7 @@ class ReachabilityLogTest {
 
   @Test
   void learnerWithTheDefaultName_isCalledLearnerOnce_notLearnerLearner() throws Exception {
-    int port;
-    try (ServerSocket socket = new ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    int port = TestPorts.unusedPort();
     try (LogCapture log = new LogCapture()) {
       Learner learner = Learner.builder()
           .aggregator("127.0.0.1", port)

@@ -62,7 +62,7 @@ class RootProcessKillTest {
 
   @Test
   void sigkilledRootResumesAndEndsWithTheUninterruptedGlobal() throws Exception {
-    int port = ProcessFaultsTest.freePort();
+    int port = TestPorts.unusedPort();
     // Cluster 0 finishes its cycles of root round 2, then is held until the root is killed: the
     // kill lands after the checkpoint of round 1 and before round 2 can complete, every time.
     ClusterHold hold = new ClusterHold(2);

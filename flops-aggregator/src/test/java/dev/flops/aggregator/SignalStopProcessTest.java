@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.api.LocalTrainer;
 import dev.flops.learner.LearnerMain;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -39,10 +38,7 @@ class SignalStopProcessTest {
 
   @Test
   void sigtermMidTraining_learnerProcessesExit4WithinSeconds() throws Exception {
-    int port;
-    try (ServerSocket socket = new ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    int port = TestPorts.unusedPort();
     List<ChildJvm> learners = new ArrayList<>();
     // Its output goes to a file, not a pipe: a pipe's last lines may be lost when the process
     // ends on a signal while the test's reader waits.

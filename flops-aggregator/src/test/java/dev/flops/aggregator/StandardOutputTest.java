@@ -37,10 +37,7 @@ class StandardOutputTest {
 
   @Test
   void logsAndNd4jsBannerGoToStderr_stdoutStaysEmpty(@TempDir Path dir) throws Exception {
-    int port;
-    try (var socket = new java.net.ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    int port = TestPorts.unusedPort();
     Process process = aggregator(dir, "--model-factory",
         AggregatorMainTest.SmallModelFactory.class.getName(), "--host", "127.0.0.1",
         "--port", String.valueOf(port), "--rounds", "1");

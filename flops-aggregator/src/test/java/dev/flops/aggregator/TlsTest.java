@@ -130,12 +130,9 @@ class TlsTest {
 
   @Test
   void tls_learnerStartedBeforeAggregator_waitsThenJoins() throws Exception {
-    int port;
     TrainingPlan plan = TrainingPlan.builder().rounds(1).build();
     FedAvg strategy = FedAvg.builder().build();
-    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    int port = TestPorts.unusedPort();
     CompletableFuture<Void> learner = Federations.startLearner("early", port,
         FakeTrainer.adding(initial, 1f, 10), b -> b.trustedCertificates(federation.ca()));
     Thread.sleep(1000);

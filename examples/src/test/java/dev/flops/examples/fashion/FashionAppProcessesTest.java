@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.aggregator.AggregatorMain;
+import dev.flops.aggregator.TestPorts;
 import dev.flops.learner.LearnerMain;
 import java.io.IOException;
 import java.io.InputStream;
@@ -37,10 +38,7 @@ class FashionAppProcessesTest {
       throws Exception {
     Path jar = appJar(dir);
     Path data = subset(dir.resolve("data"));
-    int port;
-    try (var socket = new java.net.ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    int port = TestPorts.unusedPort();
     // The app's plan says 3 rounds once 3 learners are connected; --min-available overrides the
     // learners (2 run here), the rounds stay the app's.
     Process aggregator = java(dir, "aggregator", Map.of(FashionApp.DATA_ENV, data.toString()),

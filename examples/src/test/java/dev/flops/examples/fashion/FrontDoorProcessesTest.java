@@ -3,6 +3,7 @@ package dev.flops.examples.fashion;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.flops.aggregator.TestPorts;
 import dev.flops.dl4j.NativeThreads;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -44,10 +45,7 @@ class FrontDoorProcessesTest {
   @Test
   void stdoutHoldsResultsOnly_centralEvaluationIsNamed_learnersShareTheCores(@TempDir Path dir)
       throws Exception {
-    int port;
-    try (var socket = new java.net.ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    int port = TestPorts.unusedPort();
     // Every log line, ND4J's banner included, configured to go to System.out.
     List<String> logsToStdout = List.of("-Dorg.slf4j.simpleLogger.logFile=System.out",
         "-Dorg.slf4j.simpleLogger.log.org.nd4j=info");

@@ -3,6 +3,7 @@ package dev.flops.examples.fashion;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.flops.aggregator.TestPorts;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -27,16 +28,10 @@ import picocli.CommandLine;
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class HierarchicalProcessesTest {
 
-  private static int freePort() throws Exception {
-    try (var socket = new java.net.ServerSocket(0)) {
-      return socket.getLocalPort();
-    }
-  }
-
   @Test
   void rootClusterProcessAndLeaves_trainAndExitCleanly(@TempDir Path logs) throws Exception {
-    int rootPort = freePort();
-    int clusterPort = freePort();
+    int rootPort = TestPorts.unusedPort();
+    int clusterPort = TestPorts.unusedPort();
     Path clusterLog = logs.resolve("cluster.log");
     Process cluster = new ProcessBuilder(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),

@@ -3,6 +3,7 @@ package dev.flops.examples.fashion;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.flops.aggregator.TestPorts;
 import dev.flops.api.Parameters;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.TrackingInfo;
@@ -163,10 +164,7 @@ class MlflowTrackingEndToEndTest {
 
   @Test
   void unreachableServer_finalLinesSayNotTrackedAndHowToDeliver() throws Exception {
-    int closedPort;
-    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
-      closedPort = socket.getLocalPort();
-    }
+    int closedPort = TestPorts.unusedPort();
     Path outbox = temp.resolve("outbox");
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     LocalFederation command =

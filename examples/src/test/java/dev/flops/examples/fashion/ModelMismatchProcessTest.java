@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.flops.aggregator.TestPorts;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -23,10 +24,7 @@ class ModelMismatchProcessTest {
   @Test
   void mlpAggregator_mlpGraphLearner_notRetried_adviceNamesTheSameModel(@TempDir Path dir)
       throws Exception {
-    int port;
-    try (var socket = new java.net.ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    int port = TestPorts.unusedPort();
     Process aggregator = SignalStopProcessesTest.java(dir, "aggregator",
         FashionAggregatorMain.class, "--host", "127.0.0.1", "--port", String.valueOf(port),
         "--rounds", "2", "--min-learners", "1", "--no-tracking", "--no-central-evaluation");

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.ServerSocket;
+import dev.flops.aggregator.TestPorts;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -37,10 +37,7 @@ class SecureFederationTest {
     Path tokens = Files.writeString(dir.resolve("learner-tokens"),
         "fashion-0=" + token0 + "\nfashion-1=" + token1 + "\n");
     Path token0File = Files.writeString(dir.resolve("token-0"), token0 + "\n");
-    int port;
-    try (ServerSocket socket = new ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    int port = TestPorts.unusedPort();
 
     Process aggregator = start(dir.resolve("aggregator.log"), Map.of(),
         FashionAggregatorMain.class.getName(), "--host", "127.0.0.1", "--port", "" + port,

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.flops.aggregator.Aggregator;
+import dev.flops.aggregator.TestPorts;
 import dev.flops.aggregator.TrainingPlan;
 import dev.flops.api.RoundSummary;
 import dev.flops.api.TrainingResult;
@@ -28,10 +29,7 @@ class SeparateProcessesTest {
 
   @Test
   void learnerProcesses_startedFirst_joinTrainAndExitCleanly(@TempDir Path logs) throws Exception {
-    int port;
-    try (var socket = new java.net.ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    int port = TestPorts.unusedPort();
     List<Process> learners = new ArrayList<>();
     for (int i = 0; i < 2; i++) {
       learners.add(new ProcessBuilder(

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.flops.aggregator.TestPorts;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,10 +39,7 @@ class SignalStopProcessesTest {
 
   @Test
   void sigtermAfterRound1_learnersExit4WithinSeconds(@TempDir Path dir) throws Exception {
-    int port;
-    try (var socket = new java.net.ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
+    int port = TestPorts.unusedPort();
     Process aggregator = java(dir, "aggregator", FashionAggregatorMain.class,
         "--host", "127.0.0.1", "--port", String.valueOf(port), "--rounds", "50",
         "--min-learners", "2", "--no-tracking", "--no-central-evaluation");
