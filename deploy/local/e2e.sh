@@ -10,14 +10,14 @@
 #
 # Environment: FLOPS_E2E_KEEP=1 keeps the work directory (logs, events, mlruns) and names it;
 # MAVEN_ARGS is passed to the image build (e.g. -o). Needs root, podman, buildah, runc,
-# mmdebstrap, kubectl, yq, openssl, python3 and the dataset-fashion-mnist package; .ci/run
+# mmdebstrap, kubectl, yq, jq, openssl, python3 and the dataset-fashion-mnist package; .ci/run
 # installs them. Prints the measured figures as `measure: NAME VALUE` lines on standard output.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 skip() { echo "e2e skipped: $*" >&2; exit 77; }
 
 [ "$(id -u)" = 0 ] || skip "podman kube play with host networking and runc here needs root"
-for tool in podman buildah runc mmdebstrap kubectl yq openssl python3; do
+for tool in podman buildah runc mmdebstrap kubectl yq jq openssl python3; do
   command -v "$tool" >/dev/null || skip "$tool is not installed (.ci/run installs it)"
 done
 data=/usr/share/datasets/fashion-mnist
@@ -31,9 +31,15 @@ plan="$repo/deploy/kubernetes/overlays/local/plan"
 grpc_port="$(sed -n 's/^--port=//p' "$plan/aggregator.args")"
 notify_port="$(sed -n 's|^--notify-url=http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$plan/aggregator.args")"
 [ -n "$grpc_port" ] && [ -n "$notify_port" ] || { echo "e2e FAILED: no --port or --notify-url port in $plan/aggregator.args" >&2; exit 1; }
+read -r ephemeral_low ephemeral_high < /proc/sys/net/ipv4/ip_local_port_range || true
 for port in "$grpc_port" "$notify_port"; do
-  python3 -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null \
-    || skip "port $port is taken on 127.0.0.1 (the local plan's aggregator and notify receiver need $grpc_port and $notify_port): $(ss -Htanp "( sport = :$port )" 2>/dev/null | head -n 3)"
+  if ! python3 -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null; then
+    holder="$(ss -Htanp state listening state established "( sport = :$port )" 2>/dev/null | head -n 3)"
+    skip "port $port is taken on 127.0.0.1 (the local plan's aggregator and notify receiver need $grpc_port and $notify_port): ${holder:-no socket listens or is connected there, so one is bound without listening; 'fuser $port/tcp' names its process}"
+  fi
+  if [ -n "${ephemeral_low:-}" ] && [ "$port" -ge "$ephemeral_low" ] && [ "$port" -le "$ephemeral_high" ]; then
+    echo "e2e: port $port lies in this machine's ephemeral range ($ephemeral_low-$ephemeral_high): an outgoing connection can take it while the federation starts" >&2
+  fi
 done
 
 base=localhost/flops-base:debian-jre17

@@ -38,7 +38,8 @@ public final class TestPorts {
    * Returns a port below the ephemeral range, free on 127.0.0.1 and on the wildcard address.
    *
    * @return the port
-   * @throws IllegalStateException if 100 random ports in a row were taken
+   * @throws IllegalStateException if none of 100 random draws gave a port that is free and not
+   *     given out before by this JVM
    */
   public static synchronized int unusedPort() {
     int end = ephemeralLow();
