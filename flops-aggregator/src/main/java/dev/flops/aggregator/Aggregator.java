@@ -174,6 +174,7 @@ public final class Aggregator implements AutoCloseable {
     service.uploadLimits(new UploadLimits(builder.maxTensorCount, builder.maxUpdateBytes));
     service.maxInlineBytes(builder.maxInlineBytes);
     this.flowControlWindow = builder.flowControlWindow;
+    service.streamWindow(flowControlWindow);
     this.keepAliveTime = builder.keepAliveTime;
     this.keepAliveTimeout = builder.keepAliveTimeout;
     this.permitKeepAliveTime = builder.permitKeepAliveTime;
@@ -282,7 +283,8 @@ public final class Aggregator implements AutoCloseable {
   private void checkDirectMemory() {
     long modelBytes = model.getParameters().byteSize();
     DirectMemory.budget(modelBytes, service.uploadSlots().capacity(),
-            service.downloadSlots().capacity())
+            service.downloadSlots().capacity(),
+            service.perLearnerDirectBytes(), 0)
         .check().ifPresent(warning -> log.warn("{}", warning));
   }
 

@@ -39,13 +39,14 @@ class DirectMemoryTest {
   void tooLittleDirectMemoryForARound_startRefusedNamingTheFlagAndTheSize() throws Exception {
     // A 16 MiB model, 1 upload in flight, 1 download: a round holds (2 + 1) × 16 MiB plus a 4 MiB
     // upload message and a 1 MiB download chunk in transit, 54 MiB; the advice adds a model of
-    // slack, 70 MiB.
+    // slack and 32 MiB for netty's pool, 102 MiB.
     try (ChildJvm aggregator = aggregatorWithDirectMemory("48m")) {
       String refused = aggregator.awaitLine(line -> line.startsWith("REFUSED "), WAIT);
       assertEquals("REFUSED the aggregator needs about 54 MiB of direct memory for this model "
           + "(16 MiB) but the JVM allows 48 MiB: (2 + 1) models of 16 MiB for the global "
           + "parameters, the running sum and the updates in flight (maxInFlightUploads = 1), "
-          + "plus 6 MiB for transfers. Start it with -XX:MaxDirectMemorySize=70m or more", refused);
+          + "plus 6 MiB for transfers. Start it with -XX:MaxDirectMemorySize=102m or more (32 MiB "
+          + "for netty's pooled buffers; add 128 KiB for each learner that will connect)", refused);
       assertEquals(2, aggregator.awaitExit(WAIT));
       assertFalse(aggregator.output().contains("listening"), aggregator.output());
     }
@@ -59,13 +60,13 @@ class DirectMemoryTest {
       assertTrue(aggregator.output().contains("direct memory is tight: the JVM allows 64 MiB and a "
           + "round needs 54 MiB"), aggregator.output());
       assertTrue(aggregator.output().contains("Start the aggregator with "
-          + "-XX:MaxDirectMemorySize=70m"), aggregator.output());
+          + "-XX:MaxDirectMemorySize=102m"), aggregator.output());
     }
   }
 
   @Test
   void enoughDirectMemory_startsWithoutAWarning() throws Exception {
-    try (ChildJvm aggregator = aggregatorWithDirectMemory("80m")) {
+    try (ChildJvm aggregator = aggregatorWithDirectMemory("104m")) {
       aggregator.awaitLine("STARTED"::equals, WAIT);
       assertEquals(0, aggregator.awaitExit(WAIT));
       assertFalse(aggregator.output().contains("direct memory"), aggregator.output());

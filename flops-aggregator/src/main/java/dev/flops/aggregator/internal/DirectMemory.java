@@ -15,6 +15,16 @@ import java.util.Optional;
  * Transfers add one message in transit per transfer in progress: a chunk of the global model (1
  * MiB) per download, and up to the largest chunk a learner may send (4 MiB) per upload.
  *
+ * <p>That much is certain, and an aggregator whose limit cannot hold it refuses to start. What it
+ * advises adds what netty's pool holds beyond the messages it carries and what each connected
+ * learner may push in unasked: {@link #POOL_HEADROOM_BYTES} (the pool allocates 2 MiB chunks per
+ * arena, rounds every buffer up to its size classes and keeps per-thread caches: at (1M
+ * parameters, 10 learners) 48 MiB, 2 MiB above {@code (3 + k) × M} plus transfers, ran out after
+ * 37 rounds, while the harness's budget of 39 MiB above it never did), and per learner two
+ * messages of the larger of the stream window and the inline limit (a waiting upload's window,
+ * or an inline result and a task queued for it: 128 KiB by default, with which 1000 learners of a
+ * 0.4 MB model peaked at 134-154 MiB; benchmarks/README.md, "Issue 13").
+ *
  * <p>Without this check an aggregator short of direct memory starts, takes learners, and fails
  * its first uploads with an {@code OutOfMemoryError} on gRPC threads, which learners see as
  * {@code UNKNOWN}; the training then ends blaming a time-out.
@@ -23,23 +33,48 @@ public final class DirectMemory {
   private static final long MIB = 1L << 20;
   /** A chunk message's envelope and framing beyond its data, generously. */
   private static final long FRAMING_BYTES = 64 * 1024;
+  /** What netty's pooled buffers hold beyond the messages in transit (see the class comment). */
+  static final long POOL_HEADROOM_BYTES = 32 * MIB;
 
   private DirectMemory() {}
 
-  /** What a model and the transfer bounds need, and what the JVM allows. */
+  /**
+   * What a model and the transfer bounds need, and what the JVM allows.
+   *
+   * @param modelBytes the global model's data bytes
+   * @param maxInFlightUploads the aggregator's bound on uploads in flight, at least 1
+   * @param maxConcurrentDownloads the aggregator's bound on downloads streamed at once, at least 1
+   * @param perLearnerBytes what each connected learner may hold in netty's buffers (two messages
+   *     of the larger of the stream window and the inline limit), at least 0
+   * @param learners the learners connected now (0 before any has joined), at least 0
+   * @param limit the JVM's direct memory limit in bytes
+   */
   public record Budget(long modelBytes, int maxInFlightUploads, int maxConcurrentDownloads,
-      long limit) {
+      long perLearnerBytes, int learners, long limit) {
     /**
      * Checks the figures.
      *
      * @throws IllegalArgumentException if a count is negative or a bound below 1
      */
     public Budget {
-      if (modelBytes < 0 || limit < 0 || maxInFlightUploads < 1 || maxConcurrentDownloads < 1) {
-        throw new IllegalArgumentException(String.format("modelBytes %d and limit %d must not "
-                + "be negative, maxInFlightUploads %d and maxConcurrentDownloads %d at least 1",
-            modelBytes, limit, maxInFlightUploads, maxConcurrentDownloads));
+      if (modelBytes < 0 || limit < 0 || perLearnerBytes < 0 || learners < 0
+          || maxInFlightUploads < 1 || maxConcurrentDownloads < 1) {
+        throw new IllegalArgumentException(String.format("modelBytes %d, limit %d, "
+                + "perLearnerBytes %d and learners %d must not be negative, maxInFlightUploads "
+                + "%d and maxConcurrentDownloads %d at least 1", modelBytes, limit,
+            perLearnerBytes, learners, maxInFlightUploads, maxConcurrentDownloads));
       }
+    }
+
+    /**
+     * The per-learner share for a stream window and an inline limit: two messages of the larger.
+     *
+     * @param streamWindow the aggregator's HTTP/2 flow-control window per stream, in bytes
+     * @param maxInlineBytes the aggregator's inline limit, in bytes
+     * @return the bytes each connected learner may hold in netty's buffers
+     */
+    public static long perLearner(int streamWindow, int maxInlineBytes) {
+      return 2L * Math.max(streamWindow, maxInlineBytes);
     }
 
     /** Bytes of the messages in transit: one per download and upload in progress. */
@@ -55,11 +90,13 @@ public final class DirectMemory {
     }
 
     /**
-     * What the README advises: {@code (3 + k) × M} plus transfers, one model of slack for a
-     * previous global model not yet collected.
+     * What the aggregator advises: {@code (3 + k) × M} plus transfers (one model of slack for a
+     * previous global model not yet collected), netty's pool headroom and the connected learners'
+     * share.
      */
     public long advisedBytes() {
-      return saturated(3L + maxInFlightUploads) + transferBytes();
+      return saturated(3L + maxInFlightUploads) + transferBytes() + POOL_HEADROOM_BYTES
+          + learners * perLearnerBytes;
     }
 
     private long saturated(long models) {
@@ -69,23 +106,25 @@ public final class DirectMemory {
     /**
      * Compares the need with the limit.
      *
-     * @return a warning if only the slack does not fit, else empty
+     * @return a warning if only the advised headroom does not fit, else empty
      * @throws IllegalStateException if a round's certain need does not fit: training could not
-     *     complete a round; the message names {@code -XX:MaxDirectMemorySize} and the size needed
+     *     complete a round; the message names {@code -XX:MaxDirectMemorySize} and the size advised
      */
     public Optional<String> check() {
       if (roundBytes() > limit) {
         throw new IllegalStateException(String.format("the aggregator needs about %d MiB of "
                 + "direct memory for this model (%d MiB) but the JVM allows %d MiB: %s. Start it "
-                + "with -XX:MaxDirectMemorySize=%dm or more%s", mib(roundBytes()), mib(modelBytes),
-            mib(limit), breakdown(2), mib(advisedBytes()), fewerUploads(",")));
+                + "with -XX:MaxDirectMemorySize=%dm or more (%s)%s", mib(roundBytes()),
+            mib(modelBytes), mib(limit), breakdown(2), mib(advisedBytes()), headroom(),
+            fewerUploads(",")));
       }
       if (advisedBytes() > limit) {
         return Optional.of(String.format("direct memory is tight: the JVM allows %d MiB and a "
                 + "round needs %d MiB (%s); with one model of slack for a previous global model "
-                + "not yet collected it needs %d MiB, so an upload may be refused for want of "
+                + "not yet collected, %s, it needs %d MiB, so a transfer may fail for want of "
                 + "memory. Start the aggregator with -XX:MaxDirectMemorySize=%dm", mib(limit),
-            mib(roundBytes()), breakdown(2), mib(advisedBytes()), mib(advisedBytes())));
+            mib(roundBytes()), breakdown(2), headroom(), mib(advisedBytes()),
+            mib(advisedBytes())));
       }
       return Optional.empty();
     }
@@ -97,8 +136,8 @@ public final class DirectMemory {
      * @return the message for the task, the log and the learner
      */
     public String exhausted(OutOfMemoryError error) {
-      String need = String.format("(3 + %d) models of %d MiB plus %d MiB for transfers",
-          maxInFlightUploads, mib(modelBytes), mib(transferBytes()));
+      String need = String.format("(3 + %d) models of %d MiB plus %d MiB for transfers, %s",
+          maxInFlightUploads, mib(modelBytes), mib(transferBytes()), headroom());
       if (advisedBytes() > limit) {
         return String.format("the aggregator ran out of direct memory (%s): raise "
                 + "-XX:MaxDirectMemorySize to %dm (%s; the JVM allows %d MiB)%s",
@@ -109,6 +148,15 @@ public final class DirectMemory {
               + "hold the rest; raise -XX:MaxDirectMemorySize above %d MiB%s",
           error.getMessage(), mib(advisedBytes()), need, mib(limit), mib(limit),
           fewerUploads(""));
+    }
+
+    private String headroom() {
+      return learners == 0
+          ? String.format("%d MiB for netty's pooled buffers; add %d KiB for each learner that "
+              + "will connect", POOL_HEADROOM_BYTES / MIB, perLearnerBytes / 1024)
+          : String.format("%d MiB for netty's pooled buffers and %d KiB for each of the %d "
+              + "connected learners", POOL_HEADROOM_BYTES / MIB, perLearnerBytes / 1024,
+              learners);
     }
 
     private String fewerUploads(String separator) {
@@ -131,10 +179,14 @@ public final class DirectMemory {
    * @param modelBytes the global model's data bytes
    * @param maxInFlightUploads the aggregator's bound on uploads in flight
    * @param maxConcurrentDownloads the aggregator's bound on downloads streamed at once
+   * @param perLearnerBytes each connected learner's share ({@link Budget#perLearner})
+   * @param learners the learners connected now
    * @return the budget
    */
-  public static Budget budget(long modelBytes, int maxInFlightUploads, int maxConcurrentDownloads) {
-    return new Budget(modelBytes, maxInFlightUploads, maxConcurrentDownloads, limit());
+  public static Budget budget(long modelBytes, int maxInFlightUploads, int maxConcurrentDownloads,
+      long perLearnerBytes, int learners) {
+    return new Budget(modelBytes, maxInFlightUploads, maxConcurrentDownloads, perLearnerBytes,
+        learners, limit());
   }
 
   /**

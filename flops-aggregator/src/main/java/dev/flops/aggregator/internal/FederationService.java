@@ -126,6 +126,28 @@ public final class FederationService extends FederationGrpc.FederationImplBase
     }
     this.maxInlineBytes = bytes;
   }
+
+  /** The server's HTTP/2 window per stream, for the direct-memory advice; 64 KiB until set. */
+  private volatile int streamWindow = 64 * 1024;
+
+  /**
+   * Tells the service the server's per-stream flow-control window, which bounds what each waiting
+   * upload holds here: it sizes the advice when a transfer runs out of direct memory.
+   *
+   * @param bytes the window, at least 1
+   * @throws IllegalArgumentException if below 1
+   */
+  public void streamWindow(int bytes) {
+    if (bytes < 1) {
+      throw new IllegalArgumentException("streamWindow must be at least 1 but was " + bytes);
+    }
+    this.streamWindow = bytes;
+  }
+
+  /** What each connected learner may hold in netty's buffers here ({@link DirectMemory}). */
+  public long perLearnerDirectBytes() {
+    return DirectMemory.Budget.perLearner(streamWindow, maxInlineBytes);
+  }
   /** Protobuf bytes of parameter downloads sent and uploads received, since the start. */
   private final AtomicLong bytesSent = new AtomicLong();
   private final AtomicLong bytesReceived = new AtomicLong();
@@ -581,7 +603,8 @@ public final class FederationService extends FederationGrpc.FederationImplBase
   /** Says that a transfer found no direct memory, what the model needs, and what to change. */
   private String outOfMemory(OutOfMemoryError error, Parameters global) {
     return DirectMemory.budget(global.byteSize(), uploadSlots.capacity(),
-        downloadSlots.capacity()).exhausted(error);
+            downloadSlots.capacity(), perLearnerDirectBytes(), availableLearners().size())
+        .exhausted(error);
   }
 
   /** The longest status description sent back; a peer's own strings must not bloat trailers. */
