@@ -282,6 +282,7 @@ public final class Aggregator implements AutoCloseable {
    */
   private void checkDirectMemory() {
     long modelBytes = model.getParameters().byteSize();
+    service.directMemoryModelBytes(modelBytes);
     DirectMemory.budget(modelBytes, service.uploadSlots().capacity(),
             service.downloadSlots().capacity(),
             service.perLearnerDirectBytes(), 0)

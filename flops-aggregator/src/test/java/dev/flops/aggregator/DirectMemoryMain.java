@@ -8,7 +8,8 @@ import dev.flops.api.Tensor;
  * Starts an aggregator for a model of {@code args[0]} MiB (one float32 tensor) with
  * {@code args[1]} uploads in flight and one download at a time, under the JVM's direct-memory
  * limit, and stops it. Prints {@code STARTED}, or {@code REFUSED <message>} and exits with 2 when
- * the aggregator refuses to start.
+ * the aggregator refuses to start. With {@code args[2]} = n, n raw learners join it after
+ * {@code STARTED} (then it prints {@code JOINED n}), so that it can warn about their share.
  */
 public final class DirectMemoryMain {
   private DirectMemoryMain() {}
@@ -32,6 +33,17 @@ public final class DirectMemoryMain {
       System.exit(2);
     }
     System.out.println("STARTED");
+    int learners = args.length > 2 ? Integer.parseInt(args[2]) : 0;
+    java.util.List<RawLearner> joined = new java.util.ArrayList<>();
+    for (int i = 0; i < learners; i++) {
+      joined.add(RawLearner.join(aggregator.port(), "learner-" + i, 0f, 1));
+    }
+    if (learners > 0) {
+      System.out.println("JOINED " + learners);
+    }
+    for (RawLearner learner : joined) {
+      learner.close();
+    }
     aggregator.close();
   }
 }

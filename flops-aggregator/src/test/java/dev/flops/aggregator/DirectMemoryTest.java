@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.flops.aggregator.internal.DirectMemory;
 import dev.flops.aggregator.kernel.JavaAveraging;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.Parameters;
@@ -38,15 +39,18 @@ class DirectMemoryTest {
   @Test
   void tooLittleDirectMemoryForARound_startRefusedNamingTheFlagAndTheSize() throws Exception {
     // A 16 MiB model, 1 upload in flight, 1 download: a round holds (2 + 1) × 16 MiB plus a 4 MiB
-    // upload message and a 1 MiB download chunk in transit, 54 MiB; the advice adds a model of
-    // slack and 32 MiB for netty's pool, 102 MiB.
+    // upload message and a 1 MiB download chunk in transit, 53.2 MiB; the advice adds a model of
+    // slack and 32 MiB for netty's pool, 101.2 MiB.
     try (ChildJvm aggregator = aggregatorWithDirectMemory("48m")) {
       String refused = aggregator.awaitLine(line -> line.startsWith("REFUSED "), WAIT);
-      assertEquals("REFUSED the aggregator needs about 54 MiB of direct memory for this model "
-          + "(16 MiB) but the JVM allows 48 MiB: (2 + 1) models of 16 MiB for the global "
+      assertEquals("REFUSED the aggregator needs about 53.2 MiB of direct memory for this model "
+          + "(16.0 MiB) but the JVM allows 48.0 MiB: (2 + 1) models of 16.0 MiB for the global "
           + "parameters, the running sum and the updates in flight (maxInFlightUploads = 1), "
-          + "plus 6 MiB for transfers. Start it with -XX:MaxDirectMemorySize=102m or more (32 MiB "
-          + "for netty's pooled buffers; add 128 KiB for each learner that will connect)", refused);
+          + "plus 5.2 MiB for transfers (up to 1 downloads at once, a 1 MiB chunk each, and up to "
+          + "4 MiB per upload). Start it with -XX:MaxDirectMemorySize=102m or more (the advice "
+          + "adds one model of slack for a previous global model not yet collected and 32 MiB for "
+          + "netty's pooled buffers; add 128 KiB for each learner that will connect, e.g. 125.0 "
+          + "MiB for 1000)", refused);
       assertEquals(2, aggregator.awaitExit(WAIT));
       assertFalse(aggregator.output().contains("listening"), aggregator.output());
     }
@@ -57,8 +61,8 @@ class DirectMemoryTest {
     try (ChildJvm aggregator = aggregatorWithDirectMemory("64m")) {
       aggregator.awaitLine("STARTED"::equals, WAIT);
       assertEquals(0, aggregator.awaitExit(WAIT));
-      assertTrue(aggregator.output().contains("direct memory is tight: the JVM allows 64 MiB and a "
-          + "round needs 54 MiB"), aggregator.output());
+      assertTrue(aggregator.output().contains("direct memory is tight: the JVM allows 64.0 MiB and "
+          + "a round needs 53.2 MiB"), aggregator.output());
       assertTrue(aggregator.output().contains("Start the aggregator with "
           + "-XX:MaxDirectMemorySize=102m"), aggregator.output());
     }
@@ -73,10 +77,32 @@ class DirectMemoryTest {
     }
   }
 
+  @Test
+  void learnersWhoseShareNoLongerFits_warnWhenTheyJoin_namingTheSize() throws Exception {
+    // Silent at start with room for 4 learners' share (128 KiB each) above the advice; the 5th
+    // to join makes the advice exceed the limit.
+    long advisedAtStart = new DirectMemory.Budget(16L << 20, 1, 1,
+        DirectMemory.Budget.perLearner(64 * 1024, 64 * 1024), 0, 1L << 40).advisedBytes();
+    String limit = Long.toString(advisedAtStart + 4 * 128 * 1024);
+    try (ChildJvm aggregator = aggregatorWithDirectMemory(limit, "8")) {
+      aggregator.awaitLine("JOINED 8"::equals, WAIT);
+      assertEquals(0, aggregator.awaitExit(WAIT));
+      String output = aggregator.output();
+      assertEquals(1, output.split("direct memory is tight", -1).length - 1, output);
+      assertTrue(output.contains("with 5 learners connected, direct memory is tight"), output);
+      assertTrue(output.contains("and 128 KiB for each of the 5 connected learners"), output);
+      long advisedWith5 = advisedAtStart + 5 * 128 * 1024;
+      assertTrue(output.contains("-XX:MaxDirectMemorySize=" + ((advisedWith5 + (1 << 20) - 1)
+          >> 20) + "m"), output);
+    }
+  }
+
   /** An aggregator JVM for a 16 MiB model, one upload in flight, under the given limit. */
-  private ChildJvm aggregatorWithDirectMemory(String limit) throws Exception {
+  private ChildJvm aggregatorWithDirectMemory(String limit, String... learners) throws Exception {
+    List<String> args = new java.util.ArrayList<>(List.of("16", "1"));
+    args.addAll(List.of(learners));
     return ChildJvm.start("aggregator", List.of(), List.of("-XX:MaxDirectMemorySize=" + limit),
-        DirectMemoryMain.class, dir.resolve(limit + ".log"), "16", "1");
+        DirectMemoryMain.class, dir.resolve(limit + ".log"), args.toArray(String[]::new));
   }
 
   @Test

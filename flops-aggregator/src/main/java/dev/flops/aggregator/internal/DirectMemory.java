@@ -3,6 +3,7 @@ package dev.flops.aggregator.internal;
 import com.sun.management.HotSpotDiagnosticMXBean;
 import dev.flops.proto.codec.WireProtocol;
 import java.lang.management.ManagementFactory;
+import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -19,11 +20,14 @@ import java.util.Optional;
  * advises adds what netty's pool holds beyond the messages it carries and what each connected
  * learner may push in unasked: {@link #POOL_HEADROOM_BYTES} (the pool allocates 2 MiB chunks per
  * arena, rounds every buffer up to its size classes and keeps per-thread caches: at (1M
- * parameters, 10 learners) 48 MiB, 2 MiB above {@code (3 + k) × M} plus transfers, ran out after
- * 37 rounds, while the harness's budget of 39 MiB above it never did), and per learner two
+ * parameters, 10 learners) 48 MiB, 3.8 MiB above {@code (3 + k) × M} plus transfers, ran out
+ * after 37 rounds, while the harness's budget, 40.8 MiB above it, never did), and per learner two
  * messages of the larger of the stream window and the inline limit (a waiting upload's window,
  * or an inline result and a task queued for it: 128 KiB by default, with which 1000 learners of a
- * 0.4 MB model peaked at 134-154 MiB; benchmarks/README.md, "Issue 13").
+ * 0.4 MB model peaked at 134-158 MiB; benchmarks/README.md, "Issue 13"). The check at start
+ * cannot count learners; {@link FederationService} warns when those that join make the advice
+ * exceed the limit. Figures in messages are MiB with one decimal, rounded up, so that the parts
+ * add up to the total; the flag's value is whole MiB, rounded up.
  *
  * <p>Without this check an aggregator short of direct memory starts, takes learners, and fails
  * its first uploads with an {@code OutOfMemoryError} on gRPC threads, which learners see as
@@ -57,12 +61,14 @@ public final class DirectMemory {
      * @throws IllegalArgumentException if a count is negative or a bound below 1
      */
     public Budget {
-      if (modelBytes < 0 || limit < 0 || perLearnerBytes < 0 || learners < 0
-          || maxInFlightUploads < 1 || maxConcurrentDownloads < 1) {
-        throw new IllegalArgumentException(String.format("modelBytes %d, limit %d, "
-                + "perLearnerBytes %d and learners %d must not be negative, maxInFlightUploads "
-                + "%d and maxConcurrentDownloads %d at least 1", modelBytes, limit,
-            perLearnerBytes, learners, maxInFlightUploads, maxConcurrentDownloads));
+      nonNegative("modelBytes", modelBytes);
+      nonNegative("perLearnerBytes", perLearnerBytes);
+      nonNegative("learners", learners);
+      nonNegative("limit", limit);
+      if (maxInFlightUploads < 1 || maxConcurrentDownloads < 1) {
+        throw new IllegalArgumentException(String.format("maxInFlightUploads (%d) and "
+                + "maxConcurrentDownloads (%d) must be at least 1", maxInFlightUploads,
+            maxConcurrentDownloads));
       }
     }
 
@@ -106,57 +112,61 @@ public final class DirectMemory {
     /**
      * Compares the need with the limit.
      *
-     * @return a warning if only the advised headroom does not fit, else empty
+     * @return a warning if a round fits but the advice does not, else empty
      * @throws IllegalStateException if a round's certain need does not fit: training could not
      *     complete a round; the message names {@code -XX:MaxDirectMemorySize} and the size advised
      */
     public Optional<String> check() {
       if (roundBytes() > limit) {
-        throw new IllegalStateException(String.format("the aggregator needs about %d MiB of "
-                + "direct memory for this model (%d MiB) but the JVM allows %d MiB: %s. Start it "
-                + "with -XX:MaxDirectMemorySize=%dm or more (%s)%s", mib(roundBytes()),
-            mib(modelBytes), mib(limit), breakdown(2), mib(advisedBytes()), headroom(),
+        throw new IllegalStateException(String.format(Locale.ROOT, "the aggregator needs about "
+                + "%s MiB of direct memory for this model (%s MiB) but the JVM allows %s MiB: %s. "
+                + "Start it with -XX:MaxDirectMemorySize=%dm or more (%s)%s", mib1(roundBytes()),
+            mib1(modelBytes), mib1(limit), breakdown(2), flagMib(advisedBytes()), advice(),
             fewerUploads(",")));
       }
       if (advisedBytes() > limit) {
-        return Optional.of(String.format("direct memory is tight: the JVM allows %d MiB and a "
-                + "round needs %d MiB (%s); with one model of slack for a previous global model "
-                + "not yet collected, %s, it needs %d MiB, so a transfer may fail for want of "
-                + "memory. Start the aggregator with -XX:MaxDirectMemorySize=%dm", mib(limit),
-            mib(roundBytes()), breakdown(2), headroom(), mib(advisedBytes()),
-            mib(advisedBytes())));
+        return Optional.of(String.format(Locale.ROOT, "direct memory is tight: the JVM allows %s "
+                + "MiB and a round needs %s MiB (%s), but transfers may fail for want of memory "
+                + "below the %s MiB advised (%s). Start the aggregator with "
+                + "-XX:MaxDirectMemorySize=%dm%s", mib1(limit), mib1(roundBytes()), breakdown(2),
+            mib1(advisedBytes()), advice(), flagMib(advisedBytes()),
+            learners == 0 ? " plus the learners' share" : ""));
       }
       return Optional.empty();
     }
 
     /**
-     * Explains an allocation failure of a transfer.
+     * Explains an allocation failure of a transfer, in one of two forms: the JVM's limit is below
+     * the advice (raise it to the advice), or the advice fits and other direct buffers of the
+     * process hold the rest (raise it above the limit).
      *
      * @param error the failure
      * @return the message for the task, the log and the learner
      */
     public String exhausted(OutOfMemoryError error) {
-      String need = String.format("(3 + %d) models of %d MiB plus %d MiB for transfers, %s",
-          maxInFlightUploads, mib(modelBytes), mib(transferBytes()), headroom());
+      String need = String.format(Locale.ROOT, "%s; %s", breakdown(2), advice());
       if (advisedBytes() > limit) {
-        return String.format("the aggregator ran out of direct memory (%s): raise "
-                + "-XX:MaxDirectMemorySize to %dm (%s; the JVM allows %d MiB)%s",
-            error.getMessage(), mib(advisedBytes()), need, mib(limit), fewerUploads(""));
+        return String.format(Locale.ROOT, "the aggregator ran out of direct memory (%s): raise "
+                + "-XX:MaxDirectMemorySize to %dm (%s; the JVM allows %s MiB)%s",
+            error.getMessage(), flagMib(advisedBytes()), need, mib1(limit), fewerUploads(""));
       }
-      return String.format("the aggregator ran out of direct memory (%s): its own need, about "
-              + "%d MiB (%s), fits the JVM's %d MiB, so other direct buffers of this process "
-              + "hold the rest; raise -XX:MaxDirectMemorySize above %d MiB%s",
-          error.getMessage(), mib(advisedBytes()), need, mib(limit), mib(limit),
-          fewerUploads(""));
+      return String.format(Locale.ROOT, "the aggregator ran out of direct memory (%s): its own "
+              + "need, about %s MiB (%s), fits the JVM's %s MiB, so other direct buffers of this "
+              + "process hold the rest; raise -XX:MaxDirectMemorySize above %dm",
+          error.getMessage(), mib1(advisedBytes()), need, mib1(limit), flagMib(limit));
     }
 
-    private String headroom() {
+    /** What the advice adds to a round's certain need, and the learners' share. */
+    private String advice() {
+      String added = String.format(Locale.ROOT, "the advice adds one model of slack for a "
+          + "previous global model not yet collected and %d MiB for netty's pooled buffers",
+          POOL_HEADROOM_BYTES / MIB);
       return learners == 0
-          ? String.format("%d MiB for netty's pooled buffers; add %d KiB for each learner that "
-              + "will connect", POOL_HEADROOM_BYTES / MIB, perLearnerBytes / 1024)
-          : String.format("%d MiB for netty's pooled buffers and %d KiB for each of the %d "
-              + "connected learners", POOL_HEADROOM_BYTES / MIB, perLearnerBytes / 1024,
-              learners);
+          ? String.format(Locale.ROOT, "%s; add %d KiB for each learner that will connect, "
+              + "e.g. %s MiB for 1000", added, perLearnerBytes / 1024,
+              mib1(1000 * perLearnerBytes))
+          : String.format(Locale.ROOT, "%s, and %d KiB for each of the %d connected learners",
+              added, perLearnerBytes / 1024, learners);
     }
 
     private String fewerUploads(String separator) {
@@ -166,10 +176,17 @@ public final class DirectMemory {
     }
 
     private String breakdown(int models) {
-      return String.format("(%d + %d) models of %d MiB for the global parameters, the running "
-              + "sum and the updates in flight (maxInFlightUploads = %d), plus %d MiB for "
-              + "transfers", models, maxInFlightUploads, mib(modelBytes), maxInFlightUploads,
-          mib(transferBytes()));
+      return String.format(Locale.ROOT, "(%d + %d) models of %s MiB for the global parameters, "
+              + "the running sum and the updates in flight (maxInFlightUploads = %d), plus %s MiB "
+              + "for transfers (up to %d downloads at once, a 1 MiB chunk each, and up to 4 MiB "
+              + "per upload)", models, maxInFlightUploads, mib1(modelBytes), maxInFlightUploads,
+          mib1(transferBytes()), maxConcurrentDownloads);
+    }
+
+    private static void nonNegative(String name, long value) {
+      if (value < 0) {
+        throw new IllegalArgumentException(name + " must not be negative but was " + value);
+      }
     }
   }
 
@@ -211,7 +228,13 @@ public final class DirectMemory {
     return Runtime.getRuntime().maxMemory();
   }
 
-  private static long mib(long bytes) {
+  /** Whole MiB, rounded up: a value for {@code -XX:MaxDirectMemorySize=<n>m}. */
+  private static long flagMib(long bytes) {
     return (bytes + MIB - 1) / MIB;
+  }
+
+  /** MiB with one decimal, rounded up, so that the parts of a message add up to its total. */
+  private static String mib1(long bytes) {
+    return String.format(Locale.ROOT, "%.1f", Math.ceil(bytes * 10.0 / MIB) / 10.0);
   }
 }

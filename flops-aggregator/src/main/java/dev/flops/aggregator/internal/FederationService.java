@@ -45,6 +45,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -142,6 +143,41 @@ public final class FederationService extends FederationGrpc.FederationImplBase
       throw new IllegalArgumentException("streamWindow must be at least 1 but was " + bytes);
     }
     this.streamWindow = bytes;
+  }
+
+  /** The global model's bytes for the direct-memory advice; -1 until the aggregator starts. */
+  private volatile long directMemoryModelBytes = -1;
+  /** The learner count at the last direct-memory warning; 0 before any. */
+  private final AtomicInteger directMemoryWarnedAt = new AtomicInteger();
+
+  /**
+   * Tells the service the global model's size, so that it warns when the learners connected make
+   * the JVM's direct memory limit fall below what the aggregator advises ({@link DirectMemory}):
+   * the check at start cannot count them.
+   *
+   * @param modelBytes the global model's data bytes, at least 0
+   */
+  public void directMemoryModelBytes(long modelBytes) {
+    this.directMemoryModelBytes = modelBytes;
+  }
+
+  /**
+   * Warns, once and again each time the count has doubled since, when {@code learners} connected
+   * learners make the advice exceed the JVM's limit.
+   */
+  private void checkDirectMemory(int learners) {
+    long modelBytes = directMemoryModelBytes;
+    int warnedAt = directMemoryWarnedAt.get();
+    if (modelBytes < 0 || (warnedAt > 0 && learners < 2 * warnedAt)) {
+      return;
+    }
+    DirectMemory.Budget budget = DirectMemory.budget(modelBytes, uploadSlots.capacity(),
+        downloadSlots.capacity(), perLearnerDirectBytes(), learners);
+    if (budget.advisedBytes() > budget.limit() && budget.roundBytes() <= budget.limit()
+        && directMemoryWarnedAt.compareAndSet(warnedAt, learners)) {
+      budget.check().ifPresent(warning -> log.warn("with {} learners connected, {}", learners,
+          warning));
+    }
   }
 
   /** What each connected learner may hold in netty's buffers here ({@link DirectMemory}). */
@@ -802,6 +838,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
           previous != null ? "reconnected, replacing its previous connection"
               : known ? "rejoined" : "joined",
           joined.connected());
+      checkDirectMemory(joined.connected());
     }
 
     /**

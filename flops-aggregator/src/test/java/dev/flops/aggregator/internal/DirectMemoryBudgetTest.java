@@ -20,23 +20,28 @@ class DirectMemoryBudgetTest {
     DirectMemory.Budget budget =
         new DirectMemory.Budget(400_000_000L, 2, 16, PER_LEARNER, 0, 1024 * MIB);
     IllegalStateException refused = assertThrows(IllegalStateException.class, budget::check);
-    assertEquals("the aggregator needs about 1552 MiB of direct memory for this model (382 MiB) "
-        + "but the JVM allows 1024 MiB: (2 + 2) models of 382 MiB for the global parameters, the "
-        + "running sum and the updates in flight (maxInFlightUploads = 2), plus 26 MiB for transfers. "
-        + "Start it with -XX:MaxDirectMemorySize=1965m or more (32 MiB for netty's pooled buffers; "
-        + "add 128 KiB for each learner that will connect), or lower maxInFlightUploads (now 2; "
-        + "each costs one model)", refused.getMessage());
+    assertEquals("the aggregator needs about 1551.1 MiB of direct memory for this model (381.5 "
+        + "MiB) but the JVM allows 1024.0 MiB: (2 + 2) models of 381.5 MiB for the global "
+        + "parameters, the running sum and the updates in flight (maxInFlightUploads = 2), plus "
+        + "25.2 MiB for transfers (up to 16 downloads at once, a 1 MiB chunk each, and up to 4 MiB "
+        + "per upload). Start it with -XX:MaxDirectMemorySize=1965m or more (the advice adds one "
+        + "model of slack for a previous global model not yet collected and 32 MiB for netty's "
+        + "pooled buffers; add 128 KiB for each learner that will connect, e.g. 125.0 MiB for "
+        + "1000), or lower maxInFlightUploads (now 2; each costs one model)",
+        refused.getMessage());
   }
 
   @Test
-  void roomForARoundButNotTheHeadroom_warns() {
+  void roomForARoundButNotTheAdvice_warns() {
     DirectMemory.Budget budget = new DirectMemory.Budget(100 * MIB, 1, 1, PER_LEARNER, 0, 320 * MIB);
     Optional<String> warning = budget.check();
     assertTrue(warning.isPresent());
-    assertTrue(warning.get().startsWith("direct memory is tight: the JVM allows 320 MiB and a "
-        + "round needs 306 MiB"), warning.get());
-    // (3 + 1) × 100 MiB + 6 MiB of transfers + 32 MiB of pool headroom.
-    assertTrue(warning.get().endsWith("-XX:MaxDirectMemorySize=438m"), warning.get());
+    assertTrue(warning.get().startsWith("direct memory is tight: the JVM allows 320.0 MiB and a "
+        + "round needs 305.2 MiB"), warning.get());
+    // (3 + 1) × 100 MiB + 5.1 MiB of transfers + 32 MiB of pool headroom.
+    assertTrue(warning.get().contains("below the 437.2 MiB advised"), warning.get());
+    assertTrue(warning.get().endsWith("-XX:MaxDirectMemorySize=438m plus the learners' share"),
+        warning.get());
   }
 
   @Test
@@ -51,10 +56,24 @@ class DirectMemoryBudgetTest {
         new DirectMemory.Budget(100 * MIB, 2, 16, PER_LEARNER, 10, 320 * MIB);
     // 5 × 100 MiB + 25.x MiB of transfers + 32 MiB + 10 × 128 KiB = 558.x MiB, rounded up.
     assertEquals("the aggregator ran out of direct memory (Cannot reserve 1 bytes): raise "
-        + "-XX:MaxDirectMemorySize to 559m ((3 + 2) models of 100 MiB plus 26 MiB for transfers, "
-        + "32 MiB for netty's pooled buffers and 128 KiB for each of the 10 connected learners; "
-        + "the JVM allows 320 MiB) or lower maxInFlightUploads (now 2; each costs one model)",
-        budget.exhausted(new OutOfMemoryError("Cannot reserve 1 bytes")));
+        + "-XX:MaxDirectMemorySize to 559m ((2 + 2) models of 100.0 MiB for the global "
+        + "parameters, the running sum and the updates in flight (maxInFlightUploads = 2), plus "
+        + "25.2 MiB for transfers (up to 16 downloads at once, a 1 MiB chunk each, and up to 4 MiB "
+        + "per upload); the advice adds one model of slack for a previous global model not yet "
+        + "collected and 32 MiB for netty's pooled buffers, and 128 KiB for each of the 10 "
+        + "connected learners; the JVM allows 320.0 MiB) or lower maxInFlightUploads (now 2; each "
+        + "costs one model)", budget.exhausted(new OutOfMemoryError("Cannot reserve 1 bytes")));
+  }
+
+  @Test
+  void outOfMemoryWithTheAdviceMet_blamesOtherBuffers_andAsksForMoreThanTheLimit() {
+    DirectMemory.Budget budget =
+        new DirectMemory.Budget(100 * MIB, 2, 16, PER_LEARNER, 10, 600 * MIB);
+    String message = budget.exhausted(new OutOfMemoryError("Cannot reserve 1 bytes"));
+    assertTrue(message.startsWith("the aggregator ran out of direct memory (Cannot reserve 1 "
+        + "bytes): its own need, about 558.4 MiB"), message);
+    assertTrue(message.endsWith("fits the JVM's 600.0 MiB, so other direct buffers of this "
+        + "process hold the rest; raise -XX:MaxDirectMemorySize above 600m"), message);
   }
 
   @Test
@@ -81,7 +100,7 @@ class DirectMemoryBudgetTest {
   void negativeCounts_refused() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> new DirectMemory.Budget(MIB, 1, 1, PER_LEARNER, -1, MIB));
-    assertTrue(e.getMessage().contains("learners -1"), e.getMessage());
+    assertEquals("learners must not be negative but was -1", e.getMessage());
     assertThrows(IllegalArgumentException.class,
         () -> new DirectMemory.Budget(MIB, 1, 1, -1, 0, MIB));
   }
