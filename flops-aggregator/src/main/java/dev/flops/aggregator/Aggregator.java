@@ -1,7 +1,6 @@
 package dev.flops.aggregator;
 
 import dev.flops.aggregator.internal.DefaultKernel;
-import dev.flops.aggregator.internal.DirectMemory;
 import dev.flops.aggregator.internal.FederationService;
 import dev.flops.aggregator.internal.MalformedMessageGuard;
 import dev.flops.aggregator.internal.RoundLoop;
@@ -281,12 +280,8 @@ public final class Aggregator implements AutoCloseable {
    * failing the first uploads with an OutOfMemoryError once learners have done their work.
    */
   private void checkDirectMemory() {
-    long modelBytes = model.getParameters().byteSize();
-    service.directMemoryModelBytes(modelBytes);
-    DirectMemory.budget(modelBytes, service.uploadSlots().capacity(),
-            service.downloadSlots().capacity(),
-            service.perLearnerDirectBytes(), 0)
-        .check().ifPresent(warning -> log.warn("{}", warning));
+    service.checkDirectMemory(model.getParameters().byteSize())
+        .ifPresent(warning -> log.warn("{}", warning));
   }
 
   private static boolean isAddressInUse(Throwable e) {

@@ -44,13 +44,13 @@ class DirectMemoryTest {
     try (ChildJvm aggregator = aggregatorWithDirectMemory("48m")) {
       String refused = aggregator.awaitLine(line -> line.startsWith("REFUSED "), WAIT);
       assertEquals("REFUSED the aggregator needs about 53.2 MiB of direct memory for this model "
-          + "(16.0 MiB) but the JVM allows 48.0 MiB: (2 + 1) models of 16.0 MiB for the global "
-          + "parameters, the running sum and the updates in flight (maxInFlightUploads = 1), "
-          + "plus 5.2 MiB for transfers (up to 1 downloads at once, a 1 MiB chunk each, and up to "
-          + "4 MiB per upload). Start it with -XX:MaxDirectMemorySize=102m or more (the advice "
-          + "adds one model of slack for a previous global model not yet collected and 32 MiB for "
-          + "netty's pooled buffers; add 128 KiB for each learner that will connect, e.g. 125.0 "
-          + "MiB for 1000)", refused);
+          + "but the JVM allows 48.0 MiB: 48.0 MiB for (2 + 1) models of 16777216 bytes: the "
+          + "global parameters, the running sum and the updates in flight (maxInFlightUploads = "
+          + "1); 5.2 MiB for transfers: up to 1 downloads at once of 1 MiB + 64 KiB each, and 4 "
+          + "MiB + 64 KiB per upload. Start it with -XX:MaxDirectMemorySize=102m or more (the "
+          + "advice adds 16.0 MiB for one model of slack (a previous global model not yet "
+          + "collected) and 32.0 MiB for netty's pooled buffers; add 128 KiB for each learner that "
+          + "will connect, e.g. 125.0 MiB for 1000)", refused);
       assertEquals(2, aggregator.awaitExit(WAIT));
       assertFalse(aggregator.output().contains("listening"), aggregator.output());
     }
@@ -90,10 +90,27 @@ class DirectMemoryTest {
       String output = aggregator.output();
       assertEquals(1, output.split("direct memory is tight", -1).length - 1, output);
       assertTrue(output.contains("with 5 learners connected, direct memory is tight"), output);
-      assertTrue(output.contains("and 128 KiB for each of the 5 connected learners"), output);
+      assertTrue(output.contains("and 0.7 MiB for the 5 connected learners (128 KiB each)"),
+          output);
+      assertTrue(output.contains(" for the 5 connected learners, plus 128 KiB for each further "
+          + "one"), output);
       long advisedWith5 = advisedAtStart + 5 * 128 * 1024;
       assertTrue(output.contains("-XX:MaxDirectMemorySize=" + ((advisedWith5 + (1 << 20) - 1)
           >> 20) + "m"), output);
+    }
+  }
+
+  @Test
+  void tightAtStart_joinsWarnAgainOnlyOnceTheLearnersShareReachesOneMib() throws Exception {
+    try (ChildJvm aggregator = aggregatorWithDirectMemory("64m", "9")) {
+      aggregator.awaitLine("JOINED 9"::equals, WAIT);
+      assertEquals(0, aggregator.awaitExit(WAIT));
+      String output = aggregator.output();
+      // At start, then at the 8th learner (8 × 128 KiB = 1 MiB), not at the 1st to 7th or 9th.
+      assertEquals(2, output.split("direct memory is tight", -1).length - 1, output);
+      assertTrue(output.contains("with 8 learners connected, direct memory is tight"), output);
+      assertTrue(output.contains("-XX:MaxDirectMemorySize=103m for the 8 connected learners"),
+          output);
     }
   }
 

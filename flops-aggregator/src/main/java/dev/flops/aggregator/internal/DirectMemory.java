@@ -26,8 +26,9 @@ import java.util.Optional;
  * or an inline result and a task queued for it: 128 KiB by default, with which 1000 learners of a
  * 0.4 MB model peaked at 134-158 MiB; benchmarks/README.md, "Issue 13"). The check at start
  * cannot count learners; {@link FederationService} warns when those that join make the advice
- * exceed the limit. Figures in messages are MiB with one decimal, rounded up, so that the parts
- * add up to the total; the flag's value is whole MiB, rounded up.
+ * exceed the limit. Figures in messages: the model in bytes, each part in MiB with one decimal,
+ * rounded up, and every total the sum of the parts shown; the flag's value is that total rounded
+ * up to whole MiB, never below the exact need.
  *
  * <p>Without this check an aggregator short of direct memory starts, takes learners, and fails
  * its first uploads with an {@code OutOfMemoryError} on gRPC threads, which learners see as
@@ -119,18 +120,22 @@ public final class DirectMemory {
     public Optional<String> check() {
       if (roundBytes() > limit) {
         throw new IllegalStateException(String.format(Locale.ROOT, "the aggregator needs about "
-                + "%s MiB of direct memory for this model (%s MiB) but the JVM allows %s MiB: %s. "
-                + "Start it with -XX:MaxDirectMemorySize=%dm or more (%s)%s", mib1(roundBytes()),
-            mib1(modelBytes), mib1(limit), breakdown(2), flagMib(advisedBytes()), advice(),
+                + "%s MiB of direct memory for this model but the JVM allows %s MiB: %s. Start it "
+                + "with -XX:MaxDirectMemorySize=%dm or more (%s)%s", mib(roundTenths()),
+            mib(tenths(limit)), roundParts(), flag(advisedTenths()), adviceParts(),
             fewerUploads(",")));
       }
       if (advisedBytes() > limit) {
         return Optional.of(String.format(Locale.ROOT, "direct memory is tight: the JVM allows %s "
                 + "MiB and a round needs %s MiB (%s), but transfers may fail for want of memory "
                 + "below the %s MiB advised (%s). Start the aggregator with "
-                + "-XX:MaxDirectMemorySize=%dm%s", mib1(limit), mib1(roundBytes()), breakdown(2),
-            mib1(advisedBytes()), advice(), flagMib(advisedBytes()),
-            learners == 0 ? " plus the learners' share" : ""));
+                + "-XX:MaxDirectMemorySize=%dm%s", mib(tenths(limit)), mib(roundTenths()),
+            roundParts(), mib(advisedTenths()), adviceParts(), flag(advisedTenths()),
+            learners == 0
+                ? String.format(Locale.ROOT, " plus %d KiB for each learner that will connect",
+                    perLearnerBytes / 1024)
+                : String.format(Locale.ROOT, " for %s, plus %d KiB for each further one",
+                    learnerCount(), perLearnerBytes / 1024)));
       }
       return Optional.empty();
     }
@@ -144,43 +149,66 @@ public final class DirectMemory {
      * @return the message for the task, the log and the learner
      */
     public String exhausted(OutOfMemoryError error) {
-      String need = String.format(Locale.ROOT, "%s; %s", breakdown(2), advice());
+      String need = String.format(Locale.ROOT, "%s; %s", roundParts(), adviceParts());
       if (advisedBytes() > limit) {
         return String.format(Locale.ROOT, "the aggregator ran out of direct memory (%s): raise "
-                + "-XX:MaxDirectMemorySize to %dm (%s; the JVM allows %s MiB)%s",
-            error.getMessage(), flagMib(advisedBytes()), need, mib1(limit), fewerUploads(""));
+                + "-XX:MaxDirectMemorySize to %dm (%s MiB advised: %s; the JVM allows %s MiB)%s",
+            error.getMessage(), flag(advisedTenths()), mib(advisedTenths()), need,
+            mib(tenths(limit)), fewerUploads(""));
       }
       return String.format(Locale.ROOT, "the aggregator ran out of direct memory (%s): its own "
               + "need, about %s MiB (%s), fits the JVM's %s MiB, so other direct buffers of this "
               + "process hold the rest; raise -XX:MaxDirectMemorySize above %dm",
-          error.getMessage(), mib1(advisedBytes()), need, mib1(limit), flagMib(limit));
+          error.getMessage(), mib(advisedTenths()), need, mib(tenths(limit)), flag(tenths(limit)));
     }
 
-    /** What the advice adds to a round's certain need, and the learners' share. */
-    private String advice() {
-      String added = String.format(Locale.ROOT, "the advice adds one model of slack for a "
-          + "previous global model not yet collected and %d MiB for netty's pooled buffers",
-          POOL_HEADROOM_BYTES / MIB);
+    // The figures in messages: each part in tenths of a MiB, rounded up, and every total the sum
+    // of the parts shown, so that a reader's sum matches; the flag rounds that total up to MiB.
+
+    private long modelsTenths(long models) {
+      return tenths(saturated(models));
+    }
+
+    private long roundTenths() {
+      return modelsTenths(2L + maxInFlightUploads) + tenths(transferBytes());
+    }
+
+    private long advisedTenths() {
+      return roundTenths() + modelsTenths(1) + tenths(POOL_HEADROOM_BYTES)
+          + tenths(learners * perLearnerBytes);
+    }
+
+    /** A round's parts: the models and the messages in transit. */
+    private String roundParts() {
+      return String.format(Locale.ROOT, "%s MiB for (2 + %d) models of %d bytes: the global "
+              + "parameters, the running sum and the updates in flight (maxInFlightUploads = %d); "
+              + "%s MiB for transfers: up to %d downloads at once of 1 MiB + 64 KiB each, and 4 "
+              + "MiB + 64 KiB per upload", mib(modelsTenths(2L + maxInFlightUploads)),
+          maxInFlightUploads, modelBytes, maxInFlightUploads, mib(tenths(transferBytes())),
+          maxConcurrentDownloads);
+    }
+
+    /** What the advice adds to a round, with the learners' share. */
+    private String adviceParts() {
+      String added = String.format(Locale.ROOT, "the advice adds %s MiB for one model of slack "
+              + "(a previous global model not yet collected) and %s MiB for netty's pooled "
+              + "buffers", mib(modelsTenths(1)), mib(tenths(POOL_HEADROOM_BYTES)));
       return learners == 0
-          ? String.format(Locale.ROOT, "%s; add %d KiB for each learner that will connect, "
-              + "e.g. %s MiB for 1000", added, perLearnerBytes / 1024,
-              mib1(1000 * perLearnerBytes))
-          : String.format(Locale.ROOT, "%s, and %d KiB for each of the %d connected learners",
-              added, perLearnerBytes / 1024, learners);
+          ? String.format(Locale.ROOT, "%s; add %d KiB for each learner that will connect, e.g. "
+              + "%s MiB for 1000", added, perLearnerBytes / 1024,
+              mib(tenths(1000 * perLearnerBytes)))
+          : String.format(Locale.ROOT, "%s, and %s MiB for %s (%d KiB each)", added,
+              mib(tenths(learners * perLearnerBytes)), learnerCount(), perLearnerBytes / 1024);
+    }
+
+    private String learnerCount() {
+      return learners == 1 ? "the 1 connected learner" : "the " + learners + " connected learners";
     }
 
     private String fewerUploads(String separator) {
       return maxInFlightUploads == 1 ? ""
           : String.format("%s or lower maxInFlightUploads (now %d; each costs one model)",
               separator, maxInFlightUploads);
-    }
-
-    private String breakdown(int models) {
-      return String.format(Locale.ROOT, "(%d + %d) models of %s MiB for the global parameters, "
-              + "the running sum and the updates in flight (maxInFlightUploads = %d), plus %s MiB "
-              + "for transfers (up to %d downloads at once, a 1 MiB chunk each, and up to 4 MiB "
-              + "per upload)", models, maxInFlightUploads, mib1(modelBytes), maxInFlightUploads,
-          mib1(transferBytes()), maxConcurrentDownloads);
     }
 
     private static void nonNegative(String name, long value) {
@@ -228,13 +256,22 @@ public final class DirectMemory {
     return Runtime.getRuntime().maxMemory();
   }
 
-  /** Whole MiB, rounded up: a value for {@code -XX:MaxDirectMemorySize=<n>m}. */
-  private static long flagMib(long bytes) {
-    return (bytes + MIB - 1) / MIB;
+  /** Bytes in tenths of a MiB, rounded up. */
+  private static long tenths(long bytes) {
+    if (bytes <= 0) {
+      return 0;
+    }
+    long rest = bytes % MIB;
+    return bytes / MIB * 10 + (rest * 10 + MIB - 1) / MIB;
   }
 
-  /** MiB with one decimal, rounded up, so that the parts of a message add up to its total. */
-  private static String mib1(long bytes) {
-    return String.format(Locale.ROOT, "%.1f", Math.ceil(bytes * 10.0 / MIB) / 10.0);
+  /** Tenths of a MiB as text, e.g. "25.2". */
+  private static String mib(long tenths) {
+    return String.format(Locale.ROOT, "%d.%d", tenths / 10, tenths % 10);
+  }
+
+  /** Tenths of a MiB rounded up to whole MiB: a value for {@code -XX:MaxDirectMemorySize=<n>m}. */
+  private static long flag(long tenths) {
+    return (tenths + 9) / 10;
   }
 }

@@ -43,6 +43,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -147,36 +148,47 @@ public final class FederationService extends FederationGrpc.FederationImplBase
 
   /** The global model's bytes for the direct-memory advice; -1 until the aggregator starts. */
   private volatile long directMemoryModelBytes = -1;
+  /** The fewest learners whose join may warn: 1, or those whose share reaches 1 MiB. */
+  private volatile int directMemoryFirstWarning = 1;
   /** The learner count at the last direct-memory warning; 0 before any. */
   private final AtomicInteger directMemoryWarnedAt = new AtomicInteger();
 
   /**
-   * Tells the service the global model's size, so that it warns when the learners connected make
-   * the JVM's direct memory limit fall below what the aggregator advises ({@link DirectMemory}):
-   * the check at start cannot count them.
+   * Checks the JVM's direct memory against what the aggregator needs for this model before any
+   * learner has joined ({@link DirectMemory.Budget#check()}), and remembers the model's size, so
+   * that the learners who join later are counted too: the service warns when their share makes
+   * the advice exceed the limit, first when the limit falls short (or, if this check already
+   * warned, once their share reaches 1 MiB), then each time their number has doubled.
    *
    * @param modelBytes the global model's data bytes, at least 0
+   * @return the warning to log if only the advice does not fit, else empty
+   * @throws IllegalStateException if a round cannot fit: the aggregator must not start
    */
-  public void directMemoryModelBytes(long modelBytes) {
-    this.directMemoryModelBytes = modelBytes;
+  public Optional<String> checkDirectMemory(long modelBytes) {
+    Optional<String> warning = DirectMemory.budget(modelBytes, uploadSlots.capacity(),
+        downloadSlots.capacity(), perLearnerDirectBytes(), 0).check();
+    long perLearner = Math.max(1, perLearnerDirectBytes());
+    directMemoryFirstWarning =
+        warning.isPresent() ? (int) Math.min(Integer.MAX_VALUE, ((1L << 20) + perLearner - 1)
+            / perLearner) : 1;
+    directMemoryModelBytes = modelBytes;
+    return warning;
   }
 
-  /**
-   * Warns, once and again each time the count has doubled since, when {@code learners} connected
-   * learners make the advice exceed the JVM's limit.
-   */
+  /** Warns when {@code learners} connected learners make the advice exceed the JVM's limit. */
   private void checkDirectMemory(int learners) {
     long modelBytes = directMemoryModelBytes;
     int warnedAt = directMemoryWarnedAt.get();
-    if (modelBytes < 0 || (warnedAt > 0 && learners < 2 * warnedAt)) {
+    if (modelBytes < 0 || learners < directMemoryFirstWarning
+        || (warnedAt > 0 && learners < 2 * warnedAt)) {
       return;
     }
     DirectMemory.Budget budget = DirectMemory.budget(modelBytes, uploadSlots.capacity(),
         downloadSlots.capacity(), perLearnerDirectBytes(), learners);
     if (budget.advisedBytes() > budget.limit() && budget.roundBytes() <= budget.limit()
         && directMemoryWarnedAt.compareAndSet(warnedAt, learners)) {
-      budget.check().ifPresent(warning -> log.warn("with {} learners connected, {}", learners,
-          warning));
+      budget.check().ifPresent(warning -> log.warn("with {} learner{} connected, {}", learners,
+          learners == 1 ? "" : "s", warning));
     }
   }
 

@@ -20,14 +20,16 @@ class DirectMemoryBudgetTest {
     DirectMemory.Budget budget =
         new DirectMemory.Budget(400_000_000L, 2, 16, PER_LEARNER, 0, 1024 * MIB);
     IllegalStateException refused = assertThrows(IllegalStateException.class, budget::check);
-    assertEquals("the aggregator needs about 1551.1 MiB of direct memory for this model (381.5 "
-        + "MiB) but the JVM allows 1024.0 MiB: (2 + 2) models of 381.5 MiB for the global "
-        + "parameters, the running sum and the updates in flight (maxInFlightUploads = 2), plus "
-        + "25.2 MiB for transfers (up to 16 downloads at once, a 1 MiB chunk each, and up to 4 MiB "
-        + "per upload). Start it with -XX:MaxDirectMemorySize=1965m or more (the advice adds one "
-        + "model of slack for a previous global model not yet collected and 32 MiB for netty's "
-        + "pooled buffers; add 128 KiB for each learner that will connect, e.g. 125.0 MiB for "
-        + "1000), or lower maxInFlightUploads (now 2; each costs one model)",
+    // Every total is the sum of the parts shown: 1525.9 + 25.2 = 1551.1; 1551.1 + 381.5 + 32.0 =
+    // 1964.6, rounded up for the flag.
+    assertEquals("the aggregator needs about 1551.1 MiB of direct memory for this model but the "
+        + "JVM allows 1024.0 MiB: 1525.9 MiB for (2 + 2) models of 400000000 bytes: the global "
+        + "parameters, the running sum and the updates in flight (maxInFlightUploads = 2); 25.2 "
+        + "MiB for transfers: up to 16 downloads at once of 1 MiB + 64 KiB each, and 4 MiB + 64 KiB "
+        + "per upload. Start it with -XX:MaxDirectMemorySize=1965m or more (the advice adds 381.5 "
+        + "MiB for one model of slack (a previous global model not yet collected) and 32.0 MiB for "
+        + "netty's pooled buffers; add 128 KiB for each learner that will connect, e.g. 125.0 MiB "
+        + "for 1000), or lower maxInFlightUploads (now 2; each costs one model)",
         refused.getMessage());
   }
 
@@ -40,8 +42,8 @@ class DirectMemoryBudgetTest {
         + "round needs 305.2 MiB"), warning.get());
     // (3 + 1) × 100 MiB + 5.1 MiB of transfers + 32 MiB of pool headroom.
     assertTrue(warning.get().contains("below the 437.2 MiB advised"), warning.get());
-    assertTrue(warning.get().endsWith("-XX:MaxDirectMemorySize=438m plus the learners' share"),
-        warning.get());
+    assertTrue(warning.get().endsWith("-XX:MaxDirectMemorySize=438m plus 128 KiB for each learner "
+        + "that will connect"), warning.get());
   }
 
   @Test
@@ -54,15 +56,16 @@ class DirectMemoryBudgetTest {
   void outOfMemory_saysWhatToRaiseItTo_countingTheConnectedLearners() {
     DirectMemory.Budget budget =
         new DirectMemory.Budget(100 * MIB, 2, 16, PER_LEARNER, 10, 320 * MIB);
-    // 5 × 100 MiB + 25.x MiB of transfers + 32 MiB + 10 × 128 KiB = 558.x MiB, rounded up.
+    // 400.0 + 25.2 + 100.0 + 32.0 + 1.3 = 558.5, rounded up for the flag.
     assertEquals("the aggregator ran out of direct memory (Cannot reserve 1 bytes): raise "
-        + "-XX:MaxDirectMemorySize to 559m ((2 + 2) models of 100.0 MiB for the global "
-        + "parameters, the running sum and the updates in flight (maxInFlightUploads = 2), plus "
-        + "25.2 MiB for transfers (up to 16 downloads at once, a 1 MiB chunk each, and up to 4 MiB "
-        + "per upload); the advice adds one model of slack for a previous global model not yet "
-        + "collected and 32 MiB for netty's pooled buffers, and 128 KiB for each of the 10 "
-        + "connected learners; the JVM allows 320.0 MiB) or lower maxInFlightUploads (now 2; each "
-        + "costs one model)", budget.exhausted(new OutOfMemoryError("Cannot reserve 1 bytes")));
+        + "-XX:MaxDirectMemorySize to 559m (558.5 MiB advised: 400.0 MiB for (2 + 2) models of "
+        + "104857600 bytes: the global parameters, the running sum and the updates in flight "
+        + "(maxInFlightUploads = 2); 25.2 MiB for transfers: up to 16 downloads at once of 1 MiB + "
+        + "64 KiB each, and 4 MiB + 64 KiB per upload; the advice adds 100.0 MiB for one model of "
+        + "slack (a previous global model not yet collected) and 32.0 MiB for netty's pooled "
+        + "buffers, and 1.3 MiB for the 10 connected learners (128 KiB each); the JVM allows 320.0 "
+        + "MiB) or lower maxInFlightUploads (now 2; each costs one model)",
+        budget.exhausted(new OutOfMemoryError("Cannot reserve 1 bytes")));
   }
 
   @Test
@@ -71,7 +74,7 @@ class DirectMemoryBudgetTest {
         new DirectMemory.Budget(100 * MIB, 2, 16, PER_LEARNER, 10, 600 * MIB);
     String message = budget.exhausted(new OutOfMemoryError("Cannot reserve 1 bytes"));
     assertTrue(message.startsWith("the aggregator ran out of direct memory (Cannot reserve 1 "
-        + "bytes): its own need, about 558.4 MiB"), message);
+        + "bytes): its own need, about 558.5 MiB"), message);
     assertTrue(message.endsWith("fits the JVM's 600.0 MiB, so other direct buffers of this "
         + "process hold the rest; raise -XX:MaxDirectMemorySize above 600m"), message);
   }
