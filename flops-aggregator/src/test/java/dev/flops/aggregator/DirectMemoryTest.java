@@ -83,34 +83,34 @@ class DirectMemoryTest {
     // to join makes the advice exceed the limit.
     long advisedAtStart = new DirectMemory.Budget(16L << 20, 1, 1,
         DirectMemory.Budget.perLearner(64 * 1024, 64 * 1024), 0, 1L << 40).advisedBytes();
-    String limit = Long.toString(advisedAtStart + 4 * 128 * 1024);
-    try (ChildJvm aggregator = aggregatorWithDirectMemory(limit, "8")) {
-      aggregator.awaitLine("JOINED 8"::equals, WAIT);
-      assertEquals(0, aggregator.awaitExit(WAIT));
-      String output = aggregator.output();
-      assertEquals(1, output.split("direct memory is tight", -1).length - 1, output);
-      assertTrue(output.contains("with 5 learners connected, direct memory is tight"), output);
-      assertTrue(output.contains("and 0.7 MiB for the 5 connected learners (128 KiB each)"),
-          output);
-      assertTrue(output.contains(" for the 5 connected learners, plus 128 KiB for each further "
-          + "one"), output);
-      long advisedWith5 = advisedAtStart + 5 * 128 * 1024;
-      assertTrue(output.contains("-XX:MaxDirectMemorySize=" + ((advisedWith5 + (1 << 20) - 1)
-          >> 20) + "m"), output);
-    }
+    String output = outputWithLearners(Long.toString(advisedAtStart + 4 * 128 * 1024), 8);
+    assertEquals(1, output.split("direct memory is tight", -1).length - 1, output);
+    assertTrue(output.contains("with 5 learners connected, direct memory is tight"), output);
+    assertTrue(output.contains("and 0.7 MiB for the 5 connected learners (128 KiB each)"),
+        output);
+    assertTrue(output.contains(" for the 5 connected learners, plus 128 KiB for each further "
+        + "one"), output);
+    long advisedWith5 = advisedAtStart + 5 * 128 * 1024;
+    assertTrue(output.contains("-XX:MaxDirectMemorySize=" + ((advisedWith5 + (1 << 20) - 1)
+        >> 20) + "m"), output);
   }
 
   @Test
   void tightAtStart_joinsWarnAgainOnlyOnceTheLearnersShareReachesOneMib() throws Exception {
-    try (ChildJvm aggregator = aggregatorWithDirectMemory("64m", "9")) {
-      aggregator.awaitLine("JOINED 9"::equals, WAIT);
+    String output = outputWithLearners("64m", 9);
+    // At start, then at the 8th learner (8 × 128 KiB = 1 MiB), not at the 1st to 7th or 9th.
+    assertEquals(2, output.split("direct memory is tight", -1).length - 1, output);
+    assertTrue(output.contains("with 8 learners connected, direct memory is tight"), output);
+    assertTrue(output.contains("-XX:MaxDirectMemorySize=103m for the 8 connected learners"),
+        output);
+  }
+
+  /** Runs the aggregator JVM under {@code limit} while {@code learners} raw learners join. */
+  private String outputWithLearners(String limit, int learners) throws Exception {
+    try (ChildJvm aggregator = aggregatorWithDirectMemory(limit, Integer.toString(learners))) {
+      aggregator.awaitLine(("JOINED " + learners)::equals, WAIT);
       assertEquals(0, aggregator.awaitExit(WAIT));
-      String output = aggregator.output();
-      // At start, then at the 8th learner (8 × 128 KiB = 1 MiB), not at the 1st to 7th or 9th.
-      assertEquals(2, output.split("direct memory is tight", -1).length - 1, output);
-      assertTrue(output.contains("with 8 learners connected, direct memory is tight"), output);
-      assertTrue(output.contains("-XX:MaxDirectMemorySize=103m for the 8 connected learners"),
-          output);
+      return aggregator.output();
     }
   }
 
