@@ -146,10 +146,13 @@ public final class FederationService extends FederationGrpc.FederationImplBase
     this.streamWindow = bytes;
   }
 
-  /** The global model's bytes for the direct-memory advice; -1 until the aggregator starts. */
-  private volatile long directMemoryModelBytes = -1;
-  /** The fewest learners whose join may warn: 1, or those whose share reaches 1 MiB. */
-  private volatile int directMemoryFirstWarning = 1;
+  /** The global model's bytes for the direct-memory advice; set when the aggregator starts. */
+  private volatile long directMemoryModelBytes;
+  /**
+   * The fewest learners whose join may warn: those whose share first makes the advice exceed the
+   * limit, or, if the check at start warned already, those whose share reaches 1 MiB.
+   */
+  private volatile int directMemoryFirstWarning = Integer.MAX_VALUE;
   /** The learner count at the last direct-memory warning; 0 before any. */
   private final AtomicInteger directMemoryWarnedAt = new AtomicInteger();
 
@@ -165,31 +168,32 @@ public final class FederationService extends FederationGrpc.FederationImplBase
    * @throws IllegalStateException if a round cannot fit: the aggregator must not start
    */
   public Optional<String> checkDirectMemory(long modelBytes) {
-    Optional<String> warning = DirectMemory.budget(modelBytes, uploadSlots.capacity(),
-        downloadSlots.capacity(), perLearnerDirectBytes(), 0).check();
-    long perLearner = Math.max(1, perLearnerDirectBytes());
-    directMemoryFirstWarning =
-        warning.isPresent() ? (int) Math.min(Integer.MAX_VALUE, ((1L << 20) + perLearner - 1)
-            / perLearner) : 1;
+    DirectMemory.Budget budget = directMemoryBudget(modelBytes, 0);
+    Optional<String> warning = budget.check();
+    long perLearner = Math.max(1, budget.perLearnerBytes());
+    long first = warning.isPresent() ? ((1L << 20) + perLearner - 1) / perLearner
+        : (budget.limit() - budget.advisedBytes()) / perLearner + 1;
+    directMemoryFirstWarning = (int) Math.min(Integer.MAX_VALUE, first);
     directMemoryModelBytes = modelBytes;
     return warning;
   }
 
   /** Warns when {@code learners} connected learners make the advice exceed the JVM's limit. */
   private void checkDirectMemory(int learners) {
-    long modelBytes = directMemoryModelBytes;
     int warnedAt = directMemoryWarnedAt.get();
-    if (modelBytes < 0 || learners < directMemoryFirstWarning
-        || (warnedAt > 0 && learners < 2 * warnedAt)) {
+    if (learners < directMemoryFirstWarning || (warnedAt > 0 && learners < 2 * warnedAt)) {
       return;
     }
-    DirectMemory.Budget budget = DirectMemory.budget(modelBytes, uploadSlots.capacity(),
-        downloadSlots.capacity(), perLearnerDirectBytes(), learners);
-    if (budget.advisedBytes() > budget.limit() && budget.roundBytes() <= budget.limit()
-        && directMemoryWarnedAt.compareAndSet(warnedAt, learners)) {
-      budget.check().ifPresent(warning -> log.warn("with {} learner{} connected, {}", learners,
-          learners == 1 ? "" : "s", warning));
-    }
+    directMemoryBudget(directMemoryModelBytes, learners).check()
+        .filter(warning -> directMemoryWarnedAt.compareAndSet(warnedAt, learners))
+        .ifPresent(warning -> log.warn("with {} learner{} connected, {}", learners,
+            learners == 1 ? "" : "s", warning));
+  }
+
+  /** This service's direct-memory budget for a model and a number of connected learners. */
+  private DirectMemory.Budget directMemoryBudget(long modelBytes, int learners) {
+    return DirectMemory.budget(modelBytes, uploadSlots.capacity(), downloadSlots.capacity(),
+        perLearnerDirectBytes(), learners);
   }
 
   /** What each connected learner may hold in netty's buffers here ({@link DirectMemory}). */
@@ -650,9 +654,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
 
   /** Says that a transfer found no direct memory, what the model needs, and what to change. */
   private String outOfMemory(OutOfMemoryError error, Parameters global) {
-    return DirectMemory.budget(global.byteSize(), uploadSlots.capacity(),
-            downloadSlots.capacity(), perLearnerDirectBytes(), availableLearners().size())
-        .exhausted(error);
+    return directMemoryBudget(global.byteSize(), availableLearners().size()).exhausted(error);
   }
 
   /** The longest status description sent back; a peer's own strings must not bloat trailers. */
