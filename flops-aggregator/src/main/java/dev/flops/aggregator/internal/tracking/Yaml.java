@@ -17,12 +17,35 @@ import java.util.regex.Pattern;
 final class Yaml {
   private Yaml() {}
 
-  /** Strings that a YAML 1.1 resolver would read as something other than a string. */
-  private static final Pattern NOT_A_STRING = Pattern.compile(
-      "(?i:y|n|yes|no|true|false|on|off|null|~|\\.inf|[-+]\\.inf|\\.nan)"
-          + "|[-+]?[0-9][0-9_:.,eE+-]*|[-+]?\\.[0-9].*|0[xob].*"
-          + "|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*");
-  private static final String INDICATORS = "-?:,[]{}#&*!|>'\"%@`";
+  /**
+   * Strings that PyYAML's implicit resolvers (YAML 1.1: bool, float, int, merge, null, timestamp,
+   * value, yaml; {@code yaml/resolver.py}) read as something other than a string, so that
+   * {@code safe_dump} quotes them: exactly those, no more (a run id such as {@code 0b8b47...} is
+   * no binary number, and MLflow leaves it plain).
+   */
+  private static final Pattern NOT_A_STRING = Pattern.compile(String.join("|",
+      "yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF",
+      "[-+]?[0-9][0-9_]*\\.[0-9_]*(?:[eE][-+][0-9]+)?",
+      "\\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?",
+      "[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*",
+      "[-+]?\\.(?:inf|Inf|INF)",
+      "\\.(?:nan|NaN|NAN)",
+      "[-+]?0b[0-1_]+",
+      "[-+]?0[0-7_]+",
+      "[-+]?(?:0|[1-9][0-9_]*)",
+      "[-+]?0x[0-9a-fA-F_]+",
+      "[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+",
+      "<<",
+      "~|null|Null|NULL|",
+      "[0-9]{4}-[0-9]{2}-[0-9]{2}",
+      "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \\t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]*)?"
+          + "(?:[ \\t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?",
+      "=",
+      "!|&|\\*"));
+  /** First characters that make PyYAML quote a scalar. */
+  private static final String INDICATORS = ",[]{}#&*!|>'\"%@`";
+  /** First characters that make it quote a scalar only when whitespace or the end follows. */
+  private static final String INDICATORS_BEFORE_SPACE = "-?:";
 
   /** Writes a mapping with its keys sorted, nested maps and lists included. */
   static String dump(Map<String, ?> mapping) {
@@ -86,7 +109,10 @@ final class Yaml {
     if (s.isEmpty() || NOT_A_STRING.matcher(s).matches()) {
       return false;
     }
-    if (INDICATORS.indexOf(s.charAt(0)) >= 0 || Character.isWhitespace(s.charAt(0))
+    char first = s.charAt(0);
+    if (INDICATORS.indexOf(first) >= 0 || (INDICATORS_BEFORE_SPACE.indexOf(first) >= 0
+        && (s.length() == 1 || Character.isWhitespace(s.charAt(1))))
+        || s.startsWith("---") || s.startsWith("...") || Character.isWhitespace(first)
         || Character.isWhitespace(s.charAt(s.length() - 1)) || s.endsWith(":")) {
       return false;
     }

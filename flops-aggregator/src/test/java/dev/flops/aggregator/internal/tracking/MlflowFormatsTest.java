@@ -64,4 +64,22 @@ class MlflowFormatsTest {
     assertEquals("a: b", read.get("odd"));
     assertEquals(null, read.get("end_time"));
   }
+
+  @Test
+  void yamlScalars_quotedExactlyWherePyyamlQuotesThem() {
+    // Each right-hand side is what PyYAML 6.0.3's safe_dump wrote for the left-hand side. A run id
+    // (random hex) that starts like a binary or octal number but is none stays plain, as MLflow
+    // writes it; a CI run once drew 0b8b47... and found it quoted.
+    String[][] cases = {
+        {"0b8b47681bc2476bb864efd539b14949", "0b8b47681bc2476bb864efd539b14949"},
+        {"12345678901234567890123456789012", "'12345678901234567890123456789012'"},
+        {"0x1f", "'0x1f'"}, {"0e123", "0e123"}, {"1e5", "1e5"}, {"1.5", "'1.5'"},
+        {"019", "019"}, {"017", "'017'"}, {"1:20", "'1:20'"}, {"y", "y"}, {"yes", "'yes'"},
+        {":5", ":5"}, {"-x", "-x"}, {"- a", "'- a'"}, {"---x", "'---x'"},
+        {"2024-05-01", "'2024-05-01'"}};
+    for (String[] c : cases) {
+      assertEquals(c[1], Yaml.scalar(c[0]), c[0]);
+      assertEquals(c[0], Yaml.readFlat("k: " + Yaml.scalar(c[0]) + "\n").get("k"), c[0]);
+    }
+  }
 }
