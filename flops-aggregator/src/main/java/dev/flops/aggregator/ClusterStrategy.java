@@ -82,6 +82,11 @@ final class ClusterStrategy implements Strategy {
   }
 
   @Override
+  public boolean keepsGlobalParameters() {
+    return delegate.keepsGlobalParameters();
+  }
+
+  @Override
   public StrategyState saveState() {
     return fit ? delegate.saveState() : StrategyState.empty();
   }

@@ -40,7 +40,10 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -101,7 +104,12 @@ public final class FederationService extends FederationGrpc.FederationImplBase
   /** Where the current fit phase's validated updates go; null outside a fit phase. */
   private UpdateSink sink;
   /** The global parameters learners download, encoded once per version; loop thread only. */
-  private EncodedParameters encoded;
+  private DownloadSource encoded;
+  /**
+   * The versions downloads may still read, oldest first: the current one and the one before
+   * (the round's fit phase sent that one); older ones are retired. Loop thread only.
+   */
+  private final Deque<DownloadSource> downloadSources = new ArrayDeque<>();
   private String encodedId;
   /** The same, whole, for learners that take them inline; null if above the threshold. */
   private InlineTensors inline;
@@ -248,10 +256,14 @@ public final class FederationService extends FederationGrpc.FederationImplBase
   public Phase dispatch(int round, PhaseKind kind, Parameters global, String parametersId,
       List<Assignment> assignments, UpdateSink updates) {
     if (encoded == null || !parametersId.equals(encodedId)) {
-      encoded = EncodedParameters.encode(global);
+      encoded = new DownloadSource(EncodedParameters.encode(global));
       encodedId = parametersId;
-      inline = encoded.manifest().getTotalBytes() <= maxInlineBytes
-          ? InlineParameters.encode(encoded) : null;
+      inline = encoded.encoded().manifest().getTotalBytes() <= maxInlineBytes
+          ? InlineParameters.encode(encoded.encoded()) : null;
+      downloadSources.addLast(encoded);
+      while (downloadSources.size() > 2) {
+        downloadSources.removeFirst().retire(); // every phase that sent it has ended
+      }
     }
     beginRound(round, kind == PhaseKind.FIT ? updates : null);
     TaskKind taskKind = kind == PhaseKind.FIT ? TaskKind.FIT : TaskKind.EVALUATE;
@@ -261,6 +273,22 @@ public final class FederationService extends FederationGrpc.FederationImplBase
           global, parametersId));
     }
     return new TaskPhase(this, sent);
+  }
+
+  @Override
+  public void retireDownloads(Parameters parameters) {
+    for (Iterator<DownloadSource> it = downloadSources.iterator(); it.hasNext(); ) {
+      DownloadSource source = it.next();
+      if (source.encodes(parameters)) {
+        source.retire();
+        it.remove();
+        if (source == encoded) {
+          encoded = null;
+          encodedId = null;
+          inline = null;
+        }
+      }
+    }
   }
 
   /** Names a learner for a refusal: its id and, if it gave one, its name. */
@@ -370,7 +398,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
    * it. A learner that is no longer connected gets a task that has already failed.
    */
   private PendingTask assign(String learnerId, long round, TaskKind kind, Config config,
-      EncodedParameters download, Parameters global, String parametersId) {
+      DownloadSource download, Parameters global, String parametersId) {
     String taskId = "r" + round + "-" + kind.name().toLowerCase() + "-" + taskIds.incrementAndGet();
     PendingTask task = new PendingTask(taskId, learnerId, round, kind, download, global);
     LearnerSession session = members.session(learnerId);
@@ -383,7 +411,7 @@ public final class FederationService extends FederationGrpc.FederationImplBase
         .setCapability(task.capability)
         .putAllConfig(Scalars.toWire(config));
     if (inline != null && session != null
-        && download.manifest().getTotalBytes() <= session.inlineBytes
+        && download.encoded().manifest().getTotalBytes() <= session.inlineBytes
         && body.build().getSerializedSize() + inline.getSerializedSize() + 64
             <= WireProtocol.MAX_MESSAGE_BYTES) { // a huge config leaves the data to the download
       body.setParameters(inline);

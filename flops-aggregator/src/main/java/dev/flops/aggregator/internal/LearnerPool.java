@@ -90,6 +90,15 @@ public interface LearnerPool {
       List<Assignment> assignments, UpdateSink sink);
 
   /**
+   * Ends every download of {@code parameters} and returns once none reads them any more, so
+   * that their memory may be freed. Call it only after every phase that sent them has ended;
+   * a download still running then ends with {@code TASK_ENDED}. Loop thread only.
+   *
+   * @param parameters global parameters a later round replaced (compared by identity)
+   */
+  void retireDownloads(Parameters parameters);
+
+  /**
    * Returns the parameter bytes moved so far.
    *
    * @return bytes sent and received since the server started

@@ -23,6 +23,7 @@ final class ParameterStreamer implements Runnable {
   private static final int CHUNK_FIELD = ParameterMessage.CHUNK_FIELD_NUMBER;
 
   private final ServerCallStreamObserver<WireFrame<ParameterMessage>> out;
+  private final DownloadSource source;
   private final EncodedParameters parameters;
   private final long round;
   private final AtomicLong bytesSent;
@@ -34,11 +35,12 @@ final class ParameterStreamer implements Runnable {
   private boolean releaseWhenAttached;
 
   private ParameterStreamer(
-      ServerCallStreamObserver<WireFrame<ParameterMessage>> out, EncodedParameters parameters, long round,
+      ServerCallStreamObserver<WireFrame<ParameterMessage>> out, DownloadSource source, long round,
       AtomicLong bytesSent, Function<OutOfMemoryError, String> outOfMemory) {
     this.out = out;
     this.outOfMemory = outOfMemory;
-    this.parameters = parameters;
+    this.source = source;
+    this.parameters = source.encoded();
     this.round = round;
     this.bytesSent = bytesSent;
   }
@@ -49,7 +51,7 @@ final class ParameterStreamer implements Runnable {
    * {@code RESOURCE_EXHAUSTED} (code OUT_OF_MEMORY) and the text {@code outOfMemory} returns (it
    * also fails the task), and its slot is given back.
    */
-  static void start(ServerCallStreamObserver<WireFrame<ParameterMessage>> out, EncodedParameters parameters,
+  static void start(ServerCallStreamObserver<WireFrame<ParameterMessage>> out, DownloadSource parameters,
       long round, AtomicLong bytesSent, TransferSlots slots,
       Function<OutOfMemoryError, String> outOfMemory) {
     ParameterStreamer streamer =
@@ -109,9 +111,21 @@ final class ParameterStreamer implements Runnable {
         send(WireFrame.of(message.setManifest(parameters.manifest()).build(), CHUNK_FIELD));
       } else if (next < parameters.chunks().size()) {
         // The chunk's bytes are read from the global model's tensors when gRPC serialises the
-        // frame, inside onNext: no byte[] per chunk.
-        send(WireFrame.outgoing(message.setChunk(Chunk.newBuilder().setIndex(next)).build(),
-            CHUNK_FIELD, parameters.chunkViews(next)));
+        // frame, inside onNext: no byte[] per chunk. That memory may be freed once a later round
+        // replaced the model, after which the round that sent it is over: end the download.
+        if (!source.tryRead()) {
+          done = true;
+          release();
+          out.onError(WireError.TASK_ENDED.exception("the parameters of round " + round
+              + " were replaced by a later round's: the task this download was for has ended"));
+          return;
+        }
+        try {
+          send(WireFrame.outgoing(message.setChunk(Chunk.newBuilder().setIndex(next)).build(),
+              CHUNK_FIELD, parameters.chunkViews(next)));
+        } finally {
+          source.endRead();
+        }
       } else {
         done = true;
         release();

@@ -4,7 +4,6 @@ import com.google.protobuf.ByteString;
 import dev.flops.api.EvaluateResult;
 import dev.flops.api.LearnerFailure;
 import dev.flops.api.Parameters;
-import dev.flops.proto.codec.EncodedParameters;
 import dev.flops.proto.v1.TaskKind;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -16,7 +15,7 @@ final class PendingTask {
   final long round;
   final TaskKind kind;
   /** The global parameters the learner downloads, encoded once per round and shared. */
-  final EncodedParameters download;
+  final DownloadSource download;
   /** The structure an uploaded update must have. */
   final Parameters global;
   /** What a download or upload must present to act for this task (see {@link TaskCapability}). */
@@ -30,7 +29,7 @@ final class PendingTask {
   volatile LearnerSession session;
 
   PendingTask(String taskId, String learnerId, long round, TaskKind kind,
-      EncodedParameters download, Parameters global) {
+      DownloadSource download, Parameters global) {
     this.taskId = taskId;
     this.learnerId = learnerId;
     this.round = round;

@@ -3,6 +3,8 @@ package dev.flops.aggregator.internal;
 import dev.flops.aggregator.CheckpointExtras;
 import dev.flops.aggregator.InsufficientResults;
 import dev.flops.aggregator.TrainingPlan;
+import dev.flops.aggregator.kernel.ResultMemory;
+import dev.flops.aggregator.kernel.ResultOwner;
 import dev.flops.aggregator.internal.LearnerPool.Assignment;
 import dev.flops.aggregator.internal.LearnerPool.PhaseKind;
 import dev.flops.aggregator.internal.LearnerPool.Traffic;
@@ -70,6 +72,8 @@ public final class RoundLoop {
   private final Strategy strategy;
   private final FederatedModel model;
   private final AveragingKernel kernel;
+  /** The strategy's {@link Strategy#keepsGlobalParameters()}, asked once per training. */
+  private boolean keepsGlobal = true;
   private final List<FederationObserver> observers;
   private final LoopClock clock;
   /** Names this run's global parameters for learners: "run/version", unique across runs. */
@@ -168,6 +172,7 @@ public final class RoundLoop {
     track(() -> tracker.trainingStarted(startedEvent, strategy, plan, modelName));
     RoundSummary best = null;
     Parameters bestParameters = null;
+    keepsGlobal = strategy.keepsGlobalParameters();
     try {
       Parameters global;
       List<RoundSummary> rounds = new ArrayList<>();
@@ -195,6 +200,8 @@ public final class RoundLoop {
         Instant roundStart = Instant.now();
         track(() -> tracker.roundStarted(number, roundStart));
         RoundState state = runRound(round, global);
+        Parameters superseded = global;
+        Parameters previousBest = bestParameters;
         global = state.global;
         RoundSummary summary = state.summary;
         rounds.add(summary);
@@ -205,11 +212,13 @@ public final class RoundLoop {
           bestParameters = tracker.enabled() ? state.global : null;
         }
         checkpoint(round, global, rounds, best);
+        freeSuperseded(round, global, bestParameters, superseded, previousBest);
         log.info(describe(summary, plan.rounds()));
         Instant roundEnd = Instant.now();
         track(() -> tracker.roundFinished(summary, roundEnd, state.fitConfigs, state.evaluateConfigs));
         notify(o -> o.onRoundFinished(summary));
       }
+      forgetResults(); // the final and the best parameters now belong to the application
       TrainingResult untracked = new TrainingResult(
           rounds, best, global, Duration.ofNanos(clock.nanoTime() - startNanos));
       log.info(describe(untracked, ranking));
@@ -219,12 +228,47 @@ public final class RoundLoop {
       notify(o -> o.onTrainingSucceeded(result));
       return result;
     } catch (Exception | Error e) {
+      forgetResults();
       log.error("training failed: {}", e.getMessage());
       RoundSummary bestSoFar = best;
       Parameters bestSoFarParameters = bestParameters;
       trackEnd(() -> tracker.trainingFailed(e, bestSoFar, bestSoFarParameters, model));
       notify(o -> o.onTrainingFailed(e));
       throw e;
+    }
+  }
+
+  /**
+   * Frees the memory of global parameters a round replaced ({@code superseded}, and a best
+   * round's that is no longer the best) unless someone may still read them: they are the current
+   * or the best parameters, the strategy may keep them
+   * ({@link Strategy#keepsGlobalParameters()}), or the kernel did not make them (the initial
+   * model's, a checkpoint's, a kernel of the application's). Downloads of them end first. Without
+   * this, a superseded model's off-heap memory waits for an old-generation collection.
+   */
+  private void freeSuperseded(int round, Parameters global, Parameters best,
+      Parameters superseded, Parameters previousBest) {
+    if (!(kernel instanceof ResultOwner owner)) {
+      return;
+    }
+    ResultMemory results = owner.results();
+    if (!keepsGlobal) {
+      for (Parameters old : new Parameters[] {superseded, previousBest}) {
+        if (old != null && old != global && old != best && results.tracks(old)) {
+          pool.retireDownloads(old);
+          results.free(old);
+          log.debug("round {}: freed superseded global parameters ({} bytes)", round,
+              old.byteSize());
+        }
+      }
+    }
+    results.keepOnly(global, best);
+  }
+
+  /** Stops tracking the kernel's results: what is left belongs to the garbage collector. */
+  private void forgetResults() {
+    if (kernel instanceof ResultOwner owner) {
+      owner.results().keepOnly();
     }
   }
 

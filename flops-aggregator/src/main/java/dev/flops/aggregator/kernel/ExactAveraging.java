@@ -63,7 +63,7 @@ import java.util.Objects;
  * <p>{@link #ops()} are the given kernel's: element-wise operations, already deterministic. Sums
  * are not thread-safe; the aggregator folds one update at a time.
  */
-public final class ExactAveraging implements AveragingKernel {
+public final class ExactAveraging implements AveragingKernel, ResultOwner {
 
   /** Bits of every accumulator below the binary point: its grid is {@code 2^-64}. */
   public static final int FRACTION_BITS = 64;
@@ -80,6 +80,7 @@ public final class ExactAveraging implements AveragingKernel {
   private static final int EXPONENT_OFFSET = 150;
 
   private final AveragingKernel operations;
+  private final ResultMemory results = new ResultMemory();
 
   /**
    * Creates the kernel.
@@ -103,7 +104,13 @@ public final class ExactAveraging implements AveragingKernel {
    */
   @Override
   public WeightedSum begin(Parameters template) {
-    return new Sum(Layout.of(template));
+    return new Sum(Layout.of(template), results);
+  }
+
+  /** Records each mean's buffers (direct, one per tensor). */
+  @Override
+  public ResultMemory results() {
+    return results;
   }
 
   /**
@@ -123,14 +130,16 @@ public final class ExactAveraging implements AveragingKernel {
 
   private static final class Sum implements WeightedSum {
     private final Layout layout;
+    private final ResultMemory results;
     /** Per tensor, element i's accumulator at [2i] (low 64 bits) and [2i + 1] (high, signed). */
     private final long[][] sums;
     private int count;
     private long totalWeight;
     private boolean ended;
 
-    Sum(Layout layout) {
+    Sum(Layout layout, ResultMemory results) {
       this.layout = layout;
+      this.results = results;
       this.sums = new long[layout.tensors()][];
       for (int t = 0; t < sums.length; t++) {
         sums[t] = new long[Math.multiplyExact(layout.size(t), 2)];
@@ -179,6 +188,7 @@ public final class ExactAveraging implements AveragingKernel {
       Sums.checkNotEmpty(count);
       ended = true;
       List<Tensor> tensors = new ArrayList<>(sums.length);
+      List<ByteBuffer> buffers = new ArrayList<>(sums.length);
       double total = totalWeight; // exact: below 2^53
       for (int t = 0; t < sums.length; t++) {
         long[] sum = sums[t];
@@ -189,9 +199,12 @@ public final class ExactAveraging implements AveragingKernel {
           out.putFloat(i * Float.BYTES, toFloat(sum[2 * i], sum[2 * i + 1], total));
         }
         sums[t] = null; // the accumulators can go before the next tensor's output is allocated
+        buffers.add(out);
         tensors.add(layout.tensor(t, out));
       }
-      return new Parameters(tensors);
+      Parameters mean = new Parameters(tensors);
+      results.track(mean, buffers);
+      return mean;
     }
 
     @Override

@@ -24,12 +24,19 @@ import org.nd4j.linalg.factory.Nd4j;
  * returns them as the mean, so a round costs one model of memory for the sum and the new global
  * model together, whatever the number of updates.
  */
-public final class Nd4jAveraging implements AveragingKernel {
+public final class Nd4jAveraging implements AveragingKernel, ResultOwner {
+  private final ResultMemory results = new ResultMemory();
 
   @Override
   public WeightedSum begin(Parameters template) {
     Sums.checkTemplate(template);
-    return new Sum(template);
+    return new Sum(template, results);
+  }
+
+  /** Records each mean's buffers: the sum's, which the mean takes over. */
+  @Override
+  public ResultMemory results() {
+    return results;
   }
 
   /**
@@ -54,6 +61,7 @@ public final class Nd4jAveraging implements AveragingKernel {
 
   private static final class Sum implements WeightedSum {
     private final Parameters template;
+    private final ResultMemory results;
     /** Java owns the memory (freed when unreachable); the arrays are ND4J views of it. */
     private final List<ByteBuffer> buffers = new ArrayList<>();
     private final List<INDArray> sums = new ArrayList<>();
@@ -62,8 +70,9 @@ public final class Nd4jAveraging implements AveragingKernel {
     private double totalWeight;
     private boolean ended;
 
-    Sum(Parameters template) {
+    Sum(Parameters template, ResultMemory results) {
       this.template = template;
+      this.results = results;
       for (Tensor tensor : template) {
         ByteBuffer buffer = ByteBuffer.allocateDirect(Math.toIntExact(tensor.byteSize()))
             .order(ByteOrder.LITTLE_ENDIAN); // zeroed by the JVM
@@ -123,15 +132,23 @@ public final class Nd4jAveraging implements AveragingKernel {
         Tensor spec = template.tensors().get(t);
         tensors.add(new Tensor(spec.name(), spec.dtype(), spec.shape(), buffers.get(t)));
       }
-      return new Parameters(tensors);
+      Parameters mean = new Parameters(tensors);
+      results.track(mean, buffers);
+      return mean;
     }
 
     @Override
     public void close() {
-      // The buffers may now back the mean: only drop this sum's references to them.
+      // The buffers may now back the mean: only drop this sum's references to them. The
+      // staging buffers never left this sum: free them now, not at an old-generation collection.
       ended = true;
       sums.clear();
       buffers.clear();
+      for (ByteBuffer x : staging) {
+        if (x != null) {
+          ResultMemory.freeNow(x);
+        }
+      }
       staging.clear();
     }
   }

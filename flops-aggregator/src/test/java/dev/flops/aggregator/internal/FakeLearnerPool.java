@@ -58,6 +58,8 @@ final class FakeLearnerPool implements LearnerPool {
   private final List<String> connected = new ArrayList<>();
   private final Map<String, String> identities = new HashMap<>();
   final List<Sent> sent = new ArrayList<>();
+  /** The parameters whose downloads the loop retired, in order, for assertions. */
+  final List<Parameters> retired = new ArrayList<>();
   int updatesFolded;
   int lateUpdatesDropped;
 
@@ -177,6 +179,11 @@ final class FakeLearnerPool implements LearnerPool {
         open[0] = false;
       }
     };
+  }
+
+  @Override
+  public void retireDownloads(Parameters parameters) {
+    retired.add(parameters);
   }
 
   @Override

@@ -30,7 +30,7 @@ class ParameterStreamerTest {
   @Test
   void outOfMemoryWhileSending_downloadEndsWithTheCause_slotReleased_nextDownloadStreams() {
     Parameters global = Parameters.of(Tensor.ofFloats("w", new long[] {4}, new float[4]));
-    EncodedParameters encoded = EncodedParameters.encode(global);
+    DownloadSource encoded = new DownloadSource(EncodedParameters.encode(global));
     TransferSlots slots = new TransferSlots(1);
     List<OutOfMemoryError> reported = new ArrayList<>();
 
@@ -50,7 +50,7 @@ class ParameterStreamerTest {
     FakeCall next = new FakeCall(-1);
     ParameterStreamer.start(next, encoded, 1, new AtomicLong(), slots, error -> "unexpected");
     assertTrue(next.completed, "the next download got the slot and finished");
-    assertEquals(1 + encoded.chunks().size(), next.sent.size());
+    assertEquals(1 + encoded.encoded().chunks().size(), next.sent.size());
     assertEquals(0, slots.held());
   }
 
@@ -60,8 +60,8 @@ class ParameterStreamerTest {
     TransferSlots slots = new TransferSlots(1);
     FakeCall failing = new FakeCall(1, new IllegalStateException("buffer already released"));
 
-    ParameterStreamer.start(failing, EncodedParameters.encode(global), 1, new AtomicLong(), slots,
-        error -> "unexpected");
+    ParameterStreamer.start(failing, new DownloadSource(EncodedParameters.encode(global)), 1,
+        new AtomicLong(), slots, error -> "unexpected");
 
     Status status = Status.fromThrowable(failing.error);
     assertEquals(Status.Code.INTERNAL, status.getCode());
@@ -69,6 +69,32 @@ class ParameterStreamerTest {
     assertFalse(status.getDescription().contains("buffer already released"),
         status.getDescription());
     assertEquals(0, slots.held(), "the download slot was given back");
+  }
+
+  @Test
+  void parametersRetiredMidDownload_downloadEndsAsTaskEnded_noChunkReadAfter_slotReleased() {
+    // 3 chunks of 16 bytes: the download sends the manifest and one chunk, then stalls on flow
+    // control; the training loop retires the parameters (a later round replaced them and their
+    // memory is about to be freed); when the learner reads again, no further chunk is cut.
+    Parameters global = Parameters.of(Tensor.ofFloats("w", new long[] {12}, new float[12]));
+    DownloadSource source = new DownloadSource(EncodedParameters.encode(global, 16));
+    TransferSlots slots = new TransferSlots(1);
+    FakeCall call = new FakeCall(-1);
+    call.readyFor = 2;
+
+    ParameterStreamer.start(call, source, 4, new AtomicLong(), slots, error -> "unexpected");
+    assertEquals(2, call.sent.size(), "the manifest and the first chunk");
+    source.retire();
+    call.readyFor = Integer.MAX_VALUE;
+    call.onReady.run();
+
+    assertEquals(2, call.sent.size(), "no chunk is cut from retired parameters");
+    assertFalse(call.completed);
+    assertEquals(Optional.of(WireError.TASK_ENDED), WireError.of(call.error));
+    assertTrue(Status.fromThrowable(call.error).getDescription()
+        .contains("parameters of round 4 were replaced"), call.error.toString());
+    assertEquals(0, slots.held(), "the download slot was given back");
+    assertFalse(source.tryRead(), "retired stays retired");
   }
 
   /** A ready call that records what it is sent and fails the {@code failAt}-th message. */
@@ -79,6 +105,9 @@ class ParameterStreamerTest {
     final List<WireFrame<ParameterMessage>> sent = new ArrayList<>();
     Throwable error;
     boolean completed;
+    /** isReady() is true while fewer messages than this were sent (flow control). */
+    int readyFor = Integer.MAX_VALUE;
+    Runnable onReady;
 
     FakeCall(int failAt) {
       this(failAt, new OutOfMemoryError("Cannot reserve 1048576 bytes of direct buffer memory"));
@@ -112,7 +141,7 @@ class ParameterStreamerTest {
 
     @Override
     public boolean isReady() {
-      return true;
+      return sent.size() < readyFor;
     }
 
     @Override
@@ -121,7 +150,9 @@ class ParameterStreamerTest {
     }
 
     @Override
-    public void setOnReadyHandler(Runnable handler) {}
+    public void setOnReadyHandler(Runnable handler) {
+      onReady = handler;
+    }
 
     @Override
     public void setOnCancelHandler(Runnable handler) {}

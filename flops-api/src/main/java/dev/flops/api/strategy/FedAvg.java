@@ -104,6 +104,16 @@ public class FedAvg implements Strategy {
   }
 
   /**
+   * Returns {@code false} for FedAvg and flops' strategies built on it, which keep no global
+   * parameters past their round (a server optimizer keeps copies); {@code true} for a subclass
+   * from another package, which may keep them unless it overrides this.
+   */
+  @Override
+  public boolean keepsGlobalParameters() {
+    return !getClass().getPackageName().equals(FedAvg.class.getPackageName());
+  }
+
+  /**
    * Returns the sampling state: {@code sampling_seed} and {@code sampling_draws}, the number of
    * samples drawn so far.
    */

@@ -64,6 +64,11 @@ abstract class ForwardingStrategy implements Strategy {
   }
 
   @Override
+  public boolean keepsGlobalParameters() {
+    return variant.keepsGlobalParameters();
+  }
+
+  @Override
   public StrategyState saveState() {
     return variant.saveState();
   }

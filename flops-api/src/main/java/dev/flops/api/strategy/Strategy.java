@@ -105,6 +105,29 @@ public interface Strategy {
   }
 
   /**
+   * Whether this strategy may keep global parameters it was given or returned (a reference to the
+   * {@link Parameters} or to their tensors' data) past the round that replaced them.
+   *
+   * <p>The aggregator allocates each round's new global parameters off the Java heap. When a
+   * later round replaces them and nothing else needs them (they are neither the current nor the
+   * best round's parameters, and no download still reads them), it frees that memory at once if
+   * this returns {@code false}; otherwise the garbage collector frees it, which for memory off the
+   * heap happens only at an old-generation collection, so superseded models pile up to the JVM's
+   * direct-memory limit ({@code -XX:MaxDirectMemorySize}) first. A strategy that returns
+   * {@code false} must copy what it wants to keep (as {@code FedAvgM} keeps its momentum in
+   * buffers of its own); reading freed parameters would read garbage or crash the JVM.
+   *
+   * <p>flops' own strategies return {@code false}; a subclass of {@link FedAvg} outside flops
+   * returns {@code true} unless it overrides this. A {@link CentralEvaluation} must not keep the
+   * parameters past its call either way.
+   *
+   * @return {@code true} (the default) if the strategy may keep global parameters past their round
+   */
+  default boolean keepsGlobalParameters() {
+    return true;
+  }
+
+  /**
    * Returns the state this strategy carries from round to round, for the checkpoint the aggregator
    * writes after every completed round. Called after {@link FitAggregation#finish} and
    * {@link #aggregateEvaluate} of that round.

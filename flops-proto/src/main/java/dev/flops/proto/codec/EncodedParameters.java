@@ -63,6 +63,15 @@ public final class EncodedParameters {
   }
 
   /**
+   * Returns the parameters these were encoded from (chunks are cut from their tensors).
+   *
+   * @return the parameters
+   */
+  public Parameters parameters() {
+    return parameters;
+  }
+
+  /**
    * Returns the data chunks: the tensors' bytes, concatenated in manifest order and cut into chunks
    * of {@code manifest().getChunkSize()} bytes (the last may be shorter). Each {@code get} cuts a
    * fresh copy of that chunk.
