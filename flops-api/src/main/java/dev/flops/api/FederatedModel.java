@@ -31,4 +31,23 @@ public interface FederatedModel {
    *     aggregator's, which is not retried within the round
    */
   void setParameters(Parameters parameters);
+
+  /**
+   * Whether parameters given to {@link #setParameters} may still be read after a later call
+   * replaced them: by the model, or by code that got them from {@link #getParameters()} (a model
+   * that keeps a reference and returns it).
+   *
+   * <p>The aggregator frees a round's global parameters (off-heap memory) as soon as a later
+   * round has replaced them if this returns {@code false} and the strategy keeps none either
+   * ({@link dev.flops.api.strategy.Strategy#keepsGlobalParameters()}); otherwise the garbage
+   * collector frees them, which for off-heap memory waits for an old-generation collection.
+   * Return {@code false} only if that is safe: reading freed parameters reads garbage or crashes
+   * the JVM. A model that copies in both directions, as the contract above asks, is safe.
+   *
+   * @return {@code true} (the default) if replaced parameters may still be read;
+   *     {@link dev.flops.dl4j.Dl4jModel} returns {@code false}
+   */
+  default boolean keepsParameters() {
+    return true;
+  }
 }

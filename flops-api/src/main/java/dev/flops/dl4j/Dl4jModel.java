@@ -108,6 +108,15 @@ public final class Dl4jModel implements SavableModel {
     return network;
   }
 
+  /**
+   * Returns {@code false}: {@link #setParameters} copies the values into the network's own
+   * parameters and {@link #getParameters()} returns a copy, so replaced parameters are never read.
+   */
+  @Override
+  public boolean keepsParameters() {
+    return false;
+  }
+
   @Override
   public Parameters getParameters() {
     Map<String, INDArray> table = network.paramTable();

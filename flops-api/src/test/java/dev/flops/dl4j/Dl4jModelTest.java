@@ -208,6 +208,36 @@ class Dl4jModelTest {
   }
 
   @Test
+  void keepsNoParameters_setCopiesIn_getCopiesOut_forBothNetworkKinds() {
+    // What keepsParameters() == false promises: once set, the given buffers may be overwritten
+    // (or freed, as the aggregator does) without the network or an earlier get seeing it.
+    for (Dl4jModel model : List.of(Dl4jModel.of(smallNetwork()), Dl4jModel.of(smallGraph()))) {
+      String net = model.network().getClass().getSimpleName();
+      assertFalse(model.keepsParameters());
+      Parameters given = randomParameters(model.getParameters(), 5);
+      List<java.nio.ByteBuffer> owned = new ArrayList<>();
+      List<Tensor> direct = new ArrayList<>();
+      for (Tensor tensor : given) {
+        java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocateDirect(
+            (int) tensor.byteSize()).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        buffer.put(tensor.data().duplicate()).flip();
+        owned.add(buffer);
+        direct.add(new Tensor(tensor.name(), tensor.dtype(), tensor.shape(), buffer));
+      }
+      model.setParameters(new Parameters(direct));
+      Parameters got = model.getParameters();
+
+      for (java.nio.ByteBuffer buffer : owned) {
+        while (buffer.hasRemaining()) {
+          buffer.put((byte) 0x7f); // NaN-like garbage in every float
+        }
+      }
+      assertEquals(given, model.getParameters(), net + " copied in");
+      assertEquals(given, got, net + " copied out");
+    }
+  }
+
+  @Test
   void graph_setThenGet_roundTripsExactly() {
     ComputationGraph graph = smallGraph();
     Dl4jModel model = Dl4jModel.of(graph);

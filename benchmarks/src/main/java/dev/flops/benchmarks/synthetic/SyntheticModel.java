@@ -36,6 +36,18 @@ public final class SyntheticModel implements FederatedModel {
     return parameters;
   }
 
+  /**
+   * Returns {@code false}, so that the harness's aggregator frees superseded global models as an
+   * application's DL4J model lets it. True of this model, though it keeps what it is given: it
+   * keeps only the latest parameters, and in the harness nothing reads them once replaced (the
+   * aggregator reads its model before the first round only; a learner's trainer reads the current
+   * parameters within a task).
+   */
+  @Override
+  public boolean keepsParameters() {
+    return false;
+  }
+
   @Override
   public void setParameters(Parameters parameters) {
     this.parameters = Objects.requireNonNull(parameters, "parameters");

@@ -72,7 +72,10 @@ public final class RoundLoop {
   private final Strategy strategy;
   private final FederatedModel model;
   private final AveragingKernel kernel;
-  /** The strategy's {@link Strategy#keepsGlobalParameters()}, asked once per training. */
+  /**
+   * Whether the strategy ({@link Strategy#keepsGlobalParameters()}) or the model
+   * ({@link FederatedModel#keepsParameters()}) may keep global parameters; asked once a training.
+   */
   private boolean keepsGlobal = true;
   private final List<FederationObserver> observers;
   private final LoopClock clock;
@@ -172,7 +175,9 @@ public final class RoundLoop {
     track(() -> tracker.trainingStarted(startedEvent, strategy, plan, modelName));
     RoundSummary best = null;
     Parameters bestParameters = null;
-    keepsGlobal = strategy.keepsGlobalParameters();
+    keepsGlobal = strategy.keepsGlobalParameters() || model.keepsParameters();
+    log.debug("superseded global parameters are freed {}", keepsGlobal
+        ? "by the garbage collector (the strategy or the model may keep them)" : "at once");
     try {
       Parameters global;
       List<RoundSummary> rounds = new ArrayList<>();
@@ -241,8 +246,8 @@ public final class RoundLoop {
   /**
    * Frees the memory of global parameters a round replaced ({@code superseded}, and a best
    * round's that is no longer the best) unless someone may still read them: they are the current
-   * or the best parameters, the strategy may keep them
-   * ({@link Strategy#keepsGlobalParameters()}), or the kernel did not make them (the initial
+   * or the best parameters, the strategy or the model may keep them ({@link #keepsGlobal}), or
+   * the kernel did not make them (the initial
    * model's, a checkpoint's, a kernel of the application's). Downloads of them end first. Without
    * this, a superseded model's off-heap memory waits for an old-generation collection.
    */

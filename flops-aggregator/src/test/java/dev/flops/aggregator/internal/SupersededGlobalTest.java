@@ -36,10 +36,11 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The round loop frees each superseded global model's off-heap memory at once when the strategy
- * keeps none ({@link Strategy#keepsGlobalParameters()}), ends its downloads first, and never frees
- * what someone may still read: the current and the best round's parameters, those of a strategy
- * that keeps them, the initial model's. Real ND4J kernel; learners faked ({@link FakeLearnerPool}),
+ * The round loop frees each superseded global model's off-heap memory at once when neither the
+ * strategy nor the model keeps any ({@link Strategy#keepsGlobalParameters()},
+ * {@link FederatedModel#keepsParameters()}), ends its downloads first, and never frees what
+ * someone may still read: the current and the best round's parameters, those of a strategy or a
+ * model that keeps them, the initial model's. Real ND4J kernel; learners faked ({@link FakeLearnerPool}),
  * since freeing is the loop's business, not the transport's (ParameterStreamerTest has a download
  * ended by it).
  */
@@ -57,12 +58,13 @@ class SupersededGlobalTest {
       Tensor.ofFloats("w", new long[] {VALUES}, new float[VALUES])));
 
   /**
-   * The aggregator's model copy. It keeps every model it is set, against FederatedModel's rule,
-   * so that the collector cannot free them behind the test's back: only the loop can. It never
-   * reads a superseded one.
+   * The aggregator's model copy. It keeps every model it is set, so that the collector cannot
+   * free them behind the test's back: only the loop can. It says it keeps none (unless
+   * {@code keeps}), which is true of reading: the test never reads a superseded one then.
    */
   private static final class Recording implements FederatedModel {
     final List<Parameters> set = new ArrayList<>();
+    boolean keeps;
     private Parameters current;
 
     Recording(Parameters initial) {
@@ -78,6 +80,11 @@ class SupersededGlobalTest {
     public void setParameters(Parameters parameters) {
       current = parameters;
       set.add(parameters);
+    }
+
+    @Override
+    public boolean keepsParameters() {
+      return keeps;
     }
   }
 
@@ -158,6 +165,21 @@ class SupersededGlobalTest {
     assertFalse(pool.retired.contains(best), "round 3's model, the best, was kept");
     assertAllEqual(3, best);
     assertEquals(4, pool.retired.size(), "rounds 1, 2, 4 and 5 were freed");
+  }
+
+  @Test
+  void modelThatMayKeepParameters_nothingIsFreed_everyRoundsModelStaysReadable()
+      throws Exception {
+    pool.learner("a", addingOne(0));
+    model.keeps = true; // e.g. it hands out what it was given, and an observer keeps that
+
+    run(FedAvg.withDefaults(), Tracking.off());
+
+    assertTrue(pool.retired.isEmpty());
+    for (int round = 1; round <= ROUNDS; round++) {
+      assertAllEqual(round, model.set.get(round - 1));
+    }
+    assertEquals(0, kernel.results().tracked());
   }
 
   @Test
