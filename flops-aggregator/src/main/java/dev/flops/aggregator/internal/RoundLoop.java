@@ -3,13 +3,13 @@ package dev.flops.aggregator.internal;
 import dev.flops.aggregator.CheckpointExtras;
 import dev.flops.aggregator.InsufficientResults;
 import dev.flops.aggregator.TrainingPlan;
-import dev.flops.aggregator.kernel.ResultMemory;
-import dev.flops.aggregator.kernel.ResultOwner;
 import dev.flops.aggregator.internal.LearnerPool.Assignment;
 import dev.flops.aggregator.internal.LearnerPool.PhaseKind;
 import dev.flops.aggregator.internal.LearnerPool.Traffic;
 import dev.flops.aggregator.internal.tracking.SystemMetrics;
 import dev.flops.aggregator.internal.tracking.Tracker;
+import dev.flops.aggregator.kernel.ResultMemory;
+import dev.flops.aggregator.kernel.ResultOwner;
 import dev.flops.api.Config;
 import dev.flops.api.DType;
 import dev.flops.api.EvaluateResult;
@@ -247,9 +247,9 @@ public final class RoundLoop {
    * Frees the memory of global parameters a round replaced ({@code superseded}, and a best
    * round's that is no longer the best) unless someone may still read them: they are the current
    * or the best parameters, the strategy or the model may keep them ({@link #keepsGlobal}), or
-   * the kernel did not make them (the initial
-   * model's, a checkpoint's, a kernel of the application's). Downloads of them end first. Without
-   * this, a superseded model's off-heap memory waits for an old-generation collection.
+   * the kernel did not make them (the initial model's, a checkpoint's, a kernel of the
+   * application's). Downloads of them end first. Without this, a superseded model's off-heap
+   * memory waits for an old-generation collection.
    */
   private void freeSuperseded(int round, Parameters global, Parameters best,
       Parameters superseded, Parameters previousBest) {

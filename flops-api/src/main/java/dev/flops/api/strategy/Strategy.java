@@ -111,7 +111,9 @@ public interface Strategy {
    * <p>The aggregator allocates each round's new global parameters off the Java heap. When a
    * later round replaces them and nothing else needs them (they are neither the current nor the
    * best round's parameters, and no download still reads them), it frees that memory at once if
-   * this returns {@code false}; otherwise the garbage collector frees it, which for memory off the
+   * this returns {@code false} and the aggregator's model keeps none either
+   * ({@link dev.flops.api.FederatedModel#keepsParameters()}); otherwise the garbage collector
+   * frees it, which for memory off the
    * heap happens only at an old-generation collection, so superseded models pile up to the JVM's
    * direct-memory limit ({@code -XX:MaxDirectMemorySize}) first. A strategy that returns
    * {@code false} must copy what it wants to keep (as {@code FedAvgM} keeps its momentum in
