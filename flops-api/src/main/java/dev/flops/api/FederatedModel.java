@@ -9,7 +9,10 @@ package dev.flops.api;
  * the application holds the federated model at the end.
  *
  * <p>Implementations must copy: the parameters returned must not change when the model trains
- * later, and the model must not keep a reference into parameters it was given.
+ * later, and the model must not keep a reference into parameters it was given. One that does
+ * anyway (a model that is nothing but its parameters, say) must leave {@link #keepsParameters()}
+ * at its default, {@code true}: the aggregator then never frees parameters it gave the model
+ * early.
  *
  * @see dev.flops.dl4j.Dl4jModel for DL4J networks
  */

@@ -44,6 +44,12 @@ final class CentralTestSet implements CentralEvaluation {
     return result;
   }
 
+  /** Returns {@code false}: the parameters are copied into the evaluator's DL4J network. */
+  @Override
+  public boolean keepsParameters() {
+    return false;
+  }
+
   /** The number of test images evaluated on. */
   int examples() {
     return examples;

@@ -183,6 +183,26 @@ class SupersededGlobalTest {
   }
 
   @Test
+  void centralEvaluationThatKeepsGlobalParameters_nothingIsFreed_keptModelsStayReadable()
+      throws Exception {
+    // Plain FedAvg, nothing overridden: the lambda keeps every round's model (say, to remember
+    // the best one), so the strategy may keep them and none is freed early.
+    pool.learner("a", addingOne(0));
+    List<Parameters> kept = new ArrayList<>();
+    FedAvg fedAvg = FedAvg.builder().centralEvaluation((round, global) -> {
+      kept.add(global);
+      return new EvaluateResult(1.0, 1, Map.of());
+    }).build();
+
+    run(fedAvg, Tracking.off());
+
+    assertTrue(pool.retired.isEmpty());
+    for (int round = 1; round <= ROUNDS; round++) {
+      assertAllEqual(round, kept.get(round - 1));
+    }
+  }
+
+  @Test
   void strategyThatKeepsGlobalParameters_nothingIsFreed_keptModelsStayReadable()
       throws Exception {
     pool.learner("a", addingOne(0));

@@ -105,12 +105,15 @@ public class FedAvg implements Strategy {
 
   /**
    * Returns {@code false} for FedAvg and flops' strategies built on it, which keep no global
-   * parameters past their round (a server optimizer keeps copies); {@code true} for a subclass
+   * parameters past their round (a server optimizer keeps copies), unless the
+   * {@linkplain Builder#centralEvaluation central evaluation} may keep them
+   * ({@link CentralEvaluation#keepsParameters()}, true for a lambda); {@code true} for a subclass
    * from another package, which may keep them unless it overrides this.
    */
   @Override
   public boolean keepsGlobalParameters() {
-    return !getClass().getPackageName().equals(FedAvg.class.getPackageName());
+    return !getClass().getPackageName().equals(FedAvg.class.getPackageName())
+        || (centralEvaluation != null && centralEvaluation.keepsParameters());
   }
 
   /**
@@ -501,7 +504,9 @@ public class FedAvg implements Strategy {
      * on a central test set; the result is the round's central evaluation: logged, in the round
      * summary and tracked.
      *
-     * @param evaluation the function, called on the training thread once a round
+     * @param evaluation the function, called on the training thread once a round; unless it
+     *     says it keeps no parameters ({@link CentralEvaluation#keepsParameters()}), superseded
+     *     global models are left to the garbage collector (README, "Memory and large models")
      * @return this builder
      * @throws NullPointerException if {@code evaluation} is null
      */

@@ -119,9 +119,9 @@ public interface Strategy {
    * {@code false} must copy what it wants to keep (as {@code FedAvgM} keeps its momentum in
    * buffers of its own); reading freed parameters would read garbage or crash the JVM.
    *
-   * <p>flops' own strategies return {@code false}; a subclass of {@link FedAvg} outside flops
-   * returns {@code true} unless it overrides this. A {@link CentralEvaluation} must not keep the
-   * parameters past its call either way.
+   * <p>flops' own strategies return {@code false} unless their {@link CentralEvaluation} may
+   * keep the parameters ({@link CentralEvaluation#keepsParameters()}, true for a lambda); a
+   * subclass of {@link FedAvg} outside flops returns {@code true} unless it overrides this.
    *
    * @return {@code true} (the default) if the strategy may keep global parameters past their round
    */

@@ -30,6 +30,33 @@ class KeepsGlobalParametersTest {
   }
 
   @Test
+  void aCentralEvaluationThatMayKeepThem_makesEveryStrategyKeepThem_unlessItSaysOtherwise() {
+    List<Parameters> kept = new java.util.ArrayList<>();
+    CentralEvaluation keeping = (round, global) -> {
+      kept.add(global); // e.g. the best round's model, for later
+      return new EvaluateResult(0.0, 1, java.util.Map.of());
+    };
+    CentralEvaluation copying = new CentralEvaluation() {
+      @Override
+      public EvaluateResult evaluate(int round, Parameters global) {
+        return new EvaluateResult(0.0, 1, java.util.Map.of());
+      }
+
+      @Override
+      public boolean keepsParameters() {
+        return false;
+      }
+    };
+    assertTrue(keeping.keepsParameters(), "a lambda cannot say otherwise");
+    for (StrategyChoice choice : StrategyCatalog.choices()) {
+      assertTrue(StrategyCatalog.create(choice.name(), FedAvg.builder()
+          .centralEvaluation(keeping)).keepsGlobalParameters(), choice.name());
+      assertFalse(StrategyCatalog.create(choice.name(), FedAvg.builder()
+          .centralEvaluation(copying)).keepsGlobalParameters(), choice.name());
+    }
+  }
+
+  @Test
   void anApplicationsStrategy_mayKeepThem_unlessItSaysOtherwise() {
     Strategy own = new Strategy() {
       @Override
