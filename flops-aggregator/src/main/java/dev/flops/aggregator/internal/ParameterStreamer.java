@@ -51,8 +51,8 @@ final class ParameterStreamer implements Runnable {
    * {@code RESOURCE_EXHAUSTED} (code OUT_OF_MEMORY) and the text {@code outOfMemory} returns (it
    * also fails the task), and its slot is given back.
    */
-  static void start(ServerCallStreamObserver<WireFrame<ParameterMessage>> out, DownloadSource parameters,
-      long round, AtomicLong bytesSent, TransferSlots slots,
+  static void start(ServerCallStreamObserver<WireFrame<ParameterMessage>> out,
+      DownloadSource parameters, long round, AtomicLong bytesSent, TransferSlots slots,
       Function<OutOfMemoryError, String> outOfMemory) {
     ParameterStreamer streamer =
         new ParameterStreamer(out, parameters, round, bytesSent, outOfMemory);
@@ -91,16 +91,19 @@ final class ParameterStreamer implements Runnable {
       stream();
     } catch (OutOfMemoryError e) {
       // Here rather than in gRPC, which would end the call with UNKNOWN and keep the slot.
-      done = true;
-      release();
-      out.onError(WireError.OUT_OF_MEMORY.exception(outOfMemory.apply(e)));
+      end(WireError.OUT_OF_MEMORY.exception(outOfMemory.apply(e)));
     } catch (RuntimeException e) {
       // run() is also called on the thread that frees a download slot, outside any gRPC callback:
       // answered here, once, as the aggregator fault it is.
-      done = true;
-      release();
-      out.onError(Refusals.fault(log, "streaming the parameters of round " + round, e));
+      end(Refusals.fault(log, "streaming the parameters of round " + round, e));
     }
+  }
+
+  /** Ends the download with {@code error} and gives its slot back. */
+  private void end(Throwable error) {
+    done = true;
+    release();
+    out.onError(error);
   }
 
   private void stream() {
@@ -114,9 +117,7 @@ final class ParameterStreamer implements Runnable {
         // frame, inside onNext: no byte[] per chunk. That memory may be freed once a later round
         // replaced the model, after which the round that sent it is over: end the download.
         if (!source.tryRead()) {
-          done = true;
-          release();
-          out.onError(WireError.TASK_ENDED.exception("the parameters of round " + round
+          end(WireError.TASK_ENDED.exception("the parameters of round " + round
               + " were replaced by a later round's: the task this download was for has ended"));
           return;
         }

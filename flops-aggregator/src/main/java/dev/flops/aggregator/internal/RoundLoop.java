@@ -72,11 +72,6 @@ public final class RoundLoop {
   private final Strategy strategy;
   private final FederatedModel model;
   private final AveragingKernel kernel;
-  /**
-   * Whether the strategy ({@link Strategy#keepsGlobalParameters()}) or the model
-   * ({@link FederatedModel#keepsParameters()}) may keep global parameters; asked once a training.
-   */
-  private boolean keepsGlobal = true;
   private final List<FederationObserver> observers;
   private final LoopClock clock;
   /** Names this run's global parameters for learners: "run/version", unique across runs. */
@@ -175,7 +170,8 @@ public final class RoundLoop {
     track(() -> tracker.trainingStarted(startedEvent, strategy, plan, modelName));
     RoundSummary best = null;
     Parameters bestParameters = null;
-    keepsGlobal = strategy.keepsGlobalParameters() || model.keepsParameters();
+    // Asked once a training: whether anyone may keep global parameters past their round.
+    boolean keepsGlobal = strategy.keepsGlobalParameters() || model.keepsParameters();
     log.debug("superseded global parameters are freed {}", keepsGlobal
         ? "by the garbage collector (the strategy or the model may keep them)" : "at once");
     try {
@@ -217,7 +213,7 @@ public final class RoundLoop {
           bestParameters = tracker.enabled() ? state.global : null;
         }
         checkpoint(round, global, rounds, best);
-        freeSuperseded(round, global, bestParameters, superseded, previousBest);
+        freeSuperseded(round, keepsGlobal, global, bestParameters, superseded, previousBest);
         log.info(describe(summary, plan.rounds()));
         Instant roundEnd = Instant.now();
         track(() -> tracker.roundFinished(summary, roundEnd, state.fitConfigs, state.evaluateConfigs));
@@ -246,12 +242,12 @@ public final class RoundLoop {
   /**
    * Frees the memory of global parameters a round replaced ({@code superseded}, and a best
    * round's that is no longer the best) unless someone may still read them: they are the current
-   * or the best parameters, the strategy or the model may keep them ({@link #keepsGlobal}), or
+   * or the best parameters, the strategy or the model may keep them ({@code keepsGlobal}), or
    * the kernel did not make them (the initial model's, a checkpoint's, a kernel of the
    * application's). Downloads of them end first. Without this, a superseded model's off-heap
    * memory waits for an old-generation collection.
    */
-  private void freeSuperseded(int round, Parameters global, Parameters best,
+  private void freeSuperseded(int round, boolean keepsGlobal, Parameters global, Parameters best,
       Parameters superseded, Parameters previousBest) {
     if (!(kernel instanceof ResultOwner owner)) {
       return;

@@ -3,9 +3,7 @@ package dev.flops.aggregator.kernel;
 import dev.flops.api.Parameters;
 import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.IdentityHashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -95,18 +93,16 @@ public final class ResultMemory {
    * @param live the results to go on tracking (nulls and untracked ones are ignored)
    */
   public synchronized void keepOnly(Parameters... live) {
-    List<Parameters> keep = new ArrayList<>(live.length);
+    tracked.keySet().removeIf(result -> !containsSame(live, result));
+  }
+
+  private static boolean containsSame(Parameters[] live, Parameters result) {
     for (Parameters parameters : live) {
-      if (parameters != null) {
-        keep.add(parameters);
+      if (parameters == result) {
+        return true;
       }
     }
-    for (Iterator<Parameters> it = tracked.keySet().iterator(); it.hasNext(); ) {
-      Parameters result = it.next();
-      if (keep.stream().noneMatch(p -> p == result)) {
-        it.remove();
-      }
-    }
+    return false;
   }
 
   /**
